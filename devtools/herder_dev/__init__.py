@@ -1,0 +1,1 @@
+"""herder's local test world: control plane, simulators and benchmarks."""

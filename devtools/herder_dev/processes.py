@@ -1,0 +1,109 @@
+"""Start long-lived child processes detached from the caller, wait for them, and stop them for good."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+
+class StackError(RuntimeError):
+    """A clear, user-facing failure of the local test world."""
+
+
+def log_tail(path: Path, lines: int = 25) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return "(no log written)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_port_free(port: int, purpose: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise StackError(f"port {port} ({purpose}) is in use on 127.0.0.1: {exc.strerror}") from exc
+
+
+def spawn(argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None) -> int:
+    """Start `argv` in its own session (so `down` can kill its whole group) with output to `log_path`."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=dict(env) if env is not None else None,
+        )
+    return proc.pid
+
+
+def alive(pid: int) -> bool:
+    try:
+        # Reap it if it is our exited child, so a zombie does not look alive.
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def wait_until(
+    name: str, pid: int, log_path: Path, ready: Callable[[], bool], timeout: float = 60.0
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            raise StackError(f"{name} (pid {pid}) exited during start-up. Last lines of {log_path}:\n"
+                             f"{log_tail(log_path)}")
+        try:
+            if ready():
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise StackError(f"{name} (pid {pid}) was not ready after {timeout:.0f}s. Last lines of {log_path}:\n"
+                     f"{log_tail(log_path)}")
+
+
+def stop(pid: int, grace: float = 10.0) -> None:
+    """SIGTERM the process group, then SIGKILL whatever is left after `grace` seconds."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not alive(pid) and not _group_alive(pid):
+                return
+            time.sleep(0.1)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True

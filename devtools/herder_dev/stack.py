@@ -1,0 +1,335 @@
+"""The local test world: etcd, kube-apiserver, vcsim and the SCVMM simulator on loopback ports.
+
+`up` is idempotent and records what it started in DIR/stack.json; `down` stops exactly that.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from herder_dev import pki
+from herder_dev.processes import (
+    StackError,
+    alive,
+    ensure_port_free,
+    free_port,
+    log_tail,
+    spawn,
+    stop,
+    wait_until,
+)
+from herder_dev.tools import REPO_ROOT, tool
+
+STATE_FILE = "stack.json"
+ADMIN_USER = "herder-admin"
+SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
+# vcsim's inventory: two clusters become two availability zones in the examples.
+VCSIM_INVENTORY = ("-dc", "1", "-cluster", "2", "-host", "2", "-pool", "1", "-vm", "1", "-ds", "2")
+TEMPLATES = ("ubuntu-22.04-tmpl", "windows-2022-tmpl")
+SYSTEM_NAMESPACE = "herder-system"
+
+
+@dataclass
+class Process:
+    pid: int
+    port: int
+    log: str
+
+
+@dataclass
+class StackState:
+    directory: str
+    processes: dict[str, Process] = field(default_factory=dict)
+    vcsim_username: str = ""
+    vcsim_password: str = ""
+    scvmm_username: str = ""
+    scvmm_password: str = ""
+
+    @property
+    def dir(self) -> Path:
+        return Path(self.directory)
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.dir / "kubeconfig"
+
+    @property
+    def ca(self) -> Path:
+        return self.dir / "pki" / "herder-dev-ca.crt"
+
+    @property
+    def env_file(self) -> Path:
+        return self.dir / "env"
+
+    @property
+    def apiserver_url(self) -> str:
+        return f"https://127.0.0.1:{self.processes['kube-apiserver'].port}"
+
+    @property
+    def vcsim_url(self) -> str:
+        return f"https://127.0.0.1:{self.processes['vcsim'].port}/sdk"
+
+    @property
+    def scvmm_url(self) -> str | None:
+        sim = self.processes.get("scvmm-sim")
+        return f"https://127.0.0.1:{sim.port}/wsman" if sim else None
+
+    def env(self) -> dict[str, str]:
+        """The environment in which kubectl, govc and helm talk to this stack."""
+        exported = {
+            "KUBECONFIG": str(self.kubeconfig),
+            "GOVC_URL": self.vcsim_url,
+            "GOVC_USERNAME": self.vcsim_username,
+            "GOVC_PASSWORD": self.vcsim_password,
+            "GOVC_TLS_CA_CERTS": str(self.ca),
+            "HERDER_DEV_CA": str(self.ca),
+            "PATH": f"{tool('kubectl').parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+        if self.scvmm_url:
+            exported |= {
+                "HERDER_SCVMM_URL": self.scvmm_url,
+                "HERDER_SCVMM_USERNAME": self.scvmm_username,
+                "HERDER_SCVMM_PASSWORD": self.scvmm_password,
+            }
+        return exported
+
+    def save(self) -> None:
+        path = self.dir / STATE_FILE
+        path.write_text(json.dumps(asdict(self), indent=2))
+        path.chmod(0o600)
+
+    @classmethod
+    def load(cls, directory: Path) -> StackState | None:
+        path = directory / STATE_FILE
+        if not path.exists():
+            return None
+        raw = json.loads(path.read_text())
+        raw["processes"] = {name: Process(**p) for name, p in raw["processes"].items()}
+        return cls(**raw)
+
+
+def _https_ok(url: str, ca: Path, client: pki.CertPair | None = None) -> bool:
+    context = ssl.create_default_context(cafile=str(ca))
+    if client:
+        context.load_cert_chain(str(client.cert), str(client.key))
+    with urllib.request.urlopen(url, context=context, timeout=2) as response:  # noqa: S310 - loopback only
+        return bool(response.status == 200)
+
+
+def _http_ok(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
+        return bool(response.status == 200)
+
+
+class Stack:
+    """Brings the local world up and down. One instance per directory."""
+
+    def __init__(self, directory: Path, base_port: int | None = None, say: Callable[[str], None] = print):
+        self.dir = directory.resolve()
+        self.base_port = base_port
+        self.say = say
+        self._next = base_port
+
+    # -- public -------------------------------------------------------------------------------------------
+    def up(self) -> StackState:
+        existing = StackState.load(self.dir)
+        if existing is not None:
+            dead = [name for name, p in existing.processes.items() if not alive(p.pid)]
+            if not dead:
+                self.say(f"stack in {self.dir} is already running")
+                return existing
+            details = "\n".join(
+                f"- {name} (pid {existing.processes[name].pid}) is not running; last lines of its log:\n"
+                f"{log_tail(Path(existing.processes[name].log), 10)}"
+                for name in dead
+            )
+            raise StackError(
+                f"the stack in {self.dir} is partly down:\n{details}\n"
+                f"Run 'herder dev down --dir {self.dir}' and then 'up' again."
+            )
+        self.dir.mkdir(parents=True, exist_ok=True)
+        state = StackState(directory=str(self.dir))
+        started = time.monotonic()
+        try:
+            self._start_all(state)
+        except BaseException:
+            self.say("start-up failed; stopping what was started")
+            self._stop_all(state)
+            raise
+        self.say(f"stack up in {time.monotonic() - started:.1f}s; run: source {state.env_file}")
+        return state
+
+    def down(self) -> None:
+        state = StackState.load(self.dir)
+        if state is None:
+            self.say(f"no stack recorded in {self.dir}")
+            return
+        self._stop_all(state)
+        (self.dir / STATE_FILE).unlink(missing_ok=True)
+        self.say(f"stack in {self.dir} stopped")
+
+    # -- start-up -----------------------------------------------------------------------------------------
+    def _port(self, purpose: str) -> int:
+        if self._next is None:
+            return free_port()
+        port = self._next
+        self._next += 1
+        ensure_port_free(port, purpose)
+        return port
+
+    def _start(self, state: StackState, name: str, argv: list[str], port: int,
+               ready: Callable[[], bool], timeout: float = 60.0) -> None:
+        log = self.dir / "logs" / f"{name}.log"
+        self.say(f"starting {name} on 127.0.0.1:{port}")
+        pid = spawn(argv, log)
+        state.processes[name] = Process(pid=pid, port=port, log=str(log))
+        state.save()
+        wait_until(name, pid, log, ready, timeout)
+
+    def _start_all(self, state: StackState) -> None:
+        pki_dir = self.dir / "pki"
+        ca = pki.ensure_ca(pki_dir)
+        serving = pki.issue_server_cert(pki_dir, "serving", ca)
+        admin = pki.issue_client_cert(pki_dir, "admin", ca, ADMIN_USER, ("system:masters",))
+        sa_key = pki.ensure_rsa_key(pki_dir / "service-account.key")
+
+        etcd_port, peer_port = self._port("etcd client"), self._port("etcd peer")
+        self._start(state, "etcd", [
+            str(tool("etcd")), "--name", "default", "--data-dir", str(self.dir / "etcd"),
+            "--listen-client-urls", f"http://127.0.0.1:{etcd_port}",
+            "--advertise-client-urls", f"http://127.0.0.1:{etcd_port}",
+            "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
+            "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
+            "--initial-cluster", f"default=http://127.0.0.1:{peer_port}",
+            "--unsafe-no-fsync", "--log-level", "warn",
+        ], etcd_port, lambda: _http_ok(f"http://127.0.0.1:{etcd_port}/health"))
+
+        api_port = self._port("kube-apiserver")
+        self._start(state, "kube-apiserver", [
+            str(tool("kube-apiserver")),
+            f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={api_port}",
+            f"--cert-dir={self.dir / 'apiserver'}",
+            f"--tls-cert-file={serving.cert}", f"--tls-private-key-file={serving.key}",
+            f"--client-ca-file={ca.cert}",
+            "--authorization-mode=RBAC",
+            f"--service-account-issuer={SA_ISSUER}", f"--api-audiences={SA_ISSUER}",
+            f"--service-account-key-file={sa_key.with_suffix('.pub')}",
+            f"--service-account-signing-key-file={sa_key}",
+            "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true", "--profiling=false",
+        ], api_port, lambda: _https_ok(f"https://127.0.0.1:{api_port}/readyz", ca.cert, admin), timeout=90)
+        self._write_kubeconfig(state, ca, admin)
+
+        state.vcsim_username = "herder"
+        state.vcsim_password = secrets.token_urlsafe(12)
+        vcsim_port = self._port("vcsim")
+        self._start(state, "vcsim", [
+            str(tool("vcsim")), "-l", f"127.0.0.1:{vcsim_port}", *VCSIM_INVENTORY,
+            "-tlscert", str(serving.cert), "-tlskey", str(serving.key),
+            "-username", state.vcsim_username, "-password", state.vcsim_password,
+        ], vcsim_port, lambda: _https_ok(f"https://127.0.0.1:{vcsim_port}/about", ca.cert))
+
+        self._start_scvmm_simulator(state, ca, pki_dir)
+        state.save()
+        self._write_env(state)
+        self._seed_vcsim(state)
+        self._install_crds_and_secrets(state)
+
+    def _start_scvmm_simulator(self, state: StackState, ca: pki.CertPair, pki_dir: Path) -> None:
+        try:
+            import herder_dev.scvmm_sim  # noqa: F401 - present once the simulator is built
+        except ImportError:
+            return
+        serving = pki.issue_server_cert(pki_dir, "serving", ca)
+        state.scvmm_username = "herder"
+        state.scvmm_password = secrets.token_urlsafe(12)
+        port = self._port("scvmm simulator")
+        self._start(state, "scvmm-sim", [
+            sys.executable, "-m", "herder_dev.scvmm_sim", "--host", "127.0.0.1", "--port", str(port),
+            "--state-file", str(self.dir / "scvmm-state.json"),
+            "--cert", str(serving.cert), "--key", str(serving.key),
+            "--username", state.scvmm_username, "--password", state.scvmm_password,
+        ], port, lambda: _https_ok(f"https://127.0.0.1:{port}/healthz", ca.cert))
+
+    def _write_kubeconfig(self, state: StackState, ca: pki.CertPair, admin: pki.CertPair) -> None:
+        def b64(path: Path) -> str:
+            return base64.b64encode(path.read_bytes()).decode()
+
+        config = {
+            "apiVersion": "v1", "kind": "Config", "current-context": "herder-dev",
+            "clusters": [{"name": "herder-dev", "cluster": {
+                "server": state.apiserver_url, "certificate-authority-data": b64(ca.cert)}}],
+            "users": [{"name": ADMIN_USER, "user": {
+                "client-certificate-data": b64(admin.cert), "client-key-data": b64(admin.key)}}],
+            "contexts": [{"name": "herder-dev", "context": {
+                "cluster": "herder-dev", "user": ADMIN_USER, "namespace": "default"}}],
+        }
+        state.kubeconfig.write_text(yaml.safe_dump(config))
+        state.kubeconfig.chmod(0o600)
+
+    def _write_env(self, state: StackState) -> None:
+        lines = [f"export {key}={_shell_quote(value)}" for key, value in state.env().items()]
+        state.env_file.write_text("\n".join(lines) + "\n")
+        state.env_file.chmod(0o600)
+
+    def _run(self, state: StackState, *argv: str, stdin: str | None = None) -> str:
+        env = os.environ | state.env()
+        result = subprocess.run(argv, input=stdin, env=env, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise StackError(f"{' '.join(argv[:3])} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def _seed_vcsim(self, state: StackState) -> None:
+        """Templates the examples adopt: plain VMs marked as templates, one per OS family."""
+        govc = str(tool("govc"))
+        for name, guest in zip(TEMPLATES, ("ubuntu64Guest", "windows2019srv_64Guest"), strict=True):
+            self._run(state, govc, "vm.create", "-on=false", "-c", "1", "-m", "1024", "-disk", "10G",
+                      "-g", guest, "-net", "VM Network", "-pool", "/DC0/host/DC0_C0/Resources", "-ds", "LocalDS_0", name)
+            self._run(state, govc, "vm.markastemplate", name)
+
+    def _install_crds_and_secrets(self, state: StackState) -> None:
+        kubectl = str(tool("kubectl"))
+        crds = REPO_ROOT / "crds"
+        if any(crds.glob("*.yaml")):
+            self.say("installing herder's CRDs")
+            self._run(state, kubectl, "apply", "--server-side", "-f", str(crds))
+            self._run(state, kubectl, "wait", "--for=condition=Established", "--timeout=60s",
+                      "-f", str(crds))
+        self._run(state, kubectl, "create", "namespace", SYSTEM_NAMESPACE)
+        secrets_yaml = list(self._credential_secrets(state))
+        self._run(state, kubectl, "apply", "-f", "-", stdin=yaml.safe_dump_all(secrets_yaml))
+
+    def _credential_secrets(self, state: StackState) -> Iterator[dict[str, object]]:
+        def secret(name: str, username: str, password: str) -> dict[str, object]:
+            return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                    "metadata": {"name": name, "namespace": SYSTEM_NAMESPACE},
+                    "stringData": {"username": username, "password": password}}
+
+        yield secret("vcsim-credentials", state.vcsim_username, state.vcsim_password)
+        if state.scvmm_url:
+            yield secret("scvmm-credentials", state.scvmm_username, state.scvmm_password)
+
+    # -- shut-down ----------------------------------------------------------------------------------------
+    def _stop_all(self, state: StackState) -> None:
+        # Reverse start order: clients before the servers they depend on.
+        for name, process in reversed(list(state.processes.items())):
+            if alive(process.pid):
+                self.say(f"stopping {name} (pid {process.pid})")
+            stop(process.pid)
+
+
+def _shell_quote(value: str) -> str:
+    return "'" + value.replace("'", "'\"'\"'") + "'"

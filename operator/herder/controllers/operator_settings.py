@@ -1,0 +1,29 @@
+"""Kopf settings shared by `herder run` and in-process test runners: herder's own prefixes and backoffs."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from herder import GROUP
+
+FINALIZER = f"{GROUP}/finalizer"
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    # Events are for users: warnings and transitions, not Kopf's per-handler chatter.
+    settings.posting.level = logging.WARNING
+    # Long watch requests: at steady state herder should make no calls to the API server.
+    settings.watching.server_timeout = 600
+    settings.watching.client_timeout = 660
+    # Bounded exponential backoff for Kubernetes API errors.
+    settings.networking.error_backoffs = [1, 2, 4, 8, 16, 30]
+    settings.batching.error_delays = [1, 2, 4, 8, 16, 30, 60]

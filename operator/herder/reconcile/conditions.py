@@ -1,0 +1,45 @@
+"""metav1.Condition bookkeeping: keep lastTransitionTime stable unless the status really flips."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+READY = "Ready"
+
+
+@dataclass(frozen=True)
+class Condition:
+    type: str
+    status: bool
+    reason: str
+    message: str = ""
+
+
+def merge(
+    previous: Sequence[Mapping[str, Any]], updates: Iterable[Condition], generation: int, now: str
+) -> list[dict[str, Any]]:
+    """Apply `updates` over `previous` conditions, in a stable order (previous first, then new ones)."""
+    merged: dict[str, dict[str, Any]] = {str(c["type"]): dict(c) for c in previous}
+    for cond in updates:
+        status = "True" if cond.status else "False"
+        old = merged.get(cond.type)
+        since = now if old is None or old.get("status") != status else old.get("lastTransitionTime", now)
+        merged[cond.type] = {
+            "type": cond.type,
+            "status": status,
+            "reason": cond.reason,
+            "message": cond.message[:1024],  # status must stay bounded
+            "observedGeneration": generation,
+            "lastTransitionTime": since,
+        }
+    return list(merged.values())
+
+
+def summary(conditions: Sequence[Condition], ready_reason: str = "Ready", ready_message: str = "") -> Condition:
+    """Ready is True only when every other condition that matters is True; else it carries the first failure."""
+    for cond in conditions:
+        if not cond.status:
+            return Condition(READY, False, cond.reason, cond.message)
+    return Condition(READY, True, ready_reason, ready_message)

@@ -1,0 +1,209 @@
+"""Decisions for one ElasticCloudServer: desired spec + observed VM + recorded status -> the next step.
+
+Pure: no I/O, no clock. The controller executes at most one backend step per pass and follows its task
+to the end before planning again, so a step is never started twice.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from herder.providers.types import (
+    DataDisk,
+    ObservedServer,
+    PowerState,
+    ServerChange,
+    ServerSpec,
+    TaskRef,
+    TaskResult,
+    TaskStatus,
+)
+from herder.reconcile.conditions import Condition, summary
+
+PROVISIONED = "Provisioned"
+CONFIG_SYNCED = "ConfigSynced"
+POWER_SYNCED = "PowerSynced"
+PAUSED = "Paused"
+
+
+class Step(enum.StrEnum):
+    NONE = "None"
+    WAIT = "Wait"  # a task is in flight: follow it
+    CREATE = "Create"
+    ADOPT = "Adopt"
+    RECONFIGURE = "Reconfigure"
+    POWER = "Power"
+    DESTROY_FAILED_CREATE = "DestroyFailedCreate"  # compensation
+
+
+@dataclass(frozen=True)
+class Desired:
+    spec: ServerSpec
+    paused: bool = False
+    recreate_requested: bool = False
+    adopt_unique_id: str | None = None
+    power_cycle_allowed: bool = False
+    image_changed: bool = False  # the image differs from the one the VM was made from
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What status already says: the identity of our VM and any task in flight."""
+
+    unique_id: str | None = None
+    ref: str | None = None
+    pending_task: TaskRef | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    step: Step
+    conditions: tuple[Condition, ...]
+    change: ServerChange = field(default_factory=ServerChange)
+    power: PowerState | None = None
+    forget_task: bool = False  # the recorded task has ended: clear it from status
+    forget_identity: bool = False  # the user asked to re-create a vanished VM
+
+
+def plan(desired: Desired, observed: ObservedServer | None, recorded: Recorded,
+         task: TaskResult | None = None) -> Plan:
+    if recorded.pending_task is not None and task is not None:
+        followed = _follow_task(recorded.pending_task, task, observed)
+        if followed is not None:
+            return followed
+    forget_task = recorded.pending_task is not None
+    paused = Condition(PAUSED, desired.paused, "Paused" if desired.paused else "Active",
+                       "herder.dev/paused is set: herder makes no backend changes" if desired.paused else "")
+    if observed is None:
+        return _plan_missing(desired, recorded, paused, forget_task)
+    return _plan_existing(desired, observed, paused, forget_task)
+
+
+def _follow_task(task_ref: TaskRef, task: TaskResult, observed: ObservedServer | None) -> Plan | None:
+    if task.status is TaskStatus.RUNNING:
+        return _finish(Step.WAIT, (Condition(PROVISIONED, observed is not None, "TaskRunning",
+                                             f"waiting for {task_ref.operation} task {task_ref.id}"),))
+    if task.status is TaskStatus.FAILED:
+        message = f"{task_ref.operation} task {task_ref.id} failed: {task.error or 'no reason given'}"
+        if task_ref.operation == "create":
+            # A half-made VM never stays behind: destroy it, then report.
+            step = Step.DESTROY_FAILED_CREATE if observed is not None else Step.NONE
+            return _finish(step, (Condition(PROVISIONED, False, "CreateFailed", message),), forget_task=True)
+        reason = "PowerFailed" if task_ref.operation == "power" else "ReconfigureFailed"
+        kind = POWER_SYNCED if task_ref.operation == "power" else CONFIG_SYNCED
+        return _finish(Step.NONE, (Condition(kind, False, reason, message),), forget_task=True)
+    return None  # succeeded or no longer known: plan from what the backend shows now
+
+
+def _plan_missing(desired: Desired, recorded: Recorded, paused: Condition, forget_task: bool) -> Plan:
+    if recorded.unique_id and not desired.recreate_requested:
+        missing = Condition(PROVISIONED, False, "VMMissing",
+                            f"the VM {recorded.unique_id} is gone from the backend; herder will not re-create it "
+                            "on its own. Set the annotation herder.dev/recreate=true to create a new one.")
+        return _finish(Step.NONE, (missing, paused), forget_task=forget_task)
+    if desired.paused:
+        return _finish(Step.NONE, (Condition(PROVISIONED, False, "Paused", "not created while paused"), paused),
+                       forget_task=forget_task)
+    if desired.adopt_unique_id:
+        return _finish(Step.NONE, (Condition(PROVISIONED, False, "AdoptTargetNotFound",
+                                             f"no VM with ID {desired.adopt_unique_id} to adopt"), paused),
+                       forget_task=forget_task)
+    creating = Condition(PROVISIONED, False, "Creating", "creating the VM")
+    return _finish(Step.CREATE, (creating, paused), forget_task=forget_task,
+                   forget_identity=bool(recorded.unique_id))
+
+
+def _plan_existing(desired: Desired, observed: ObservedServer, paused: Condition, forget_task: bool) -> Plan:
+    spec = desired.spec
+    provisioned = Condition(PROVISIONED, True, "Provisioned", f"VM {observed.name} ({observed.unique_id})")
+    if desired.adopt_unique_id and observed.owner_uid != spec.uid and observed.unique_id != spec.uid:
+        if desired.paused:
+            return _finish(Step.NONE, (provisioned, paused), forget_task=forget_task)
+        return _finish(Step.ADOPT, (provisioned, paused), forget_task=forget_task)
+
+    change, shrink_note = _config_change(spec, observed)
+    needs_cycle = _needs_power_cycle(change, observed)
+    config = _config_condition(desired, change, needs_cycle, shrink_note)
+    power_ok = observed.power == spec.power
+    power = Condition(POWER_SYNCED, power_ok, "PowerSynced" if power_ok else "PowerPending",
+                      f"power is {observed.power}" + ("" if power_ok else f", want {spec.power}"))
+    conditions = (provisioned, config, power, paused)
+    if desired.paused or observed.busy:
+        return _finish(Step.NONE, conditions, forget_task=forget_task)
+
+    if not change.is_empty():
+        if not needs_cycle or observed.power is PowerState.OFF:
+            return _finish(Step.RECONFIGURE, conditions, change=change, forget_task=forget_task)
+        if desired.power_cycle_allowed:
+            return _finish(Step.POWER, conditions, power=PowerState.OFF, forget_task=forget_task)
+        hot = ServerChange(grow_disks=change.grow_disks, add_disks=change.add_disks,
+                           remove_disks=change.remove_disks)
+        if not hot.is_empty():
+            return _finish(Step.RECONFIGURE, conditions, change=hot, forget_task=forget_task)
+    if not power_ok:
+        # Suspending needs a running VM; everything else is one transition.
+        target = PowerState.ON if spec.power is PowerState.SUSPENDED and observed.power is PowerState.OFF \
+            else spec.power
+        return _finish(Step.POWER, conditions, power=target, forget_task=forget_task)
+    return _finish(Step.NONE, conditions, forget_task=forget_task)
+
+
+def _config_change(spec: ServerSpec, observed: ObservedServer) -> tuple[ServerChange, str]:
+    notes: list[str] = []
+    grow: list[tuple[str, int]] = []
+    os_disk = next((d for d in observed.disks if d.is_os_disk), None)
+    if spec.os_disk_bytes and os_disk is not None:
+        if spec.os_disk_bytes > os_disk.size_bytes:
+            grow.append((os_disk.key, spec.os_disk_bytes))
+        elif spec.os_disk_bytes < os_disk.size_bytes:
+            notes.append("the OS disk cannot shrink")
+    named = {d.name: d for d in observed.disks if d.name and not d.is_os_disk}
+    add: list[DataDisk] = []
+    for disk in spec.data_disks:
+        current = named.get(disk.name)
+        if current is None:
+            add.append(disk)
+        elif disk.size_bytes > current.size_bytes:
+            grow.append((current.key, disk.size_bytes))
+        elif disk.size_bytes < current.size_bytes:
+            notes.append(f"data disk {disk.name} cannot shrink")
+    wanted = {d.name for d in spec.data_disks}
+    remove = tuple(d.key for name, d in sorted(named.items()) if name not in wanted)
+    change = ServerChange(
+        cpu=spec.cpu if spec.cpu != observed.cpu else None,
+        memory_mib=spec.memory_mib if spec.memory_mib != observed.memory_mib else None,
+        grow_disks=tuple(grow), add_disks=tuple(add), remove_disks=remove,
+    )
+    return change, "; ".join(notes)
+
+
+def _needs_power_cycle(change: ServerChange, observed: ObservedServer) -> bool:
+    """CPU and memory can only grow while running, and only where hot-add is enabled."""
+    cpu = change.cpu is not None and (not observed.cpu_hot_add or change.cpu < observed.cpu)
+    memory = change.memory_mib is not None and (
+        not observed.memory_hot_add or change.memory_mib < observed.memory_mib)
+    return observed.power is not PowerState.OFF and (cpu or memory)
+
+
+def _config_condition(desired: Desired, change: ServerChange, needs_cycle: bool, shrink_note: str) -> Condition:
+    if desired.image_changed:
+        return Condition(CONFIG_SYNCED, False, "ImageChangeNotInPlace",
+                         "spec.image changed; an image change is not an in-place update. Create a new ECS "
+                         "(or set herder.dev/recreate=true after deleting the VM) to use the new image")
+    if shrink_note:
+        return Condition(CONFIG_SYNCED, False, "ShrinkNotSupported", shrink_note)
+    if change.is_empty():
+        return Condition(CONFIG_SYNCED, True, "ConfigSynced", "CPU, memory and disks match the spec")
+    if needs_cycle and not desired.power_cycle_allowed:
+        return Condition(CONFIG_SYNCED, False, "PowerCycleRequired",
+                         "CPU or memory cannot change while the VM runs (no hot-add). Power it off, or set "
+                         "spec.powerCyclePolicy: Automatic to let herder do it")
+    return Condition(CONFIG_SYNCED, False, "Reconfiguring", "applying CPU, memory or disk changes")
+
+
+def _finish(step: Step, conditions: tuple[Condition, ...], *, change: ServerChange | None = None,
+            power: PowerState | None = None, forget_task: bool = False, forget_identity: bool = False) -> Plan:
+    gating = tuple(c for c in conditions if c.type != PAUSED)
+    return Plan(step, (*conditions, summary(gating)), change=change or ServerChange(), power=power,
+                forget_task=forget_task, forget_identity=forget_identity)

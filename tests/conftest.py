@@ -1,0 +1,69 @@
+"""Shared fixtures: one real local stack per test session, and a fresh namespace per test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from herder_dev.processes import alive
+from herder_dev.stack import Stack, StackState
+
+Kubectl = Callable[..., "subprocess.CompletedProcess[str]"]
+_started_pids: list[int] = []
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackState]:
+    """etcd + kube-apiserver + vcsim (+ SCVMM simulator), started once for the whole session."""
+    directory = Path(os.environ.get("HERDER_TEST_STACK_DIR") or tmp_path_factory.mktemp("stack"))
+    runner = Stack(directory, say=lambda line: print(f"[stack] {line}"))
+    state = runner.up()
+    _started_pids.extend(p.pid for p in state.processes.values())
+    try:
+        yield state
+    finally:
+        runner.down()
+
+
+def run_kubectl(
+    state: StackState, *args: str, input: str | None = None, check: bool = True, namespace: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    argv = ["kubectl", *args]
+    if namespace:
+        argv += ["-n", namespace]
+    result = subprocess.run(argv, input=input, env=os.environ | state.env(), capture_output=True, text=True,
+                            check=False, timeout=120)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stderr}")
+    return result
+
+
+@pytest.fixture
+def kubectl(stack: StackState) -> Kubectl:
+    def call(*args: str, input: str | None = None, check: bool = True,
+             namespace: str | None = None) -> subprocess.CompletedProcess[str]:
+        return run_kubectl(stack, *args, input=input, check=check, namespace=namespace)
+
+    return call
+
+
+@pytest.fixture
+def namespace(stack: StackState, request: pytest.FixtureRequest) -> str:
+    """A fresh namespace per test. Namespaces are not deleted: no controller-manager finalizes them."""
+    name = f"t-{request.node.name[:30].lower().replace('_', '-').strip('-')}-{uuid.uuid4().hex[:6]}"
+    name = "".join(ch for ch in name if ch.isalnum() or ch == "-")
+    run_kubectl(stack, "create", "namespace", name)
+    return name
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The stack must leave no process behind; a leftover fails the run."""
+    leftovers = [pid for pid in _started_pids if alive(pid)]
+    if leftovers:
+        print(f"\nERROR: processes started by the test stack are still running: {leftovers}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

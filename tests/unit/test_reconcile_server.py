@@ -1,0 +1,149 @@
+"""The ECS planner: pure decisions, checked case by case."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from herder.providers.types import (
+    DataDisk,
+    ObservedDisk,
+    ObservedServer,
+    PowerState,
+    ServerSpec,
+    TaskRef,
+    TaskResult,
+    TaskStatus,
+    VCenterPlacement,
+)
+from herder.reconcile.server import Desired, Recorded, Step, plan
+
+GIB = 1024**3
+SPEC = ServerSpec(uid="uid-1", name="ns-web", template="/DC0/vm/tmpl", cpu=2, memory_mib=2048,
+                  placement=VCenterPlacement(datacenter="DC0"), os_disk_bytes=20 * GIB,
+                  data_disks=(DataDisk("data", 10 * GIB),))
+VM = ObservedServer(unique_id="uid-1", ref="vm-42", name="ns-web", power=PowerState.ON, cpu=2, memory_mib=2048,
+                    disks=(ObservedDisk("2000", 20 * GIB, is_os_disk=True), ObservedDisk("2001", 10 * GIB, "data")))
+
+
+def conditions(p: object) -> dict[str, tuple[bool, str]]:
+    return {c.type: (c.status, c.reason) for c in p.conditions}  # type: ignore[attr-defined]
+
+
+def test_no_vm_and_no_record_creates() -> None:
+    p = plan(Desired(SPEC), None, Recorded())
+    assert p.step is Step.CREATE
+    assert conditions(p)["Ready"] == (False, "Creating")
+
+
+def test_in_sync_vm_does_nothing_and_is_ready() -> None:
+    p = plan(Desired(SPEC), VM, Recorded(unique_id="uid-1", ref="vm-42"))
+    assert p.step is Step.NONE
+    assert conditions(p)["Ready"] == (True, "Ready")
+
+
+def test_running_task_is_followed_not_restarted() -> None:
+    task = TaskRef("task-7", "create")
+    p = plan(Desired(SPEC), None, Recorded(pending_task=task), TaskResult(TaskStatus.RUNNING))
+    assert p.step is Step.WAIT
+    assert not p.forget_task
+
+
+def test_failed_create_with_leftover_vm_is_compensated() -> None:
+    task = TaskRef("task-7", "create")
+    p = plan(Desired(SPEC), VM, Recorded(pending_task=task), TaskResult(TaskStatus.FAILED, error="no space"))
+    assert p.step is Step.DESTROY_FAILED_CREATE
+    assert p.forget_task
+    assert conditions(p)["Provisioned"] == (False, "CreateFailed")
+
+
+def test_unknown_task_falls_back_to_what_the_backend_shows() -> None:
+    task = TaskRef("task-7", "create")
+    p = plan(Desired(SPEC), VM, Recorded(pending_task=task), TaskResult(TaskStatus.UNKNOWN))
+    assert p.step is Step.NONE and p.forget_task
+
+
+def test_vanished_vm_is_reported_not_recreated() -> None:
+    p = plan(Desired(SPEC), None, Recorded(unique_id="uid-1", ref="vm-42"))
+    assert p.step is Step.NONE
+    assert conditions(p)["Provisioned"] == (False, "VMMissing")
+
+
+def test_vanished_vm_is_recreated_when_asked() -> None:
+    p = plan(Desired(SPEC, recreate_requested=True), None, Recorded(unique_id="uid-1"))
+    assert p.step is Step.CREATE and p.forget_identity
+
+
+def test_paused_makes_no_backend_step() -> None:
+    p = plan(Desired(replace(SPEC, cpu=4), paused=True), VM, Recorded(unique_id="uid-1"))
+    assert p.step is Step.NONE
+    assert conditions(p)["Paused"] == (True, "Paused")
+
+
+def test_cpu_change_without_hot_add_needs_power_cycle() -> None:
+    p = plan(Desired(replace(SPEC, cpu=4)), VM, Recorded(unique_id="uid-1"))
+    assert p.step is Step.NONE
+    assert conditions(p)["ConfigSynced"] == (False, "PowerCycleRequired")
+
+
+def test_cpu_change_with_hot_add_reconfigures_live() -> None:
+    p = plan(Desired(replace(SPEC, cpu=4)), replace(VM, cpu_hot_add=True), Recorded(unique_id="uid-1"))
+    assert p.step is Step.RECONFIGURE and p.change.cpu == 4
+
+
+def test_power_cycle_policy_powers_off_first() -> None:
+    p = plan(Desired(replace(SPEC, cpu=4), power_cycle_allowed=True), VM, Recorded(unique_id="uid-1"))
+    assert p.step is Step.POWER and p.power is PowerState.OFF
+
+
+def test_powered_off_vm_is_reconfigured_then_powered_on() -> None:
+    off = replace(VM, power=PowerState.OFF)
+    first = plan(Desired(replace(SPEC, memory_mib=4096)), off, Recorded(unique_id="uid-1"))
+    assert first.step is Step.RECONFIGURE and first.change.memory_mib == 4096
+    second = plan(Desired(SPEC), off, Recorded(unique_id="uid-1"))
+    assert second.step is Step.POWER and second.power is PowerState.ON
+
+
+@pytest.mark.parametrize(("spec_disks", "expect_add", "expect_grow", "expect_remove"), [
+    ((DataDisk("data", 10 * GIB), DataDisk("logs", 5 * GIB)), ("logs",), (), ()),
+    ((DataDisk("data", 30 * GIB),), (), (("2001", 30 * GIB),), ()),
+    ((), (), (), ("2001",)),
+])
+def test_disk_changes_are_hot(spec_disks: tuple[DataDisk, ...], expect_add: tuple[str, ...],
+                              expect_grow: tuple[tuple[str, int], ...], expect_remove: tuple[str, ...]) -> None:
+    p = plan(Desired(replace(SPEC, data_disks=spec_disks)), VM, Recorded(unique_id="uid-1"))
+    assert p.step is Step.RECONFIGURE
+    assert tuple(d.name for d in p.change.add_disks) == expect_add
+    assert p.change.grow_disks == expect_grow
+    assert p.change.remove_disks == expect_remove
+
+
+def test_disks_never_shrink() -> None:
+    p = plan(Desired(replace(SPEC, os_disk_bytes=10 * GIB)), VM, Recorded(unique_id="uid-1"))
+    assert conditions(p)["ConfigSynced"] == (False, "ShrinkNotSupported")
+
+
+def test_suspend_from_off_powers_on_first() -> None:
+    p = plan(Desired(replace(SPEC, power=PowerState.SUSPENDED)), replace(VM, power=PowerState.OFF),
+             Recorded(unique_id="uid-1"))
+    assert p.step is Step.POWER and p.power is PowerState.ON
+
+
+def test_image_change_is_reported_not_applied() -> None:
+    p = plan(Desired(SPEC, image_changed=True), VM, Recorded(unique_id="uid-1"))
+    assert p.step is Step.NONE
+    assert conditions(p)["ConfigSynced"] == (False, "ImageChangeNotInPlace")
+
+
+def test_adoption_marks_a_foreign_vm() -> None:
+    foreign = replace(VM, unique_id="other-uuid", owner_uid=None)
+    p = plan(Desired(SPEC, adopt_unique_id="other-uuid"), foreign, Recorded())
+    assert p.step is Step.ADOPT
+
+
+def test_failed_power_task_is_reported() -> None:
+    p = plan(Desired(SPEC), replace(VM, power=PowerState.OFF), Recorded(pending_task=TaskRef("t", "power")),
+             TaskResult(TaskStatus.FAILED, error="admission control: insufficient CPU"))
+    assert conditions(p)["PowerSynced"] == (False, "PowerFailed")
+    assert "insufficient CPU" in next(c.message for c in p.conditions if c.type == "PowerSynced")
