@@ -24,7 +24,7 @@ if ! have_all; then
   start=$(date +%s)
   step "cold build into $dest (this takes a while once per pin change)"
   step "downloading modules for Kubernetes $KUBERNETES_VERSION"
-  (cd "$here/kube" && go mod download -x 2>&1 | grep -c '^# get' | sed 's/^/[tools] modules fetched: /')
+  (cd "$here/kube" && go mod download)
   for t in kube-apiserver kubectl; do
     [ -x "$bin/$t" ] && continue
     step "building $t $KUBERNETES_VERSION"

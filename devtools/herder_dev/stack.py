@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import secrets
@@ -125,12 +126,12 @@ def _https_ok(url: str, ca: Path, client: pki.CertPair | None = None) -> bool:
     context = ssl.create_default_context(cafile=str(ca))
     if client:
         context.load_cert_chain(str(client.cert), str(client.key))
-    with urllib.request.urlopen(url, context=context, timeout=2) as response:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(url, context=context, timeout=2) as response:
         return bool(response.status == 200)
 
 
 def _http_ok(url: str) -> bool:
-    with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(url, timeout=2) as response:
         return bool(response.status == 200)
 
 
@@ -161,6 +162,8 @@ class Stack:
                 f"Run 'herder dev down --dir {self.dir}' and then 'up' again."
             )
         self.dir.mkdir(parents=True, exist_ok=True)
+        # Simulator logs may echo credentials (vcsim prints its URL): keep them private.
+        (self.dir / "logs").mkdir(mode=0o700, exist_ok=True)
         state = StackState(directory=str(self.dir))
         started = time.monotonic()
         try:
@@ -168,6 +171,7 @@ class Stack:
         except BaseException:
             self.say("start-up failed; stopping what was started")
             self._stop_all(state)
+            (self.dir / STATE_FILE).unlink(missing_ok=True)
             raise
         self.say(f"stack up in {time.monotonic() - started:.1f}s; run: source {state.env_file}")
         return state
@@ -191,7 +195,7 @@ class Stack:
         return port
 
     def _start(self, state: StackState, name: str, argv: list[str], port: int,
-               ready: Callable[[], bool], timeout: float = 60.0) -> None:
+               ready: Callable[[], bool], *, timeout: float = 60.0) -> None:
         log = self.dir / "logs" / f"{name}.log"
         self.say(f"starting {name} on 127.0.0.1:{port}")
         pid = spawn(argv, log)
@@ -249,9 +253,7 @@ class Stack:
         self._install_crds_and_secrets(state)
 
     def _start_scvmm_simulator(self, state: StackState, ca: pki.CertPair, pki_dir: Path) -> None:
-        try:
-            import herder_dev.scvmm_sim  # noqa: F401 - present once the simulator is built
-        except ImportError:
+        if importlib.util.find_spec("herder_dev.scvmm_sim.__main__") is None:
             return
         serving = pki.issue_server_cert(pki_dir, "serving", ca)
         state.scvmm_username = "herder"
@@ -297,7 +299,8 @@ class Stack:
         govc = str(tool("govc"))
         for name, guest in zip(TEMPLATES, ("ubuntu64Guest", "windows2019srv_64Guest"), strict=True):
             self._run(state, govc, "vm.create", "-on=false", "-c", "1", "-m", "1024", "-disk", "10G",
-                      "-g", guest, "-net", "VM Network", "-pool", "/DC0/host/DC0_C0/Resources", "-ds", "LocalDS_0", name)
+                      "-g", guest, "-net", "VM Network", "-pool", "/DC0/host/DC0_C0/Resources",
+                      "-ds", "LocalDS_0", name)
             self._run(state, govc, "vm.markastemplate", name)
 
     def _install_crds_and_secrets(self, state: StackState) -> None:

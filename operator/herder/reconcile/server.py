@@ -117,7 +117,7 @@ def _plan_missing(desired: Desired, recorded: Recorded, paused: Condition, forge
 def _plan_existing(desired: Desired, observed: ObservedServer, paused: Condition, forget_task: bool) -> Plan:
     spec = desired.spec
     provisioned = Condition(PROVISIONED, True, "Provisioned", f"VM {observed.name} ({observed.unique_id})")
-    if desired.adopt_unique_id and observed.owner_uid != spec.uid and observed.unique_id != spec.uid:
+    if desired.adopt_unique_id and spec.uid not in {observed.owner_uid, observed.unique_id}:
         if desired.paused:
             return _finish(Step.NONE, (provisioned, paused), forget_task=forget_task)
         return _finish(Step.ADOPT, (provisioned, paused), forget_task=forget_task)
