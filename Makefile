@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= .dev/demo
 PYTEST_ARGS ?=
 
-.PHONY: help install tools lint crds test demo demo-down bench clean
+.PHONY: help install tools lint crds crds-check test demo demo-down bench clean
 
 help:
 	@echo "make install   .venv with herder[dev], plus the pinned test binaries (etcd, kube-apiserver, kubectl, vcsim, govc, helm)"
@@ -34,6 +34,9 @@ lint: $(STAMP)
 
 crds: $(STAMP)
 	$(BIN)/python -m herder.api.crdgen crds
+
+crds-check: $(STAMP)
+	$(BIN)/python -m herder.api.crdgen --check crds
 
 test: install lint
 	$(BIN)/pytest -ra --durations=15 $(PYTEST_ARGS)

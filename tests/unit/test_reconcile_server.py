@@ -133,7 +133,7 @@ def test_suspend_from_off_powers_on_first() -> None:
 def test_image_change_is_reported_not_applied() -> None:
     p = plan(Desired(SPEC, image_changed=True), VM, Recorded(unique_id="uid-1"))
     assert p.step is Step.NONE
-    assert conditions(p)["ConfigSynced"] == (False, "ImageChangeNotInPlace")
+    assert conditions(p)["ConfigSynced"] == (False, "RecreateRequired")
 
 
 def test_adoption_marks_a_foreign_vm() -> None:

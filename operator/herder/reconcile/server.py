@@ -188,7 +188,7 @@ def _needs_power_cycle(change: ServerChange, observed: ObservedServer) -> bool:
 
 def _config_condition(desired: Desired, change: ServerChange, needs_cycle: bool, shrink_note: str) -> Condition:
     if desired.image_changed:
-        return Condition(CONFIG_SYNCED, False, "ImageChangeNotInPlace",
+        return Condition(CONFIG_SYNCED, False, "RecreateRequired",
                          "spec.image changed; an image change is not an in-place update. Create a new ECS "
                          "(or set herder.dev/recreate=true after deleting the VM) to use the new image")
     if shrink_note:

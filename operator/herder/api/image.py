@@ -1,0 +1,259 @@
+"""Image (namespaced, private) and ClusterImage (cluster-scoped, public): VM templates."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ConfigDict, Field
+
+from herder.api.common import (
+    AGE_COLUMN,
+    READY_COLUMN,
+    REASON_COLUMN,
+    BackendName,
+    DeletionPolicy,
+    HerderModel,
+    KindInfo,
+    Name,
+    NamespaceName,
+    PendingTask,
+    ProviderRef,
+    Quantity,
+    Resource,
+    Scope,
+    Status,
+    cel,
+    validations,
+)
+
+#: The label the controller mirrors spec.frequentlyUsed to, so `kubectl get images -l` can filter.
+FREQUENTLY_USED_LABEL = "herder.dev/frequently-used"
+CHECKSUM_PATTERN = r"^sha256:[a-f0-9]{64}$"
+
+
+class OSFamily(StrEnum):
+    LINUX = "Linux"
+    WINDOWS = "Windows"
+
+
+class CapturePowerPolicy(StrEnum):
+    """How a running server is captured."""
+
+    LIVE = "Live"
+    GUEST_SHUTDOWN = "GuestShutdown"
+    POWER_OFF = "PowerOff"
+
+
+class ImageFormat(StrEnum):
+    OVA = "OVA"
+    OVF = "OVF"
+    VHDX = "VHDX"
+
+
+class ExistingSource(HerderModel):
+    """An existing template (vCenter) or VM template (SCVMM library), adopted as-is."""
+
+    name: BackendName | None = Field(default=None, description="Template name. Exactly one of name and path.")
+    path: BackendName | None = Field(
+        default=None, description="Template inventory path, e.g. `/DC0/vm/templates/ubuntu-22.04`."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel("has(self.name) != has(self.path)", "spec.source.existing: set exactly one of name and path")
+        )
+    )
+
+
+class FromServerSource(HerderModel):
+    """Capture an ElasticCloudServer as a new template."""
+
+    name: Name = Field(description="Name of the ElasticCloudServer to capture.")
+    namespace: NamespaceName | None = Field(
+        default=None,
+        description="Namespace of the server. ClusterImage: required. Image: must be unset (the Image's own "
+        "namespace is used).",
+    )
+    power_policy: CapturePowerPolicy = Field(
+        default=CapturePowerPolicy.GUEST_SHUTDOWN,
+        description="For a running server: GuestShutdown (shut the guest down, capture, restore power; "
+        "consistent), PowerOff (hard power-off, capture, restore power) or Live (capture while running; "
+        "crash-consistent, vCenter only).",
+    )
+
+
+class URLSource(HerderModel):
+    """Import an OVA/OVF (vCenter) or VHDX (SCVMM) over HTTP(S)."""
+
+    url: str = Field(
+        min_length=1,
+        max_length=4096,
+        pattern=r"^https?://[^\s]+$",
+        description="http(s) URL of the OVA, OVF or VHDX file.",
+    )
+    checksum: str = Field(
+        pattern=CHECKSUM_PATTERN,
+        description="SHA-256 of the file as `sha256:<64 lowercase hex digits>`; the import fails on a "
+        "mismatch.",
+    )
+    format: ImageFormat | None = Field(
+        default=None,
+        description="OVA, OVF or VHDX. Unset: inferred from the URL's extension (then required to be one of "
+        ".ova, .ovf, .vhdx).",
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "has(self.format) || self.url.lowerAscii().matches('[.](ova|ovf|vhdx)([?#].*)?$')",
+                "spec.source.url.format is required when the URL does not end in .ova, .ovf or .vhdx",
+                field_path=".format",
+            )
+        )
+    )
+
+
+class ImageSource(HerderModel):
+    """Where the image comes from: exactly one of existing, fromServer and url. Immutable."""
+
+    existing: ExistingSource | None = Field(default=None, description="Adopt an existing template.")
+    from_server: FromServerSource | None = Field(default=None, description="Capture an ElasticCloudServer.")
+    url: URLSource | None = Field(default=None, description="Import an image file over http(s).")
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "(has(self.existing) ? 1 : 0) + (has(self.fromServer) ? 1 : 0) + "
+                "(has(self.url) ? 1 : 0) == 1",
+                "spec.source: set exactly one of existing, fromServer and url",
+            )
+        )
+    )
+
+
+_LOCATION_RULE = cel(
+    "!(has(self.provider) && has(self.availabilityZone)) && "
+    "(has(self.source.fromServer) || has(self.provider) || has(self.availabilityZone))",
+    "spec: set exactly one of provider and availabilityZone "
+    "(both may be omitted only with source.fromServer)",
+)
+
+
+class ImageSpec(HerderModel):
+    """Shared by Image and ClusterImage."""
+
+    provider: ProviderRef | None = Field(
+        default=None,
+        description="The VCenter or SCVMM the template lives on. Set this or availabilityZone; with "
+        "source.fromServer both may be omitted (the server's zone is used). Immutable.",
+    )
+    availability_zone: Name | None = Field(
+        default=None,
+        description="AvailabilityZone whose placement (datastore, folder, library share) receives imported "
+        "or captured templates. Immutable.",
+    )
+    source: ImageSource = Field(description="Exactly one of existing, fromServer and url. Immutable.")
+    os_family: OSFamily = Field(description="Linux or Windows; selects cloud-init or sysprep customization.")
+    os_version: str | None = Field(
+        default=None, max_length=128, description="Free-form OS name and version, e.g. `Ubuntu 22.04`."
+    )
+    frequently_used: bool = Field(
+        default=False,
+        description="Mark the image as frequently used. Mirrored to the label herder.dev/frequently-used, so "
+        "`kubectl get images -l herder.dev/frequently-used=true` finds it.",
+    )
+    deletion_policy: DeletionPolicy | None = Field(
+        default=None,
+        description="Delete removes the template from the backend; Orphan leaves it. Unset: Orphan for "
+        "source.existing (herder did not create it), Delete otherwise.",
+    )
+
+
+def spec_rules(kind: str) -> dict[str, Any]:
+    namespace_rule = (
+        cel(
+            "!has(self.source.fromServer) || has(self.source.fromServer.__namespace__)",
+            "spec.source.fromServer.namespace is required for a ClusterImage",
+            field_path=".source.fromServer.namespace",
+        )
+        if kind == "ClusterImage"
+        else cel(
+            "!has(self.source.fromServer) || !has(self.source.fromServer.__namespace__)",
+            "spec.source.fromServer.namespace must be unset for an Image (its own namespace is used)",
+            field_path=".source.fromServer.namespace",
+        )
+    )
+    return validations(
+        _LOCATION_RULE,
+        namespace_rule,
+        cel("self.source == oldSelf.source", "spec.source is immutable", field_path=".source"),
+        cel(
+            "has(self.provider) == has(oldSelf.provider) && "
+            "(!has(self.provider) || self.provider == oldSelf.provider)",
+            "spec.provider is immutable",
+            field_path=".provider",
+        ),
+        cel(
+            "has(self.availabilityZone) == has(oldSelf.availabilityZone) && "
+            "(!has(self.availabilityZone) || self.availabilityZone == oldSelf.availabilityZone)",
+            "spec.availabilityZone is immutable",
+            field_path=".availabilityZone",
+        ),
+    )
+
+
+class ImageStatus(Status):
+    """Observed state of the template."""
+
+    phase: str | None = Field(
+        default=None,
+        max_length=32,
+        description="Pending, Importing, Capturing, Available, Failed or Deleting (informational; use "
+        "conditions).",
+    )
+    unique_id: str | None = Field(
+        default=None,
+        max_length=128,
+        alias="uniqueID",
+        description="Template instance UUID (vCenter) or VM template ID (SCVMM).",
+    )
+    managed_object_id: str | None = Field(
+        default=None, max_length=128, alias="managedObjectID", description="vCenter moref of the template."
+    )
+    provider: ProviderRef | None = Field(default=None, description="The provider the template was found on.")
+    path: str | None = Field(default=None, max_length=2048, description="Inventory or library path.")
+    size: Quantity | None = Field(default=None, description="Total disk size of the template.")
+    cpu: int | None = Field(default=None, ge=0, description="vCPUs of the template.")
+    memory: Quantity | None = Field(default=None, description="Memory of the template.")
+    pending_task: PendingTask | None = Field(default=None, description="Import or capture task in flight.")
+
+
+IMAGE_COLUMNS = (
+    {"name": "OS", "type": "string", "jsonPath": ".spec.osFamily"},
+    {"name": "FrequentlyUsed", "type": "boolean", "jsonPath": ".spec.frequentlyUsed"},
+    {"name": "Phase", "type": "string", "jsonPath": ".status.phase", "priority": 1},
+    {"name": "UUID", "type": "string", "jsonPath": ".status.uniqueID", "priority": 1},
+    READY_COLUMN,
+    REASON_COLUMN,
+    AGE_COLUMN,
+)
+
+
+class Image(Resource):
+    """A private image: visible only in its namespace."""
+
+    kind: str = "Image"
+    spec: ImageSpec = Field(description="Source and properties.", json_schema_extra=spec_rules("Image"))
+    status: ImageStatus = Field(default_factory=ImageStatus, description="Observed state.")
+
+
+KIND = KindInfo(
+    model=Image,
+    kind="Image",
+    plural="images",
+    singular="image",
+    scope=Scope.NAMESPACED,
+    short_names=("img",),
+    printer_columns=IMAGE_COLUMNS,
+)

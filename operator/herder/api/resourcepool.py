@@ -1,0 +1,177 @@
+"""ResourcePool: a CPU/memory allocation in a zone, nested like the organisation (cluster-scoped)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import ConfigDict, Field
+
+from herder.api.common import (
+    AGE_COLUMN,
+    READY_COLUMN,
+    REASON_COLUMN,
+    DeletionPolicy,
+    HerderModel,
+    KindInfo,
+    LabelSelector,
+    Name,
+    Quantity,
+    Resource,
+    Scope,
+    Status,
+    cel,
+    immutable,
+    validations,
+)
+
+
+class SharesLevel(StrEnum):
+    LOW = "Low"
+    NORMAL = "Normal"
+    HIGH = "High"
+    CUSTOM = "Custom"
+
+
+class Shares(HerderModel):
+    """Relative priority against sibling pools under contention."""
+
+    level: SharesLevel = Field(default=SharesLevel.NORMAL, description="Low, Normal, High or Custom.")
+    value: int | None = Field(
+        default=None, ge=0, le=1_000_000, description="Number of shares; required for (and only for) Custom."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "self.level == 'Custom' ? has(self.value) : !has(self.value)",
+                "shares.value is required when shares.level is Custom and forbidden otherwise",
+                field_path=".value",
+            )
+        )
+    )
+
+
+class CPUAllocation(HerderModel):
+    """CPU allocation, in MHz."""
+
+    reservation: int = Field(default=0, ge=0, description="Guaranteed CPU in MHz.")
+    limit: int | None = Field(default=None, ge=0, description="Upper bound in MHz. Unset: unlimited.")
+    shares: Shares = Field(default_factory=Shares, description="Shares under contention.")
+    expandable_reservation: bool = Field(
+        default=True, description="Whether the pool may borrow unreserved capacity from its parent."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.limit) || self.limit >= self.reservation",
+                "spec.cpu.limit must be at least spec.cpu.reservation",
+                field_path=".limit",
+            )
+        )
+    )
+
+
+class MemoryAllocation(HerderModel):
+    """Memory allocation, as quantities (e.g. 64Gi)."""
+
+    reservation: Quantity = Field(default="0", description="Guaranteed memory.")
+    limit: Quantity | None = Field(default=None, description="Upper bound. Unset: unlimited.")
+    shares: Shares = Field(default_factory=Shares, description="Shares under contention.")
+    expandable_reservation: bool = Field(
+        default=True, description="Whether the pool may borrow unreserved capacity from its parent."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.limit) || "
+                "quantity(string(self.limit)).compareTo(quantity(string(self.reservation))) >= 0",
+                "spec.memory.limit must be at least spec.memory.reservation",
+                field_path=".limit",
+            )
+        )
+    )
+
+
+class ResourcePoolSpec(HerderModel):
+    """Reservation, limit and shares for CPU and memory; changes apply live, without touching VMs."""
+
+    zone: Name = Field(
+        description="AvailabilityZone the pool lives in. Immutable.",
+        json_schema_extra=validations(immutable("spec.zone")),
+    )
+    parent: Name | None = Field(
+        default=None,
+        description="Parent ResourcePool (same zone). Unset: the zone's root pool. Immutable.",
+    )
+    cpu: CPUAllocation = Field(default_factory=CPUAllocation, description="CPU allocation in MHz.")
+    memory: MemoryAllocation = Field(default_factory=MemoryAllocation, description="Memory allocation.")
+    allowed_namespaces: LabelSelector | None = Field(
+        default=None,
+        description="Namespaces whose ECSs may use this pool. Unset or empty: every namespace.",
+    )
+    deletion_policy: DeletionPolicy = Field(
+        default=DeletionPolicy.DELETE,
+        description="Delete removes the backend pool (it must be empty); Orphan leaves it.",
+    )
+
+
+class ResourceUsage(HerderModel):
+    """Usage last observed on the backend."""
+
+    cpu_reservation_used_mhz: int | None = Field(
+        default=None, ge=0, alias="cpuReservationUsedMHz", description="CPU reservation in use, MHz."
+    )
+    memory_reservation_used: Quantity | None = Field(default=None, description="Memory reservation in use.")
+    servers: int | None = Field(default=None, ge=0, description="Number of ECSs in the pool.")
+
+
+class ResourcePoolStatus(Status):
+    """Observed state of the pool."""
+
+    managed_object_id: str | None = Field(
+        default=None,
+        max_length=128,
+        alias="managedObjectID",
+        description="Moref of the vCenter resource pool (SCVMM: the cloud or host group ID).",
+    )
+    path: str | None = Field(default=None, max_length=2048, description="Inventory path of the pool.")
+    usage: ResourceUsage | None = Field(default=None, description="Usage last observed.")
+
+
+def _parent_rule() -> dict[str, str]:
+    return cel(
+        "has(self.parent) == has(oldSelf.parent) && (!has(self.parent) || self.parent == oldSelf.parent)",
+        "spec.parent is immutable",
+        field_path=".parent",
+    )
+
+
+class ResourcePool(Resource):
+    """A pool of CPU (MHz) and memory in a zone. ECSs name it in spec.resourcePool."""
+
+    kind: str = "ResourcePool"
+    spec: ResourcePoolSpec = Field(
+        description="Zone, parent and allocations.", json_schema_extra=validations(_parent_rule())
+    )
+    status: ResourcePoolStatus = Field(default_factory=ResourcePoolStatus, description="Observed state.")
+
+
+KIND = KindInfo(
+    model=ResourcePool,
+    kind="ResourcePool",
+    plural="resourcepools",
+    singular="resourcepool",
+    scope=Scope.CLUSTER,
+    short_names=("rpool",),
+    printer_columns=(
+        {"name": "Zone", "type": "string", "jsonPath": ".spec.zone"},
+        {"name": "Parent", "type": "string", "jsonPath": ".spec.parent"},
+        {"name": "CPU Limit", "type": "integer", "jsonPath": ".spec.cpu.limit"},
+        {"name": "Memory Limit", "type": "string", "jsonPath": ".spec.memory.limit"},
+        READY_COLUMN,
+        REASON_COLUMN,
+        AGE_COLUMN,
+    ),
+)

@@ -1,0 +1,160 @@
+"""AvailabilityZone: a failure domain in a region, mapped onto vCenter or SCVMM placement (cluster-scoped)."""
+
+from __future__ import annotations
+
+from pydantic import ConfigDict, Field
+
+from herder.api.common import (
+    AGE_COLUMN,
+    READY_COLUMN,
+    REASON_COLUMN,
+    BackendName,
+    HerderModel,
+    KindInfo,
+    ProviderRef,
+    Quantity,
+    Resource,
+    Scope,
+    Status,
+    cel,
+    immutable,
+    validations,
+)
+
+
+class VCenterPlacement(HerderModel):
+    """Where the zone's VMs go in vCenter. Names are relative to the VCenter's datacenter; inventory paths
+    are accepted too."""
+
+    cluster: BackendName | None = Field(
+        default=None, description="Compute cluster. Exactly one of cluster and host."
+    )
+    host: BackendName | None = Field(
+        default=None, description="Stand-alone ESXi host. Exactly one of cluster and host."
+    )
+    datastore: BackendName = Field(description="Default datastore for VM disks.")
+    network: BackendName = Field(description="Default network (port group) for VM NICs.")
+    folder: BackendName = Field(description="VM folder that holds the zone's VMs, e.g. `vm` or `vm/herder`.")
+    resource_pool: BackendName | None = Field(
+        default=None,
+        description="Root resource pool for the zone's VMs and ResourcePools. Unset: the cluster's (or "
+        "host's) root pool.",
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "has(self.cluster) != has(self.host)",
+                "spec.vcenter: set exactly one of cluster and host",
+            )
+        )
+    )
+
+
+class SCVMMPlacement(HerderModel):
+    """Where the zone's VMs go in SCVMM."""
+
+    host_group: BackendName | None = Field(
+        default=None,
+        description="Host group path, e.g. `All Hosts\\\\Zone-A`. At least one of hostGroup and cloud.",
+    )
+    cloud: BackendName | None = Field(
+        default=None,
+        description="VMM cloud whose capacity limits apply. At least one of hostGroup and cloud.",
+    )
+    library_share: BackendName = Field(
+        description="Library share for templates and imported disks, e.g. `\\\\\\\\vmm01\\\\MSSCVMMLibrary`."
+    )
+    vm_path: BackendName = Field(description="Path on the hosts where VM files are placed, e.g. `C:\\\\VMs`.")
+    logical_network: BackendName = Field(description="Default logical network for VM NICs.")
+    vm_network: BackendName | None = Field(
+        default=None, description="VM network on the logical network. Unset: the logical network's default."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "has(self.hostGroup) || has(self.cloud)",
+                "spec.scvmm: set at least one of hostGroup and cloud",
+            )
+        )
+    )
+
+
+class AvailabilityZoneSpec(HerderModel):
+    """A power- and network-isolated failure domain in a region."""
+
+    region: str = Field(
+        min_length=1,
+        max_length=63,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description="Region the zone belongs to (a DNS label, e.g. `eu-west-1`).",
+    )
+    provider: ProviderRef = Field(
+        description="The VCenter or SCVMM that hosts the zone. Immutable.",
+        json_schema_extra=validations(immutable("spec.provider")),
+    )
+    vcenter: VCenterPlacement | None = Field(
+        default=None, description="Placement on vCenter. Required when provider.kind is VCenter."
+    )
+    scvmm: SCVMMPlacement | None = Field(
+        default=None, description="Placement on SCVMM. Required when provider.kind is SCVMM."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "self.provider.kind == 'VCenter' ? (has(self.vcenter) && !has(self.scvmm)) : "
+                "(has(self.scvmm) && !has(self.vcenter))",
+                "spec: set exactly one of vcenter and scvmm, matching spec.provider.kind",
+            )
+        )
+    )
+
+
+class ZoneCapacity(HerderModel):
+    """Aggregate compute capacity of the zone."""
+
+    cpu_mhz: int | None = Field(default=None, ge=0, alias="cpuMHz", description="Total CPU in MHz.")
+    memory: Quantity | None = Field(default=None, description="Total memory.")
+    hosts: int | None = Field(default=None, ge=0, description="Number of connected hosts.")
+
+
+class AvailabilityZoneStatus(Status):
+    """Observed state of the zone."""
+
+    capacity: ZoneCapacity | None = Field(default=None, description="Capacity last observed.")
+    managed_object_id: str | None = Field(
+        default=None,
+        max_length=128,
+        alias="managedObjectID",
+        description="Moref of the vCenter cluster or host, or the SCVMM host group ID.",
+    )
+
+
+class AvailabilityZone(Resource):
+    """An availability zone: where ECSs, images and resource pools are placed."""
+
+    kind: str = "AvailabilityZone"
+    spec: AvailabilityZoneSpec = Field(description="Region, provider and placement.")
+    status: AvailabilityZoneStatus = Field(
+        default_factory=AvailabilityZoneStatus, description="Observed state."
+    )
+
+
+KIND = KindInfo(
+    model=AvailabilityZone,
+    kind="AvailabilityZone",
+    plural="availabilityzones",
+    singular="availabilityzone",
+    scope=Scope.CLUSTER,
+    short_names=("az",),
+    printer_columns=(
+        {"name": "Region", "type": "string", "jsonPath": ".spec.region"},
+        {"name": "Provider", "type": "string", "jsonPath": ".spec.provider.kind"},
+        {"name": "Provider Name", "type": "string", "jsonPath": ".spec.provider.name"},
+        READY_COLUMN,
+        REASON_COLUMN,
+        AGE_COLUMN,
+    ),
+)
