@@ -8,7 +8,7 @@ repo=$(dirname "$here")
 # shellcheck source=versions.env
 source "$here/versions.env"
 
-key=$(cat "$here/versions.env" "$here/kube/go.mod" "$here/kube/go.sum" "$here/build.sh" | sha256sum | cut -c1-16)
+key=$(cat "$here/versions.env" "$here/kube/go.mod" "$here/kube/go.sum" "$here/build.sh" "$here"/patches/* | sha256sum | cut -c1-16)
 cache_root=${HERDER_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/herder/tools}
 dest="$cache_root/$key"
 bin="$dest/bin"
@@ -34,11 +34,19 @@ if ! have_all; then
     step "building etcd $ETCD_VERSION (the version Kubernetes $KUBERNETES_VERSION pins)"
     (cd "$here/kube" && go build -o "$bin/etcd.tmp" go.etcd.io/etcd/server/v3 && mv "$bin/etcd.tmp" "$bin/etcd")
   fi
-  for t in vcsim govc; do
-    [ -x "$bin/$t" ] && continue
-    step "building $t $GOVMOMI_VERSION"
-    go install "github.com/vmware/govmomi/$t@$GOVMOMI_VERSION"
-  done
+  if [ ! -x "$bin/vcsim" ]; then
+    step "building vcsim $GOVMOMI_VERSION with tools/patches/vcsim-clone-spec.patch"
+    src=$(go mod download -json "github.com/vmware/govmomi@$GOVMOMI_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    work=$(mktemp -d)
+    cp -r "$src/." "$work" && chmod -R u+w "$work"
+    patch -s -d "$work" -p1 < "$here/patches/vcsim-clone-spec.patch"
+    (cd "$work" && go build -o "$bin/vcsim" ./vcsim)
+    rm -rf "$work"
+  fi
+  if [ ! -x "$bin/govc" ]; then
+    step "building govc $GOVMOMI_VERSION"
+    go install "github.com/vmware/govmomi/govc@$GOVMOMI_VERSION"
+  fi
   if [ ! -x "$bin/helm" ]; then
     step "building helm $HELM_VERSION"
     go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"

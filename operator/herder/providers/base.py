@@ -128,6 +128,15 @@ class Inventory(Protocol):
 
 
 class Provider(Protocol):
-    endpoint: Endpoint
-    servers: Servers
-    inventory: Inventory
+    """One backend endpoint: its session, its VMs and its inventory watch. Read-only members."""
+
+    @property
+    def endpoint(self) -> Endpoint: ...
+
+    @property
+    def servers(self) -> Servers: ...
+
+    @property
+    def inventory(self) -> Inventory: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,30 @@
+"""Build a provider from an endpoint's settings. The one place controllers reach concrete backends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from herder.providers.base import Provider
+from herder.providers.types import Credentials, TLSSettings
+
+RequestHook = Callable[[str, bool, float], None]
+
+
+def split_host_port(server: str, default_port: int) -> tuple[str, int]:
+    """`host`, `host:port` or `[v6]:port`, without a scheme."""
+    text = server.removeprefix("https://").rstrip("/")
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        return host, int(rest.lstrip(":") or default_port)
+    host, sep, port = text.rpartition(":")
+    if sep and port.isdigit():
+        return host, int(port)
+    return text, default_port
+
+
+def vcenter(server: str, datacenter: str, credentials: Credentials, tls: TLSSettings,
+            on_request: RequestHook | None = None) -> Provider:
+    from herder.providers.vcenter import VCenterProvider
+
+    host, port = split_host_port(server, 443)
+    return VCenterProvider(host, credentials, tls, datacenter, port=port, on_request=on_request)

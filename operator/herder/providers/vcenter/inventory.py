@@ -1,0 +1,207 @@
+"""The inventory watch: one dedicated PropertyCollector per vCenter, fed by WaitForUpdatesEx.
+
+A ContainerView over the datacenter's VM folder and a fixed property list (observe.PROPERTIES) make a
+single filter; one thread keeps exactly one WaitForUpdatesEx outstanding and applies enter/modify/leave
+updates to a map keyed by instance UUID. Nothing polls individual VMs. When the session is lost the
+collector dies with it: the thread logs in again, builds a new filter and resyncs from scratch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pyVmomi import vim, vmodl
+
+from herder.providers.base import ProviderError
+from herder.providers.types import ObservedServer
+from herder.providers.vcenter.errors import translate
+from herder.providers.vcenter.fields import OwnerField
+from herder.providers.vcenter.observe import PROPERTIES, to_server
+from herder.providers.vcenter.query import view_filter
+from herder.providers.vcenter.session import Session
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[ObservedServer | None, str], None]
+_WaitOptions: Any = vmodl.query.PropertyCollector.WaitOptions
+_RETRY_SECONDS = 5.0
+
+
+class VCenterInventory:
+    """The `Inventory` protocol on one vCenter datacenter."""
+
+    def __init__(self, session: Session, owner_field: OwnerField, *, max_wait_seconds: int = 60) -> None:
+        self._session = session
+        self._owner = owner_field
+        self._max_wait = max_wait_seconds
+        self._lock = threading.Lock()
+        self._servers: dict[str, ObservedServer] = {}
+        self._props: dict[str, dict[str, Any]] = {}  # moref -> raw properties
+        self._uuid_of: dict[str, str] = {}  # moref -> instance UUID, for leave updates
+        self._callbacks: list[Callback] = []
+        self._synced = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._collector: Any = None
+        self._view: Any = None
+
+    # -- Inventory protocol -----------------------------------------------------------------------------
+
+    def snapshot(self) -> Mapping[str, ObservedServer]:
+        with self._lock:
+            return dict(self._servers)
+
+    def subscribe(self, callback: Callback) -> None:
+        with self._lock:
+            self._callbacks.append(callback)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"vcenter-inventory-{self._session.host}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        collector = self._collector
+        if collector is not None:
+            try:  # wakes the outstanding WaitForUpdatesEx at once instead of after max_wait_seconds
+                self._session.call("stop the inventory watch", collector.CancelWaitForUpdates)
+            except ProviderError as exc:
+                log.debug("cancel of the inventory wait failed: %s", exc)
+        if self._thread is not None:
+            self._thread.join(timeout=self._max_wait + 10)
+            self._thread = None
+
+    def wait_synced(self, timeout: float) -> bool:
+        """True once the first full listing has been applied."""
+        return self._synced.wait(timeout)
+
+    def owned_by(self, uid: str) -> list[ObservedServer] | None:
+        """VMs marked with ECS `uid`, from the cache; None until the first full listing arrived."""
+        if not self._synced.is_set():
+            return None
+        with self._lock:
+            return [s for s in self._servers.values() if s.owner_uid == uid]
+
+    # -- the watch --------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._session.call("set up the inventory watch", self._open)
+                self._watch()
+            except ProviderError as exc:
+                if self._stop.is_set():
+                    break
+                log.warning("vCenter %s inventory watch failed, retrying: %s", self._session.host, exc)
+                self._stop.wait(_RETRY_SECONDS)
+            finally:
+                self._close()
+
+    def _open(self) -> None:
+        content = self._session.content
+        self._collector = content.propertyCollector.CreatePropertyCollector()
+        self._view = content.viewManager.CreateContainerView(
+            container=self._session.datacenter().vmFolder, type=[vim.VirtualMachine], recursive=True
+        )
+        self._collector.CreateFilter(view_filter(self._view, vim.VirtualMachine, PROPERTIES), partialUpdates=False)
+
+    def _close(self) -> None:
+        # Best effort: after a session loss both are already gone with the session.
+        for obj, method in ((self._collector, "DestroyPropertyCollector"), (self._view, "DestroyView")):
+            if obj is not None:
+                try:
+                    getattr(obj, method)()
+                except Exception as exc:
+                    log.debug("inventory cleanup (%s) failed: %s", method, exc)
+        self._collector = self._view = None
+
+    def _watch(self) -> None:
+        """Long-poll until stopped. Raises ProviderError when the session or collector is lost."""
+        options = _WaitOptions(maxWaitSeconds=self._max_wait, maxObjectUpdates=100)
+        version = ""
+        seen: set[str] | None = set()  # morefs listed by the initial sync; None once it is complete
+        generation = self._session.generation
+        while not self._stop.is_set():
+            try:
+                update = self._collector.WaitForUpdatesEx(version, options)
+            except vmodl.fault.RequestCanceled:
+                return
+            except (vim.fault.NotAuthenticated, vmodl.fault.ManagedObjectNotFound) as exc:
+                # The collector died with its session: log in again, then _run builds a new one.
+                self._session.relogin(generation)
+                raise ProviderError(f"inventory watch lost its session: {type(exc).__name__}") from exc
+            except Exception as exc:
+                raise translate(exc, "watch the VM inventory") from exc
+            if update is None:
+                continue
+            version = update.version
+            self._apply(update, seen)
+            if seen is not None and not update.truncated:
+                self._resync(seen)
+                seen = None
+
+    def _apply(self, update: Any, seen: set[str] | None) -> None:
+        owner_key = self._session.call("read herder's custom field", lambda: self._owner.key(self._session.content))
+        changed: list[tuple[ObservedServer | None, str]] = []
+        for filter_set in update.filterSet or ():
+            for obj in filter_set.objectSet or ():
+                ref = str(obj.obj._moId)
+                if seen is not None:
+                    seen.add(ref)
+                changed += self._apply_object(ref, obj, owner_key)
+        self._notify(changed)
+
+    def _apply_object(self, ref: str, obj: Any, owner_key: int) -> list[tuple[ObservedServer | None, str]]:
+        with self._lock:
+            if obj.kind == "leave":
+                self._props.pop(ref, None)
+                server = None
+            else:
+                props = self._props.setdefault(ref, {})
+                for change in obj.changeSet or ():
+                    if change.op in ("remove", "indirectRemove"):
+                        props.pop(change.name, None)
+                    else:
+                        props[change.name] = change.val
+                server = to_server(ref, props, owner_key)
+            return self._put(ref, server)
+
+    def _put(self, ref: str, server: ObservedServer | None) -> list[tuple[ObservedServer | None, str]]:
+        """Store `server` for `ref` (None: gone or a template); the changes to report. Holds the lock."""
+        changes: list[tuple[ObservedServer | None, str]] = []
+        old_uuid = self._uuid_of.pop(ref, None)
+        if old_uuid is not None and (server is None or server.unique_id != old_uuid):
+            del self._servers[old_uuid]
+            changes.append((None, old_uuid))
+        if server is not None:
+            self._uuid_of[ref] = server.unique_id
+            if self._servers.get(server.unique_id) != server:
+                self._servers[server.unique_id] = server
+                changes.append((server, server.unique_id))
+        return changes
+
+    def _resync(self, seen: set[str]) -> None:
+        """After a (re)started watch: drop VMs that vanished while no filter was listening."""
+        with self._lock:
+            stale = [ref for ref in self._uuid_of if ref not in seen]
+            changed = [change for ref in stale for change in self._put(ref, None)]
+            for ref in stale:
+                self._props.pop(ref, None)
+        self._notify(changed)
+        self._synced.set()
+
+    def _notify(self, changes: list[tuple[ObservedServer | None, str]]) -> None:
+        with self._lock:
+            callbacks = list(self._callbacks)
+        for server, unique_id in changes:
+            for callback in callbacks:
+                try:
+                    callback(server, unique_id)
+                except Exception:
+                    log.exception("inventory subscriber failed for VM %s", unique_id)

@@ -1,0 +1,129 @@
+"""Turn the fixed set of VirtualMachine properties into an ObservedServer. Pure: no vCenter calls.
+
+Both the one-off reads in servers.py and the inventory watch use the same property list, so a VM looks
+the same whichever path saw it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pyVmomi import vim
+
+from herder.providers.types import ObservedDisk, ObservedServer, PowerState
+
+OWNER_FIELD = "herder.dev/ecs-uid"
+# extraConfig key prefix naming herder's data disks by position: herder.disk.<bus>.<unit> = <name>.
+DISK_NAME_PREFIX = "herder.disk."
+
+PROPERTIES = (
+    "name",
+    "config.instanceUuid",
+    "config.template",
+    "config.hardware.numCPU",
+    "config.hardware.memoryMB",
+    "config.hardware.device",
+    "config.cpuHotAddEnabled",
+    "config.memoryHotAddEnabled",
+    "config.extraConfig",
+    "runtime.powerState",
+    "runtime.host",
+    "resourcePool",
+    "datastore",
+    "guest.ipAddress",
+    "guest.net",
+    "customValue",
+)
+
+_POWER = {
+    "poweredOn": PowerState.ON,
+    "poweredOff": PowerState.OFF,
+    "suspended": PowerState.SUSPENDED,
+}
+
+
+def disk_slot(controller_bus: int, unit: int) -> str:
+    return f"{DISK_NAME_PREFIX}{controller_bus}.{unit}"
+
+
+def disk_names(extra_config: Any) -> dict[str, str]:
+    """herder's disk-name marks, {slot: name}. Nothing else from extraConfig is kept: user data is there."""
+    return {
+        str(opt.key): str(opt.value)
+        for opt in extra_config or ()
+        if str(opt.key).startswith(DISK_NAME_PREFIX) and opt.value
+    }
+
+
+def controller_buses(devices: Any) -> dict[int, int]:
+    """{controller device key: bus number} for the VM's SCSI controllers."""
+    return {d.key: d.busNumber for d in devices or () if isinstance(d, vim.vm.device.VirtualSCSIController)}
+
+
+def observed_disks(devices: Any, names: Mapping[str, str]) -> tuple[ObservedDisk, ...]:
+    """Disks in device-key order. The OS disk is the first disk herder did not name (the template's)."""
+    buses = controller_buses(devices)
+    disks: list[Any] = sorted(
+        (d for d in devices or () if isinstance(d, vim.vm.device.VirtualDisk)), key=lambda d: d.key
+    )
+    result: list[ObservedDisk] = []
+    os_disk_seen = False
+    for disk in disks:
+        bus = buses.get(disk.controllerKey)
+        name = names.get(disk_slot(bus, disk.unitNumber)) if bus is not None else None
+        is_os = name is None and not os_disk_seen
+        os_disk_seen = os_disk_seen or is_os
+        result.append(
+            ObservedDisk(key=str(disk.key), size_bytes=int(disk.capacityInBytes or 0), name=name, is_os_disk=is_os)
+        )
+    return tuple(result)
+
+
+def owner_of(custom_values: Any, owner_key: int | None) -> str | None:
+    if owner_key is None:
+        return None
+    for value in custom_values or ():
+        if value.key == owner_key and getattr(value, "value", ""):
+            return str(value.value)
+    return None
+
+
+def _moid(obj: Any) -> str | None:
+    return str(obj._moId) if obj is not None else None
+
+
+def _ips(props: Mapping[str, Any]) -> tuple[str, ...]:
+    seen: list[str] = []
+    primary = props.get("guest.ipAddress")
+    if primary:
+        seen.append(str(primary))
+    for nic in props.get("guest.net") or ():
+        for ip in nic.ipAddress or ():
+            if str(ip) not in seen:
+                seen.append(str(ip))
+    return tuple(seen)
+
+
+def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None) -> ObservedServer | None:
+    """The ObservedServer for a VM's properties; None for templates and VMs without a config yet."""
+    uuid = props.get("config.instanceUuid")
+    if not uuid or props.get("config.template"):
+        return None
+    datastores = props.get("datastore") or ()
+    return ObservedServer(
+        unique_id=str(uuid),
+        ref=ref,
+        name=str(props.get("name", "")),
+        power=_POWER.get(str(props.get("runtime.powerState")), PowerState.OFF),
+        cpu=int(props.get("config.hardware.numCPU") or 0),
+        memory_mib=int(props.get("config.hardware.memoryMB") or 0),
+        owner_uid=owner_of(props.get("customValue"), owner_key),
+        disks=observed_disks(props.get("config.hardware.device"), disk_names(props.get("config.extraConfig"))),
+        host=_moid(props.get("runtime.host")),
+        datastore=_moid(datastores[0]) if datastores else None,
+        resource_pool=_moid(props.get("resourcePool")),
+        ip_addresses=_ips(props),
+        cpu_hot_add=bool(props.get("config.cpuHotAddEnabled")),
+        memory_hot_add=bool(props.get("config.memoryHotAddEnabled")),
+    )

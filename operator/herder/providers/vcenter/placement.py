@@ -1,0 +1,102 @@
+"""Resolve a VCenterPlacement and a template reference to managed objects. Run inside `Session.call`.
+
+Paths may be absolute inventory paths (`/DC0/host/DC0_C0`) or relative to the datacenter's folder for
+that kind (`DC0_C0` under `/DC0/host`); templates may also be a bare name or an instance UUID.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pyVmomi import vim
+
+from herder.providers.base import NotFound, ProviderError
+from herder.providers.types import VCenterPlacement
+from herder.providers.vcenter import query
+
+_NetworkBacking: Any = vim.vm.device.VirtualEthernetCard.NetworkBackingInfo
+_DVPortBacking: Any = vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo
+_PortConnection: Any = vim.dvs.PortConnection
+
+
+@dataclass(frozen=True)
+class Target:
+    folder: Any
+    pool: Any
+    host: Any
+    datastore: Any
+    network_backings: tuple[Any, ...]
+
+
+def _path(content: Any, datacenter: Any, kind: str, path: str) -> Any:
+    full = path.strip("/") if path.startswith("/") else f"{datacenter.name}/{kind}/{path.strip('/')}"
+    found = content.searchIndex.FindByInventoryPath(full)
+    if found is None:
+        raise NotFound(f"{kind} {path!r} does not exist in datacenter {datacenter.name}")
+    return found
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def template(content: Any, datacenter: Any, ref: str) -> Any:
+    """The template VM named by an inventory path, an instance UUID or a bare name."""
+    if "/" in ref:
+        found = [_path(content, datacenter, "vm", ref)]
+    elif _is_uuid(ref):
+        found = query.vms_by_instance_uuid(content, datacenter, ref)
+    else:
+        found = query.by_name(content, datacenter.vmFolder, vim.VirtualMachine, ref)
+    found = [vm for vm in found if isinstance(vm, vim.VirtualMachine)]
+    if not found:
+        raise NotFound(f"template {ref!r} does not exist in datacenter {datacenter.name}")
+    if len(found) > 1:
+        raise ProviderError(f"template name {ref!r} is ambiguous: use its inventory path", retryable=False)
+    return found[0]
+
+
+def _compute(content: Any, datacenter: Any, placement: VCenterPlacement) -> tuple[Any, Any]:
+    """(resource pool, host or None): the explicit pool, else the cluster's or the host's root pool."""
+    host = None
+    if placement.host:
+        host = _path(content, datacenter, "host", placement.host)
+        if isinstance(host, vim.ComputeResource):  # a standalone host's compute resource
+            host = host.host[0]
+    if placement.resource_pool:
+        return _path(content, datacenter, "host", placement.resource_pool), host
+    if placement.cluster:
+        return _path(content, datacenter, "host", placement.cluster).resourcePool, host
+    if host is not None:
+        return host.parent.resourcePool, host
+    computes = query.all_of_type(content, datacenter.hostFolder, vim.ComputeResource, ["resourcePool"])
+    if not computes:
+        raise NotFound(f"datacenter {datacenter.name} has no cluster or host to place VMs on")
+    return computes[0][1]["resourcePool"], None
+
+
+def _network_backing(content: Any, datacenter: Any, name: str) -> Any:
+    matches = query.by_name(content, datacenter.networkFolder, vim.Network, name)
+    if not matches:
+        raise NotFound(f"network {name!r} does not exist in datacenter {datacenter.name}")
+    network = matches[0]
+    if isinstance(network, vim.dvs.DistributedVirtualPortgroup) and network.config.distributedVirtualSwitch:
+        port = _PortConnection(portgroupKey=network.key, switchUuid=network.config.distributedVirtualSwitch.uuid)
+        return _DVPortBacking(port=port)
+    return _NetworkBacking(deviceName=name, network=network)
+
+
+def resolve(content: Any, datacenter: Any, placement: VCenterPlacement, networks: Sequence[str]) -> Target:
+    folder = _path(content, datacenter, "vm", placement.folder) if placement.folder else datacenter.vmFolder
+    pool, host = _compute(content, datacenter, placement)
+    datastore = _path(content, datacenter, "datastore", placement.datastore) if placement.datastore else None
+    names = list(networks) or ([placement.network] if placement.network else [])
+    backings = tuple(_network_backing(content, datacenter, name) for name in names)
+    return Target(folder=folder, pool=pool, host=host, datastore=datastore, network_backings=backings)

@@ -1,0 +1,262 @@
+"""VM lifecycle on vCenter: find, clone, reconfigure, power, destroy, adopt and release.
+
+Identity lookup order (after vm-operator and CAPV): the recorded moref, if it still exists and belongs to
+the ECS; else the instance UUID, which every clone is stamped with (`instanceUuid = ECS uid`); else
+herder's custom field, which marks adopted VMs. More than one match is a Conflict, never a guess.
+
+A call that has nothing to do (the VM is already gone, already in the asked power state, or a create
+that already ran) returns a TaskRef whose id starts with `done:`; `task()` reports it as succeeded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pyVmomi import vim, vmodl
+
+from herder.providers.base import Conflict, ProviderError
+from herder.providers.types import (
+    ObservedServer,
+    PowerState,
+    ServerChange,
+    ServerSpec,
+    TaskRef,
+    TaskResult,
+    TaskStatus,
+    VCenterPlacement,
+)
+from herder.providers.vcenter import placement, query, specs
+from herder.providers.vcenter.errors import fault_message
+from herder.providers.vcenter.fields import OwnerField
+from herder.providers.vcenter.observe import PROPERTIES, to_server
+from herder.providers.vcenter.session import Session
+
+DONE = "done:"
+_POWER_OFF_TIMEOUT = 120.0
+_VM: Any = vim.VirtualMachine
+_Task: Any = vim.Task
+OwnerIndex = Callable[[str], list[ObservedServer] | None]
+
+
+def _done(operation: str, ref: str = "") -> TaskRef:
+    return TaskRef(id=f"{DONE}{ref}", operation=operation)
+
+
+class VCenterServers:
+    """The `Servers` protocol on one vCenter datacenter."""
+
+    def __init__(self, session: Session, owner_field: OwnerField, owned_by: OwnerIndex | None = None):
+        """`owned_by(uid)` answers custom-field lookups from the inventory cache (None: not synced yet)."""
+        self._session = session
+        self._owner = owner_field
+        self._owned_by = owned_by
+
+    # -- reads ------------------------------------------------------------------------------------------
+
+    def _vm(self, ref: str) -> Any:
+        return _VM(ref, self._session.stub)
+
+    def _read(self, vm: Any) -> ObservedServer | None:
+        content = self._session.content
+        try:
+            props = query.properties(content, vm, PROPERTIES)
+        except vmodl.fault.ManagedObjectNotFound:
+            return None
+        return to_server(str(vm._moId), props, self._owner.key(content))
+
+    def _by_uuid(self, unique_id: str) -> list[ObservedServer]:
+        content = self._session.content
+        found = query.vms_by_instance_uuid(content, self._session.datacenter(), unique_id)
+        servers = [self._read(vm) for vm in found]
+        return [s for s in servers if s is not None]
+
+    def _by_owner(self, uid: str) -> list[ObservedServer]:
+        cached = self._owned_by(uid) if self._owned_by else None
+        if cached is not None:
+            return cached
+        content = self._session.content
+        key = self._owner.key(content)
+        rows = query.all_of_type(content, self._session.datacenter().vmFolder, vim.VirtualMachine, PROPERTIES)
+        servers = [to_server(str(vm._moId), props, key) for vm, props in rows]
+        return [s for s in servers if s is not None and s.owner_uid == uid]
+
+    @staticmethod
+    def _one(matches: list[ObservedServer], what: str) -> ObservedServer | None:
+        if len(matches) > 1:
+            refs = ", ".join(sorted(s.ref for s in matches))
+            raise Conflict(f"{len(matches)} VMs claim {what}: {refs}")
+        return matches[0] if matches else None
+
+    def find(self, uid: str, known_ref: str | None = None) -> ObservedServer | None:
+        def run() -> ObservedServer | None:
+            if known_ref:
+                known = self._read(self._vm(known_ref))
+                if known is not None and uid in (known.unique_id, known.owner_uid):
+                    return known
+            return self._one(self._by_uuid(uid), f"instance UUID {uid}") or self._one(self._by_owner(uid), f"ECS {uid}")
+
+        return self._session.call(f"find the VM of ECS {uid}", run)
+
+    def find_by_unique_id(self, unique_id: str) -> ObservedServer | None:
+        return self._session.call(
+            f"find VM {unique_id}", lambda: self._one(self._by_uuid(unique_id), f"instance UUID {unique_id}")
+        )
+
+    # -- create -----------------------------------------------------------------------------------------
+
+    def create(self, spec: ServerSpec) -> TaskRef:
+        if not isinstance(spec.placement, VCenterPlacement):
+            raise ProviderError(f"VM {spec.name}: a vCenter zone needs a vCenter placement", retryable=False)
+        where = spec.placement
+        return self._session.call(f"clone VM {spec.name}", lambda: self._create(spec, where))
+
+    def _create(self, spec: ServerSpec, where: VCenterPlacement) -> TaskRef:
+        content, datacenter = self._session.content, self._session.datacenter()
+        target = placement.resolve(content, datacenter, where, spec.networks)
+        existing = content.searchIndex.FindChild(entity=target.folder, name=spec.name)
+        if existing is not None:
+            return self._already_created(existing, spec)
+        template = placement.template(content, datacenter, spec.template)
+        devices = query.properties(content, template, ["config.hardware.device"]).get("config.hardware.device")
+        config = specs.clone_config(spec, list(devices or ()), target.network_backings)
+        clone = specs.clone_spec(
+            config, pool=target.pool, datastore=target.datastore, host=target.host, power=spec.power
+        )
+        try:
+            task = template.CloneVM_Task(folder=target.folder, name=spec.name, spec=clone)
+        except vim.fault.DuplicateName:
+            existing = content.searchIndex.FindChild(entity=target.folder, name=spec.name)
+            if existing is None:
+                raise
+            return self._already_created(existing, spec)
+        return TaskRef(id=str(task._moId), operation="create")
+
+    def _already_created(self, vm: Any, spec: ServerSpec) -> TaskRef:
+        """The name is taken: an earlier create of this ECS ran, unless the VM carries another identity."""
+        props = query.properties(self._session.content, vm, ["config.instanceUuid"])
+        if props.get("config.instanceUuid") != spec.uid:
+            raise Conflict(
+                f"a VM named {spec.name!r} ({vm._moId}) already exists with instance UUID "
+                f"{props.get('config.instanceUuid')}, not this ECS's {spec.uid}"
+            )
+        return _done("create", str(vm._moId))
+
+    # -- tasks ------------------------------------------------------------------------------------------
+
+    def task(self, task: TaskRef) -> TaskResult:
+        if task.id.startswith(DONE):
+            return TaskResult(status=TaskStatus.SUCCEEDED, result_ref=task.id[len(DONE) :] or None)
+
+        def run() -> TaskResult:
+            try:
+                info = _Task(task.id, self._session.stub).info
+            except vmodl.fault.ManagedObjectNotFound:
+                return TaskResult(status=TaskStatus.UNKNOWN)
+            if info.state == "success":
+                result = info.result
+                ref = str(result._moId) if isinstance(result, vim.ManagedEntity) else None
+                return TaskResult(status=TaskStatus.SUCCEEDED, result_ref=ref)
+            if info.state == "error":
+                message = info.error.localizedMessage or fault_message(info.error.fault) if info.error else None
+                return TaskResult(status=TaskStatus.FAILED, error=message or "the vCenter task failed")
+            return TaskResult(status=TaskStatus.RUNNING)
+
+        return self._session.call(f"read {task.operation} task {task.id}", run)
+
+    def _wait(self, task: Any, action: str) -> None:
+        """Poll one short task (a power-off before destroy) to its end; a no-op task is fine."""
+        deadline = time.monotonic() + _POWER_OFF_TIMEOUT
+        while time.monotonic() < deadline:
+            info = task.info
+            if info.state == "success":
+                return
+            if info.state == "error":
+                if isinstance(info.error.fault, vim.fault.InvalidPowerState):
+                    return  # already off
+                raise ProviderError(f"{action}: {info.error.localizedMessage or fault_message(info.error.fault)}")
+            time.sleep(0.5)
+        raise ProviderError(f"{action}: vCenter did not finish within {_POWER_OFF_TIMEOUT:.0f}s")
+
+    # -- changes ----------------------------------------------------------------------------------------
+
+    def _locate(self, server: ObservedServer) -> Any:
+        """The VM object for `server`, re-checked by instance UUID so a stale ref never hits another VM."""
+        content = self._session.content
+        vm = self._vm(server.ref)
+        try:
+            if query.properties(content, vm, ["config.instanceUuid"]).get("config.instanceUuid") == server.unique_id:
+                return vm
+        except vmodl.fault.ManagedObjectNotFound:
+            pass
+        found = query.vms_by_instance_uuid(content, self._session.datacenter(), server.unique_id)
+        if len(found) > 1:
+            raise Conflict(f"{len(found)} VMs claim instance UUID {server.unique_id}")
+        return found[0] if found else None
+
+    def reconfigure(self, server: ObservedServer, change: ServerChange) -> TaskRef:
+        def run() -> TaskRef:
+            if change.is_empty():
+                return _done("reconfigure", server.ref)
+            vm = self._locate(server)
+            if vm is None:
+                raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason="NotFound")
+            devices = query.properties(self._session.content, vm, ["config.hardware.device"])
+            spec = specs.reconfig_spec(list(devices.get("config.hardware.device") or ()), change)
+            return TaskRef(id=str(vm.ReconfigVM_Task(spec=spec)._moId), operation="reconfigure")
+
+        return self._session.call(f"reconfigure VM {server.name}", run)
+
+    def set_power(self, server: ObservedServer, power: PowerState) -> TaskRef:
+        def run() -> TaskRef:
+            vm = self._locate(server)
+            if vm is None:
+                raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason="NotFound")
+            current = str(query.properties(self._session.content, vm, ["runtime.powerState"]).get("runtime.powerState"))
+            if power == PowerState.OFF:
+                return self._power_task(vm.PowerOffVM_Task if current != "poweredOff" else None, "power-off", vm)
+            if power == PowerState.ON or current != "poweredOn":
+                # Suspending needs a running VM: power on first, the next reconcile suspends.
+                return self._power_task(vm.PowerOnVM_Task if current != "poweredOn" else None, "power-on", vm)
+            return self._power_task(vm.SuspendVM_Task, "suspend", vm)
+
+        return self._session.call(f"set power of VM {server.name} to {power}", run)
+
+    @staticmethod
+    def _power_task(start: Callable[[], Any] | None, operation: str, vm: Any) -> TaskRef:
+        if start is None:
+            return _done(operation, str(vm._moId))
+        return TaskRef(id=str(start()._moId), operation=operation)
+
+    def destroy(self, server: ObservedServer) -> TaskRef:
+        def run() -> TaskRef:
+            vm = self._locate(server)
+            if vm is None:
+                return _done("destroy")
+            try:
+                if vm.runtime.powerState != "poweredOff":
+                    self._wait(vm.PowerOffVM_Task(), f"power off VM {server.name} before deleting it")
+                return TaskRef(id=str(vm.Destroy_Task()._moId), operation="destroy")
+            except vmodl.fault.ManagedObjectNotFound:
+                return _done("destroy")
+
+        return self._session.call(f"delete VM {server.name}", run)
+
+    # -- ownership marks --------------------------------------------------------------------------------
+
+    def adopt(self, server: ObservedServer, uid: str) -> None:
+        self._mark(server, uid, f"adopt VM {server.name} for ECS {uid}")
+
+    def release(self, server: ObservedServer) -> None:
+        self._mark(server, "", f"release VM {server.name}")
+
+    def _mark(self, server: ObservedServer, value: str, action: str) -> None:
+        def run() -> None:
+            vm = self._locate(server)
+            if vm is None and value:
+                raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason="NotFound")
+            if vm is not None:  # releasing a VM that is gone leaves nothing to unmark
+                self._owner.set(self._session.content, vm, value)
+
+        self._session.call(action, run)

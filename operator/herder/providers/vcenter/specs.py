@@ -1,0 +1,186 @@
+"""Pure builders of pyVmomi clone and reconfigure specs. No vCenter calls: everything is passed in.
+
+Data disk names are kept in extraConfig as `herder.disk.<bus>.<unit> = <name>`, written in the same spec
+that adds the disk. The SCSI position is chosen here, so the mark needs no second call, and it does not
+depend on file names (which Storage vMotion rewrites) or on device keys (which vCenter assigns later).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pyVmomi import vim
+
+from herder.providers.base import NotFound, ProviderError
+from herder.providers.types import DataDisk, PowerState, ServerChange, ServerSpec
+from herder.providers.vcenter.observe import controller_buses, disk_slot
+
+_SCSI_UNITS = [u for u in range(16) if u != 7]  # unit 7 is the controller itself
+_MAX_SCSI_BUSES = 4
+_NEW_CONTROLLER_KEY = -100  # temporary keys: vCenter assigns real ones
+
+# pyVmomi's data-object constructors are untyped; these Any-typed aliases keep that to one place.
+_Option: Any = vim.option.OptionValue
+_Change: Any = vim.vm.device.VirtualDeviceSpec
+_Config: Any = vim.vm.ConfigSpec
+_Clone: Any = vim.vm.CloneSpec
+_Relocate: Any = vim.vm.RelocateSpec
+_Disk: Any = vim.vm.device.VirtualDisk
+_FlatBacking: Any = vim.vm.device.VirtualDisk.FlatVer2BackingInfo
+_PVSCSI: Any = vim.vm.device.ParaVirtualSCSIController
+_Vmxnet3: Any = vim.vm.device.VirtualVmxnet3
+_Connect: Any = vim.vm.device.VirtualDevice.ConnectInfo
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def guestinfo(spec: ServerSpec) -> list[Any]:
+    """cloud-init's VMware datasource: metadata (instance-id, hostname) and user data, base64-encoded."""
+    metadata = {"instance-id": spec.uid, "local-hostname": spec.hostname or spec.name}
+    options = [
+        _Option(key="guestinfo.metadata", value=_b64(json.dumps(metadata))),
+        _Option(key="guestinfo.metadata.encoding", value="base64"),
+    ]
+    if spec.user_data:
+        options += [
+            _Option(key="guestinfo.userdata", value=_b64(spec.user_data)),
+            _Option(key="guestinfo.userdata.encoding", value="base64"),
+        ]
+    return options
+
+
+def _disks(devices: Iterable[Any]) -> list[Any]:
+    return sorted((d for d in devices if isinstance(d, vim.vm.device.VirtualDisk)), key=lambda d: d.key)
+
+
+def _free_slots(devices: Sequence[Any], needed: int) -> tuple[list[Any], list[tuple[int, int, int]]]:
+    """(controller to add, if any; `needed` free (controller key, bus, unit) SCSI slots)."""
+    buses = controller_buses(devices)
+    used = {(d.controllerKey, d.unitNumber) for d in devices if getattr(d, "controllerKey", None) in buses}
+    slots = [
+        (key, bus, unit)
+        for key, bus in sorted(buses.items(), key=lambda kv: kv[1])
+        for unit in _SCSI_UNITS
+        if (key, unit) not in used
+    ]
+    added: list[Any] = []
+    if len(slots) < needed:
+        free_buses = [b for b in range(_MAX_SCSI_BUSES) if b not in buses.values()]
+        if not free_buses:
+            raise ProviderError("no free SCSI slot for another data disk", retryable=False)
+        controller = _PVSCSI(key=_NEW_CONTROLLER_KEY, busNumber=free_buses[0], sharedBus="noSharing")
+        added.append(_Change(operation="add", device=controller))
+        slots += [(_NEW_CONTROLLER_KEY, free_buses[0], unit) for unit in _SCSI_UNITS]
+    return added, slots[:needed]
+
+
+def add_disks(devices: Sequence[Any], disks: Sequence[DataDisk]) -> tuple[list[Any], list[Any]]:
+    """Device changes adding thin data disks, and the extraConfig marks that name them."""
+    if not disks:
+        return [], []
+    changes, slots = _free_slots(devices, len(disks))
+    marks = []
+    for index, (disk, (controller_key, bus, unit)) in enumerate(zip(disks, slots, strict=True)):
+        backing = _FlatBacking(diskMode="persistent", thinProvisioned=True, fileName="")
+        device = _Disk(
+            key=-(index + 1),
+            controllerKey=controller_key,
+            unitNumber=unit,
+            backing=backing,
+            capacityInBytes=disk.size_bytes,
+            capacityInKB=disk.size_bytes // 1024,
+        )
+        changes.append(_Change(operation="add", fileOperation="create", device=device))
+        marks.append(_Option(key=disk_slot(bus, unit), value=disk.name))
+    return changes, marks
+
+
+def grow_disk(disk: Any, size_bytes: int) -> Any:
+    if size_bytes < int(disk.capacityInBytes or 0):
+        raise ProviderError(f"disk {disk.key} cannot shrink to {size_bytes} bytes", retryable=False)
+    grown = copy.deepcopy(disk)
+    grown.capacityInBytes = size_bytes
+    grown.capacityInKB = size_bytes // 1024
+    return _Change(operation="edit", device=grown)
+
+
+def remove_disks(devices: Sequence[Any], keys: Iterable[str]) -> tuple[list[Any], list[Any]]:
+    """Detach and delete the disks with these keys (already gone: nothing to do), clearing their names."""
+    wanted = set(keys)
+    buses = controller_buses(devices)
+    changes: list[Any] = []
+    clears = []
+    for disk in _disks(devices):
+        if str(disk.key) not in wanted:
+            continue
+        changes.append(_Change(operation="remove", fileOperation="destroy", device=disk))
+        if disk.controllerKey in buses:
+            # An empty value deletes the extraConfig key.
+            clears.append(_Option(key=disk_slot(buses[disk.controllerKey], disk.unitNumber), value=""))
+    return changes, clears
+
+
+def networks(devices: Sequence[Any], backings: Sequence[Any]) -> list[Any]:
+    """Point the template's NICs at `backings` in order, add VMXNET3 NICs for the rest, drop extra ones."""
+    nics = [d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)]
+    changes: list[Any] = []
+    for index, backing in enumerate(backings):
+        if index < len(nics):
+            nic = copy.deepcopy(nics[index])
+            nic.backing = backing
+            changes.append(_Change(operation="edit", device=nic))
+            continue
+        connect = _Connect(startConnected=True, allowGuestControl=True)
+        nic = _Vmxnet3(key=-(200 + index), backing=backing, addressType="generated", connectable=connect)
+        changes.append(_Change(operation="add", device=nic))
+    changes += [_Change(operation="remove", device=nic) for nic in nics[len(backings) :]]
+    return changes
+
+
+def clone_config(spec: ServerSpec, template_devices: Sequence[Any], backings: Sequence[Any]) -> Any:
+    """The config part of the clone: identity, size, disks, NICs and guestinfo, in one spec."""
+    changes: list[Any] = []
+    template_disks = _disks(template_devices)
+    if spec.os_disk_bytes and template_disks and spec.os_disk_bytes > int(template_disks[0].capacityInBytes or 0):
+        changes.append(grow_disk(template_disks[0], spec.os_disk_bytes))
+    disk_changes, marks = add_disks(template_devices, spec.data_disks)
+    changes += disk_changes
+    if backings:
+        changes += networks(template_devices, backings)
+    return _Config(
+        instanceUuid=spec.uid,  # the crash-safe identity: a retried create finds this VM by it
+        numCPUs=spec.cpu,
+        memoryMB=spec.memory_mib,
+        deviceChange=changes,
+        extraConfig=guestinfo(spec) + marks,
+    )
+
+
+def clone_spec(config: Any, *, pool: Any, datastore: Any, host: Any, power: PowerState) -> Any:
+    location = _Relocate(pool=pool, datastore=datastore, host=host)
+    # Suspended needs a running VM first; set_power suspends it afterwards.
+    return _Clone(location=location, template=False, powerOn=power != PowerState.OFF, config=config)
+
+
+def reconfig_spec(devices: Sequence[Any], change: ServerChange) -> Any:
+    """One ReconfigVM spec for a ServerChange."""
+    by_key: Mapping[str, Any] = {str(d.key): d for d in _disks(devices)}
+    changes: list[Any] = []
+    for key, size in change.grow_disks:
+        if key not in by_key:
+            raise NotFound(f"disk {key} does not exist on the VM")
+        changes.append(grow_disk(by_key[key], size))
+    removed, clears = remove_disks(devices, change.remove_disks)
+    added, marks = add_disks(devices, change.add_disks)
+    config = _Config(deviceChange=changes + removed + added, extraConfig=clears + marks)
+    if change.cpu:
+        config.numCPUs = change.cpu
+    if change.memory_mib:
+        config.memoryMB = change.memory_mib
+    return config

@@ -1,0 +1,182 @@
+"""VM lifecycle against vcsim, with govc as the witness."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from vcsim_world import TEMPLATE, Vcsim
+
+from herder.providers.base import Conflict
+from herder.providers.types import (
+    DataDisk,
+    ObservedServer,
+    PowerState,
+    ServerChange,
+    ServerSpec,
+    TaskRef,
+    TaskStatus,
+    VCenterPlacement,
+)
+from herder.providers.vcenter import VCenterProvider
+
+GIB = 1024**3
+PLACEMENT = VCenterPlacement(datacenter="DC0", cluster="DC0_C0", datastore="LocalDS_0", network="VM Network")
+
+
+def _spec(name: str, **overrides: object) -> ServerSpec:
+    fields: dict[str, object] = {
+        "uid": str(uuid.uuid4()),
+        "name": name,
+        "template": f"/DC0/vm/{TEMPLATE}",
+        "cpu": 2,
+        "memory_mib": 2048,
+        "placement": PLACEMENT,
+        "os_disk_bytes": 20 * GIB,
+        "data_disks": (DataDisk("data", 5 * GIB),),
+        "hostname": name,
+        "user_data": "#cloud-config\n",
+    }
+    fields.update(overrides)
+    return ServerSpec(**fields)  # type: ignore[arg-type]
+
+
+def _wait(provider: VCenterProvider, ref: TaskRef) -> str | None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        result = provider.servers.task(ref)
+        if result.status != TaskStatus.RUNNING:
+            assert result.status == TaskStatus.SUCCEEDED, result.error
+            return result.result_ref
+        time.sleep(0.1)
+    raise AssertionError(f"task {ref} did not finish")
+
+
+def _create(provider: VCenterProvider, spec: ServerSpec) -> ObservedServer:
+    ref = _wait(provider, provider.servers.create(spec))
+    assert ref is not None
+    server = provider.servers.find(spec.uid)
+    assert server is not None
+    assert server.ref == ref
+    return server
+
+
+def _disks(vcsim: Vcsim, name: str) -> dict[int, int]:
+    """{device key: capacity in bytes} of the VM's disks, as govc sees them."""
+    devices = vcsim.vm_info(name)["config"]["hardware"]["device"]
+    return {d["key"]: d["capacityInBytes"] for d in devices if "capacityInBytes" in d}
+
+
+def test_clone_find_and_govc_agree(provider: VCenterProvider, vcsim: Vcsim) -> None:
+    spec = _spec("clone-a")
+    server = _create(provider, spec)
+    info = vcsim.vm_info("clone-a")
+    assert info["config"]["instanceUuid"] == spec.uid
+    assert info["config"]["hardware"]["numCPU"] == 2
+    assert info["config"]["hardware"]["memoryMB"] == 2048
+    assert info["runtime"]["powerState"] == "poweredOn"
+    assert sorted(_disks(vcsim, "clone-a").values()) == [5 * GIB, 20 * GIB]
+    extra = {o["key"]: o["value"] for o in info["config"]["extraConfig"]}
+    assert extra["guestinfo.userdata.encoding"] == "base64"
+    assert server.unique_id == spec.uid
+    assert (server.cpu, server.memory_mib, server.power) == (2, 2048, PowerState.ON)
+    named = {d.name: d.size_bytes for d in server.disks if d.name}
+    assert named == {"data": 5 * GIB}
+    assert [d.size_bytes for d in server.disks if d.is_os_disk] == [20 * GIB]
+    assert provider.servers.find_by_unique_id(spec.uid) == server
+    assert provider.servers.find(spec.uid, known_ref=server.ref) == server
+
+
+def test_find_unknown_is_none(provider: VCenterProvider) -> None:
+    assert provider.servers.find(str(uuid.uuid4())) is None
+    assert provider.servers.find(str(uuid.uuid4()), known_ref="vm-999999") is None
+
+
+def test_duplicate_create_resolves_to_the_same_vm(provider: VCenterProvider, vcsim: Vcsim) -> None:
+    spec = _spec("clone-dup", data_disks=())
+    first = _create(provider, spec)
+    again = provider.servers.create(spec)
+    assert _wait(provider, again) == first.ref
+    assert vcsim.govc("find", "/DC0/vm", "-type", "m", "-name", "clone-dup").split() == ["/DC0/vm/clone-dup"]
+    with pytest.raises(Conflict):
+        provider.servers.create(_spec("clone-dup"))
+
+
+def test_reconfigure(provider: VCenterProvider, vcsim: Vcsim) -> None:
+    server = _create(provider, _spec("clone-reconf"))
+    data = next(d for d in server.disks if d.name == "data")
+    os_disk = next(d for d in server.disks if d.is_os_disk)
+    change = ServerChange(
+        cpu=4,
+        memory_mib=4096,
+        grow_disks=((os_disk.key, 30 * GIB),),
+        add_disks=(DataDisk("logs", 3 * GIB),),
+        remove_disks=(data.key,),
+    )
+    _wait(provider, provider.servers.reconfigure(server, change))
+    info = vcsim.vm_info("clone-reconf")
+    assert (info["config"]["hardware"]["numCPU"], info["config"]["hardware"]["memoryMB"]) == (4, 4096)
+    disks = _disks(vcsim, "clone-reconf")
+    assert len(disks) == 2  # vcsim may reuse the removed disk's key, so count instead
+    assert sorted(disks.values()) == [3 * GIB, 30 * GIB]
+    after = provider.servers.find(server.unique_id)
+    assert after is not None
+    assert {d.name: d.size_bytes for d in after.disks} == {None: 30 * GIB, "logs": 3 * GIB}
+
+
+def test_power_transitions(provider: VCenterProvider, vcsim: Vcsim) -> None:
+    server = _create(provider, _spec("clone-power", power=PowerState.OFF, data_disks=()))
+    assert vcsim.vm_info("clone-power")["runtime"]["powerState"] == "poweredOff"
+    for power, expected in (
+        (PowerState.ON, "poweredOn"),
+        (PowerState.SUSPENDED, "suspended"),
+        (PowerState.OFF, "poweredOff"),
+    ):
+        _wait(provider, provider.servers.set_power(server, power))
+        assert vcsim.vm_info("clone-power")["runtime"]["powerState"] == expected
+    again = provider.servers.set_power(server, PowerState.OFF)
+    assert again.id.startswith("done:")
+
+
+def test_destroy_and_destroy_again(provider: VCenterProvider, vcsim: Vcsim) -> None:
+    server = _create(provider, _spec("clone-gone"))
+    _wait(provider, provider.servers.destroy(server))
+    assert vcsim.vm_info("clone-gone") is None
+    assert provider.servers.find(server.unique_id) is None
+    repeat = provider.servers.destroy(server)
+    assert provider.servers.task(repeat).status == TaskStatus.SUCCEEDED
+
+
+def test_unknown_task_is_unknown(provider: VCenterProvider) -> None:
+    assert provider.servers.task(TaskRef(id="task-999999", operation="create")).status == TaskStatus.UNKNOWN
+
+
+def test_adopt_and_release(provider: VCenterProvider, vcsim: Vcsim) -> None:
+    vcsim.govc(
+        "vm.create",
+        "-on=false",
+        "-c",
+        "1",
+        "-m",
+        "512",
+        "-net",
+        "VM Network",
+        "-pool",
+        "/DC0/host/DC0_C0/Resources",
+        "-ds",
+        "LocalDS_0",
+        "legacy",
+    )
+    legacy_uuid = vcsim.vm_info("legacy")["config"]["instanceUuid"]
+    server = provider.servers.find_by_unique_id(legacy_uuid)
+    assert server is not None
+    owner = str(uuid.uuid4())
+    provider.servers.adopt(server, owner)
+    assert owner in vcsim.govc("fields.info", "-n", "herder.dev/ecs-uid", "/DC0/vm/legacy")
+    found = provider.servers.find(owner)
+    assert found is not None
+    assert (found.unique_id, found.owner_uid) == (legacy_uuid, owner)
+    provider.servers.release(found)
+    assert owner not in vcsim.govc("fields.info", "-n", "herder.dev/ecs-uid", "/DC0/vm/legacy")
+    assert provider.servers.find(owner) is None
