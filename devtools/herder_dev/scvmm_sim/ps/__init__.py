@@ -1,0 +1,1 @@
+"""The PowerShell subset the simulator runs: parse with tree-sitter, evaluate with Windows PowerShell 5.1 rules."""

@@ -1,0 +1,1 @@
+"""The simulated VMM: inventory state, jobs, and the cmdlets over them."""

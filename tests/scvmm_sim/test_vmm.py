@@ -1,0 +1,225 @@
+"""VMM behaviour through cmdlets, checked independently through GET /admin/state."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import PASSWORD, USER, Sim, make_config
+from herder_dev import pki
+from herder_dev.scvmm_sim.server import start
+
+HEAD = "$ProgressPreference = 'SilentlyContinue'\n$ErrorActionPreference = 'Stop'\n"
+
+CREATE = HEAD + """
+$t = Get-SCVMTemplate -Name 'ubuntu-22.04-tmpl'
+$hg = Get-SCVMHostGroup -Name 'Zone-B'
+$cfg = New-SCVMConfiguration -VMTemplate $t -Name 'web-1' -VMHostGroup $hg
+$cfg = Update-SCVMConfiguration -VMConfiguration $cfg
+$group = [guid]::NewGuid()
+$disk = @{ SCSI = $true; Bus = 0; LUN = 1; Dynamic = $true; VirtualHardDiskSizeMB = 10240 }
+New-SCVirtualDiskDrive @disk -FileName 'web-1_data.vhdx' -JobGroup $group
+$vm = New-SCVirtualMachine -Name 'web-1' -VMConfiguration $cfg -CPUCount 2 -MemoryMB 4096 -JobGroup $group `
+    -RunAsynchronously
+$out = [pscustomobject]@{ ID = [string]$vm.ID; Status = [string]$vm.Status; Job = [string]$vm.MostRecentTask.ID }
+ConvertTo-Json -Compress -InputObject $out
+"""
+
+
+def ps_json(sim: Sim, script: str) -> Any:
+    r = sim.ps(script)
+    assert r.status_code == 0, r.std_err.decode()
+    return json.loads(r.std_out)
+
+
+def vm_in_state(sim: Sim, vm_id: str) -> dict[str, Any] | None:
+    return next((v for v in sim.admin("GET", "/admin/state")["vms"] if v["id"] == vm_id), None)
+
+
+def wait_job(sim: Sim, job_id: str) -> dict[str, Any]:
+    for _ in range(50):
+        job = ps_json(sim, HEAD + f"$j = Get-SCJob -ID '{job_id}'\n"
+                      "[pscustomobject]@{ Status = [string]$j.Status; Done = $j.IsCompleted; "
+                      "Code = $j.ErrorInfo.Code; Problem = $j.ErrorInfo.Problem } | ConvertTo-Json -Compress")
+        if job["Done"]:
+            return dict(job)
+        time.sleep(0.1)
+    raise AssertionError("job did not finish")
+
+
+def create_vm(sim: Sim) -> str:
+    created = ps_json(sim, CREATE)
+    assert created["Status"] == "UnderCreation"
+    assert wait_job(sim, created["Job"]) == {"Status": "Completed", "Done": True, "Code": 0, "Problem": ""}
+    return str(created["ID"])
+
+
+def test_create_async_and_follow_the_job(sim: Sim) -> None:
+    vm_id = create_vm(sim)
+    vm = vm_in_state(sim, vm_id)
+    assert vm is not None
+    assert (vm["name"], vm["status"], vm["cpu_count"], vm["memory_mb"]) == ("web-1", "PowerOff", 2, 4096)
+    assert vm["host_group"] == "All Hosts\\Zone-B"
+    assert sorted((d["lun"], d["size_mb"]) for d in vm["disks"]) == [(0, 20480), (1, 10240)]
+    seen = ps_json(sim, HEAD + f"$vm = Get-SCVirtualMachine -ID '{vm_id}'\n"
+                   "[pscustomobject]@{ Status = $vm.Status; Text = $vm.StatusString; Host = $vm.HostName; "
+                   "Disks = @($vm.VirtualDiskDrives).Count } | ConvertTo-Json -Compress")
+    assert seen == {"Status": 1, "Text": "Stopped", "Host": "hv-b1.herder.test", "Disks": 2}  # enum as number
+
+
+def test_custom_property_resize_power_disks_checkpoints_delete(sim: Sim) -> None:
+    vm_id = create_vm(sim)
+    get = HEAD + f"$vm = Get-SCVirtualMachine -ID '{vm_id}'\n"
+    ps_json(sim, get + "$p = New-SCCustomProperty -Name 'HerderUID' -AddMember @('VM')\n"
+            "$null = Set-SCCustomPropertyValue -InputObject $vm -CustomProperty $p -Value 'uid-123'\n"
+            "ConvertTo-Json -InputObject @() ")
+    found = ps_json(sim, HEAD + "ConvertTo-Json -Compress -InputObject @(Get-SCVirtualMachine -All | "
+                    "Where-Object { $_.CustomProperty['HerderUID'] -eq 'uid-123' } | ForEach-Object { [string]$_.ID })")
+    assert found == [vm_id]
+
+    ps_json(sim, get + "$vm = Set-SCVirtualMachine -VM $vm -CPUCount 4 -MemoryMB 8192\n'{}'")
+    assert (vm_in_state(sim, vm_id) or {})["cpu_count"] == 4
+
+    ps_json(sim, get + "$vm = Start-SCVirtualMachine -VM $vm\n'{}'")
+    assert (vm_in_state(sim, vm_id) or {})["status"] == "Running"
+    # Hardware changes need the VM off: error 1730 goes to catch.
+    r = ps_json(sim, get + "try { Set-SCVirtualMachine -VM $vm -CPUCount 8; '\"no\"' } "
+                "catch { ConvertTo-Json -InputObject $_.Exception.Message }")
+    assert "(Error ID: 1730)" in r
+
+    ps_json(sim, get + "$d = @($vm.VirtualDiskDrives | Where-Object { $_.Lun -eq 1 })[0]\n"
+            "$null = Expand-SCVirtualDiskDrive -VirtualDiskDrive $d -VirtualHardDiskSizeGB 20\n"
+            "$null = New-SCVirtualDiskDrive -VM $vm -SCSI -Bus 0 -LUN 2 -Dynamic -VirtualHardDiskSizeMB 1024 "
+            "-FileName 'x.vhdx'\n'{}'")
+    disks = {d["lun"]: d["size_mb"] for d in (vm_in_state(sim, vm_id) or {})["disks"]}
+    assert disks == {0: 20480, 1: 20480, 2: 1024}
+    ps_json(sim, get + "$d = @($vm.VirtualDiskDrives | Where-Object { $_.Lun -eq 2 })[0]\n"
+            "Remove-SCVirtualDiskDrive -VirtualDiskDrive $d\n'{}'")
+    assert len((vm_in_state(sim, vm_id) or {})["disks"]) == 2
+
+    ps_json(sim, get + "$null = New-SCVMCheckpoint -VM $vm -Name 'before'\n"
+            "$vm = Stop-SCVirtualMachine -VM $vm -Force\n"
+            "$vm = Set-SCVirtualMachine -VM $vm -CPUCount 1\n"
+            "$cp = Get-SCVMCheckpoint -VM $vm -MostRecent\n"
+            "$null = Restore-SCVMCheckpoint -VMCheckpoint $cp\n'{}'")
+    vm = vm_in_state(sim, vm_id) or {}
+    assert (vm["cpu_count"], vm["status"], [c["name"] for c in vm["checkpoints"]]) == (4, "Running", ["before"])
+    ps_json(sim, get + "Remove-SCVMCheckpoint -VMCheckpoint (Get-SCVMCheckpoint -VM $vm)\n"
+            "Stop-SCVirtualMachine -VM $vm -Shutdown | Out-Null\n"
+            "Remove-SCVirtualMachine -VM (Get-SCVirtualMachine -ID $vm.ID) -RunAsynchronously | Out-Null\n'{}'")
+    time.sleep(0.5)
+    assert vm_in_state(sim, vm_id) is None
+    gone = sim.ps(HEAD + f"(Get-SCVirtualMachine -ID '{vm_id}') -eq $null")
+    assert gone.std_out == b"True\r\n"
+
+
+def test_busy_vm_and_removed_vm_errors(sim: Sim) -> None:
+    created = ps_json(sim, CREATE)
+    r = sim.ps(HEAD + f"Start-SCVirtualMachine -VM (Get-SCVirtualMachine -ID '{created['ID']}')")
+    assert r.status_code == 1 and b"(Error ID: 1600)" in r.std_err
+    wait_job(sim, created["Job"])
+    r = sim.ps(HEAD + f"$vm = Get-SCVirtualMachine -ID '{created['ID']}'\nRemove-SCVirtualMachine -VM $vm | "
+               "Out-Null\nStart-SCVirtualMachine -VM $vm")
+    assert r.status_code == 1 and b"(Error ID: 801)" in r.std_err
+
+
+def test_injected_cmdlet_fault_and_failing_job(sim: Sim) -> None:
+    sim.admin("POST", "/admin/faults", {"cmdlet": "New-SCVirtualMachine", "error_id": 1600, "times": 2})
+    for _ in range(2):
+        r = sim.ps(CREATE)
+        assert r.status_code == 1 and b"(Error ID: 1600)" in r.std_err
+    assert sim.admin("GET", "/admin/state")["vms"] == []
+    sim.admin("POST", "/admin/faults", {"job_fail": "New-SCVirtualMachine", "times": 1})
+    created = ps_json(sim, CREATE)
+    job = wait_job(sim, created["Job"])
+    assert (job["Status"], job["Code"]) == ("Failed", 2912)
+    assert (vm_in_state(sim, created["ID"]) or {})["status"] == "CreationFailed"
+    assert sim.admin("GET", "/admin/faults")["job_failures"] == []
+    create_vm(sim)  # the fault was used up
+
+
+def test_latency_fault_and_round_trip_counts(sim: Sim) -> None:
+    sim.admin("POST", "/admin/stats/reset")
+    sim.admin("POST", "/admin/faults", {"latency_ms": 300})
+    started = time.monotonic()
+    sim.ps(HEAD + "$null = Get-SCVMTemplate; $null = Get-SCCloud")
+    assert time.monotonic() - started >= 0.6
+    stats = sim.admin("GET", "/admin/stats")
+    assert (stats["commands"], stats["scripts"]) == (1, 1)
+    assert stats["recent_scripts"][0]["names"] == ["Get-SCVMTemplate", "Get-SCCloud"]
+    sim.admin("DELETE", "/admin/faults")
+    assert sim.admin("GET", "/admin/faults")["latency_ms"] == 0
+
+
+def test_bad_fault_spec_is_400(sim: Sim) -> None:
+    import requests
+
+    r = requests.post(sim.url.replace("/wsman", "/admin/faults"), json={"explode": True}, auth=(USER, PASSWORD),
+                      verify=str(sim.ca), timeout=5)
+    assert r.status_code == 400
+
+
+def test_state_survives_a_restart(tmp_path: Path, tls: tuple[pki.CertPair, pki.CertPair]) -> None:
+    config = make_config(tmp_path, tls)
+    running = start(config)
+    sim = Sim(running, config, tls[0].cert)
+    vm_id = create_vm(sim)
+    running.stop()
+    config.port = 0
+    running = start(config)
+    try:
+        again = Sim(running, config, tls[0].cert)
+        names = again.ps(HEAD + f"(Get-SCVirtualMachine -ID '{vm_id}').Name")
+        assert names.std_out == b"web-1\r\n"
+    finally:
+        running.stop()
+
+
+def test_inventory_seed_from_yaml(tmp_path: Path, tls: tuple[pki.CertPair, pki.CertPair]) -> None:
+    seed = tmp_path / "seed.yaml"
+    seed.write_text("host_groups: ['All Hosts\\Lab']\nhosts:\n- {name: h1.lab, host_group: 'All Hosts\\Lab', "
+                    "cpu_count: 8, memory_mb: 16384}\nclouds: []\ntemplates:\n- {name: t1, os: Linux, cpu_count: 1, "
+                    "memory_mb: 512}\n")
+    config = make_config(tmp_path, tls)
+    config.seed = seed
+    running = start(config)
+    try:
+        sim = Sim(running, config, tls[0].cert)
+        out = ps_json(sim, HEAD + "ConvertTo-Json -Compress -InputObject @(@(Get-SCVMHostGroup | ForEach-Object "
+                      "{ $_.Path }) + @(Get-SCVMTemplate | ForEach-Object { $_.Name }))")
+        assert out == ["All Hosts", "All Hosts\\Lab", "t1"]
+    finally:
+        running.stop()
+
+
+@pytest.mark.timeout(60)
+def test_entry_point_serves_until_sigterm(tmp_path: Path, tls: tuple[pki.CertPair, pki.CertPair]) -> None:
+    ca, server = tls
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "herder_dev.scvmm_sim", "--host", "127.0.0.1", "--port", "0", "--state-file",
+         str(tmp_path / "s.json"), "--cert", str(server.cert), "--key", str(server.key), "--username", USER,
+         "--password", PASSWORD, "--job-seconds", "0.1"],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline()
+        assert ready.startswith("scvmm-sim ready on https://127.0.0.1:")
+        port = int(ready.rsplit(":", 1)[1].split("/")[0])
+        import winrm
+
+        s = winrm.Session(f"https://127.0.0.1:{port}/wsman", auth=(USER, PASSWORD), transport="ssl",
+                          server_cert_validation="validate", ca_trust_path=str(ca.cert))
+        assert s.run_ps("$ProgressPreference='SilentlyContinue'; (Get-SCVMMServer -ComputerName localhost).Port"
+                        ).std_out == b"8100\r\n"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    assert (tmp_path / "s.json").exists()
