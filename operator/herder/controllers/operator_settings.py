@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 from typing import Any
 
 import kopf
 
 from herder import GROUP
+from herder.controllers.runtime import Runtime
 
 FINALIZER = f"{GROUP}/finalizer"
 
 
+# Backend calls block; clones run in parallel up to this many (vCenter allows ~4 per host).
+BACKEND_THREADS = 32
+
+
 @kopf.on.startup()
-def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(BACKEND_THREADS, "herder-backend"))
+    memo.runtime = Runtime(loop)
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(

@@ -76,14 +76,19 @@ def test_clone_find_and_govc_agree(provider: VCenterProvider, vcsim: Vcsim) -> N
     assert info["config"]["hardware"]["numCPU"] == 2
     assert info["config"]["hardware"]["memoryMB"] == 2048
     assert info["runtime"]["powerState"] == "poweredOn"
-    assert sorted(_disks(vcsim, "clone-a").values()) == [5 * GIB, 20 * GIB]
+    # The OS disk keeps the template's size here; the planner grows it with a reconfigure.
+    assert sorted(_disks(vcsim, "clone-a").values()) == [5 * GIB, 10 * GIB]
     extra = {o["key"]: o["value"] for o in info["config"]["extraConfig"]}
     assert extra["guestinfo.userdata.encoding"] == "base64"
     assert server.unique_id == spec.uid
     assert (server.cpu, server.memory_mib, server.power) == (2, 2048, PowerState.ON)
     named = {d.name: d.size_bytes for d in server.disks if d.name}
     assert named == {"data": 5 * GIB}
-    assert [d.size_bytes for d in server.disks if d.is_os_disk] == [20 * GIB]
+    assert [d.size_bytes for d in server.disks if d.is_os_disk] == [10 * GIB]
+    # The clone has its own disk files: destroying it later must not touch the template's.
+    os_file = next(d["backing"]["fileName"] for d in info["config"]["hardware"]["device"]
+                   if d.get("capacityInBytes") == 10 * GIB)
+    assert os_file.startswith("[LocalDS_0] clone-a/")
     assert provider.servers.find_by_unique_id(spec.uid) == server
     assert provider.servers.find(spec.uid, known_ref=server.ref) == server
 

@@ -93,8 +93,17 @@ def _network_backing(content: Any, datacenter: Any, name: str) -> Any:
     return _NetworkBacking(deviceName=name, network=network)
 
 
+def _folder(content: Any, datacenter: Any, path: str) -> Any:
+    """A VM folder: absolute, or relative to the datacenter with or without the leading `vm`."""
+    relative = path.strip("/")
+    if not path.startswith("/") and (relative == "vm" or relative.startswith("vm/")):
+        relative = relative.removeprefix("vm").strip("/")
+        return _path(content, datacenter, "vm", relative) if relative else datacenter.vmFolder
+    return _path(content, datacenter, "vm", path)
+
+
 def resolve(content: Any, datacenter: Any, placement: VCenterPlacement, networks: Sequence[str]) -> Target:
-    folder = _path(content, datacenter, "vm", placement.folder) if placement.folder else datacenter.vmFolder
+    folder = _folder(content, datacenter, placement.folder) if placement.folder else datacenter.vmFolder
     pool, host = _compute(content, datacenter, placement)
     datastore = _path(content, datacenter, "datastore", placement.datastore) if placement.datastore else None
     names = list(networks) or ([placement.network] if placement.network else [])

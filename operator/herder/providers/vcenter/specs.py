@@ -144,11 +144,11 @@ def networks(devices: Sequence[Any], backings: Sequence[Any]) -> list[Any]:
 
 
 def clone_config(spec: ServerSpec, template_devices: Sequence[Any], backings: Sequence[Any]) -> Any:
-    """The config part of the clone: identity, size, disks, NICs and guestinfo, in one spec."""
+    """The config part of the clone: identity, size, data disks, NICs and guestinfo, in one spec.
+
+    The OS disk is grown afterwards by a reconfigure: editing the template disk inside a clone spec made
+    vcsim point the clone at the template's own disk file."""
     changes: list[Any] = []
-    template_disks = _disks(template_devices)
-    if spec.os_disk_bytes and template_disks and spec.os_disk_bytes > int(template_disks[0].capacityInBytes or 0):
-        changes.append(grow_disk(template_disks[0], spec.os_disk_bytes))
     disk_changes, marks = add_disks(template_devices, spec.data_disks)
     changes += disk_changes
     if backings:

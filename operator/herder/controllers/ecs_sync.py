@@ -1,0 +1,246 @@
+"""One pass over one ElasticCloudServer: resolve references, observe, plan, take at most one step.
+
+Runs in a worker thread (provider calls block). Reads come from the inventory cache; the backend is
+asked directly only where the cache could be stale: right after a task, and before any create.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from herder import kube
+from herder.api import ElasticCloudServer, format_mib
+from herder.api.clusterimage import ClusterImage
+from herder.api.ecs import ImageKind
+from herder.api.image import Image
+from herder.api.zone import AvailabilityZone
+from herder.controllers.lookups import Lookups
+from herder.controllers.runtime import ProviderHandle, Runtime
+from herder.controllers.status import new_status
+from herder.providers.base import ProviderError
+from herder.providers.types import ObservedServer, PowerState, TaskRef, TaskResult, TaskStatus
+from herder.reconcile.conditions import Condition, summary
+from herder.reconcile.desired import (
+    PAUSED_ANNOTATION,
+    RECREATE_ANNOTATION,
+    Resolved,
+    Unresolvable,
+    annotation_set,
+    server_spec,
+)
+from herder.reconcile.server import PROVISIONED, Desired, Plan, Recorded, Step, plan
+
+log = logging.getLogger(__name__)
+TASK_POLL_SECONDS = 1.0
+WARM_UP_RETRY_SECONDS = 10.0
+MAX_IPS = 16
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: dict[str, Any]
+    delay: float | None  # None: sleep until something changes
+
+
+def image_ref(server: ElasticCloudServer) -> str | None:
+    image = server.spec.image
+    return f"{image.kind.value}/{image.name}" if image else None
+
+
+def resolve(runtime: Runtime, server: ElasticCloudServer, lookups: Lookups) -> tuple[Resolved, ProviderHandle]:
+    namespace = server.metadata.namespace or ""
+    zone_name = server.spec.availability_zone or server.status.zone or _choose_zone(runtime, lookups)
+    zone_body = lookups.zone(zone_name)
+    if zone_body is None:
+        raise Unresolvable("ZoneNotFound", f"AvailabilityZone {zone_name} not found")
+    zone = AvailabilityZone.model_validate(zone_body)
+    ref = zone.spec.provider
+    handle = runtime.providers.get((ref.kind.value, ref.name))
+    if handle is None or not handle.ready:
+        why = f"{handle.reason}: {handle.message}" if handle else "not connected"
+        raise Unresolvable("ProviderNotReady", f"{ref.kind.value} {ref.name} is not ready ({why})")
+    image = None
+    if server.spec.image is not None:
+        wanted = server.spec.image
+        if wanted.kind is ImageKind.IMAGE:
+            body = lookups.image(namespace, wanted.name)
+            image = Image.model_validate(body).spec if body else None
+        else:
+            body = lookups.cluster_image(wanted.name)
+            image = ClusterImage.model_validate(body).spec if body else None
+        if image is None:
+            raise Unresolvable("ImageNotFound", f"{wanted.kind.value} {wanted.name} not found in {namespace}"
+                               if wanted.kind is ImageKind.IMAGE else f"ClusterImage {wanted.name} not found")
+    pool_path = None
+    if server.spec.resource_pool:
+        pool = lookups.pool(server.spec.resource_pool)
+        if pool is None:
+            raise Unresolvable("ResourcePoolNotFound", f"ResourcePool {server.spec.resource_pool} not found")
+        pool_path = (pool.get("status") or {}).get("path")
+        if not pool_path:
+            raise Unresolvable("ResourcePoolNotReady", f"ResourcePool {server.spec.resource_pool} is not ready")
+    return Resolved(server, zone, image, handle.datacenter, pool_path), handle
+
+
+def _choose_zone(runtime: Runtime, lookups: Lookups) -> str:
+    """Deterministic: the first zone, by name, whose provider is connected."""
+    for name in lookups.zone_names():
+        body = lookups.zone(name)
+        if body is None:
+            continue
+        provider = AvailabilityZone.model_validate(body).spec.provider
+        handle = runtime.providers.get((provider.kind.value, provider.name))
+        if handle is not None and handle.ready:
+            return name
+    raise Unresolvable("NoZoneAvailable", "no AvailabilityZone with a connected provider")
+
+
+def _recorded(server: ElasticCloudServer) -> Recorded:
+    status = server.status
+    task = status.pending_task
+    return Recorded(unique_id=status.unique_id, ref=status.managed_object_id,
+                    pending_task=TaskRef(task.id, task.operation) if task else None)
+
+
+def _observe(handle: ProviderHandle, recorded: Recorded, uid: str, task: TaskResult | None) -> ObservedServer | None:
+    """From the watch cache, unless a task just ended or we have not seen our VM yet."""
+    fresh_needed = task is not None and task.status is not TaskStatus.RUNNING
+    if not fresh_needed:
+        cache = handle.provider.inventory.snapshot()
+        for key in (recorded.unique_id, uid):
+            if key and key in cache:
+                return cache[key]
+        owned = [s for s in cache.values() if s.owner_uid == uid]
+        if len(owned) == 1:
+            return owned[0]
+        if not recorded.unique_id and not recorded.pending_task:
+            return None  # never created: a create step looks again, directly, before it clones
+    return handle.provider.servers.find(uid, recorded.ref)
+
+
+def _user_data(server: ElasticCloudServer) -> str | None:
+    guest = server.spec.guest
+    if guest is None or guest.user_data is None:
+        return None
+    ref = guest.user_data
+    key = ref.key or "userData"
+    try:
+        return kube.read_secret(server.metadata.namespace or "", ref.name, (key,))[key]
+    except kube.SecretUnavailable as exc:
+        raise Unresolvable("UserDataUnavailable", f"spec.guest.userData: {exc}") from None
+
+
+def _execute(p: Plan, resolved: Resolved, handle: ProviderHandle,
+             observed: ObservedServer | None) -> tuple[TaskRef | None, ObservedServer | None]:
+    servers = handle.provider.servers
+    spec = server_spec(resolved)
+    if p.step is Step.CREATE:
+        existing = servers.find(spec.uid)
+        if existing is not None:
+            return None, existing  # a create before a crash already made it
+        return servers.create(replace(spec, user_data=_user_data(resolved.server))), None
+    if observed is None:
+        return None, None
+    if p.step is Step.ADOPT:
+        servers.adopt(observed, spec.uid)
+        return None, observed
+    if p.step is Step.RECONFIGURE:
+        return servers.reconfigure(observed, p.change), observed
+    if p.step is Step.POWER and p.power is not None:
+        return servers.set_power(observed, p.power), observed
+    if p.step is Step.DESTROY_FAILED_CREATE:
+        return servers.destroy(observed), observed
+    return None, observed
+
+
+def _phase(p: Plan, observed: ObservedServer | None, pending: TaskRef | None) -> str:
+    reasons = {c.type: c.reason for c in p.conditions}
+    if reasons.get(PROVISIONED) == "VMMissing":
+        return "Lost"
+    if reasons.get(PROVISIONED) == "CreateFailed":
+        return "Failed"
+    if observed is None:
+        return "Provisioning" if pending else "Pending"
+    return {PowerState.ON: "Running", PowerState.OFF: "Stopped", PowerState.SUSPENDED: "Suspended"}[observed.power]
+
+
+def _fields(server: ElasticCloudServer, resolved: Resolved | None, observed: ObservedServer | None,
+            pending: TaskRef | None, p: Plan | None) -> dict[str, Any]:
+    status = server.status
+    fields: dict[str, Any] = {
+        "pendingTask": {"id": pending.id, "operation": pending.operation,
+                        "startedAt": _started_at(server, pending)} if pending else None,
+    }
+    if resolved is not None:
+        fields["zone"] = resolved.zone.metadata.name
+        fields["resourcePool"] = server.spec.resource_pool
+    if observed is not None:
+        fields |= {
+            "uniqueID": observed.unique_id, "managedObjectID": observed.ref, "host": observed.host,
+            "datastore": observed.datastore, "powerState": observed.power.value,
+            "ipAddresses": list(observed.ip_addresses[:MAX_IPS]) or None, "cpu": observed.cpu,
+            "memory": format_mib(observed.memory_mib),
+            "disks": [{"name": "os" if d.is_os_disk else (d.name or d.key), "size": str(d.size_bytes)}
+                      for d in observed.disks] or None,
+            "image": status.image or image_ref(server),
+        }
+    elif p is not None and p.forget_identity:
+        fields |= {"uniqueID": None, "managedObjectID": None, "image": None}
+    if p is not None:
+        fields["phase"] = _phase(p, observed, pending)
+    return fields
+
+
+def _started_at(server: ElasticCloudServer, pending: TaskRef) -> str:
+    recorded = server.status.pending_task
+    if recorded is not None and recorded.id == pending.id:
+        return recorded.started_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Outcome:
+    server = ElasticCloudServer.model_validate(body)
+    uid = server.metadata.uid or ""
+    generation = server.metadata.generation or 0
+    current = body.get("status") or {}
+    recorded = _recorded(server)
+    try:
+        resolved, handle = resolve(runtime, server, lookups)
+        task = handle.provider.servers.task(recorded.pending_task) if recorded.pending_task else None
+        observed = _observe(handle, recorded, uid, task)
+        adopt = server.spec.adopt_from.unique_id if server.spec.adopt_from else None
+        if observed is None and adopt and not recorded.unique_id:
+            observed = handle.provider.servers.find_by_unique_id(adopt)
+        desired = Desired(
+            spec=server_spec(resolved), paused=annotation_set(server, PAUSED_ANNOTATION),
+            recreate_requested=annotation_set(server, RECREATE_ANNOTATION), adopt_unique_id=adopt,
+            power_cycle_allowed=server.spec.power_cycle_policy.value == "Automatic",
+            image_changed=bool(server.status.image and server.status.image != image_ref(server)),
+        )
+        p = plan(desired, observed, recorded, task)
+        new_task, observed = _execute(p, resolved, handle, observed)
+    except (Unresolvable, ProviderError) as exc:
+        if exc.reason == "ProviderNotReady" and runtime.warming_up():
+            return Outcome(dict(current), WARM_UP_RETRY_SECONDS)  # woken as soon as it connects
+        failure = Condition(PROVISIONED if not recorded.unique_id else "ConfigSynced", False, exc.reason, str(exc))
+        retry_in = runtime.backoff.failed(uid)
+        log.info("ECS %s/%s: %s: %s (retry in %.0fs)", server.metadata.namespace, server.metadata.name,
+                 exc.reason, exc, retry_in)
+        fields = _fields(server, None, None, recorded.pending_task, None)
+        return Outcome(new_status(current, [failure, summary([failure])], generation, fields), retry_in)
+    runtime.backoff.succeeded(uid)
+    pending = new_task or (None if p.forget_task else recorded.pending_task)
+    if pending is not None and pending.id.startswith("done:"):
+        pending = None  # the backend had nothing to do
+    fields = _fields(server, resolved, observed, pending, p)
+    # A task in flight is polled; a failed create retries after a backoff; otherwise wait for a change.
+    if pending is not None or new_task is not None:
+        delay: float | None = TASK_POLL_SECONDS
+    elif any(c.reason == "CreateFailed" for c in p.conditions):
+        delay = runtime.backoff.failed(uid)
+    else:
+        delay = None
+    return Outcome(new_status(current, p.conditions, generation, fields), delay)

@@ -1,0 +1,80 @@
+"""In-memory indexes of the objects an ECS references, so a reconcile reads no Kubernetes API.
+
+Kopf fills the indexes before any handler runs and keeps them current from its watch streams.
+A change to a zone, image or pool wakes the servers, which may have been waiting for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+
+from herder import GROUP, VERSION
+from herder.controllers.runtime import runtime_of
+
+Body = dict[str, Any]
+
+
+@kopf.index(GROUP, VERSION, "availabilityzones")
+def zone_index(*, name: str, body: kopf.Body, **_: Any) -> dict[str, Body]:
+    return {name: dict(body)}
+
+
+@kopf.index(GROUP, VERSION, "images")
+def image_index(*, namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[tuple[str, str], Body]:
+    return {(namespace or "", name): dict(body)}
+
+
+@kopf.index(GROUP, VERSION, "clusterimages")
+def cluster_image_index(*, name: str, body: kopf.Body, **_: Any) -> dict[str, Body]:
+    return {name: dict(body)}
+
+
+@kopf.index(GROUP, VERSION, "resourcepools")
+def pool_index(*, name: str, body: kopf.Body, **_: Any) -> dict[str, Body]:
+    return {name: dict(body)}
+
+
+@kopf.on.event(GROUP, VERSION, "availabilityzones")
+@kopf.on.event(GROUP, VERSION, "images")
+@kopf.on.event(GROUP, VERSION, "clusterimages")
+@kopf.on.event(GROUP, VERSION, "resourcepools")
+def dependency_changed(*, memo: kopf.Memo, **_: Any) -> None:
+    runtime_of(memo).wake_all()
+
+
+def _one(index: kopf.Index[Any, Body], key: Any) -> Body | None:
+    store = index.get(key)
+    return next(iter(store), None) if store is not None else None
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """The indexes Kopf injects into handlers, as typed getters."""
+
+    zones: kopf.Index[str, Body]
+    images: kopf.Index[tuple[str, str], Body]
+    cluster_images: kopf.Index[str, Body]
+    pools: kopf.Index[str, Body]
+
+    @classmethod
+    def of(cls, kwargs: dict[str, Any]) -> Lookups:
+        return cls(kwargs["zone_index"], kwargs["image_index"], kwargs["cluster_image_index"],
+                   kwargs["pool_index"])
+
+    def zone(self, name: str) -> Body | None:
+        return _one(self.zones, name)
+
+    def zone_names(self) -> list[str]:
+        return sorted(self.zones.keys())
+
+    def image(self, namespace: str, name: str) -> Body | None:
+        return _one(self.images, (namespace, name))
+
+    def cluster_image(self, name: str) -> Body | None:
+        return _one(self.cluster_images, name)
+
+    def pool(self, name: str) -> Body | None:
+        return _one(self.pools, name)

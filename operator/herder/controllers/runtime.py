@@ -1,0 +1,120 @@
+"""In-process state shared by handlers: live provider connections and per-object wake-ups.
+
+Nothing here is persisted: after a restart everything is rebuilt from Kubernetes and the backends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+
+from herder.providers.base import Provider
+from herder.providers.types import ObservedServer
+
+ProviderKey = tuple[str, str]  # (kind, name)
+WARM_UP_SECONDS = 30.0
+
+
+@dataclass
+class ProviderHandle:
+    """One backend connection and what herder last learned about it."""
+
+    provider: Provider
+    settings: Hashable  # what the connection was built from; a change rebuilds it
+    credentials_digest: str
+    datacenter: str = ""
+    ready: bool = False
+    reason: str = "Connecting"
+    message: str = ""
+    watching: bool = False
+
+
+@dataclass
+class Backoff:
+    """Bounded exponential backoff per object: 2, 4, 8 ... `cap` seconds."""
+
+    cap: float = 120.0
+    failures: dict[str, int] = field(default_factory=dict)
+
+    def failed(self, key: str) -> float:
+        count = self.failures.get(key, 0) + 1
+        self.failures[key] = count
+        return float(min(self.cap, 2**count))
+
+    def succeeded(self, key: str) -> None:
+        self.failures.pop(key, None)
+
+
+class Runtime:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.started = time.monotonic()
+        self.providers: dict[ProviderKey, ProviderHandle] = {}
+        self.backoff = Backoff()
+        self._wakers: dict[str, asyncio.Event] = {}
+
+    # -- wake-ups -----------------------------------------------------------------------------------------
+    def _waker(self, key: str) -> asyncio.Event:
+        return self._wakers.setdefault(key, asyncio.Event())
+
+    def wake(self, key: str) -> None:
+        """Wake the daemon of object `key` (a UID); safe to call from any thread."""
+        self.loop.call_soon_threadsafe(self._wake_now, key)
+
+    def _wake_now(self, key: str) -> None:
+        waker = self._wakers.get(key)
+        if waker is not None:
+            waker.set()
+
+    def wake_all(self) -> None:
+        """A shared dependency changed (a provider connected, a zone or image appeared)."""
+        self.loop.call_soon_threadsafe(self._wake_all_now)
+
+    def _wake_all_now(self) -> None:
+        for waker in self._wakers.values():
+            waker.set()
+
+    def forget(self, key: str) -> None:
+        self._wakers.pop(key, None)
+        self.backoff.succeeded(key)
+
+    async def sleep(self, key: str, seconds: float | None, stopped: kopf.DaemonStopped) -> None:
+        """Until woken, stopped, or `seconds` pass (None: no timeout)."""
+        waker = self._waker(key)
+        woken = asyncio.ensure_future(waker.wait())
+        stopping = asyncio.ensure_future(stopped.wait())
+        try:
+            await asyncio.wait({woken, stopping}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+            stopping.cancel()
+            waker.clear()
+
+    def warming_up(self) -> bool:
+        """Right after start-up, providers are still connecting: not a failure worth reporting."""
+        return time.monotonic() - self.started < WARM_UP_SECONDS
+
+    # -- providers ----------------------------------------------------------------------------------------
+    def on_inventory_change(self, server: ObservedServer | None, unique_id: str) -> None:
+        """Drift: wake the ECS that owns the VM (its UID is the VM's identity or its owner mark)."""
+        self.wake(unique_id)
+        if server is not None and server.owner_uid:
+            self.wake(server.owner_uid)
+
+
+def runtime_of(memo: Any) -> Runtime:
+    runtime = getattr(memo, "runtime", None)
+    if not isinstance(runtime, Runtime):
+        raise kopf.TemporaryError("operator is still starting", delay=1)
+    return runtime
+
+
+def digest(values: dict[str, str]) -> str:
+    """A fingerprint of credentials, to notice rotation without keeping a second copy around."""
+    return hashlib.sha256(repr(sorted(values.items())).encode()).hexdigest()

@@ -1,0 +1,108 @@
+"""How a VM is read: one PowerShell projection (the small property set ObservedServer needs), and its
+translation into an ObservedServer. servers.py and the inventory use the same projection.
+
+Identity: the VMM custom property `HerderEcsUid` holds the ECS UID. VMs herder creates also carry
+`herder-ecs-uid=<uid>` in their Description, set by New-SCVirtualMachine itself, so a VM is recognisable
+even if herder stopped between creating it and setting the custom property.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from herder.providers.scvmm.scripts import quote
+from herder.providers.types import ObservedDisk, ObservedServer, PowerState
+
+OWNER_PROPERTY = "HerderEcsUid"
+DESCRIPTION_MARK = "herder-ecs-uid="
+# Data disks are created as "<vm name>_herder_<disk name>.vhdx"; the name is read back from the file.
+DISK_INFIX = "_herder_"
+_DESCRIPTION_UID = re.compile(re.escape(DESCRIPTION_MARK) + r"(\S+)")
+_DISK_NAME = re.compile(re.escape(DISK_INFIX) + r"(.+)\.vhdx$", re.IGNORECASE)
+
+_POWER = {
+    "Running": PowerState.ON,
+    "Starting": PowerState.ON,
+    "Restoring": PowerState.ON,
+    "Saved": PowerState.SUSPENDED,
+    "Saving": PowerState.SUSPENDED,
+    "Paused": PowerState.SUSPENDED,
+    "Pausing": PowerState.SUSPENDED,
+}
+# States in which VMM is still changing the VM: the planner waits rather than acting.
+_BUSY = frozenset(
+    {"UnderCreation", "UnderUpdate", "UnderMigration", "UnderTemplateCreation", "Starting", "Stopping",
+     "PoweringOff", "Saving", "Restoring", "Pausing", "Deleting", "MergingDrives", "DiscardingDrives"}
+)
+
+# `$v` is a VMM VM object. Every value is cast, so that enums arrive as names and nothing is left live.
+PROJECTION = (
+    "[pscustomobject]@{ id = [string]$v.ID; name = [string]$v.Name; status = [string]$v.Status; "
+    "cpu = [int]$v.CPUCount; memory = [int]$v.Memory; dynamic = [bool]$v.DynamicMemoryEnabled; "
+    f"owner = [string]$v.CustomProperty[{quote(OWNER_PROPERTY)}]; description = [string]$v.Description; "
+    "host = [string]$v.HostName; ips = @($v.VirtualNetworkAdapters | ForEach-Object { $_.IPv4Addresses }); "
+    "disks = @($v.VirtualDiskDrives | ForEach-Object { [pscustomobject]@{ id = [string]$_.ID; "
+    "file = [string]$_.VirtualHardDisk.Name; bytes = [int64]$_.VirtualHardDisk.MaximumSize; "
+    "boot = ([string]$_.VolumeType -like '*Boot*') } }) }"
+)
+
+
+def owned(uid: str | None = None) -> str:
+    """A condition on `$v`: marked by herder (for ECS `uid`, or for any ECS)."""
+    if uid is None:
+        return (f"([string]$v.CustomProperty[{quote(OWNER_PROPERTY)}] -ne '' -or "
+                f"[string]$v.Description -like {quote('*' + DESCRIPTION_MARK + '*')})")
+    return (f"([string]$v.CustomProperty[{quote(OWNER_PROPERTY)}] -eq {quote(uid)} -or "
+            f"[string]$v.Description -like {quote('*' + DESCRIPTION_MARK + uid + '*')})")
+
+
+def project_all(condition: str, source: str = "Get-SCVirtualMachine -All") -> str:
+    """`$result` = the projection of every VM from `source` that meets `condition`."""
+    return f"$result = @(foreach ($v in @({source})) {{ if ({condition}) {{ {PROJECTION} }} }})"
+
+
+def description_owner(description: str) -> str | None:
+    found = _DESCRIPTION_UID.search(description or "")
+    return found.group(1) if found else None
+
+
+def disk_name(file_name: str) -> str | None:
+    found = _DISK_NAME.search(file_name or "")
+    return found.group(1) if found else None
+
+
+def _disks(rows: Any) -> tuple[ObservedDisk, ...]:
+    disks: list[ObservedDisk] = []
+    for row in rows or ():
+        boot = bool(row.get("boot"))
+        disks.append(
+            ObservedDisk(
+                key=str(row["id"]),
+                size_bytes=int(row.get("bytes") or 0),
+                name=None if boot else disk_name(str(row.get("file") or "")),
+                is_os_disk=boot,
+            )
+        )
+    return tuple(disks)
+
+
+def to_server(row: Mapping[str, Any]) -> ObservedServer:
+    status = str(row.get("status") or "")
+    owner = str(row.get("owner") or "") or description_owner(str(row.get("description") or ""))
+    return ObservedServer(
+        unique_id=str(row["id"]),
+        ref=str(row["id"]),
+        name=str(row.get("name") or ""),
+        power=_POWER.get(status, PowerState.OFF),
+        cpu=int(row.get("cpu") or 0),
+        memory_mib=int(row.get("memory") or 0),
+        owner_uid=owner or None,
+        disks=_disks(row.get("disks")),
+        host=str(row.get("host") or "") or None,
+        ip_addresses=tuple(str(ip) for ip in row.get("ips") or () if ip),
+        cpu_hot_add=False,  # Hyper-V changes the CPU count only while the VM is off
+        memory_hot_add=bool(row.get("dynamic")),
+        busy=status in _BUSY,
+    )

@@ -1,0 +1,103 @@
+"""Turn an ElasticCloudServer and the objects it references into a backend-neutral ServerSpec. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from herder.api import AvailabilityZone, ElasticCloudServer, quantity_to_bytes, quantity_to_mib
+from herder.api.image import ImageSpec
+from herder.providers.types import (
+    DataDisk,
+    Placement,
+    PowerState,
+    SCVMMPlacement,
+    ServerSpec,
+    VCenterPlacement,
+)
+
+PAUSED_ANNOTATION = "herder.dev/paused"
+RECREATE_ANNOTATION = "herder.dev/recreate"
+_TRUE = {"true", "yes", "1", ""}
+
+
+class Unresolvable(Exception):
+    """A reference cannot be followed yet. `reason` becomes the condition reason."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """An ECS with everything it references, as the controller found it."""
+
+    server: ElasticCloudServer
+    zone: AvailabilityZone
+    image: ImageSpec | None
+    datacenter: str = ""
+    resource_pool_path: str | None = None
+
+
+def annotation_set(server: ElasticCloudServer, key: str) -> bool:
+    value = (server.metadata.annotations or {}).get(key)
+    return value is not None and value.strip().lower() in _TRUE
+
+
+def vm_name(namespace: str, name: str) -> str:
+    """Unique per ECS: namespaces never contain a dot, so `<namespace>.<name>` cannot collide."""
+    return f"{namespace}.{name}"
+
+
+def template_of(image: ImageSpec) -> str:
+    existing = image.source.existing
+    if existing is None:
+        raise Unresolvable("ImageNotReady", "the image has no template yet (only source.existing is supported)")
+    return existing.path or existing.name or ""
+
+
+def placement_of(resolved: Resolved) -> Placement:
+    zone = resolved.zone.spec
+    pinned = resolved.server.spec.placement
+    if zone.vcenter is not None:
+        where = zone.vcenter
+        return VCenterPlacement(
+            datacenter=resolved.datacenter,
+            cluster=where.cluster,
+            host=(pinned.host if pinned and pinned.host else where.host),
+            datastore=(pinned.datastore if pinned and pinned.datastore else where.datastore),
+            network=where.network,
+            folder=where.folder,
+            resource_pool=resolved.resource_pool_path or where.resource_pool,
+        )
+    if zone.scvmm is not None:
+        scvmm = zone.scvmm
+        return SCVMMPlacement(host_group=scvmm.host_group, cloud=scvmm.cloud, vm_path=scvmm.vm_path,
+                              logical_network=scvmm.vm_network or scvmm.logical_network,
+                              host=pinned.host if pinned else None)
+    raise Unresolvable("ZoneInvalid", f"zone {resolved.zone.metadata.name} has no placement")
+
+
+def server_spec(resolved: Resolved, user_data: str | None = None) -> ServerSpec:
+    server = resolved.server
+    spec = server.spec
+    meta = server.metadata
+    if resolved.image is None:
+        raise Unresolvable("ImageNotFound", "spec.image is not set")
+    placement = placement_of(resolved)
+    default_network = placement.network if isinstance(placement, VCenterPlacement) else placement.logical_network
+    networks = tuple(nic.network or default_network or "" for nic in spec.networks or ())
+    return ServerSpec(
+        uid=meta.uid or "",
+        name=vm_name(meta.namespace or "", meta.name or ""),
+        template=template_of(resolved.image),
+        cpu=spec.cpu,
+        memory_mib=quantity_to_mib(spec.memory),
+        placement=placement,
+        os_disk_bytes=quantity_to_bytes(spec.disks.os.size) if spec.disks.os.size is not None else None,
+        data_disks=tuple(DataDisk(d.name, quantity_to_bytes(d.size)) for d in spec.disks.data or ()),
+        networks=tuple(n for n in networks if n),
+        power=PowerState(spec.power_state.value),
+        hostname=(spec.guest.hostname if spec.guest and spec.guest.hostname else meta.name),
+        user_data=user_data,
+    )
