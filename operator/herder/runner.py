@@ -6,7 +6,8 @@ import asyncio
 from dataclasses import dataclass
 
 import kopf
-import prometheus_client
+
+from herder import metrics
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ def run(options: RunOptions) -> None:
     import herder.controllers  # noqa: F401 - registers the handlers
 
     if options.metrics_port is not None:
-        prometheus_client.start_http_server(options.metrics_port)
+        metrics.start_server(options.metrics_port)
 
     asyncio.run(
         kopf.operator(

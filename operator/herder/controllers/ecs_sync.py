@@ -118,6 +118,12 @@ def _observe(handle: ProviderHandle, recorded: Recorded, uid: str, task: TaskRes
             return owned[0]
         if not recorded.unique_id and not recorded.pending_task:
             return None  # never created: a create step looks again, directly, before it clones
+    ref = (task.result_ref if task else None) or recorded.ref
+    if fresh_needed and ref:
+        # Our own task just ended: read the VM now rather than trust the feed to have caught up.
+        server = handle.provider.inventory.refresh(ref)
+        if server is not None and uid in {server.unique_id, server.owner_uid}:
+            return server
     return handle.provider.servers.find(uid, recorded.ref)
 
 
@@ -221,6 +227,9 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Out
             image_changed=bool(server.status.image and server.status.image != image_ref(server)),
         )
         p = plan(desired, observed, recorded, task)
+        if p.step not in {Step.NONE, Step.WAIT}:
+            log.info("ECS %s/%s: %s %s", server.metadata.namespace, server.metadata.name, p.step.value,
+                     p.power or p.change if p.step in {Step.POWER, Step.RECONFIGURE} else "")
         new_task, observed = _execute(p, resolved, handle, observed)
     except (Unresolvable, ProviderError) as exc:
         if exc.reason == "ProviderNotReady" and runtime.warming_up():

@@ -385,10 +385,33 @@ class Vmm:
                                    f"{member}. Add the type with Set-SCCustomProperty -AddMember.")
         record = self.store.get(kind, str(target.props["ID"]), member)
         record.setdefault("custom", {})[prop["name"]] = inv.get("Value")
-        value = PSObject(views.NS + "CustomPropertyValue", Props({
-            "Name": prop["name"], "Value": inv.get("Value"), "CustomProperty": prop["name"],
-        }), display=inv.get("Value"))
+        value = self._custom_value(record, prop)
         return Outcome(lambda: [value])
+
+    def _custom_value(self, record: Record, prop: Record) -> PSObject:
+        return PSObject(views.NS + "CustomPropertyValue", Props({
+            "Name": prop["name"], "Value": record["custom"][prop["name"]], "CustomProperty": prop["name"],
+            "ObjectId": record["id"],
+        }), display=record["custom"][prop["name"]])
+
+    def get_custom_value(self, inv: Invocation) -> Outcome:
+        target: PSObject = inv.get("InputObject")
+        prop = self._ref(inv, "CustomProperty", "custom_properties", "custom property")
+        assert prop is not None  # mandatory
+        kind = "vms" if target.type_name == views.VM else "templates"
+        record = self.store.get(kind, str(target.props["ID"]), target.type_name.rsplit(".", 1)[-1])
+        if prop["name"] not in record.get("custom", {}):
+            return Outcome(lambda: [])  # VMM returns nothing for a property without a value
+        return Outcome(lambda: [self._custom_value(record, prop)])
+
+    def remove_custom_value(self, inv: Invocation) -> Outcome:
+        value: PSObject = inv.get("CustomPropertyValue")
+        record = self.store.find("vms", str(value.props["ObjectId"])) or self.store.find(
+            "templates", str(value.props["ObjectId"]))
+        if record is None or value.props["Name"] not in record.get("custom", {}):
+            raise vmm_error(NOT_FOUND, "VMM cannot find the custom property value. It may have been removed.")
+        del record["custom"][value.props["Name"]]
+        return Outcome(lambda: [])
 
     # ---- checkpoints -----------------------------------------------------------------------------
     def new_checkpoint(self, inv: Invocation) -> Outcome:
@@ -512,6 +535,13 @@ class Vmm:
                                                   mandatory=True, pipeline=True),
                                             _obj("CustomProperty", views.CUSTOM_PROPERTY, mandatory=True),
                                             Param("Value", convert=string, mandatory=True)), self.set_custom_value),
+            c("Get-SCCustomPropertyValue", (Param("InputObject", views.VM, of_type(views.VM, views.TEMPLATE),
+                                                  mandatory=True, pipeline=True),
+                                            _obj("CustomProperty", views.CUSTOM_PROPERTY, mandatory=True)),
+              self.get_custom_value),
+            c("Remove-SCCustomPropertyValue", (_obj("CustomPropertyValue", views.NS + "CustomPropertyValue",
+                                                    mandatory=True, pipeline=True), *ASYNC),
+              self.remove_custom_value),
             c("New-SCVMCheckpoint", (VM, name, Param("Description", convert=string), *ASYNC), self.new_checkpoint),
             c("Get-SCVMCheckpoint", (VM, _switch("MostRecent")), self.get_checkpoint),
             c("Restore-SCVMCheckpoint", (checkpoint_param, *ASYNC), self.restore_checkpoint),

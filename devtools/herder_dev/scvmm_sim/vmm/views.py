@@ -27,7 +27,7 @@ SERVER = NS + "Remoting.ServerConnection"
 VM_STATES = {
     "Running": 0, "PowerOff": 1, "PoweringOff": 2, "Saved": 3, "Saving": 4, "Restoring": 5, "Paused": 6,
     "Starting": 11, "Deleting": 13, "UnderCreation": 100, "CreationFailed": 101, "UnderUpdate": 106,
-    "UpdateFailed": 107, "Missing": 220, "Stopping": 2,
+    "UpdateFailed": 107, "Missing": 220, "Stopping": 2, "Pausing": 81,
 }
 JOB_STATES = {"Running": 1, "Completed": 2, "Failed": 3, "Canceled": 4}
 STATUS_TEXT = {"PowerOff": "Stopped", "UnderCreation": "Under Creation", "CreationFailed": "Creation Failed",

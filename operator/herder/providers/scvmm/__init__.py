@@ -1,1 +1,49 @@
-"""herder.providers.scvmm."""
+"""The SCVMM provider (pywinrm): VMM cmdlets run on a long-lived PowerShell over WinRM.
+
+Only this package imports winrm. See docs/scvmm.md for the identity scheme, disk naming and round trips.
+"""
+
+from __future__ import annotations
+
+from herder.providers.scvmm.driver import CATrust, Driver, protocol_options
+from herder.providers.scvmm.inventory import SCVMMInventory
+from herder.providers.scvmm.servers import SCVMMServers
+from herder.providers.scvmm.shell import Meter, RequestHook
+from herder.providers.types import Credentials, TLSSettings
+
+
+class SCVMMProvider:
+    """`Provider` for one SCVMM: `.endpoint` (the driver), `.servers` and `.inventory`.
+
+    `transport` is herder's name: `basic` (Basic over https, pywinrm's "ssl"), `ntlm`, `kerberos` or
+    `credssp`. The servers and the inventory each get their own PowerShell process.
+    """
+
+    def __init__(
+        self,
+        endpoint_url: str,
+        credentials: Credentials,
+        tls: TLSSettings,
+        *,
+        transport: str = "ntlm",
+        vmm_server: str | None = None,
+        inventory_interval: float = 15.0,
+        job_timeout: float = 600.0,
+        on_request: RequestHook | None = None,
+    ) -> None:
+        self._trust = CATrust(tls)
+        options = protocol_options(endpoint_url, credentials, self._trust, transport)
+        meter = Meter(on_request)
+        self.endpoint = Driver(endpoint_url, credentials, options, meter, vmm_server=vmm_server,
+                               job_timeout=job_timeout)
+        watch = Driver(endpoint_url, credentials, options, meter, vmm_server=vmm_server, job_timeout=job_timeout)
+        self.inventory = SCVMMInventory(watch, interval=inventory_interval)
+        self.servers = SCVMMServers(self.endpoint)
+
+    def close(self) -> None:
+        self.inventory.stop()
+        self.endpoint.close()
+        self._trust.close()
+
+
+__all__ = ["Driver", "SCVMMInventory", "SCVMMProvider", "SCVMMServers"]

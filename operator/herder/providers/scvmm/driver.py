@@ -6,6 +6,7 @@ never delays a drift read; they share the TLS material and the request meter.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -47,10 +48,8 @@ class CATrust:
 
     def close(self) -> None:
         if self.path is not None:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
-            except FileNotFoundError:
-                pass
             self.path = None
 
 

@@ -102,7 +102,7 @@ class SCVMMServers:
     def find_by_unique_id(self, unique_id: str) -> ObservedServer | None:
         if not _is_guid(unique_id):
             return None
-        body = f"{_vm(unique_id, '')}\n$result = @(foreach ($x in @($v)) {{ if ($x) {{ {PROJECTION} }} }})"
+        body = f"{_vm(unique_id, '')}\n$result = @()\nif ($v) {{ $result = @({PROJECTION}) }}"
         return self._one(self._run("find", f"find VM {unique_id}", body), f"ID {unique_id}")
 
     # -- create -----------------------------------------------------------------------------------------
@@ -147,7 +147,8 @@ class SCVMMServers:
         target = ""
         if where.cloud:
             lines.append(f"$cloud = Get-SCCloud -Name {quote(where.cloud)}")
-            lines.append(f"if ($null -eq $cloud) {{ throw {quote(f'cloud {where.cloud!r} not found (Error ID: 801)')} }}")
+            missing = quote(f"cloud {where.cloud!r} not found (Error ID: 801)")
+            lines.append(f"if ($null -eq $cloud) {{ throw {missing} }}")
             target = "-Cloud $cloud"
         else:
             group = quote(where.host_group or "")
@@ -222,9 +223,10 @@ class SCVMMServers:
                 f" -MemoryMB {change.memory_mib}" if change.memory_mib else "")
             steps.append(f"$v = Set-SCVirtualMachine -VM $v{sizing} -RunAsynchronously; $job = $v.MostRecentTask")
         for key, size in change.grow_disks:
+            missing = quote(f"disk {key} of VM {server.name} not found (Error ID: 801)")
             steps.append(
                 f"$d = @($v.VirtualDiskDrives | Where-Object {{ [string]$_.ID -eq {quote(key)} }})\n"
-                f"if ($d.Count -eq 0) {{ throw {quote(f'disk {key} of VM {server.name} not found (Error ID: 801)')} }}\n"
+                f"if ($d.Count -eq 0) {{ throw {missing} }}\n"
                 f"if ($d[0].VirtualHardDisk.MaximumSize -lt {size}) {{ $null = Expand-SCVirtualDiskDrive "
                 f"-VirtualDiskDrive $d[0] -VirtualHardDiskSizeGB {gib(size)} -RunAsynchronously; "
                 "$job = (Get-SCVirtualMachine -ID $v.ID).MostRecentTask }"
@@ -278,15 +280,16 @@ class SCVMMServers:
     def destroy(self, server: ObservedServer) -> TaskRef:
         what = f"delete VM {server.name}"
         body = "\n".join([
-            _vm(server.ref, "return"),
+            f"$v = Get-SCVirtualMachine -ID {quote(server.ref)}",
             "$job = $null",
+            "if ($v) {",
             "if (@('Running', 'Paused') -contains [string]$v.Status) { "
             "$job = (Stop-SCVirtualMachine -VM $v -Force -RunAsynchronously).MostRecentTask }",
             wait_job("job", self._driver.job_timeout, f"power off VM {server.name} before deleting it"),
             "$v = Get-SCVirtualMachine -ID $v.ID",
             "if ($v) { $null = Remove-SCVirtualMachine -VM $v -RunAsynchronously",
             "$v = Get-SCVirtualMachine -ID $v.ID",
-            "if ($v) { $result = [string]$v.MostRecentTask.ID } }",
+            "if ($v) { $result = [string]$v.MostRecentTask.ID } } }",
         ])
         try:
             return _task(self._run("destroy", what, body), "destroy", "")
@@ -306,11 +309,13 @@ class SCVMMServers:
     def release(self, server: ObservedServer) -> None:
         mark = quote(DESCRIPTION_MARK + r"\S*")
         body = "\n".join([
-            _vm(server.ref, "return"),  # a VM that is gone has nothing left to unmark
+            # A VM that is gone has nothing left to unmark.
+            f"$v = Get-SCVirtualMachine -ID {quote(server.ref)}",
             f"$cp = Get-SCCustomProperty -Name {quote(OWNER_PROPERTY)}",
+            "if ($v) {",
             "if ($cp) { $value = Get-SCCustomPropertyValue -InputObject $v -CustomProperty $cp",
             "if ($value) { $null = Remove-SCCustomPropertyValue -CustomPropertyValue $value } }",
-            f"if ([string]$v.Description -match {mark}) {{ "
-            f"$null = Set-SCVirtualMachine -VM $v -Description (([string]$v.Description -replace {mark}, '').Trim()) }}",
+            f"if ([string]$v.Description -match {mark}) {{ $null = Set-SCVirtualMachine -VM $v "
+            f"-Description (([string]$v.Description -replace {mark}, '').Trim()) }} }}",
         ])
         self._run("release", f"release VM {server.name}", body)

@@ -17,6 +17,7 @@ from pyVmomi import vim, vmodl
 
 from herder.providers.base import ProviderError
 from herder.providers.types import ObservedServer
+from herder.providers.vcenter import query
 from herder.providers.vcenter.errors import translate
 from herder.providers.vcenter.fields import OwnerField
 from herder.providers.vcenter.observe import PROPERTIES, to_server
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 Callback = Callable[[ObservedServer | None, str], None]
 _WaitOptions: Any = vmodl.query.PropertyCollector.WaitOptions
+_VM: Any = vim.VirtualMachine
 _RETRY_SECONDS = 5.0
 
 
@@ -87,6 +89,29 @@ class VCenterInventory:
             return None
         with self._lock:
             return [s for s in self._servers.values() if s.owner_uid == uid]
+
+    def refresh(self, ref: str) -> ObservedServer | None:
+        """Re-read one VM into the cache right after herder's own task, instead of waiting for the feed
+        (vcsim, for one, does not report every device change)."""
+
+        def run() -> ObservedServer | None:
+            content = self._session.content
+            try:
+                props: dict[str, Any] | None = query.properties(content, _VM(ref, self._session.stub), PROPERTIES)
+            except vmodl.fault.ManagedObjectNotFound:
+                props = None
+            owner_key = self._owner.key(content)
+            with self._lock:
+                if props is None:
+                    self._props.pop(ref, None)
+                    server = None
+                else:
+                    self._props[ref] = dict(props)
+                    server = to_server(ref, props, owner_key)
+                self._put(ref, server)
+            return server
+
+        return self._session.call(f"refresh VM {ref}", run)
 
     # -- the watch --------------------------------------------------------------------------------------
 

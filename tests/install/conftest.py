@@ -1,0 +1,40 @@
+"""Fixtures for the chart and manifests tests: helm with private state dirs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+from chart_helpers import Helm, run_helm
+
+from herder_dev.stack import StackState
+
+
+@pytest.fixture(scope="session")
+def helm_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Helm's cache/config/data under tmp: the tests must not read or write the user's ~/.config/helm."""
+    home = tmp_path_factory.mktemp("helm")
+    return {f"HELM_{part}_HOME": str(home / part.lower()) for part in ("CACHE", "CONFIG", "DATA")}
+
+
+@pytest.fixture
+def helm_offline(helm_home: dict[str, str]) -> Helm:
+    """helm without a cluster (lint, template): they must not depend on one."""
+    env = helm_home | {"KUBECONFIG": os.devnull}
+
+    def call(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run_helm(env, *args, check=check)
+
+    return call
+
+
+@pytest.fixture
+def helm(stack: StackState, helm_home: dict[str, str]) -> Helm:
+    """helm against the local stack."""
+    env = stack.env() | helm_home
+
+    def call(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run_helm(env, *args, check=check)
+
+    return call

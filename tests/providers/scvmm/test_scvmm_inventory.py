@@ -1,0 +1,63 @@
+"""Drift through the periodic bulk read: one script per interval sees changes made behind herder's back."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+from scvmm_world import World, wait_for, wait_task
+
+from herder.providers.types import ObservedServer, PowerState, SCVMMPlacement, ServerSpec, TaskStatus
+
+
+def test_inventory_sees_a_vm_stopped_behind_herders_back(world: World) -> None:
+    provider = world.provider(inventory_interval=0.3, job_timeout=30.0)
+    seen: list[tuple[ObservedServer | None, str]] = []
+    lock = threading.Lock()
+
+    def record(server: ObservedServer | None, unique_id: str) -> None:
+        with lock:
+            seen.append((server, unique_id))
+
+    try:
+        # An unmarked VM that the inventory must ignore.
+        world.ps("$t = Get-SCVMTemplate -Name 'ubuntu-22.04-tmpl'\n$hg = Get-SCVMHostGroup -Name 'Zone-B'\n"
+                 "$cfg = New-SCVMConfiguration -VMTemplate $t -Name 'other' -VMHostGroup $hg\n"
+                 "$null = New-SCVirtualMachine -Name 'other' -VMConfiguration $cfg")
+        s = ServerSpec(uid=str(uuid.uuid4()), name="web-1", template="ubuntu-22.04-tmpl", cpu=2, memory_mib=2048,
+                       placement=SCVMMPlacement(cloud="Cloud-Gold"))
+        assert wait_task(provider, provider.servers.create(s)).status == TaskStatus.SUCCEEDED
+        server = provider.servers.find(s.uid)
+        assert server is not None and server.power == PowerState.ON
+        provider.inventory.subscribe(record)
+        provider.inventory.start()
+        assert wait_for(lambda: provider.inventory.snapshot().get(server.unique_id) == server)
+        assert list(provider.inventory.snapshot()) == [server.unique_id]
+
+        world.ps(f"$null = Stop-SCVirtualMachine -VM (Get-SCVirtualMachine -ID '{server.unique_id}') -Force")
+        # Within a couple of intervals: PoweringOff (busy) while the job runs, then PowerOff.
+        stopped = wait_for(lambda: next((s for s, _ in list(seen) if s and s.power == PowerState.OFF and not s.busy),
+                                        None), timeout=2.0)
+        assert stopped.unique_id == server.unique_id
+
+        world.ps(f"$null = Remove-SCVirtualMachine -VM (Get-SCVirtualMachine -ID '{server.unique_id}')")
+        assert wait_for(lambda: (None, server.unique_id) in list(seen), timeout=2.0)
+        assert provider.inventory.snapshot() == {}
+        # One script per interval: the inventory's requests grow with time, not with the number of VMs.
+        assert provider.endpoint.request_counts()["inventory"] > 0
+    finally:
+        provider.close()
+
+
+def test_inventory_stops_promptly(world: World) -> None:
+    import time
+
+    provider = world.provider(inventory_interval=60.0)
+    try:
+        provider.inventory.start()
+        assert wait_for(lambda: "inventory" in provider.endpoint.request_counts())
+        started = time.monotonic()
+        provider.inventory.stop()
+        assert time.monotonic() - started < 5.0
+    finally:
+        provider.close()
