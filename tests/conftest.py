@@ -30,24 +30,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackState]:
         runner.down()
 
 
-def run_kubectl(
-    state: StackState, *args: str, input: str | None = None, check: bool = True, namespace: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    argv = ["kubectl", *args]
-    if namespace:
-        argv += ["-n", namespace]
-    result = subprocess.run(argv, input=input, env=os.environ | state.env(), capture_output=True, text=True,
-                            check=False, timeout=120)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stderr}")
-    return result
-
-
 @pytest.fixture
 def kubectl(stack: StackState) -> Kubectl:
     def call(*args: str, input: str | None = None, check: bool = True,
              namespace: str | None = None) -> subprocess.CompletedProcess[str]:
-        return run_kubectl(stack, *args, input=input, check=check, namespace=namespace)
+        return stack.kubectl(*args, input=input, check=check, namespace=namespace)
 
     return call
 
@@ -57,7 +44,7 @@ def namespace(stack: StackState, request: pytest.FixtureRequest) -> str:
     """A fresh namespace per test. Namespaces are not deleted: no controller-manager finalizes them."""
     name = f"t-{request.node.name[:30].lower().replace('_', '-').strip('-')}-{uuid.uuid4().hex[:6]}"
     name = "".join(ch for ch in name if ch.isalnum() or ch == "-")
-    run_kubectl(stack, "create", "namespace", name)
+    stack.kubectl("create", "namespace", name)
     return name
 
 

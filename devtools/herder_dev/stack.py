@@ -107,6 +107,16 @@ class StackState:
             }
         return exported
 
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
+                namespace: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run kubectl against this stack; with `check`, a failure raises with kubectl's stderr."""
+        argv = [str(tool("kubectl")), *args, *(["-n", namespace] if namespace else [])]
+        result = subprocess.run(argv, input=input, env=os.environ | self.env(), capture_output=True, text=True,
+                                check=False, timeout=120)
+        if check and result.returncode != 0:
+            raise StackError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+        return result
+
     def save(self) -> None:
         path = self.dir / STATE_FILE
         path.write_text(json.dumps(asdict(self), indent=2))

@@ -1,0 +1,37 @@
+"""End-to-end fixtures: the real operator process, connected to the stack's vcsim."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from e2e_world import CLUSTER_IMAGE, VCENTER, ZONES, Govc, apply, vcenter_manifest
+
+from herder_dev.operator_process import OperatorProcess
+from herder_dev.stack import StackState
+
+
+@pytest.fixture(scope="session")
+def operator(stack: StackState, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    """herder run as a subprocess, with a VCenter, two zones and a public image in place."""
+    zones = [{"apiVersion": "herder.dev/v1alpha1", "kind": "AvailabilityZone", "metadata": {"name": zone},
+              "spec": {"region": "region-1", "provider": {"kind": "VCenter", "name": VCENTER},
+                       "vcenter": {"cluster": cluster, "datastore": "LocalDS_0", "network": "VM Network",
+                                   "folder": "vm"}}}
+             for zone, cluster in ZONES.items()]
+    image = {"apiVersion": "herder.dev/v1alpha1", "kind": "ClusterImage", "metadata": {"name": CLUSTER_IMAGE},
+             "spec": {"provider": {"kind": "VCenter", "name": VCENTER}, "osFamily": "Linux",
+                      "source": {"existing": {"name": "ubuntu-22.04-tmpl"}}}}
+    apply(stack, vcenter_manifest(stack), *zones, image)
+    process = OperatorProcess(stack, Path(tmp_path_factory.mktemp("operator")) / "herder.log")
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def govc(stack: StackState) -> Govc:
+    return Govc(stack)
