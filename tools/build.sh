@@ -35,11 +35,11 @@ if ! have_all; then
     (cd "$here/kube" && go build -o "$bin/etcd.tmp" go.etcd.io/etcd/server/v3 && mv "$bin/etcd.tmp" "$bin/etcd")
   fi
   if [ ! -x "$bin/vcsim" ]; then
-    step "building vcsim $GOVMOMI_VERSION with tools/patches/vcsim-clone-spec.patch"
+    step "building vcsim $GOVMOMI_VERSION with tools/patches/vcsim-*.patch"
     src=$(go mod download -json "github.com/vmware/govmomi@$GOVMOMI_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
     work=$(mktemp -d)
     cp -r "$src/." "$work" && chmod -R u+w "$work"
-    patch -s -d "$work" -p1 < "$here/patches/vcsim-clone-spec.patch"
+    for p in "$here"/patches/vcsim-*.patch; do patch -s -d "$work" -p1 < "$p"; done
     (cd "$work" && go build -o "$bin/vcsim" ./vcsim)
     rm -rf "$work"
   fi

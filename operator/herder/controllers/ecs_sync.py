@@ -36,6 +36,7 @@ from herder.reconcile.server import PROVISIONED, Desired, Plan, Recorded, Step, 
 log = logging.getLogger(__name__)
 TASK_POLL_SECONDS = 1.0
 WARM_UP_RETRY_SECONDS = 10.0
+_CHANGES = frozenset({Step.RECONFIGURE, Step.POWER, Step.ADOPT, Step.DESTROY_FAILED_CREATE})
 MAX_IPS = 16
 
 
@@ -105,26 +106,32 @@ def _recorded(server: ElasticCloudServer) -> Recorded:
                     pending_task=TaskRef(task.id, task.operation) if task else None)
 
 
-def _observe(handle: ProviderHandle, recorded: Recorded, uid: str, task: TaskResult | None) -> ObservedServer | None:
-    """From the watch cache, unless a task just ended or we have not seen our VM yet."""
+def _observe(handle: ProviderHandle, recorded: Recorded, uid: str,
+             task: TaskResult | None) -> tuple[ObservedServer | None, bool]:
+    """(the VM, whether it was read just now). The watch cache, unless a task just ended or we have not
+    seen our VM yet."""
     fresh_needed = task is not None and task.status is not TaskStatus.RUNNING
     if not fresh_needed:
         cache = handle.provider.inventory.snapshot()
         for key in (recorded.unique_id, uid):
             if key and key in cache:
-                return cache[key]
+                return cache[key], False
         owned = [s for s in cache.values() if s.owner_uid == uid]
         if len(owned) == 1:
-            return owned[0]
+            return owned[0], False
         if not recorded.unique_id and not recorded.pending_task:
-            return None  # never created: a create step looks again, directly, before it clones
+            return None, False  # never created: a create step looks again, directly, before it clones
     ref = (task.result_ref if task else None) or recorded.ref
-    if fresh_needed and ref:
-        # Our own task just ended: read the VM now rather than trust the feed to have caught up.
+    return _read_now(handle, uid, ref), True
+
+
+def _read_now(handle: ProviderHandle, uid: str, ref: str | None) -> ObservedServer | None:
+    """Read the VM from the backend (and into the cache) instead of trusting the feed to have caught up."""
+    if ref:
         server = handle.provider.inventory.refresh(ref)
         if server is not None and uid in {server.unique_id, server.owner_uid}:
             return server
-    return handle.provider.servers.find(uid, recorded.ref)
+    return handle.provider.servers.find(uid, ref)
 
 
 def _user_data(server: ElasticCloudServer) -> str | None:
@@ -152,7 +159,9 @@ def _execute(p: Plan, resolved: Resolved, handle: ProviderHandle,
         return None, None
     if p.step is Step.ADOPT:
         servers.adopt(observed, spec.uid)
-        return None, observed
+        # Re-read it into the cache: the owner mark is what routes this VM's drift to this ECS (its UUID is
+        # not the ECS's), and not every backend reports a custom-field change on its watch (vcsim does not).
+        return None, handle.provider.inventory.refresh(observed.ref) or observed
     if p.step is Step.RECONFIGURE:
         return servers.reconfigure(observed, p.change), observed
     if p.step is Step.POWER and p.power is not None:
@@ -216,7 +225,7 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Out
     try:
         resolved, handle = resolve(runtime, server, lookups)
         task = handle.provider.servers.task(recorded.pending_task) if recorded.pending_task else None
-        observed = _observe(handle, recorded, uid, task)
+        observed, fresh = _observe(handle, recorded, uid, task)
         adopt = server.spec.adopt_from.unique_id if server.spec.adopt_from else None
         if observed is None and adopt and not recorded.unique_id:
             observed = handle.provider.servers.find_by_unique_id(adopt)
@@ -227,6 +236,10 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Out
             image_changed=bool(server.status.image and server.status.image != image_ref(server)),
         )
         p = plan(desired, observed, recorded, task)
+        if p.step in _CHANGES and observed is not None and not fresh:
+            # The cache decides that nothing needs doing; before changing the VM, confirm with a fresh read.
+            observed = _read_now(handle, uid, observed.ref)
+            p = plan(desired, observed, recorded, task)
         if p.step not in {Step.NONE, Step.WAIT}:
             log.info("ECS %s/%s: %s %s", server.metadata.namespace, server.metadata.name, p.step.value,
                      p.power or p.change if p.step in {Step.POWER, Step.RECONFIGURE} else "")

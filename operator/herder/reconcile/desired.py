@@ -82,7 +82,7 @@ def server_spec(resolved: Resolved, user_data: str | None = None) -> ServerSpec:
     server = resolved.server
     spec = server.spec
     meta = server.metadata
-    if resolved.image is None:
+    if resolved.image is None and spec.adopt_from is None:
         raise Unresolvable("ImageNotFound", "spec.image is not set")
     placement = placement_of(resolved)
     default_network = placement.network if isinstance(placement, VCenterPlacement) else placement.logical_network
@@ -90,7 +90,8 @@ def server_spec(resolved: Resolved, user_data: str | None = None) -> ServerSpec:
     return ServerSpec(
         uid=meta.uid or "",
         name=vm_name(meta.namespace or "", meta.name or ""),
-        template=template_of(resolved.image),
+        # An adopted VM needs no template (the API allows no image with adoptFrom); it is never cloned.
+        template=template_of(resolved.image) if resolved.image is not None else "",
         cpu=spec.cpu,
         memory_mib=quantity_to_mib(spec.memory),
         placement=placement,

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from herder.providers.base import ProviderError
 from herder.providers.scvmm import observe
 from herder.providers.scvmm.driver import Driver
+from herder.providers.scvmm.observe import PROJECTION
+from herder.providers.scvmm.scripts import quote
 from herder.providers.types import ObservedServer
 
 log = logging.getLogger(__name__)
@@ -61,15 +63,28 @@ class SCVMMInventory:
         """True once the first full read has been applied."""
         return self._synced.wait(timeout)
 
+    def refresh(self, ref: str) -> ObservedServer | None:
+        """Re-read one VM into the cache right after herder's own task, instead of waiting for the next
+        bulk read. Not announced to subscribers: the caller already knows."""
+        body = f"$v = Get-SCVirtualMachine -ID {quote(ref)}\n$result = @()\nif ($v) {{ $result = @({PROJECTION}) }}"
+        rows = self._driver.run("inventory", f"refresh VM {ref}", body)
+        server = observe.to_server(rows[0]) if rows else None
+        with self._lock:
+            if server is not None and server.owner_uid:
+                self._servers[server.unique_id] = server
+            else:
+                self._servers.pop(ref, None)
+        return server
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.refresh()
+                self._read_all()
             except ProviderError as exc:
                 log.warning("SCVMM inventory read failed, retrying next interval: %s", exc)
             self._stop.wait(self._interval)
 
-    def refresh(self) -> None:
+    def _read_all(self) -> None:
         """One bulk read, applied and announced."""
         rows = self._driver.run("inventory", "read the VM inventory", observe.project_all(observe.owned()))
         current = {s.unique_id: s for s in (observe.to_server(row) for row in rows or ())}
