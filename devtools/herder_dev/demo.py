@@ -19,7 +19,9 @@ from herder_dev.tools import REPO_ROOT
 
 NAMESPACE = "demo"
 # Kinds whose controllers exist today; the other examples are applied and wait for theirs.
-EXAMPLES = ("vcenter.yaml", "availabilityzone.yaml", "clusterimage.yaml", "image.yaml", "elasticcloudserver.yaml")
+EXAMPLES = ("vcenter.yaml", "availabilityzone.yaml", "clusterimage.yaml", "image.yaml", "elasticcloudserver.yaml",
+            "scvmm.yaml", "elasticcloudserver-scvmm.yaml")
+NAMESPACED = frozenset({"image.yaml", "elasticcloudserver.yaml", "elasticcloudserver-scvmm.yaml"})
 EXTRA_SERVERS = ("app-1", "app-2")
 
 
@@ -29,6 +31,8 @@ def _documents(state: StackState, name: str) -> list[dict[str, Any]]:
         if doc["kind"] == "VCenter":  # point the example at this stack's vcsim and trust its CA
             doc["spec"]["server"] = f"127.0.0.1:{state.processes['vcsim'].port}"
             doc["spec"]["tls"] = {"caBundle": state.ca.read_text()}
+        if doc["kind"] == "SCVMM" and state.scvmm_url:  # ... and at this stack's SCVMM simulator
+            doc["spec"] |= {"endpoint": state.scvmm_url, "transport": "basic", "tls": {"caBundle": state.ca.read_text()}}
     return docs
 
 
@@ -69,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     state.kubectl("create", "namespace", NAMESPACE, check=False)
     for name in EXAMPLES:
         docs = _documents(state, name)
-        namespaced = name in {"image.yaml", "elasticcloudserver.yaml"}
-        state.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs), namespace=NAMESPACE if namespaced else None)
+        state.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs),
+                      namespace=NAMESPACE if name in NAMESPACED else None)
     state.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([_server(n) for n in EXTRA_SERVERS]),
                   namespace=NAMESPACE)
     if "herder" not in state.processes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from herder.providers.base import Provider
@@ -28,3 +29,12 @@ def vcenter(server: str, datacenter: str, credentials: Credentials, tls: TLSSett
 
     host, port = split_host_port(server, 443)
     return VCenterProvider(host, credentials, tls, datacenter, port=port, on_request=on_request)
+
+
+def scvmm(endpoint: str, credentials: Credentials, tls: TLSSettings, *, transport: str,
+          vmm_server: str | None = None, on_request: RequestHook | None = None) -> Provider:
+    from herder.providers.scvmm import SCVMMProvider
+
+    return SCVMMProvider(endpoint, credentials, tls, transport=transport, vmm_server=vmm_server,
+                         inventory_interval=float(os.environ.get("HERDER_SCVMM_INVENTORY_SECONDS", "15")),
+                         on_request=on_request)
