@@ -32,7 +32,8 @@ def _documents(state: StackState, name: str) -> list[dict[str, Any]]:
             doc["spec"]["server"] = f"127.0.0.1:{state.processes['vcsim'].port}"
             doc["spec"]["tls"] = {"caBundle": state.ca.read_text()}
         if doc["kind"] == "SCVMM" and state.scvmm_url:  # ... and at this stack's SCVMM simulator
-            doc["spec"] |= {"endpoint": state.scvmm_url, "transport": "basic", "tls": {"caBundle": state.ca.read_text()}}
+            doc["spec"] |= {"endpoint": state.scvmm_url, "transport": "basic",
+                            "tls": {"caBundle": state.ca.read_text()}}
     return docs
 
 

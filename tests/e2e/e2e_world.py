@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -55,6 +56,11 @@ class Govc:
         out = self("find", "/DC0/vm", "-type", "m", "-name", f"{prefix}*").stdout.split()
         return sorted(Path(line).name for line in out)
 
+    def running_tasks(self) -> list[str]:
+        """Names of the vCenter tasks still queued or running."""
+        tasks = json.loads(self("tasks", "-n", "200", "-json").stdout or "{}").get("tasks") or []
+        return [t["name"] for t in tasks if t.get("state") in ("queued", "running")]
+
     @staticmethod
     def disks(vm: dict[str, Any]) -> list[int]:
         return sorted(d["capacityInBytes"] for d in vm["config"]["hardware"]["device"] if "capacityInBytes" in d)
@@ -70,3 +76,146 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: floa
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last value: {last!r}")
+
+
+# -- ElasticCloudServers, as the API server shows them --------------------------------------------------------
+
+GIB = 1024**3
+
+
+def ecs_manifest(name: str, *, annotations: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
+    """An ECS from the session's ClusterImage in zone dc0-c0 with 2 vCPUs and 2Gi, unless `spec` overrides."""
+    body = {"image": {"kind": "ClusterImage", "name": CLUSTER_IMAGE}, "availabilityZone": "dc0-c0",
+            "cpu": 2, "memory": "2Gi"} | spec
+    meta: dict[str, Any] = {"name": name}
+    if annotations:
+        meta["annotations"] = annotations
+    return {"apiVersion": "herder.dev/v1alpha1", "kind": "ElasticCloudServer", "metadata": meta,
+            "spec": {k: v for k, v in body.items() if v is not None}}
+
+
+def get(stack: StackState, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+    result = stack.kubectl("get", kind, name, "-o", "json", namespace=namespace, check=False)
+    if result.returncode != 0:
+        if "NotFound" in result.stderr:
+            return None
+        raise AssertionError(f"kubectl get {kind} {name}: {result.stderr}")
+    body: dict[str, Any] = json.loads(result.stdout)
+    return body
+
+
+def status_of(stack: StackState, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+    body = get(stack, kind, name, namespace)
+    assert body is not None, f"{kind} {name} does not exist"
+    status: dict[str, Any] = body.get("status") or {}
+    return status
+
+
+def conditions(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in status.get("conditions") or []}
+
+
+def condition_is(stack: StackState, kind: str, name: str, namespace: str | None, type_: str, value: str,  # noqa: PLR0917
+                 reason: str | None = None) -> dict[str, Any] | None:
+    """The status, if condition `type_` has status `value` (and `reason`); else None. For wait_for."""
+    status = status_of(stack, kind, name, namespace)
+    cond = conditions(status).get(type_)
+    if cond is None or cond["status"] != value or (reason is not None and cond["reason"] != reason):
+        return None
+    return status
+
+
+def ecs_ready(stack: StackState, namespace: str, name: str) -> dict[str, Any] | None:
+    return condition_is(stack, "ecs", name, namespace, "Ready", "True")
+
+
+def wait_ready(stack: StackState, namespace: str, name: str, timeout: float = 60.0) -> dict[str, Any]:
+    try:
+        status: dict[str, Any] = wait_for(lambda: ecs_ready(stack, namespace, name), timeout=timeout,
+                                          what=f"ECS {namespace}/{name} Ready")
+    except AssertionError as exc:
+        current = conditions(status_of(stack, "ecs", name, namespace))
+        summary = {t: (c["status"], c["reason"], c["message"]) for t, c in current.items()}
+        raise AssertionError(f"{exc}; conditions: {summary}") from None
+    return status
+
+
+def uid_of(stack: StackState, namespace: str, name: str) -> str:
+    body = get(stack, "ecs", name, namespace)
+    assert body is not None
+    return str(body["metadata"]["uid"])
+
+
+def patch_spec(stack: StackState, namespace: str, name: str, spec: dict[str, Any]) -> None:
+    stack.kubectl("patch", "ecs", name, "--type=merge", "-p", json.dumps({"spec": spec}), namespace=namespace)
+
+
+def annotate(stack: StackState, namespace: str, name: str, **values: str | None) -> None:
+    """herder.dev/<key>=<value>; None removes the annotation."""
+    args = [f"herder.dev/{key}-" if value is None else f"herder.dev/{key}={value}" for key, value in values.items()]
+    stack.kubectl("annotate", "--overwrite", "ecs", name, *args, namespace=namespace)
+
+
+def stays(predicate: Callable[[], Any], seconds: float, interval: float = 0.5, what: str = "condition") -> None:
+    """Assert that `predicate` holds throughout `seconds` (for "nothing happens" checks)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = predicate()
+        if not value:
+            raise AssertionError(f"{what} stopped holding; last value: {value!r}")
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(interval)
+
+
+def power_of(vm: dict[str, Any] | None) -> str | None:
+    return vm["runtime"]["powerState"] if vm else None
+
+
+def hardware(vm: dict[str, Any]) -> tuple[int, int, list[int]]:
+    """(vCPUs, memory MiB, disk sizes) as vCenter reports them."""
+    hw = vm["config"]["hardware"]
+    return hw["numCPU"], hw["memoryMB"], Govc.disks(vm)
+
+
+def custom_field(vm: dict[str, Any], field_name: str) -> str | None:
+    """A custom field's value on a VM (None: the field is not defined or not set on it)."""
+    keys = {f["key"] for f in vm.get("availableField") or [] if f["name"] == field_name}
+    values = [v.get("value") for v in vm.get("customValue") or [] if v["key"] in keys]
+    return values[0] if values else None
+
+
+def owner_field_value(govc: Govc, vm_path: str) -> str:
+    """herder's `herder.dev/ecs-uid` on a VM, as govc's fields.info shows it ("" when unset)."""
+    out = json.loads(govc("fields.info", "-json", "-n", "herder.dev/ecs-uid", vm_path).stdout or "{}")
+    values = [row.get("value") or "" for row in out.get("info") or []]
+    return values[0] if values else ""
+
+
+def log_since(text: str, mark: int) -> str:
+    return text[mark:]
+
+
+def secret_manifest(name: str, namespace: str, **data: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": name, "namespace": namespace}, "stringData": data}
+
+
+def assert_nowhere(stack: StackState, log: str, *values: str) -> None:
+    """No secret value in any herder object's status, in any Event, or in the operator log."""
+    objects = json.loads(stack.kubectl("get", "herder", "-A", "-o", "json").stdout)["items"]
+    objects += json.loads(stack.kubectl("get", "vcenters", "-o", "json").stdout)["items"]
+    statuses = json.dumps([o.get("status") for o in objects])
+    events = stack.kubectl("get", "events", "-A", "-o", "json").stdout
+    assert objects, "nothing to inspect"
+    for value in values:
+        assert value, "an empty secret value proves nothing"
+        assert value not in statuses, "a secret value appears in a status"
+        assert value not in events, "a secret value appears in an Event"
+        assert value not in log, "a secret value appears in the operator log"
+
+
+def operator_retries(log: str, namespace: str, name: str) -> list[tuple[str, int]]:
+    """(reason, seconds) of each "ECS <ns>/<name>: <Reason>: ... (retry in Ns)" line, in order."""
+    pattern = re.compile(rf"ECS {re.escape(namespace)}/{re.escape(name)}: (\w+): .*\(retry in (\d+)s\)")
+    return [(m.group(1), int(m.group(2))) for m in pattern.finditer(log)]
