@@ -148,9 +148,11 @@ def _http_ok(url: str) -> bool:
 class Stack:
     """Brings the local world up and down. One instance per directory."""
 
-    def __init__(self, directory: Path, base_port: int | None = None, say: Callable[[str], None] = print):
+    def __init__(self, directory: Path, base_port: int | None = None, say: Callable[[str], None] = print,
+                 vcsim_args: tuple[str, ...] = ()):
         self.dir = directory.resolve()
         self.base_port = base_port
+        self.vcsim_args = vcsim_args  # e.g. latency for benchmarks: ("-method-delay", "CloneVM_Task:2000")
         self.say = say
         self._next = base_port
 
@@ -251,7 +253,7 @@ class Stack:
         state.vcsim_password = secrets.token_urlsafe(12)
         vcsim_port = self._port("vcsim")
         self._start(state, "vcsim", [
-            str(tool("vcsim")), "-l", f"127.0.0.1:{vcsim_port}", *VCSIM_INVENTORY,
+            str(tool("vcsim")), "-l", f"127.0.0.1:{vcsim_port}", *VCSIM_INVENTORY, *self.vcsim_args,
             "-tlscert", str(serving.cert), "-tlskey", str(serving.key),
             "-username", state.vcsim_username, "-password", state.vcsim_password,
         ], vcsim_port, lambda: _https_ok(f"https://127.0.0.1:{vcsim_port}/about", ca.cert))

@@ -34,7 +34,8 @@ from herder.reconcile.desired import (
 from herder.reconcile.server import PROVISIONED, Desired, Plan, Recorded, Step, plan
 
 log = logging.getLogger(__name__)
-TASK_POLL_SECONDS = 1.0
+TASK_POLL_MIN_SECONDS = 0.2
+TASK_POLL_MAX_SECONDS = 2.0
 WARM_UP_RETRY_SECONDS = 10.0
 _CHANGES = frozenset({Step.RECONFIGURE, Step.POWER, Step.ADOPT, Step.DESTROY_FAILED_CREATE})
 MAX_IPS = 16
@@ -171,6 +172,15 @@ def _execute(p: Plan, resolved: Resolved, handle: ProviderHandle,
     return None, observed
 
 
+def _poll_delay(server: ElasticCloudServer, pending: TaskRef) -> float:
+    """Follow a task closely while it is young and every few seconds once it is long: a quarter of its age."""
+    recorded = server.status.pending_task
+    if recorded is None or recorded.id != pending.id:
+        return TASK_POLL_MIN_SECONDS
+    age = (datetime.now(UTC) - recorded.started_at).total_seconds()
+    return min(TASK_POLL_MAX_SECONDS, max(TASK_POLL_MIN_SECONDS, age / 4))
+
+
 def _phase(p: Plan, observed: ObservedServer | None, pending: TaskRef | None) -> str:
     reasons = {c.type: c.reason for c in p.conditions}
     if reasons.get(PROVISIONED) == "VMMissing":
@@ -259,8 +269,8 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Out
         pending = None  # the backend had nothing to do
     fields = _fields(server, resolved, observed, pending, p)
     # A task in flight is polled; a failed create retries after a backoff; otherwise wait for a change.
-    if pending is not None or new_task is not None:
-        delay: float | None = TASK_POLL_SECONDS
+    if pending is not None:
+        delay: float | None = _poll_delay(server, pending)
     elif any(c.reason == "CreateFailed" for c in p.conditions):
         delay = runtime.backoff.failed(uid)
     else:

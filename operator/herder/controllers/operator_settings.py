@@ -15,6 +15,27 @@ from herder.controllers.runtime import Runtime
 FINALIZER = f"{GROUP}/finalizer"
 
 
+# Kinds whose handlers never ask "what changed since last time": their daemons read the live object.
+STATELESS_KINDS = frozenset({"ElasticCloudServer"})
+
+
+class DiffBaseForChangeHandlers(kopf.AnnotationsDiffBaseStorage):
+    """Kopf keeps a copy of the last handled spec in an annotation, for on.create/on.update handlers.
+
+    Kinds without such handlers do not need it, and writing it would cost one Kubernetes write per
+    object: for them the object itself is its own diff-base, so Kopf sees no change and stores nothing.
+    """
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        if body.get("kind") in STATELESS_KINDS:
+            return self.build(body=body)
+        return super().fetch(body=body)
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        if body.get("kind") not in STATELESS_KINDS:
+            super().store(body=body, patch=patch, essence=essence)
+
+
 # Backend calls block; clones run in parallel up to this many (vCenter allows ~4 per host).
 BACKEND_THREADS = 32
 
@@ -26,7 +47,7 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: An
     memo.runtime = Runtime(loop)
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    settings.persistence.diffbase_storage = DiffBaseForChangeHandlers(
         prefix=GROUP, key="last-handled-configuration"
     )
     # Events are for users: warnings and transitions, not Kopf's per-handler chatter.

@@ -25,6 +25,7 @@ PROVISIONED = "Provisioned"
 CONFIG_SYNCED = "ConfigSynced"
 POWER_SYNCED = "PowerSynced"
 PAUSED = "Paused"
+_CREATING = Condition(PROVISIONED, False, "Creating", "creating the VM")
 
 
 class Step(enum.StrEnum):
@@ -82,8 +83,10 @@ def plan(desired: Desired, observed: ObservedServer | None, recorded: Recorded,
 
 def _follow_task(task_ref: TaskRef, task: TaskResult, observed: ObservedServer | None) -> Plan | None:
     if task.status is TaskStatus.RUNNING:
-        return _finish(Step.WAIT, (Condition(PROVISIONED, observed is not None, "TaskRunning",
-                                             f"waiting for {task_ref.operation} task {task_ref.id}"),))
+        # The same condition as when the step started: following a task writes nothing until it ends.
+        following = _CREATING if task_ref.operation == "create" else Condition(
+            PROVISIONED, observed is not None, "TaskRunning", f"waiting for {task_ref.operation} task")
+        return _finish(Step.WAIT, (following,))
     if task.status is TaskStatus.FAILED:
         message = f"{task_ref.operation} task {task_ref.id} failed: {task.error or 'no reason given'}"
         if task_ref.operation == "create":
@@ -109,8 +112,7 @@ def _plan_missing(desired: Desired, recorded: Recorded, paused: Condition, forge
         return _finish(Step.NONE, (Condition(PROVISIONED, False, "AdoptTargetNotFound",
                                              f"no VM with ID {desired.adopt_unique_id} to adopt"), paused),
                        forget_task=forget_task)
-    creating = Condition(PROVISIONED, False, "Creating", "creating the VM")
-    return _finish(Step.CREATE, (creating, paused), forget_task=forget_task,
+    return _finish(Step.CREATE, (_CREATING, paused), forget_task=forget_task,
                    forget_identity=bool(recorded.unique_id))
 
 

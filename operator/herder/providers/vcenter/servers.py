@@ -11,7 +11,7 @@ that already ran) returns a TaskRef whose id starts with `done:`; `task()` repor
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from pyVmomi import vim, vmodl
@@ -35,6 +35,7 @@ from herder.providers.vcenter.session import Session
 
 DONE = "done:"
 _POWER_OFF_TIMEOUT = 120.0
+_CACHE_SECONDS = 300.0
 _VM: Any = vim.VirtualMachine
 _Task: Any = vim.Task
 OwnerIndex = Callable[[str], list[ObservedServer] | None]
@@ -52,6 +53,7 @@ class VCenterServers:
         self._session = session
         self._owner = owner_field
         self._owned_by = owned_by
+        self._cache: dict[Hashable, tuple[float, Any]] = {}
 
     # -- reads ------------------------------------------------------------------------------------------
 
@@ -112,15 +114,31 @@ class VCenterServers:
         where = spec.placement
         return self._session.call(f"clone VM {spec.name}", lambda: self._create(spec, where))
 
+    def _cached(self, key: Hashable, load: Callable[[], Any]) -> Any:
+        """Placement objects and template devices change rarely: resolving them for every clone would
+        cost about a dozen round trips per VM. Entries expire, and any clone failure drops them all."""
+        hit = self._cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < _CACHE_SECONDS:
+            return hit[1]
+        value = load()
+        self._cache[key] = (time.monotonic(), value)
+        return value
+
     def _create(self, spec: ServerSpec, where: VCenterPlacement) -> TaskRef:
         content, datacenter = self._session.content, self._session.datacenter()
-        target = placement.resolve(content, datacenter, where, spec.networks)
+        target = self._cached(("target", where, spec.networks),
+                              lambda: placement.resolve(content, datacenter, where, spec.networks))
         existing = content.searchIndex.FindChild(entity=target.folder, name=spec.name)
         if existing is not None:
             return self._already_created(existing, spec)
-        template = placement.template(content, datacenter, spec.template)
-        devices = query.properties(content, template, ["config.hardware.device"]).get("config.hardware.device")
-        config = specs.clone_config(spec, list(devices or ()), target.network_backings)
+
+        def load_template() -> tuple[Any, list[Any]]:
+            found = placement.template(content, datacenter, spec.template)
+            devices = query.properties(content, found, ["config.hardware.device"]).get("config.hardware.device")
+            return found, list(devices or ())
+
+        template, devices = self._cached(("template", spec.template), load_template)
+        config = specs.clone_config(spec, devices, target.network_backings)
         clone = specs.clone_spec(
             config, pool=target.pool, datastore=target.datastore, host=target.host, power=spec.power
         )
@@ -131,6 +149,9 @@ class VCenterServers:
             if existing is None:
                 raise
             return self._already_created(existing, spec)
+        except Exception:
+            self._cache.clear()
+            raise
         return TaskRef(id=str(task._moId), operation="create")
 
     def _already_created(self, vm: Any, spec: ServerSpec) -> TaskRef:

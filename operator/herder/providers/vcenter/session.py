@@ -88,6 +88,7 @@ class Session:
         self._counts_lock = threading.Lock()
         self._counts: collections.Counter[str] = collections.Counter()
         self._si: Any = None
+        self._content: Any = None
         self._logged_in = False
         self._generation = 0  # bumped on every login, so concurrent callers re-login only once
         self._datacenter: Any = None
@@ -132,7 +133,7 @@ class Session:
     def content(self) -> Any:
         """The ServiceContent, logged in. Its objects share the stub, so they survive re-logins."""
         self._ensure_login()
-        return self._si.content
+        return self._content
 
     @property
     def stub(self) -> Any:
@@ -169,9 +170,11 @@ class Session:
     def _login(self) -> None:
         if self._si is None:
             self._si = self._connect()
+            # ServiceContent never changes for a server; reading `si.content` costs a round trip every time.
+            self._content = self._si.RetrieveContent()
         creds = self._credentials
         try:
-            self._si.content.sessionManager.Login(creds.username, creds.password)
+            self._content.sessionManager.Login(creds.username, creds.password)
         except vim.fault.InvalidLogin as exc:
             raise AuthenticationFailed(
                 f"vCenter {self.host} rejected the credentials of user {creds.username!r}"

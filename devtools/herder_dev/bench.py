@@ -1,0 +1,218 @@
+"""`make bench`: N ECSs through herder versus the same clones by a plain pyvmomi script, on vcsim.
+
+Prints figures; asserts nothing. vcsim answers instantly by default, which would make any controller look
+slow next to a bare loop, so clones get a fixed latency (`--clone-ms`, default 2000) on both sides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import ssl
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+from pyVim.connect import Disconnect, SmartConnect
+from pyVmomi import vim
+
+from herder_dev.operator_process import OperatorProcess
+from herder_dev.stack import Stack, StackState
+
+GROUP = "herder.dev"
+WRITE_VERBS = {"POST", "PUT", "PATCH", "DELETE", "APPLY"}
+CONCURRENCY = 32  # herder's backend thread pool (controllers/operator_settings.py)
+
+
+def _metrics(text: str, name: str, **labels: str) -> float:
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
+
+
+def _operator_metrics(operator: OperatorProcess) -> str:
+    with urllib.request.urlopen(operator.metrics_url, timeout=5) as response:
+        return str(response.read().decode())
+
+
+def _operator_calls(operator: OperatorProcess) -> float:
+    return _metrics(_operator_metrics(operator), "herder_backend_requests_total", provider="vcenter")
+
+
+def _calls_by_operation(operator: OperatorProcess) -> dict[str, float]:
+    calls: dict[str, float] = {}
+    for family in text_string_to_metric_families(_operator_metrics(operator)):
+        for sample in family.samples:
+            if sample.name == "herder_backend_requests_total" and sample.labels.get("provider") == "vcenter":
+                calls[sample.labels["operation"]] = calls.get(sample.labels["operation"], 0.0) + sample.value
+    return calls
+
+
+def _apiserver_writes(state: StackState) -> dict[str, float]:
+    """Writes to ECSs (and their status) and to Events, counted by kube-apiserver itself, by kind of write."""
+    text = state.kubectl("get", "--raw", "/metrics").stdout
+    writes: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = sample.labels
+            if sample.name != "apiserver_request_total" or labels.get("verb") not in WRITE_VERBS:
+                continue
+            ours = labels.get("group") == GROUP and labels.get("resource") == "elasticcloudservers"
+            if ours or labels.get("resource") == "events":
+                key = f"{labels['verb']} {labels['resource']}{'/' + labels['subresource'] if labels.get('subresource') else ''}"
+                writes[key] = writes.get(key, 0.0) + sample.value
+    return writes
+
+
+def _setup(state: StackState) -> None:
+    vcenter = {"apiVersion": f"{GROUP}/v1alpha1", "kind": "VCenter", "metadata": {"name": "vcsim"},
+               "spec": {"server": f"127.0.0.1:{state.processes['vcsim'].port}", "datacenter": "DC0",
+                        "credentialsSecretRef": {"name": "vcsim-credentials", "namespace": "herder-system"},
+                        "tls": {"caBundle": state.ca.read_text()}}}
+    zone = {"apiVersion": f"{GROUP}/v1alpha1", "kind": "AvailabilityZone", "metadata": {"name": "dc0-c0"},
+            "spec": {"region": "r1", "provider": {"kind": "VCenter", "name": "vcsim"},
+                     "vcenter": {"cluster": "DC0_C0", "datastore": "LocalDS_0", "network": "VM Network",
+                                 "folder": "vm"}}}
+    image = {"apiVersion": f"{GROUP}/v1alpha1", "kind": "ClusterImage", "metadata": {"name": "ubuntu"},
+             "spec": {"provider": {"kind": "VCenter", "name": "vcsim"}, "osFamily": "Linux",
+                      "source": {"existing": {"name": "ubuntu-22.04-tmpl"}}}}
+    state.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([vcenter, zone, image]))
+    state.kubectl("create", "namespace", "bench")
+
+
+def _baseline(state: StackState, count: int) -> float:
+    """The same clones as herder makes, by a plain pyvmomi script at the same concurrency."""
+    context = ssl.create_default_context(cafile=str(state.ca))
+    si = SmartConnect(host="127.0.0.1", port=state.processes["vcsim"].port, user=state.vcsim_username,
+                      pwd=state.vcsim_password, sslContext=context)
+    try:
+        content = si.RetrieveContent()
+        template = content.searchIndex.FindByInventoryPath("DC0/vm/ubuntu-22.04-tmpl")
+        pool = content.searchIndex.FindByInventoryPath("DC0/host/DC0_C0/Resources")
+        datastore = content.searchIndex.FindByInventoryPath("DC0/datastore/LocalDS_0")
+        folder = content.searchIndex.FindByInventoryPath("DC0/vm")
+
+        def clone(index: int) -> None:
+            spec = vim.vm.CloneSpec(location=vim.vm.RelocateSpec(pool=pool, datastore=datastore), powerOn=True,
+                                    config=vim.vm.ConfigSpec(numCPUs=1, memoryMB=1024))
+            task = template.CloneVM_Task(folder=folder, name=f"baseline-{index}", spec=spec)
+            while task.info.state not in {"success", "error"}:
+                time.sleep(0.1)
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(CONCURRENCY) as pool_:
+            list(pool_.map(clone, range(count)))
+        return time.monotonic() - started
+    finally:
+        Disconnect(si)
+
+
+def _ready_count(state: StackState) -> int:
+    items = json.loads(state.kubectl("get", "ecs", "-o", "json", namespace="bench").stdout)["items"]
+    return sum(any(c["type"] == "Ready" and c["status"] == "True" for c in (i.get("status") or {}).get(
+        "conditions", [])) for i in items)
+
+
+def _servers(count: int) -> list[dict[str, Any]]:
+    return [{"apiVersion": f"{GROUP}/v1alpha1", "kind": "ElasticCloudServer", "metadata": {"name": f"ecs-{i}"},
+             "spec": {"image": {"kind": "ClusterImage", "name": "ubuntu"}, "availabilityZone": "dc0-c0",
+                      "cpu": 1, "memory": "1Gi"}} for i in range(count)]
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run(count: int, clone_ms: int, idle_seconds: float, directory: Path, verbose: bool = False) -> dict[str, float]:
+    args = ("-method-delay", f"CloneVM_Task:{clone_ms}") if clone_ms else ()
+    stack = Stack(directory, say=lambda line: None, vcsim_args=args)
+    state = stack.up()
+    operator = OperatorProcess(state, directory / "herder.log")
+    try:
+        _setup(state)
+        baseline = _baseline(state, count)
+        operator.start()
+        while _operator_calls(operator) == 0:  # connected: the VCenter has been logged into
+            time.sleep(0.2)
+        time.sleep(2)
+        calls_before, writes_before = _operator_calls(operator), _apiserver_writes(state)
+        by_operation_before = _calls_by_operation(operator)
+        started = time.monotonic()
+        state.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(_servers(count)), namespace="bench")
+        while _ready_count(state) < count:
+            time.sleep(0.25)
+        herder_seconds = time.monotonic() - started
+        time.sleep(3)  # let trailing status writes land before counting
+        calls_after, writes_after = _operator_calls(operator), _apiserver_writes(state)
+        by_operation_after = _calls_by_operation(operator)
+        time.sleep(idle_seconds)
+        by_operation_idle = _calls_by_operation(operator)
+        calls_idle = _operator_calls(operator) - calls_after
+        if verbose:
+            spent_writes = {k: v - writes_before.get(k, 0.0) for k, v in writes_after.items()
+                            if v - writes_before.get(k, 0.0)}
+            print(f"Kubernetes writes (including the benchmark's own creates): {json.dumps(spent_writes)}")
+            for label, first, last in (("create", by_operation_before, by_operation_after),
+                                       ("idle", by_operation_after, by_operation_idle)):
+                spent = {op: last[op] - first.get(op, 0.0) for op in last if last[op] - first.get(op, 0.0)}
+                print(f"vCenter calls by operation while {label}: {json.dumps(spent, sort_keys=True)}")
+        assert operator.proc is not None
+        return {
+            "ecs": count, "clone_ms": clone_ms, "baseline_seconds": baseline, "herder_seconds": herder_seconds,
+            "ratio": herder_seconds / baseline,
+            "vcenter_calls_per_ecs": (calls_after - calls_before) / count,
+            # The benchmark's own creates are writes too: count only herder's.
+            "k8s_writes_per_ecs": (sum(writes_after.values()) - sum(writes_before.values()) - count) / count,
+            "idle_vcenter_calls_per_minute": calls_idle * 60 / idle_seconds,
+            "peak_rss_mib": _peak_rss_mib(operator.proc.pid),
+        }
+    finally:
+        operator.stop()
+        stack.down()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-n", "--count", type=int, default=100, help="ECSs to create (default 100)")
+    parser.add_argument("--clone-ms", type=int, default=2000, help="vcsim latency of CloneVM_Task, both sides")
+    parser.add_argument("--idle-seconds", type=float, default=60.0, help="how long to watch the idle operator")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--breakdown", action="store_true", help="also print vCenter calls by operation")
+    parser.add_argument("--dir", type=Path, default=None, help="keep the stack's files and logs here on failure")
+    args = parser.parse_args(argv)
+    directory = args.dir or Path(tempfile.mkdtemp(prefix="herder-bench-"))
+    figures = run(args.count, args.clone_ms, args.idle_seconds, directory, args.breakdown)
+    shutil.rmtree(directory, ignore_errors=True)
+    if args.json:
+        print(json.dumps(figures))
+        return 0
+    print(f"herder bench: {figures['ecs']:.0f} ECSs on vcsim, CloneVM_Task latency {figures['clone_ms']:.0f} ms, "
+          f"concurrency {CONCURRENCY}")
+    rows = [
+        ("plain pyvmomi clones (s)", f"{figures['baseline_seconds']:.1f}"),
+        ("herder, apply to all Ready (s)", f"{figures['herder_seconds']:.1f}"),
+        ("ratio herder / pyvmomi (target <= 1.3)", f"{figures['ratio']:.2f}"),
+        ("vCenter calls per ECS", f"{figures['vcenter_calls_per_ecs']:.1f}"),
+        ("Kubernetes writes per ECS (target <= 4)", f"{figures['k8s_writes_per_ecs']:.2f}"),
+        ("vCenter calls per minute, idle", f"{figures['idle_vcenter_calls_per_minute']:.1f}"),
+        ("operator peak RSS (MiB)", f"{figures['peak_rss_mib']:.0f}"),
+    ]
+    for label, value in rows:
+        print(f"  {label:<42} {value:>10}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
