@@ -68,7 +68,8 @@ def _apiserver_writes(state: StackState) -> dict[str, float]:
                 continue
             ours = labels.get("group") == GROUP and labels.get("resource") == "elasticcloudservers"
             if ours or labels.get("resource") == "events":
-                key = f"{labels['verb']} {labels['resource']}{'/' + labels['subresource'] if labels.get('subresource') else ''}"
+                subresource = f"/{labels['subresource']}" if labels.get("subresource") else ""
+                key = f"{labels['verb']} {labels['resource']}{subresource}"
                 writes[key] = writes.get(key, 0.0) + sample.value
     return writes
 
