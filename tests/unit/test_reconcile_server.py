@@ -147,3 +147,24 @@ def test_failed_power_task_is_reported() -> None:
              TaskResult(TaskStatus.FAILED, error="admission control: insufficient CPU"))
     assert conditions(p)["PowerSynced"] == (False, "PowerFailed")
     assert "insufficient CPU" in next(c.message for c in p.conditions if c.type == "PowerSynced")
+
+
+def test_recreate_after_image_change_destroys_then_creates() -> None:
+    first = plan(Desired(SPEC, image_changed=True, recreate_requested=True), VM, Recorded(unique_id="uid-1"))
+    assert first.step is Step.DESTROY_FOR_RECREATE
+    assert conditions(first)["Provisioned"] == (False, "Recreating")
+    second = plan(Desired(SPEC, image_changed=True, recreate_requested=True), None, Recorded(unique_id="uid-1"))
+    assert second.step is Step.CREATE and second.forget_identity
+
+
+def test_image_change_without_recreate_annotation_keeps_the_vm() -> None:
+    p = plan(Desired(SPEC, image_changed=True), VM, Recorded(unique_id="uid-1"))
+    assert p.step is Step.NONE
+
+
+def test_running_create_task_writes_the_same_condition_as_its_start() -> None:
+    start = plan(Desired(SPEC), None, Recorded())
+    waiting = plan(Desired(SPEC), None, Recorded(pending_task=TaskRef("t", "create")), TaskResult(TaskStatus.RUNNING))
+    assert conditions(start)["Provisioned"] == conditions(waiting)["Provisioned"]
+    assert [c.message for c in start.conditions if c.type == "Provisioned"] == \
+        [c.message for c in waiting.conditions if c.type == "Provisioned"]

@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 TASK_POLL_MIN_SECONDS = 0.2
 TASK_POLL_MAX_SECONDS = 2.0
 WARM_UP_RETRY_SECONDS = 10.0
-_CHANGES = frozenset({Step.RECONFIGURE, Step.POWER, Step.ADOPT, Step.DESTROY_FAILED_CREATE})
+_CHANGES = frozenset({Step.RECONFIGURE, Step.POWER, Step.ADOPT, Step.DESTROY_FAILED_CREATE,
+                      Step.DESTROY_FOR_RECREATE})
 MAX_IPS = 16
 
 
@@ -114,12 +115,12 @@ def _observe(handle: ProviderHandle, recorded: Recorded, uid: str,
     fresh_needed = task is not None and task.status is not TaskStatus.RUNNING
     if not fresh_needed:
         cache = handle.provider.inventory.snapshot()
-        for key in (recorded.unique_id, uid):
-            if key and key in cache:
-                return cache[key], False
         owned = [s for s in cache.values() if s.owner_uid == uid]
-        if len(owned) == 1:
-            return owned[0], False
+        cached = next((cache[key] for key in (recorded.unique_id, uid) if key and key in cache),
+                      owned[0] if len(owned) == 1 else None)
+        if cached is not None:
+            # The watch leaves devices out; the first pass after start-up reads them once.
+            return (cached, False) if cached.disks_known else (_read_now(handle, uid, cached.ref), True)
         if not recorded.unique_id and not recorded.pending_task:
             return None, False  # never created: a create step looks again, directly, before it clones
     ref = (task.result_ref if task else None) or recorded.ref
@@ -167,7 +168,7 @@ def _execute(p: Plan, resolved: Resolved, handle: ProviderHandle,
         return servers.reconfigure(observed, p.change), observed
     if p.step is Step.POWER and p.power is not None:
         return servers.set_power(observed, p.power), observed
-    if p.step is Step.DESTROY_FAILED_CREATE:
+    if p.step in {Step.DESTROY_FAILED_CREATE, Step.DESTROY_FOR_RECREATE}:
         return servers.destroy(observed), observed
     return None, observed
 

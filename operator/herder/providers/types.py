@@ -102,6 +102,7 @@ class ObservedServer:
     memory_mib: int
     owner_uid: str | None = None  # the ECS UID herder marked the VM with
     disks: tuple[ObservedDisk, ...] = ()
+    disks_known: bool = True  # False when the reading left devices out (a cheap watch update)
     host: str | None = None
     datastore: str | None = None
     resource_pool: str | None = None

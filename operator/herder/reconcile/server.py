@@ -36,6 +36,7 @@ class Step(enum.StrEnum):
     RECONFIGURE = "Reconfigure"
     POWER = "Power"
     DESTROY_FAILED_CREATE = "DestroyFailedCreate"  # compensation
+    DESTROY_FOR_RECREATE = "DestroyForRecreate"  # herder.dev/recreate after an image change
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,10 @@ def _plan_existing(desired: Desired, observed: ObservedServer, paused: Condition
             return _finish(Step.NONE, (provisioned, paused), forget_task=forget_task)
         return _finish(Step.ADOPT, (provisioned, paused), forget_task=forget_task)
 
+    if desired.image_changed and desired.recreate_requested and not desired.paused:
+        # Asked for: replace the VM with one from the new image. Destroy now; the next pass creates.
+        replacing = Condition(PROVISIONED, False, "Recreating", "destroying the VM to create it from the new image")
+        return _finish(Step.DESTROY_FOR_RECREATE, (replacing, paused), forget_task=forget_task)
     change, shrink_note = _config_change(spec, observed)
     needs_cycle = _needs_power_cycle(change, observed)
     config = _config_condition(desired, change, needs_cycle, shrink_note)

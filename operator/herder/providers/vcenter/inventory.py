@@ -1,6 +1,6 @@
 """The inventory watch: one dedicated PropertyCollector per vCenter, fed by WaitForUpdatesEx.
 
-A ContainerView over the datacenter's VM folder and a fixed property list (observe.PROPERTIES) make a
+A ContainerView over the datacenter's VM folder and a small fixed property list (WATCHED_PROPERTIES) make a
 single filter; one thread keeps exactly one WaitForUpdatesEx outstanding and applies enter/modify/leave
 updates to a map keyed by instance UUID. Nothing polls individual VMs. When the session is lost the
 collector dies with it: the thread logs in again, builds a new filter and resyncs from scratch.
@@ -20,7 +20,7 @@ from herder.providers.types import ObservedServer
 from herder.providers.vcenter import query
 from herder.providers.vcenter.errors import translate
 from herder.providers.vcenter.fields import OwnerField
-from herder.providers.vcenter.observe import PROPERTIES, to_server
+from herder.providers.vcenter.observe import PROPERTIES, WATCHED_PROPERTIES, to_server
 from herder.providers.vcenter.query import view_filter
 from herder.providers.vcenter.session import Session
 
@@ -134,7 +134,8 @@ class VCenterInventory:
         self._view = content.viewManager.CreateContainerView(
             container=self._session.datacenter().vmFolder, type=[vim.VirtualMachine], recursive=True
         )
-        self._collector.CreateFilter(view_filter(self._view, vim.VirtualMachine, PROPERTIES), partialUpdates=False)
+        self._collector.CreateFilter(view_filter(self._view, vim.VirtualMachine, WATCHED_PROPERTIES),
+                                     partialUpdates=False)
 
     def _close(self) -> None:
         # Best effort: after a session loss both are already gone with the session.

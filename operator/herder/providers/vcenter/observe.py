@@ -35,6 +35,9 @@ PROPERTIES = (
     "guest.net",
     "customValue",
 )
+# What the inventory watch carries: small, so that vCenter (and vcsim, which deep-copies every property
+# for every VM whenever the view changes) stays cheap. Devices and extraConfig come from direct reads.
+WATCHED_PROPERTIES = tuple(p for p in PROPERTIES if p not in {"config.hardware.device", "config.extraConfig"})
 
 _POWER = {
     "poweredOn": PowerState.ON,
@@ -120,6 +123,7 @@ def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None) -> Obse
         memory_mib=int(props.get("config.hardware.memoryMB") or 0),
         owner_uid=owner_of(props.get("customValue"), owner_key),
         disks=observed_disks(props.get("config.hardware.device"), disk_names(props.get("config.extraConfig"))),
+        disks_known="config.hardware.device" in props,
         host=_moid(props.get("runtime.host")),
         datastore=_moid(datastores[0]) if datastores else None,
         resource_pool=_moid(props.get("resourcePool")),

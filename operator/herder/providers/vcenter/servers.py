@@ -180,6 +180,10 @@ class VCenterServers:
                 ref = str(result._moId) if isinstance(result, vim.ManagedEntity) else None
                 return TaskResult(status=TaskStatus.SUCCEEDED, result_ref=ref)
             if info.state == "error":
+                fault = getattr(info.error, "fault", None)
+                if task.operation == "create" and isinstance(fault, vim.fault.DuplicateName):
+                    # Another create of the same ECS got there first: the VM it made is ours, not a failure.
+                    return TaskResult(status=TaskStatus.UNKNOWN)
                 message = info.error.localizedMessage or fault_message(info.error.fault) if info.error else None
                 return TaskResult(status=TaskStatus.FAILED, error=message or "the vCenter task failed")
             return TaskResult(status=TaskStatus.RUNNING)
