@@ -46,6 +46,7 @@ MAX_IPS = 16
 class Outcome:
     status: dict[str, Any]
     delay: float | None  # None: sleep until something changes
+    failed: bool = False  # the pass ended in an error (counted in herder_reconcile_total)
 
 
 def image_ref(server: ElasticCloudServer) -> str | None:
@@ -263,7 +264,7 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Out
         log.info("ECS %s/%s: %s: %s (retry in %.0fs)", server.metadata.namespace, server.metadata.name,
                  exc.reason, exc, retry_in)
         fields = _fields(server, None, None, recorded.pending_task, None)
-        return Outcome(new_status(current, [failure, summary([failure])], generation, fields), retry_in)
+        return Outcome(new_status(current, [failure, summary([failure])], generation, fields), retry_in, failed=True)
     runtime.backoff.succeeded(uid)
     pending = new_task or (None if p.forget_task else recorded.pending_task)
     if pending is not None and pending.id.startswith("done:"):
@@ -272,8 +273,8 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Out
     # A task in flight is polled; a failed create retries after a backoff; otherwise wait for a change.
     if pending is not None:
         delay: float | None = _poll_delay(server, pending)
-    elif any(c.reason == "CreateFailed" for c in p.conditions):
+    elif create_failed := any(c.reason == "CreateFailed" for c in p.conditions):
         delay = runtime.backoff.failed(uid)
     else:
         delay = None
-    return Outcome(new_status(current, p.conditions, generation, fields), delay)
+    return Outcome(new_status(current, p.conditions, generation, fields), delay, failed=create_failed)

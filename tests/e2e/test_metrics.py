@@ -1,0 +1,62 @@
+"""/metrics during a real run: parsed with prometheus-client's own parser, values match what happened."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+
+from e2e_world import apply, ecs_manifest, wait_for, wait_ready
+from prometheus_client.parser import text_string_to_metric_families
+
+from herder_dev.operator_process import OperatorProcess
+from herder_dev.stack import StackState
+
+
+def scrape(operator: OperatorProcess) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    with urllib.request.urlopen(operator.metrics_url, timeout=5) as response:
+        text = response.read().decode()
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def total(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
+    wanted = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
+
+
+def test_metrics_follow_a_real_run(stack: StackState, operator: OperatorProcess, namespace: str) -> None:
+    before = scrape(operator)
+    apply(stack, ecs_manifest("metered-1", cpu=1), ecs_manifest("metered-2", cpu=1), namespace=namespace)
+    for name in ("metered-1", "metered-2"):
+        wait_ready(stack, namespace, name)
+    after = scrape(operator)
+
+    # Creates counted: two clones and at least two successful reconciles more than before.
+    clones = total(after, "herder_backend_requests_total", provider="vcenter", operation="Clone")
+    assert clones - total(before, "herder_backend_requests_total", provider="vcenter", operation="Clone") == 2
+    reconciles = total(after, "herder_reconcile_total", kind="ElasticCloudServer", result="success")
+    assert reconciles - total(before, "herder_reconcile_total", kind="ElasticCloudServer", result="success") >= 2
+    assert total(after, "herder_backend_up", kind="VCenter", name="vcsim") == 1
+    assert total(after, "herder_ecs", namespace=namespace, phase="Running", power_state="On", zone="dc0-c0") == 2
+    assert total(after, "herder_ecs_ready", namespace=namespace) == 2
+
+    # Metering rises while the servers run: 1 vCPU and 2 GiB each, accrued per second.
+    first = total(after, "herder_ecs_vcpu_seconds_total", namespace=namespace, zone="dc0-c0")
+    time.sleep(2)
+    later = scrape(operator)
+    second = total(later, "herder_ecs_vcpu_seconds_total", namespace=namespace, zone="dc0-c0")
+    assert second - first >= 2 * 1.5  # two 1-vCPU servers for ~2 s
+    memory_rate = (total(later, "herder_ecs_memory_byte_seconds_total", namespace=namespace, zone="dc0-c0")
+                   - total(after, "herder_ecs_memory_byte_seconds_total", namespace=namespace, zone="dc0-c0"))
+    assert memory_rate >= 2 * 2 * 2**30 * 1.5
+
+    # Stopped servers stop accruing vCPU time.
+    for name in ("metered-1", "metered-2"):
+        stack.kubectl("patch", "ecs", name, "--type", "merge", "-p", '{"spec":{"powerState":"Off"}}',
+                      namespace=namespace)
+    wait_for(lambda: total(scrape(operator), "herder_ecs", namespace=namespace, power_state="Off") == 2,
+             what="both servers Off")
+    stopped_at = total(scrape(operator), "herder_ecs_vcpu_seconds_total", namespace=namespace, zone="dc0-c0")
+    time.sleep(2)
+    assert total(scrape(operator), "herder_ecs_vcpu_seconds_total", namespace=namespace, zone="dc0-c0") \
+        - stopped_at < 0.5
