@@ -6,7 +6,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_world import CLUSTER_IMAGE, VCENTER, ZONES, Govc, apply, vcenter_manifest
+from e2e_world import (
+    CLUSTER_IMAGE,
+    SCVMM_INVENTORY_SECONDS,
+    VCENTER,
+    ZONES,
+    Govc,
+    apply,
+    scvmm_manifests,
+    vcenter_manifest,
+)
 
 from herder_dev.operator_process import OperatorProcess
 from herder_dev.stack import StackState
@@ -14,7 +23,8 @@ from herder_dev.stack import StackState
 
 @pytest.fixture(scope="session")
 def operator(stack: StackState, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    """herder run as a subprocess, with a VCenter, two zones and a public image in place."""
+    """herder run as a subprocess, with a VCenter, two zones and a public image in place, and (when the stack
+    runs the SCVMM simulator) an SCVMM, its zone and image, read in bulk every SCVMM_INVENTORY_SECONDS."""
     zones = [{"apiVersion": "herder.dev/v1alpha1", "kind": "AvailabilityZone", "metadata": {"name": zone},
               "spec": {"region": "region-1", "provider": {"kind": "VCenter", "name": VCENTER},
                        "vcenter": {"cluster": cluster, "datastore": "LocalDS_0", "network": "VM Network",
@@ -23,8 +33,9 @@ def operator(stack: StackState, tmp_path_factory: pytest.TempPathFactory) -> Ite
     image = {"apiVersion": "herder.dev/v1alpha1", "kind": "ClusterImage", "metadata": {"name": CLUSTER_IMAGE},
              "spec": {"provider": {"kind": "VCenter", "name": VCENTER}, "osFamily": "Linux",
                       "source": {"existing": {"name": "ubuntu-22.04-tmpl"}}}}
-    apply(stack, vcenter_manifest(stack), *zones, image)
-    process = OperatorProcess(stack, Path(tmp_path_factory.mktemp("operator")) / "herder.log")
+    apply(stack, vcenter_manifest(stack), *zones, image, *scvmm_manifests(stack))
+    process = OperatorProcess(stack, Path(tmp_path_factory.mktemp("operator")) / "herder.log",
+                              extra_env={"HERDER_SCVMM_INVENTORY_SECONDS": str(SCVMM_INVENTORY_SECONDS)})
     process.start()
     try:
         yield process

@@ -219,3 +219,162 @@ def operator_retries(log: str, namespace: str, name: str) -> list[tuple[str, int
     """(reason, seconds) of each "ECS <ns>/<name>: <Reason>: ... (retry in Ns)" line, in order."""
     pattern = re.compile(rf"ECS {re.escape(namespace)}/{re.escape(name)}: (\w+): .*\(retry in (\d+)s\)")
     return [(m.group(1), int(m.group(2))) for m in pattern.finditer(log)]
+
+
+# -- SCVMM (the stack's simulator) and one view of both backends ---------------------------------------------
+
+SCVMM = "vmm-sim"
+SCVMM_ZONE = "vmm-zone-a"
+SCVMM_IMAGE = "ubuntu-vmm-e2e"
+SCVMM_INVENTORY_SECONDS = 2
+MIB = 1024**2
+
+
+def scvmm_manifests(stack: StackState) -> list[dict[str, Any]]:
+    """examples/scvmm.yaml and its ClusterImage, pointed at the stack's simulator (none without one)."""
+    if not stack.scvmm_url:
+        return []
+    provider = {"kind": "SCVMM", "name": SCVMM}
+    return [
+        {"apiVersion": "herder.dev/v1alpha1", "kind": "SCVMM", "metadata": {"name": SCVMM},
+         "spec": {"endpoint": stack.scvmm_url, "transport": "basic",
+                  "credentialsSecretRef": {"namespace": "herder-system", "name": "scvmm-credentials"},
+                  "tls": {"caBundle": stack.ca.read_text()}}},
+        {"apiVersion": "herder.dev/v1alpha1", "kind": "AvailabilityZone", "metadata": {"name": SCVMM_ZONE},
+         "spec": {"region": "region-2", "provider": provider,
+                  "scvmm": {"hostGroup": "All Hosts\\Zone-A", "vmPath": "D:\\VMs",
+                            "libraryShare": "\\\\vmm01.herder.test\\MSSCVMMLibrary",
+                            "logicalNetwork": "Datacenter", "vmNetwork": "Tenant-A"}}},
+        {"apiVersion": "herder.dev/v1alpha1", "kind": "ClusterImage", "metadata": {"name": SCVMM_IMAGE},
+         "spec": {"provider": provider, "osFamily": "Linux", "source": {"existing": {"name": "ubuntu-22.04-tmpl"}}}},
+    ]
+
+
+class ScvmmSim:
+    """An independent view of the SCVMM simulator: its admin API and a plain pywinrm session."""
+
+    OWNER_PROPERTY = "HerderEcsUid"
+
+    def __init__(self, stack: StackState) -> None:
+        assert stack.scvmm_url, "the stack runs no SCVMM simulator"
+        self.url = stack.scvmm_url
+        self.base = self.url.rsplit("/wsman", 1)[0]
+        self.auth = (stack.scvmm_username, stack.scvmm_password)
+        self.ca = str(stack.ca)
+
+    def _admin(self, method: str, path: str, payload: Any = None) -> Any:
+        import requests
+
+        response = requests.request(method, f"{self.base}/admin/{path}", json=payload, auth=self.auth,
+                                    verify=self.ca, timeout=30)
+        assert response.status_code == 200, f"{method} /admin/{path}: {response.status_code} {response.text}"
+        return response.json()
+
+    def state(self) -> dict[str, Any]:
+        state: dict[str, Any] = self._admin("GET", "state")
+        return state
+
+    def vms(self, prefix: str) -> list[dict[str, Any]]:
+        return [v for v in self.state()["vms"] if str(v["name"]).startswith(prefix)]
+
+    def vm(self, name: str) -> dict[str, Any] | None:
+        found = [v for v in self.state()["vms"] if v["name"] == name]
+        assert len(found) <= 1, f"{len(found)} VMs named {name} in the simulator"
+        return found[0] if found else None
+
+    def fault(self, *specs: dict[str, Any]) -> None:
+        self._admin("POST", "faults", list(specs))
+
+    def clear_faults(self) -> None:
+        self._admin("DELETE", "faults")
+
+    def faults(self) -> dict[str, Any]:
+        faults: dict[str, Any] = self._admin("GET", "faults")
+        return faults
+
+    def run_ps(self, script: str) -> str:
+        """A script through an ordinary WinRM client, as an administrator at the console would."""
+        import winrm
+
+        session = winrm.Session(self.url, auth=self.auth, transport="ssl", server_cert_validation="validate",
+                                ca_trust_path=self.ca)
+        result = session.run_ps(script)
+        assert result.status_code == 0, f"{script}: {result.std_err!r}"
+        return str(result.std_out.decode(errors="replace"))
+
+
+_SCVMM_POWER = {"Running": "On", "PowerOff": "Off", "Saved": "Suspended", "Paused": "Suspended"}
+_VCENTER_POWER = {"poweredOn": "On", "poweredOff": "Off", "suspended": "Suspended"}
+
+
+class Backend:
+    """One ECS backend as its own tools show it, normalised: the same questions for vCenter and SCVMM."""
+
+    def __init__(self, kind: str, stack: StackState, govc: Govc) -> None:
+        self.kind = kind
+        self.stack = stack
+        self.govc = govc
+        self.sim = ScvmmSim(stack) if kind == "scvmm" else None
+        self.zone = SCVMM_ZONE if kind == "scvmm" else "dc0-c0"
+        self.image = SCVMM_IMAGE if kind == "scvmm" else CLUSTER_IMAGE
+        self.template_disk = (20 if kind == "scvmm" else 10) * GIB
+        # How long an out-of-band change may stay uncorrected: vCenter watches; SCVMM reads in bulk.
+        self.drift_bound = 3.0 * SCVMM_INVENTORY_SECONDS + 8.0 if kind == "scvmm" else 15.0
+
+    def __repr__(self) -> str:
+        return self.kind
+
+    def manifest(self, name: str, **spec: Any) -> dict[str, Any]:
+        return ecs_manifest(name, **({"image": {"kind": "ClusterImage", "name": self.image},
+                                      "availabilityZone": self.zone} | spec))
+
+    def vm(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """{cpu, memory_mib, power: On/Off/Suspended (else the backend's word), disks: sorted bytes, owner}."""
+        full = f"{namespace}.{name}"
+        if self.sim is not None:
+            vm = self.sim.vm(full)
+            if vm is None:
+                return None
+            return {"cpu": vm["cpu_count"], "memory_mib": vm["memory_mb"],
+                    "power": _SCVMM_POWER.get(vm["status"], vm["status"]),
+                    "disks": sorted(d["size_mb"] * MIB for d in vm["disks"]),
+                    "owner": str((vm.get("custom") or {}).get(ScvmmSim.OWNER_PROPERTY) or ""),
+                    "description": vm.get("description") or "", "id": vm["id"]}
+        info = self.govc.vm(full)
+        if info is None:
+            return None
+        cpu, memory, disks = hardware(info)
+        state = info["runtime"]["powerState"]
+        return {"cpu": cpu, "memory_mib": memory, "power": _VCENTER_POWER.get(state, state), "disks": disks,
+                "owner": owner_field_value(self.govc, f"/DC0/vm/{full}"), "description": "",
+                "id": info["config"]["instanceUuid"]}
+
+    def names(self, namespace: str) -> list[str]:
+        """Every VM named after an ECS of `namespace`, duplicates included."""
+        prefix = f"{namespace}."
+        if self.sim is not None:
+            return sorted(v["name"] for v in self.sim.vms(prefix))
+        every = self.govc("find", "/DC0/vm", "-type", "m").stdout.split()
+        return sorted(Path(p).name for p in every if Path(p).name.startswith(prefix))
+
+    def count(self, namespace: str) -> int:
+        return len(self.names(namespace))
+
+    def power_off_out_of_band(self, namespace: str, name: str) -> None:
+        full = f"{namespace}.{name}"
+        if self.sim is not None:
+            self.sim.run_ps(f"$null = Stop-SCVirtualMachine -VM (Get-SCVirtualMachine -Name '{full}') -Force")
+        else:
+            self.govc("vm.power", "-off", "-force", full)
+
+    def destroy_out_of_band(self, namespace: str, name: str) -> None:
+        full = f"{namespace}.{name}"
+        if self.sim is not None:
+            self.sim.run_ps(f"$null = Remove-SCVirtualMachine -VM (Get-SCVirtualMachine -Name '{full}') -Force")
+        else:
+            self.govc("vm.destroy", full)
+
+    def settle(self) -> None:
+        """Before restarting a killed operator: let work the dead one started finish (see test_ecs_crash)."""
+        if self.sim is None:
+            wait_for(lambda: not self.govc.running_tasks(), timeout=30, what="vcsim: no task in flight")
