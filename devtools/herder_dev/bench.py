@@ -195,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     directory = args.dir or Path(tempfile.mkdtemp(prefix="herder-bench-"))
     figures = run(args.count, args.clone_ms, args.idle_seconds, directory, args.breakdown)
-    shutil.rmtree(directory, ignore_errors=True)
+    if args.dir is None:
+        shutil.rmtree(directory, ignore_errors=True)
     if args.json:
         print(json.dumps(figures))
         return 0
