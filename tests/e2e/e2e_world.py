@@ -329,7 +329,9 @@ class Backend:
                                       "availabilityZone": self.zone} | spec))
 
     def vm(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """{cpu, memory_mib, power: On/Off/Suspended (else the backend's word), disks: sorted bytes, owner}."""
+        """{cpu, memory_mib, power: On/Off/Suspended (else the backend's word), disks: sorted bytes, id,
+        owner: herder's removable mark (vCenter: the herder.dev/ecs-uid field, set on adopted VMs; SCVMM: the
+        HerderEcsUid custom property), identity: the ECS UID herder knows the VM by (vCenter: instanceUuid)}."""
         full = f"{namespace}.{name}"
         if self.sim is not None:
             vm = self.sim.vm(full)
@@ -339,7 +341,8 @@ class Backend:
                     "power": _SCVMM_POWER.get(vm["status"], vm["status"]),
                     "disks": sorted(d["size_mb"] * MIB for d in vm["disks"]),
                     "owner": str((vm.get("custom") or {}).get(ScvmmSim.OWNER_PROPERTY) or ""),
-                    "description": vm.get("description") or "", "id": vm["id"]}
+                    "description": vm.get("description") or "", "id": vm["id"],
+                    "identity": str((vm.get("custom") or {}).get(ScvmmSim.OWNER_PROPERTY) or "")}
         info = self.govc.vm(full)
         if info is None:
             return None
@@ -347,7 +350,7 @@ class Backend:
         state = info["runtime"]["powerState"]
         return {"cpu": cpu, "memory_mib": memory, "power": _VCENTER_POWER.get(state, state), "disks": disks,
                 "owner": owner_field_value(self.govc, f"/DC0/vm/{full}"), "description": "",
-                "id": info["config"]["instanceUuid"]}
+                "id": info["config"]["instanceUuid"], "identity": info["config"]["instanceUuid"]}
 
     def names(self, namespace: str) -> list[str]:
         """Every VM named after an ECS of `namespace`, duplicates included."""

@@ -50,6 +50,15 @@ def test_running_task_is_followed_not_restarted() -> None:
     assert not p.forget_task
 
 
+
+def test_running_power_task_keeps_ready_false() -> None:
+    task = TaskRef("task-8", "power-on")
+    p = plan(Desired(SPEC), VM, Recorded(unique_id="uid-1", ref="vm-42", pending_task=task),
+             TaskResult(TaskStatus.RUNNING))
+    assert p.step is Step.WAIT
+    assert conditions(p)["Ready"] == (False, "TaskRunning")
+    assert conditions(p)["Provisioned"] == (True, "TaskRunning")
+
 def test_failed_create_with_leftover_vm_is_compensated() -> None:
     task = TaskRef("task-7", "create")
     p = plan(Desired(SPEC), VM, Recorded(pending_task=task), TaskResult(TaskStatus.FAILED, error="no space"))

@@ -271,9 +271,10 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Out
         pending = None  # the backend had nothing to do
     fields = _fields(server, resolved, observed, pending, p)
     # A task in flight is polled; a failed create retries after a backoff; otherwise wait for a change.
+    create_failed = any(c.reason == "CreateFailed" for c in p.conditions)
     if pending is not None:
         delay: float | None = _poll_delay(server, pending)
-    elif create_failed := any(c.reason == "CreateFailed" for c in p.conditions):
+    elif create_failed:
         delay = runtime.backoff.failed(uid)
     else:
         delay = None

@@ -57,4 +57,4 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: An
     settings.watching.client_timeout = 660
     # Bounded exponential backoff for Kubernetes API errors.
     settings.networking.error_backoffs = [1, 2, 4, 8, 16, 30]
-    settings.batching.error_delays = [1, 2, 4, 8, 16, 30, 60]
+    settings.queueing.error_delays = [1, 2, 4, 8, 16, 30, 60]

@@ -19,7 +19,7 @@ from herder.providers.types import (
     TaskResult,
     TaskStatus,
 )
-from herder.reconcile.conditions import Condition, summary
+from herder.reconcile.conditions import READY, Condition, summary
 
 PROVISIONED = "Provisioned"
 CONFIG_SYNCED = "ConfigSynced"
@@ -85,9 +85,13 @@ def plan(desired: Desired, observed: ObservedServer | None, recorded: Recorded,
 def _follow_task(task_ref: TaskRef, task: TaskResult, observed: ObservedServer | None) -> Plan | None:
     if task.status is TaskStatus.RUNNING:
         # The same condition as when the step started: following a task writes nothing until it ends.
-        following = _CREATING if task_ref.operation == "create" else Condition(
-            PROVISIONED, observed is not None, "TaskRunning", f"waiting for {task_ref.operation} task")
-        return _finish(Step.WAIT, (following,))
+        if task_ref.operation == "create":
+            return _finish(Step.WAIT, (_CREATING,))
+        # Not Ready while the task runs: Ready from this Provisioned alone would be True while the condition
+        # the task is fixing (PowerSynced, ConfigSynced) is still False.
+        waiting = f"waiting for {task_ref.operation} task"
+        return Plan(Step.WAIT, (Condition(PROVISIONED, observed is not None, "TaskRunning", waiting),
+                                Condition(READY, False, "TaskRunning", waiting)))
     if task.status is TaskStatus.FAILED:
         message = f"{task_ref.operation} task {task_ref.id} failed: {task.error or 'no reason given'}"
         if task_ref.operation == "create":
