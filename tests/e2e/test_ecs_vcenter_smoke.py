@@ -44,3 +44,8 @@ def test_ecs_becomes_the_declared_vm(stack: StackState, operator: OperatorProces
     assert vm["config"]["instanceUuid"] == uid == current["uniqueID"]
     assert current["managedObjectID"] == vm["self"]["value"]
     assert current["powerState"] == "On" and current["zone"] == "dc0-c0"
+    # Where the VM runs, by name, as govc says it.
+    info = govc("vm.info", f"{namespace}.web").stdout
+    host = next(line.split(":", 1)[1].strip() for line in info.splitlines() if line.strip().startswith("Host:"))
+    assert current["host"] == host and host.startswith("DC0_C0_H")
+    assert current["datastore"] == "LocalDS_0"

@@ -107,7 +107,7 @@ class VCenterInventory:
                     server = None
                 else:
                     self._props[ref] = dict(props)
-                    server = to_server(ref, props, owner_key)
+                    server = to_server(ref, props, owner_key, self._session.name_of)
                 self._put(ref, server)
             return server
 
@@ -195,7 +195,7 @@ class VCenterInventory:
                         props.pop(change.name, None)
                     else:
                         props[change.name] = change.val
-                server = to_server(ref, props, owner_key)
+                server = to_server(ref, props, owner_key, self._session.name_of)
             return self._put(ref, server)
 
     def _put(self, ref: str, server: ObservedServer | None) -> list[tuple[ObservedServer | None, str]]:

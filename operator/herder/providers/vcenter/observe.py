@@ -6,7 +6,7 @@ the same whichever path saw it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pyVmomi import vim
@@ -108,8 +108,11 @@ def _ips(props: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None) -> ObservedServer | None:
-    """The ObservedServer for a VM's properties; None for templates and VMs without a config yet."""
+def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None,
+              name_of: Callable[[Any], str | None] = _moid) -> ObservedServer | None:
+    """The ObservedServer for a VM's properties; None for templates and VMs without a config yet.
+
+    `name_of` turns host, datastore and pool references into what status shows (names, by default IDs)."""
     uuid = props.get("config.instanceUuid")
     if not uuid or props.get("config.template"):
         return None
@@ -124,9 +127,9 @@ def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None) -> Obse
         owner_uid=owner_of(props.get("customValue"), owner_key),
         disks=observed_disks(props.get("config.hardware.device"), disk_names(props.get("config.extraConfig"))),
         disks_known="config.hardware.device" in props,
-        host=_moid(props.get("runtime.host")),
-        datastore=_moid(datastores[0]) if datastores else None,
-        resource_pool=_moid(props.get("resourcePool")),
+        host=name_of(props.get("runtime.host")),
+        datastore=name_of(datastores[0]) if datastores else None,
+        resource_pool=name_of(props.get("resourcePool")),
         ip_addresses=_ips(props),
         cpu_hot_add=bool(props.get("config.cpuHotAddEnabled")),
         memory_hot_add=bool(props.get("config.memoryHotAddEnabled")),

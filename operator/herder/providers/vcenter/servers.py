@@ -66,7 +66,7 @@ class VCenterServers:
             props = query.properties(content, vm, PROPERTIES)
         except vmodl.fault.ManagedObjectNotFound:
             return None
-        return to_server(str(vm._moId), props, self._owner.key(content))
+        return to_server(str(vm._moId), props, self._owner.key(content), self._session.name_of)
 
     def _by_uuid(self, unique_id: str) -> list[ObservedServer]:
         content = self._session.content
@@ -81,7 +81,7 @@ class VCenterServers:
         content = self._session.content
         key = self._owner.key(content)
         rows = query.all_of_type(content, self._session.datacenter().vmFolder, vim.VirtualMachine, PROPERTIES)
-        servers = [to_server(str(vm._moId), props, key) for vm, props in rows]
+        servers = [to_server(str(vm._moId), props, key, self._session.name_of) for vm, props in rows]
         return [s for s in servers if s is not None and s.owner_uid == uid]
 
     @staticmethod

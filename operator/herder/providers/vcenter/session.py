@@ -89,6 +89,7 @@ class Session:
         self._counts: collections.Counter[str] = collections.Counter()
         self._si: Any = None
         self._content: Any = None
+        self._names: dict[str, str] = {}
         self._logged_in = False
         self._generation = 0  # bumped on every login, so concurrent callers re-login only once
         self._datacenter: Any = None
@@ -139,6 +140,16 @@ class Session:
     def stub(self) -> Any:
         self._ensure_login()
         return self._si._stub
+
+    def name_of(self, obj: Any) -> str | None:
+        """The name of a host, datastore or pool, cached: they are few and are rarely renamed."""
+        if obj is None:
+            return None
+        key = str(obj._moId)
+        name = self._names.get(key)
+        if name is None:
+            name = self._names[key] = str(obj.name)
+        return name
 
     @property
     def generation(self) -> int:
