@@ -19,9 +19,9 @@ def scrape(operator: OperatorProcess) -> dict[tuple[str, frozenset[tuple[str, st
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
-def total(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
+def total(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], metric: str, **labels: str) -> float:
     wanted = set(labels.items())
-    return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
+    return sum(v for (n, ls), v in samples.items() if n == metric and wanted <= ls)
 
 
 def test_metrics_follow_a_real_run(stack: StackState, operator: OperatorProcess, namespace: str) -> None:
