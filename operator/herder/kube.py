@@ -51,3 +51,48 @@ def read_secret(namespace: str, name: str, keys: tuple[str, ...]) -> dict[str, s
     if missing:
         raise SecretUnavailable(f"Secret {namespace}/{name} has no key {', '.join(missing)}")
     return {key: base64.b64decode(data[key]).decode() for key in keys}
+
+
+def read_custom_object(plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+    """One herder object by name (None if it does not exist): for the rare reads outside the indexes."""
+    api = kubernetes.client.CustomObjectsApi(_api_client())
+    try:
+        if namespace:
+            body: Any = api.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
+        else:
+            body = api.get_cluster_custom_object(GROUP, VERSION, plural, name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return dict(body)
+
+
+def patch_labels(plural: str, namespace: str | None, name: str, labels: dict[str, str | None]) -> None:
+    """Merge-patch `metadata.labels` of a herder object; a None value removes the label."""
+    api = kubernetes.client.CustomObjectsApi(_api_client())
+    body = {"metadata": {"labels": labels}}
+    if namespace:
+        api.patch_namespaced_custom_object(GROUP, VERSION, namespace, plural, name, body)
+    else:
+        api.patch_cluster_custom_object(GROUP, VERSION, plural, name, body)
+
+
+def create_custom_object(plural: str, namespace: str, body: dict[str, Any]) -> None:
+    """Create a namespaced herder object; one that already exists is fine (a repeated pass)."""
+    api = kubernetes.client.CustomObjectsApi(_api_client())
+    try:
+        api.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, body)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+
+
+def delete_custom_object(plural: str, namespace: str, name: str) -> None:
+    """Delete a namespaced herder object; one that is already gone is fine."""
+    api = kubernetes.client.CustomObjectsApi(_api_client())
+    try:
+        api.delete_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise

@@ -43,7 +43,8 @@ def test_create_builds_the_declared_vm_and_reports_it(stack: StackState, operato
     assert body is not None
     assert vm["config"]["instanceUuid"] == body["metadata"]["uid"] == status["uniqueID"]
     assert status["managedObjectID"] == vm["self"]["value"]
-    assert status["host"] == vm["runtime"]["host"]["value"]
+    host_ref = vm["runtime"]["host"]["value"]
+    assert status["host"] == govc("object.collect", "-s", f"HostSystem:{host_ref}", "name").stdout.strip()
     assert status["powerState"] == "On"
     assert status["zone"] == "dc0-c0"
     assert status["phase"] == "Running"

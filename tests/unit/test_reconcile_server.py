@@ -17,7 +17,7 @@ from herder.providers.types import (
     TaskStatus,
     VCenterPlacement,
 )
-from herder.reconcile.server import Desired, Recorded, Step, plan
+from herder.reconcile.server import COMPENSATE, Desired, Recorded, Step, plan
 
 GIB = 1024**3
 SPEC = ServerSpec(uid="uid-1", name="ns-web", template="/DC0/vm/tmpl", cpu=2, memory_mib=2048,
@@ -177,3 +177,95 @@ def test_running_create_task_writes_the_same_condition_as_its_start() -> None:
     assert conditions(start)["Provisioned"] == conditions(waiting)["Provisioned"]
     assert [c.message for c in start.conditions if c.type == "Provisioned"] == \
         [c.message for c in waiting.conditions if c.type == "Provisioned"]
+
+
+def test_failed_create_forgets_the_half_made_vm() -> None:
+    create = TaskRef("task-7", "create")
+    p = plan(Desired(SPEC), VM, Recorded(unique_id="uid-1", ref="vm-42", pending_task=create),
+             TaskResult(TaskStatus.FAILED, error="no space"))
+    assert p.step is Step.DESTROY_FAILED_CREATE and p.forget_identity
+
+
+def test_compensation_done_leads_to_a_new_create_not_vm_missing() -> None:
+    destroy = TaskRef("task-9", COMPENSATE)
+    running = plan(Desired(SPEC), VM, Recorded(unique_id="uid-1", ref="vm-42", pending_task=destroy),
+                   TaskResult(TaskStatus.RUNNING))
+    assert running.step is Step.WAIT and running.forget_identity and not running.forget_task
+    assert conditions(running)["Ready"] == (False, "CreateFailed")
+    done = plan(Desired(SPEC), None, Recorded(unique_id="uid-1", ref="vm-42", pending_task=destroy),
+                TaskResult(TaskStatus.SUCCEEDED))
+    assert done.step is Step.NONE and done.forget_identity and done.forget_task
+    assert conditions(done)["Provisioned"] == (False, "CreateFailed")
+    # With the identity forgotten, the next pass creates again.
+    assert plan(Desired(SPEC), None, Recorded()).step is Step.CREATE
+
+
+def test_failed_power_on_carries_the_backend_message_on_power_synced() -> None:
+    # Providers record "power-on" / "power-off" / "suspend"; admission control refuses a power-on.
+    refused = "Insufficient resources to satisfy configured failover level for vSphere HA."
+    p = plan(Desired(SPEC), replace(VM, power=PowerState.OFF), Recorded(pending_task=TaskRef("t", "power-on")),
+             TaskResult(TaskStatus.FAILED, error=refused))
+    assert conditions(p)["PowerSynced"] == (False, "PowerFailed")
+    assert "ConfigSynced" not in conditions(p)
+    assert refused in next(c.message for c in p.conditions if c.type == "PowerSynced")
+    assert conditions(p)["Ready"] == (False, "PowerFailed")
+
+
+ON_H1 = replace(VM, host="DC0_C0_H0", datastore="LocalDS_0")
+
+
+def test_pinning_another_host_relocates_live() -> None:
+    p = plan(Desired(SPEC, pinned_host="DC0_C0_H1"), ON_H1, Recorded(unique_id="uid-1", ref="vm-42"))
+    assert p.step is Step.RELOCATE
+    assert p.relocate == ("DC0_C0_H1", None)
+    assert p.power is None  # never a power cycle for a move
+    assert conditions(p)["PlacementSynced"] == (False, "Migrating")
+
+
+def test_pinned_datastore_by_path_compares_by_name() -> None:
+    same = plan(Desired(SPEC, pinned_host="/DC0/host/DC0_C0/DC0_C0_H0", pinned_datastore="LocalDS_0"), ON_H1,
+                Recorded(unique_id="uid-1", ref="vm-42"))
+    assert same.step is Step.NONE
+    assert conditions(same)["PlacementSynced"] == (True, "Placed")
+    assert conditions(same)["Ready"] == (True, "Ready")
+    moved = plan(Desired(SPEC, pinned_datastore="LocalDS_1"), ON_H1, Recorded(unique_id="uid-1", ref="vm-42"))
+    assert moved.step is Step.RELOCATE and moved.relocate == (None, "LocalDS_1")
+
+
+def test_no_pin_no_placement_condition_and_no_move() -> None:
+    p = plan(Desired(SPEC), ON_H1, Recorded(unique_id="uid-1", ref="vm-42"))
+    assert p.step is Step.NONE and "PlacementSynced" not in conditions(p)
+
+
+def test_relocation_waits_while_paused() -> None:
+    p = plan(Desired(SPEC, pinned_host="DC0_C0_H1", paused=True), ON_H1, Recorded(unique_id="uid-1", ref="vm-42"))
+    assert p.step is Step.NONE
+
+
+def test_relocate_task_is_followed_and_a_refusal_is_reported_not_retried() -> None:
+    task = TaskRef("task-3", "relocate")
+    running = plan(Desired(SPEC, pinned_host="DC0_C0_H1"), ON_H1,
+                   Recorded(unique_id="uid-1", ref="vm-42", pending_task=task), TaskResult(TaskStatus.RUNNING))
+    assert running.step is Step.WAIT
+    failed = plan(Desired(SPEC, pinned_host="DC0_C0_H1"), ON_H1,
+                  Recorded(unique_id="uid-1", ref="vm-42", pending_task=task),
+                  TaskResult(TaskStatus.FAILED, error="The host is in maintenance mode"))
+    assert failed.step is Step.NONE and failed.forget_task
+    assert conditions(failed)["PlacementSynced"] == (False, "MigrationFailed")
+    message = next(c.message for c in failed.conditions if c.type == "PlacementSynced")
+    assert "maintenance mode" in message
+    # The next pass remembers the refusal (for this generation) and does not try again.
+    again = plan(Desired(SPEC, pinned_host="DC0_C0_H1", relocate_failure=message), ON_H1,
+                 Recorded(unique_id="uid-1", ref="vm-42"))
+    assert again.step is Step.NONE
+    assert conditions(again)["PlacementSynced"] == (False, "MigrationFailed")
+    assert conditions(again)["Ready"] == (False, "MigrationFailed")
+
+
+def test_relocation_comes_before_a_reconfigure() -> None:
+    p = plan(Desired(replace(SPEC, cpu=4), pinned_host="DC0_C0_H1"), replace(ON_H1, cpu_hot_add=True),
+             Recorded(unique_id="uid-1", ref="vm-42"))
+    assert p.step is Step.RELOCATE
+    after = plan(Desired(replace(SPEC, cpu=4), pinned_host="DC0_C0_H1"),
+                 replace(ON_H1, cpu_hot_add=True, host="DC0_C0_H1"), Recorded(unique_id="uid-1", ref="vm-42"))
+    assert after.step is Step.RECONFIGURE

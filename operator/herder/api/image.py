@@ -226,6 +226,12 @@ class ImageStatus(Status):
     size: Quantity | None = Field(default=None, description="Total disk size of the template.")
     cpu: int | None = Field(default=None, ge=0, description="vCPUs of the template.")
     memory: Quantity | None = Field(default=None, description="Memory of the template.")
+    guest_id: str | None = Field(
+        default=None, max_length=128, alias="guestID", description="Guest OS identifier the template declares."
+    )
+    progress: int | None = Field(
+        default=None, ge=0, le=100, description="Percent of the image file transferred, while importing."
+    )
     pending_task: PendingTask | None = Field(default=None, description="Import or capture task in flight.")
 
 

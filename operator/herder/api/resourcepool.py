@@ -124,6 +124,10 @@ class ResourceUsage(HerderModel):
         default=None, ge=0, alias="cpuReservationUsedMHz", description="CPU reservation in use, MHz."
     )
     memory_reservation_used: Quantity | None = Field(default=None, description="Memory reservation in use.")
+    cpu_available_mhz: int | None = Field(
+        default=None, ge=0, alias="cpuAvailableMHz", description="CPU still reservable by VMs, MHz."
+    )
+    memory_available: Quantity | None = Field(default=None, description="Memory still reservable by VMs.")
     servers: int | None = Field(default=None, ge=0, description="Number of ECSs in the pool.")
 
 

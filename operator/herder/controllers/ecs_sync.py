@@ -6,17 +6,19 @@ asked directly only where the cache could be stale: right after a task, and befo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
+
+import kopf
 
 from herder import kube
-from herder.api import ElasticCloudServer, format_mib
-from herder.api.clusterimage import ClusterImage
+from herder.api import ElasticCloudServer, ResourcePool, format_mib, quantity_to_mib
 from herder.api.ecs import ImageKind
-from herder.api.image import Image
 from herder.api.zone import AvailabilityZone
+from herder.controllers.image_access import image_for
 from herder.controllers.lookups import Lookups
 from herder.controllers.runtime import ProviderHandle, Runtime
 from herder.controllers.status import new_status
@@ -31,14 +33,15 @@ from herder.reconcile.desired import (
     annotation_set,
     server_spec,
 )
-from herder.reconcile.server import PROVISIONED, Desired, Plan, Recorded, Step, plan
+from herder.reconcile.scheduling import ZoneCandidate, ZoneRequest, choose_zone, selector_matches
+from herder.reconcile.server import COMPENSATE, PLACEMENT_SYNCED, PROVISIONED, Desired, Plan, Recorded, Step, plan
 
 log = logging.getLogger(__name__)
 TASK_POLL_MIN_SECONDS = 0.2
 TASK_POLL_MAX_SECONDS = 2.0
 WARM_UP_RETRY_SECONDS = 10.0
 _CHANGES = frozenset({Step.RECONFIGURE, Step.POWER, Step.ADOPT, Step.DESTROY_FAILED_CREATE,
-                      Step.DESTROY_FOR_RECREATE})
+                      Step.DESTROY_FOR_RECREATE, Step.RELOCATE})
 MAX_IPS = 16
 
 
@@ -56,7 +59,7 @@ def image_ref(server: ElasticCloudServer) -> str | None:
 
 def resolve(runtime: Runtime, server: ElasticCloudServer, lookups: Lookups) -> tuple[Resolved, ProviderHandle]:
     namespace = server.metadata.namespace or ""
-    zone_name = server.spec.availability_zone or server.status.zone or _choose_zone(runtime, lookups)
+    zone_name = server.spec.availability_zone or server.status.zone or _choose_zone(runtime, server, lookups)
     zone_body = lookups.zone(zone_name)
     if zone_body is None:
         raise Unresolvable("ZoneNotFound", f"AvailabilityZone {zone_name} not found")
@@ -66,40 +69,104 @@ def resolve(runtime: Runtime, server: ElasticCloudServer, lookups: Lookups) -> t
     if handle is None or not handle.ready:
         why = f"{handle.reason}: {handle.message}" if handle else "not connected"
         raise Unresolvable("ProviderNotReady", f"{ref.kind.value} {ref.name} is not ready ({why})")
-    image = None
-    if server.spec.image is not None:
-        wanted = server.spec.image
-        if wanted.kind is ImageKind.IMAGE:
-            body = lookups.image(namespace, wanted.name)
-            image = Image.model_validate(body).spec if body else None
-        else:
-            body = lookups.cluster_image(wanted.name)
-            image = ClusterImage.model_validate(body).spec if body else None
-        if image is None:
-            raise Unresolvable("ImageNotFound", f"{wanted.kind.value} {wanted.name} not found in {namespace}"
-                               if wanted.kind is ImageKind.IMAGE else f"ClusterImage {wanted.name} not found")
+    wanted = server.spec.image
+    # Visibility (own namespace / namespaceSelector) and the template the image resolved: image_access.
+    image = (image_for(namespace, wanted.kind, wanted.name, lookups, provisioned=bool(server.status.unique_id))
+             if wanted is not None else None)
     pool_path = None
     if server.spec.resource_pool:
         pool = lookups.pool(server.spec.resource_pool)
         if pool is None:
             raise Unresolvable("ResourcePoolNotFound", f"ResourcePool {server.spec.resource_pool} not found")
+        check_pool(server, pool, zone_name, lookups)  # zone and spec.allowedNamespaces
         pool_path = (pool.get("status") or {}).get("path")
         if not pool_path:
             raise Unresolvable("ResourcePoolNotReady", f"ResourcePool {server.spec.resource_pool} is not ready")
     return Resolved(server, zone, image, handle.datacenter, pool_path), handle
 
 
-def _choose_zone(runtime: Runtime, lookups: Lookups) -> str:
-    """Deterministic: the first zone, by name, whose provider is connected."""
+def check_pool(server: ElasticCloudServer, pool: dict[str, Any], zone: str, lookups: Lookups) -> None:
+    """The ECS's ResourcePool must be in its zone and admit its namespace (spec.allowedNamespaces)."""
+    name, namespace = server.spec.resource_pool, server.metadata.namespace or ""
+    spec = ResourcePool.model_validate(pool).spec
+    if spec.zone != zone:
+        raise Unresolvable("ResourcePoolInvalid", f"ResourcePool {name} is in zone {spec.zone}, not {zone}")
+    if not selector_matches(spec.allowed_namespaces, lookups.namespace_labels(namespace)):
+        raise Unresolvable("ResourcePoolNotAllowed",
+                           f"ResourcePool {name} does not allow namespace {namespace} (spec.allowedNamespaces)")
+
+
+def _image_provider(server: ElasticCloudServer, lookups: Lookups) -> tuple[str, str] | None:
+    """(kind, name) of the provider that holds the ECS's image; None when there is no image (yet)."""
+    wanted = server.spec.image
+    if wanted is None:
+        return None
+    body = lookups.image(server.metadata.namespace or "", wanted.name) if wanted.kind is ImageKind.IMAGE \
+        else lookups.cluster_image(wanted.name)
+    spec = (body or {}).get("spec") or {}
+    provider = spec.get("provider")
+    if provider:
+        return str(provider.get("kind")), str(provider.get("name"))
+    zone = lookups.zone(str(spec.get("availabilityZone") or ""))
+    if zone is not None:
+        ref = AvailabilityZone.model_validate(zone).spec.provider
+        return ref.kind.value, ref.name
+    return None
+
+
+def _choose_zone(runtime: Runtime, server: ElasticCloudServer, lookups: Lookups) -> str:
+    """The scheduler's zone for an ECS that names none (herder.reconcile.scheduling); posts an Event once.
+    The choice is recorded in status.zone and kept from then on."""
+    candidates = []
     for name in lookups.zone_names():
         body = lookups.zone(name)
         if body is None:
             continue
-        provider = AvailabilityZone.model_validate(body).spec.provider
-        handle = runtime.providers.get((provider.kind.value, provider.name))
-        if handle is not None and handle.ready:
-            return name
-    raise Unresolvable("NoZoneAvailable", "no AvailabilityZone with a connected provider")
+        zone = AvailabilityZone.model_validate(body)
+        ref = zone.spec.provider
+        handle = runtime.providers.get((ref.kind.value, ref.name))
+        capacity = zone.status.capacity
+        servers, used = lookups.zone_load(name)
+        candidates.append(ZoneCandidate(
+            name, (ref.kind.value, ref.name), provider_ready=handle is not None and handle.ready,
+            memory_capacity_mib=quantity_to_mib(capacity.memory) if capacity and capacity.memory else None,
+            hosts=capacity.hosts if capacity else None, memory_used_mib=used, servers=servers))
+    pool_name = server.spec.resource_pool
+    pool = lookups.pool(pool_name) if pool_name else None
+    pool_spec = ResourcePool.model_validate(pool).spec if pool else None
+    namespace = server.metadata.namespace or ""
+    request = ZoneRequest(
+        memory_mib=quantity_to_mib(server.spec.memory), image_provider=_image_provider(server, lookups),
+        image=image_ref(server) or "", pool_zone=pool_spec.zone if pool_spec else None, pool=pool_name or "",
+        namespace_allowed=pool_spec is None or selector_matches(pool_spec.allowed_namespaces,
+                                                                lookups.namespace_labels(namespace)))
+    choice = choose_zone(request, candidates)
+    if choice.zone is None:
+        raise Unresolvable(choice.reason, choice.message)
+    uid = server.metadata.uid or ""
+    if _announced.get(uid) != choice.zone:
+        _announced[uid] = choice.zone
+        body = {"apiVersion": server.api_version, "kind": server.kind,
+                "metadata": {"name": server.metadata.name, "namespace": namespace, "uid": uid}}
+        with contextlib.suppress(LookupError):  # outside a running operator there is no event queue
+            kopf.event(cast(kopf.Body, body), type="Normal", reason="ZoneChosen", message=choice.message[:1000])
+        log.info("ECS %s/%s: %s", namespace, server.metadata.name, choice.message)
+    return choice.zone
+
+
+_announced: dict[str, str] = {}  # ECS uid -> the zone whose choice was posted as an Event
+
+
+def _pinned(server: ElasticCloudServer, generation: int) -> dict[str, Any]:
+    """Desired's placement fields: what spec.placement pins, and a move that failed for this generation."""
+    pinned = server.spec.placement
+    failed = server.status.condition(PLACEMENT_SYNCED)
+    return {
+        "pinned_host": pinned.host if pinned else None,
+        "pinned_datastore": pinned.datastore if pinned else None,
+        "relocate_failure": failed.message if failed is not None and failed.reason == "MigrationFailed"
+        and failed.observed_generation == generation else None,
+    }
 
 
 def _recorded(server: ElasticCloudServer) -> Recorded:
@@ -169,7 +236,12 @@ def _execute(p: Plan, resolved: Resolved, handle: ProviderHandle,
         return servers.reconfigure(observed, p.change), observed
     if p.step is Step.POWER and p.power is not None:
         return servers.set_power(observed, p.power), observed
-    if p.step in {Step.DESTROY_FAILED_CREATE, Step.DESTROY_FOR_RECREATE}:
+    if p.step is Step.RELOCATE:
+        return servers.relocate(observed, *p.relocate), observed
+    if p.step is Step.DESTROY_FAILED_CREATE:
+        task = servers.destroy(observed)
+        return (task if task.id.startswith("done:") else replace(task, operation=COMPENSATE)), observed
+    if p.step is Step.DESTROY_FOR_RECREATE:
         return servers.destroy(observed), observed
     return None, observed
 
@@ -204,7 +276,7 @@ def _fields(server: ElasticCloudServer, resolved: Resolved | None, observed: Obs
     if resolved is not None:
         fields["zone"] = resolved.zone.metadata.name
         fields["resourcePool"] = server.spec.resource_pool
-    if observed is not None:
+    if observed is not None and not (p is not None and p.forget_identity):
         fields |= {
             "uniqueID": observed.unique_id, "managedObjectID": observed.ref, "host": observed.host,
             "datastore": observed.datastore, "powerState": observed.power.value,
@@ -240,17 +312,19 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Out
         observed, fresh = _observe(handle, recorded, uid, task)
         adopt = server.spec.adopt_from.unique_id if server.spec.adopt_from else None
         if observed is None and adopt and not recorded.unique_id:
-            observed = handle.provider.servers.find_by_unique_id(adopt)
+            observed, fresh = handle.provider.servers.find_by_unique_id(adopt), True
         desired = Desired(
             spec=server_spec(resolved), paused=annotation_set(server, PAUSED_ANNOTATION),
             recreate_requested=annotation_set(server, RECREATE_ANNOTATION), adopt_unique_id=adopt,
             power_cycle_allowed=server.spec.power_cycle_policy.value == "Automatic",
             image_changed=bool(server.status.image and server.status.image != image_ref(server)),
+            **_pinned(server, generation),
         )
         p = plan(desired, observed, recorded, task)
         if p.step in _CHANGES and observed is not None and not fresh:
-            # The cache decides that nothing needs doing; before changing the VM, confirm with a fresh read.
-            observed = _read_now(handle, uid, observed.ref)
+            # The cache decides that nothing needs doing; before changing the VM, confirm with a fresh read
+            # of the same VM (found by identity already: it may not carry our mark yet, e.g. to adopt).
+            observed = handle.provider.inventory.refresh(observed.ref)
             p = plan(desired, observed, recorded, task)
         if p.step not in {Step.NONE, Step.WAIT}:
             log.info("ECS %s/%s: %s %s", server.metadata.namespace, server.metadata.name, p.step.value,
@@ -271,11 +345,12 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Out
         pending = None  # the backend had nothing to do
     fields = _fields(server, resolved, observed, pending, p)
     # A task in flight is polled; a failed create retries after a backoff; otherwise wait for a change.
-    create_failed = any(c.reason == "CreateFailed" for c in p.conditions)
+    # Nothing wakes us from these (a missing adoption target is not ours to watch): look again later.
+    failed = any(c.reason in {"CreateFailed", "AdoptTargetNotFound"} for c in p.conditions)
     if pending is not None:
         delay: float | None = _poll_delay(server, pending)
-    elif create_failed:
+    elif failed:
         delay = runtime.backoff.failed(uid)
     else:
         delay = None
-    return Outcome(new_status(current, p.conditions, generation, fields), delay, failed=create_failed)
+    return Outcome(new_status(current, p.conditions, generation, fields), delay, failed=failed)

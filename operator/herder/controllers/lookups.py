@@ -1,7 +1,7 @@
 """In-memory indexes of the objects an ECS references, so a reconcile reads no Kubernetes API.
 
 Kopf fills the indexes before any handler runs and keeps them current from its watch streams.
-A change to a zone, image or pool wakes the servers, which may have been waiting for it.
+A change to a zone, image, pool or namespace wakes the servers, which may have been waiting for it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 import kopf
 
 from herder import GROUP, VERSION
+from herder.api import quantity_to_mib
 from herder.controllers.runtime import runtime_of
 
 Body = dict[str, Any]
@@ -37,6 +38,25 @@ def pool_index(*, name: str, body: kopf.Body, **_: Any) -> dict[str, Body]:
     return {name: dict(body)}
 
 
+@kopf.index("namespaces")
+def namespace_index(*, name: str, labels: kopf.Labels, **_: Any) -> dict[str, dict[str, str]]:
+    """Namespace labels, for ResourcePool.spec.allowedNamespaces and ClusterImage.spec.namespaceSelector."""
+    return {name: dict(labels)}
+
+
+@kopf.index(GROUP, VERSION, "elasticcloudservers")
+def server_zone_index(*, spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict[str, int] | None:
+    """{zone: memory MiB} per ECS that has a zone, so the scheduler knows what each zone already holds."""
+    zone = spec.get("availabilityZone") or status.get("zone")
+    if not zone:
+        return None
+    try:
+        return {str(zone): quantity_to_mib(spec.get("memory") or 0)}
+    except ValueError:
+        return {str(zone): 0}
+
+
+@kopf.on.event("namespaces")
 @kopf.on.event(GROUP, VERSION, "availabilityzones")
 @kopf.on.event(GROUP, VERSION, "images")
 @kopf.on.event(GROUP, VERSION, "clusterimages")
@@ -58,11 +78,13 @@ class Lookups:
     images: kopf.Index[tuple[str, str], Body]
     cluster_images: kopf.Index[str, Body]
     pools: kopf.Index[str, Body]
+    namespaces: kopf.Index[str, dict[str, str]] | None = None
+    server_zones: kopf.Index[str, int] | None = None
 
     @classmethod
     def of(cls, kwargs: dict[str, Any]) -> Lookups:
         return cls(kwargs["zone_index"], kwargs["image_index"], kwargs["cluster_image_index"],
-                   kwargs["pool_index"])
+                   kwargs["pool_index"], kwargs.get("namespace_index"), kwargs.get("server_zone_index"))
 
     def zone(self, name: str) -> Body | None:
         return _one(self.zones, name)
@@ -78,3 +100,17 @@ class Lookups:
 
     def pool(self, name: str) -> Body | None:
         return _one(self.pools, name)
+
+    def pool_names(self) -> list[str]:
+        return sorted(self.pools.keys())
+
+    def namespace_labels(self, name: str) -> dict[str, str]:
+        """The namespace's labels ({} while unknown)."""
+        found = _one(self.namespaces, name) if self.namespaces is not None else None
+        return dict(found or {})
+
+    def zone_load(self, zone: str) -> tuple[int, int]:
+        """(number of ECSs, memory MiB they ask for) in `zone`."""
+        store = self.server_zones.get(zone) if self.server_zones is not None else None
+        values = list(store or ())
+        return len(values), sum(values)

@@ -55,7 +55,7 @@ def _strip_times(conditions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
 
 
 # Reasons that mean "working on it" are not news worth an Event; failures and readiness are.
-PROGRESS_REASONS = frozenset({"Creating", "TaskRunning", "Reconfiguring", "PowerPending", "Connecting"})
+PROGRESS_REASONS = frozenset({"Creating", "TaskRunning", "Reconfiguring", "PowerPending", "Connecting", "Migrating"})
 
 
 def transitions(current: Mapping[str, Any], wanted: Mapping[str, Any], types: Sequence[str]) -> list[Transition]:

@@ -11,12 +11,16 @@ from typing import Protocol
 
 from herder.providers.types import (
     EndpointInfo,
+    ObservedPool,
     ObservedServer,
+    Placement,
+    PoolSpec,
     PowerState,
     ServerChange,
     ServerSpec,
     TaskRef,
     TaskResult,
+    TemplateInfo,
 )
 
 
@@ -110,6 +114,40 @@ class Servers(Protocol):
         """Remove herder's marks from a VM that is being orphaned."""
         ...
 
+    def relocate(self, server: ObservedServer, host: str | None, datastore: str | None) -> TaskRef:
+        """Move a VM live to another host and/or datastore (vMotion / Storage vMotion); None: stay.
+
+        Raises NotSupported where the backend cannot."""
+        ...
+
+
+class NotSupported(ProviderError):
+    reason = "NotSupported"
+    retryable = False
+
+
+class InUse(ProviderError):
+    """The backend object still holds something (a pool with VMs or child pools)."""
+
+    reason = "InUse"
+
+
+class Pools(Protocol):
+    """Resource pools (CPU MHz / memory reservations, limits and shares). Every call is safe to repeat."""
+
+    def ensure(self, spec: PoolSpec, known_ref: str | None = None) -> ObservedPool:
+        """Create the pool under its parent, or bring an existing one's settings to `spec` (live: VMs in
+        it are not touched). Returns it as it now is."""
+        ...
+
+    def observe(self, ref: str) -> ObservedPool | None:
+        """The pool by its ref, with runtime usage; None if it is gone."""
+        ...
+
+    def delete(self, ref: str) -> None:
+        """Remove the pool. Raises InUse while it holds VMs or child pools; a gone pool is fine."""
+        ...
+
 
 class Inventory(Protocol):
     """A cache of the VMs herder manages, kept current by the backend's change feed."""
@@ -131,6 +169,42 @@ class Inventory(Protocol):
     def stop(self) -> None: ...
 
 
+class Images(Protocol):
+    """VM templates: find, capture from a server, import from a file, delete. Every call is safe to repeat.
+
+    Templates herder makes carry the Image's UID as their identity (vCenter: the instance UUID), so a
+    capture or import that ran before a crash is found instead of repeated.
+    """
+
+    def find_template(self, ref: str) -> TemplateInfo | None:
+        """A template (or VM usable as one) by inventory path, instance UUID or bare name; None if absent.
+
+        Raises ProviderError when a bare name is ambiguous.
+        """
+        ...
+
+    def capture(self, server: ObservedServer, name: str, uid: str, placement: Placement) -> TaskRef:
+        """Start cloning the VM `server` into a template named `name` with identity `uid`, in the
+        placement's folder and datastore. The source keeps running and stays managed."""
+        ...
+
+    def import_ova(self, url: str, checksum: str, name: str, uid: str, placement: Placement, *,
+                   progress: Callable[[int], bool]) -> TemplateInfo:
+        """Stream an OVA from `url` into a new template; verify `checksum` (`sha256:<hex>`) on the way.
+
+        Blocks until done. `progress(percent)` is called now and then; returning False cancels the import.
+        On any failure nothing is left behind (the lease is aborted, the partial VM destroyed). Raises
+        ImportFailed (the file or URL is at fault) or ProviderError.
+        """
+        ...
+
+    def destroy_template(self, unique_id: str) -> TaskRef:
+        """Delete the template with this instance UUID; `done:` if it is already gone."""
+        ...
+
+    def task(self, task: TaskRef) -> TaskResult: ...
+
+
 class Provider(Protocol):
     """One backend endpoint: its session, its VMs and its inventory watch. Read-only members."""
 
@@ -142,5 +216,8 @@ class Provider(Protocol):
 
     @property
     def inventory(self) -> Inventory: ...
+
+    @property
+    def pools(self) -> Pools: ...
 
     def close(self) -> None: ...

@@ -144,3 +144,84 @@ class EndpointInfo:
     version: str
     instance_uuid: str
     product: str = ""
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    """A VM template (image) as the backend reports it."""
+
+    unique_id: str  # instance UUID (vCenter) or VM template ID (SCVMM)
+    ref: str  # managed object ID (vCenter)
+    name: str
+    path: str  # inventory path, e.g. /DC0/vm/templates/ubuntu
+    cpu: int
+    memory_mib: int
+    size_bytes: int  # total capacity of its disks
+    guest_id: str = ""
+    is_template: bool = True  # False: an ordinary VM (usable as a clone source, but not marked)
+    owner_uid: str | None = None  # the Image/ClusterImage UID that made it (herder-made templates only)
+
+
+class ImportFailed(Exception):
+    """An image import failed for a reason in the image itself or its URL, not the backend.
+
+    `reason` is the condition reason: DownloadFailed, ChecksumMismatch or InvalidImage.
+    """
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+# -- resource pools -------------------------------------------------------------------------------------------
+
+
+class SharesLevel(enum.StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    CUSTOM = "custom"
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """One resource of a pool: CPU in MHz, memory in MiB. `limit` None is unlimited."""
+
+    reservation: int = 0
+    limit: int | None = None
+    shares_level: SharesLevel = SharesLevel.NORMAL
+    shares: int | None = None  # only with CUSTOM
+    expandable_reservation: bool = True
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """A resource pool to create or update, under `parent`: the zone's placement, whose `resource_pool`
+    (an inventory path: the parent ResourcePool's, else the zone's) or else cluster/host root pool holds it."""
+
+    name: str
+    parent: Placement
+    cpu: Allocation = field(default_factory=Allocation)
+    memory: Allocation = field(default_factory=Allocation)
+
+
+@dataclass(frozen=True)
+class PoolUsage:
+    """The backend's runtime view of one resource (CPU MHz or memory MiB); None where it says nothing."""
+
+    reservation_used: int | None = None
+    available: int | None = None  # still reservable by VMs (unreservedForVm)
+    usage: int | None = None  # current consumption (overallUsage)
+
+
+@dataclass(frozen=True)
+class ObservedPool:
+    ref: str
+    name: str
+    path: str  # absolute inventory path, e.g. /DC0/host/DC0_C0/Resources/team-a
+    cpu: Allocation
+    memory: Allocation
+    servers: int = 0  # VMs directly in the pool
+    children: int = 0  # child pools
+    cpu_usage: PoolUsage = field(default_factory=PoolUsage)
+    memory_usage: PoolUsage = field(default_factory=PoolUsage)

@@ -25,7 +25,10 @@ PROVISIONED = "Provisioned"
 CONFIG_SYNCED = "ConfigSynced"
 POWER_SYNCED = "PowerSynced"
 PAUSED = "Paused"
+PLACEMENT_SYNCED = "PlacementSynced"  # only on ECSs that pin spec.placement.host or .datastore
 _CREATING = Condition(PROVISIONED, False, "Creating", "creating the VM")
+# The operations providers record for power tasks (vCenter and SCVMM alike).
+POWER_OPERATIONS = frozenset({"power", "power-on", "power-off", "suspend"})
 
 
 class Step(enum.StrEnum):
@@ -37,6 +40,11 @@ class Step(enum.StrEnum):
     POWER = "Power"
     DESTROY_FAILED_CREATE = "DestroyFailedCreate"  # compensation
     DESTROY_FOR_RECREATE = "DestroyForRecreate"  # herder.dev/recreate after an image change
+    RELOCATE = "Relocate"  # vMotion / Storage vMotion to spec.placement.host / .datastore, live
+
+
+# The operation recorded for the destroy task of DESTROY_FAILED_CREATE, so that following it is told apart.
+COMPENSATE = "destroy-failed-create"
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,11 @@ class Desired:
     adopt_unique_id: str | None = None
     power_cycle_allowed: bool = False
     image_changed: bool = False  # the image differs from the one the VM was made from
+    # spec.placement, as the user pinned it (names or inventory paths); None: wherever the zone put it.
+    pinned_host: str | None = None
+    pinned_datastore: str | None = None
+    # The backend's message when the last move to this placement failed (this generation): not retried.
+    relocate_failure: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,7 @@ class Plan:
     power: PowerState | None = None
     forget_task: bool = False  # the recorded task has ended: clear it from status
     forget_identity: bool = False  # the user asked to re-create a vanished VM
+    relocate: tuple[str | None, str | None] = (None, None)  # (host, datastore) to move to; None: stays
 
 
 def plan(desired: Desired, observed: ObservedServer | None, recorded: Recorded,
@@ -83,6 +97,16 @@ def plan(desired: Desired, observed: ObservedServer | None, recorded: Recorded,
 
 
 def _follow_task(task_ref: TaskRef, task: TaskResult, observed: ObservedServer | None) -> Plan | None:
+    if task_ref.operation == COMPENSATE:
+        # Removing what a failed create left. Forget its identity throughout: once it is gone the ECS must
+        # be created again (after the CreateFailed backoff), not reported as VMMissing.
+        removed = task.status is not TaskStatus.RUNNING and observed is None
+        step = Step.NONE if removed else Step.WAIT if task.status is TaskStatus.RUNNING \
+            else Step.DESTROY_FAILED_CREATE
+        message = "the create failed; " + ("the half-made VM is removed, retrying" if removed
+                                           else "removing the half-made VM")
+        return _finish(step, (Condition(PROVISIONED, False, "CreateFailed", message),),
+                       forget_task=step is not Step.WAIT, forget_identity=True)
     if task.status is TaskStatus.RUNNING:
         # The same condition as when the step started: following a task writes nothing until it ends.
         if task_ref.operation == "create":
@@ -97,9 +121,14 @@ def _follow_task(task_ref: TaskRef, task: TaskResult, observed: ObservedServer |
         if task_ref.operation == "create":
             # A half-made VM never stays behind: destroy it, then report.
             step = Step.DESTROY_FAILED_CREATE if observed is not None else Step.NONE
-            return _finish(step, (Condition(PROVISIONED, False, "CreateFailed", message),), forget_task=True)
-        reason = "PowerFailed" if task_ref.operation == "power" else "ReconfigureFailed"
-        kind = POWER_SYNCED if task_ref.operation == "power" else CONFIG_SYNCED
+            return _finish(step, (Condition(PROVISIONED, False, "CreateFailed", message),), forget_task=True,
+                           forget_identity=True)
+        if task_ref.operation == "relocate":
+            return _finish(Step.NONE, (Condition(PLACEMENT_SYNCED, False, "MigrationFailed", message),),
+                           forget_task=True)
+        power = task_ref.operation in POWER_OPERATIONS
+        reason = "PowerFailed" if power else "ReconfigureFailed"
+        kind = POWER_SYNCED if power else CONFIG_SYNCED
         return _finish(Step.NONE, (Condition(kind, False, reason, message),), forget_task=True)
     return None  # succeeded or no longer known: plan from what the backend shows now
 
@@ -139,9 +168,13 @@ def _plan_existing(desired: Desired, observed: ObservedServer, paused: Condition
     power_ok = observed.power == spec.power
     power = Condition(POWER_SYNCED, power_ok, "PowerSynced" if power_ok else "PowerPending",
                       f"power is {observed.power}" + ("" if power_ok else f", want {spec.power}"))
-    conditions = (provisioned, config, power, paused)
+    move, placed = _placement(desired, observed)
+    conditions = (provisioned, config, power, paused) + ((placed,) if placed is not None else ())
     if desired.paused or observed.busy:
         return _finish(Step.NONE, conditions, forget_task=forget_task)
+    if move != (None, None) and desired.relocate_failure is None:
+        # Live, before any other change: vMotion keeps the VM running, whatever its power state.
+        return _finish(Step.RELOCATE, conditions, relocate=move, forget_task=forget_task)
 
     if not change.is_empty():
         if not needs_cycle or observed.power is PowerState.OFF:
@@ -158,6 +191,30 @@ def _plan_existing(desired: Desired, observed: ObservedServer, paused: Condition
             else spec.power
         return _finish(Step.POWER, conditions, power=target, forget_task=forget_task)
     return _finish(Step.NONE, conditions, forget_task=forget_task)
+
+
+def _leaf(name: str) -> str:
+    """Status shows host and datastore names; the spec may use inventory paths."""
+    return name.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _placement(desired: Desired, observed: ObservedServer) -> tuple[tuple[str | None, str | None], Condition | None]:
+    """((host, datastore) to move to, the PlacementSynced condition); no condition when nothing is pinned."""
+    host, datastore = desired.pinned_host, desired.pinned_datastore
+    if not host and not datastore:
+        return (None, None), None
+    move_host = host if host and _leaf(host) != observed.host else None
+    move_datastore = datastore if datastore and _leaf(datastore) != observed.datastore else None
+    where = f"host {observed.host}, datastore {observed.datastore}"
+    if move_host is None and move_datastore is None:
+        return (None, None), Condition(PLACEMENT_SYNCED, True, "Placed", f"on {where}")
+    if desired.relocate_failure is not None:
+        return (move_host, move_datastore), Condition(PLACEMENT_SYNCED, False, "MigrationFailed",
+                                                      desired.relocate_failure)
+    targets = " and ".join(f"{kind} {name}" for kind, name in (("host", move_host), ("datastore", move_datastore))
+                           if name)
+    return (move_host, move_datastore), Condition(PLACEMENT_SYNCED, False, "Migrating",
+                                                  f"on {where}; moving to {targets}")
 
 
 def _config_change(spec: ServerSpec, observed: ObservedServer) -> tuple[ServerChange, str]:
@@ -214,7 +271,8 @@ def _config_condition(desired: Desired, change: ServerChange, needs_cycle: bool,
 
 
 def _finish(step: Step, conditions: tuple[Condition, ...], *, change: ServerChange | None = None,
-            power: PowerState | None = None, forget_task: bool = False, forget_identity: bool = False) -> Plan:
+            power: PowerState | None = None, forget_task: bool = False, forget_identity: bool = False,
+            relocate: tuple[str | None, str | None] = (None, None)) -> Plan:
     gating = tuple(c for c in conditions if c.type != PAUSED)
     return Plan(step, (*conditions, summary(gating)), change=change or ServerChange(), power=power,
-                forget_task=forget_task, forget_identity=forget_identity)
+                forget_task=forget_task, forget_identity=forget_identity, relocate=relocate)

@@ -5,11 +5,28 @@ Only this package imports winrm. See docs/scvmm.md for the identity scheme, disk
 
 from __future__ import annotations
 
+from herder.providers.base import NotSupported
 from herder.providers.scvmm.driver import CATrust, Driver, protocol_options
 from herder.providers.scvmm.inventory import SCVMMInventory
 from herder.providers.scvmm.servers import SCVMMServers
 from herder.providers.scvmm.shell import Meter, RequestHook
-from herder.providers.types import Credentials, TLSSettings
+from herder.providers.types import Credentials, ObservedPool, PoolSpec, TLSSettings
+
+
+class SCVMMPools:
+    """Resource pools are a vCenter concept; SCVMM's clouds are not managed by herder yet."""
+
+    def _refuse(self) -> NotSupported:
+        return NotSupported("ResourcePools are not supported on SCVMM zones yet (clouds are managed in VMM)")
+
+    def ensure(self, spec: PoolSpec, known_ref: str | None = None) -> ObservedPool:
+        raise self._refuse()
+
+    def observe(self, ref: str) -> ObservedPool | None:
+        raise self._refuse()
+
+    def delete(self, ref: str) -> None:
+        raise self._refuse()
 
 
 class SCVMMProvider:
@@ -39,6 +56,7 @@ class SCVMMProvider:
         watch = Driver(endpoint_url, credentials, options, meter, vmm_server=vmm_server, job_timeout=job_timeout)
         self.inventory = SCVMMInventory(watch, interval=inventory_interval)
         self.servers = SCVMMServers(self.endpoint)
+        self.pools = SCVMMPools()
 
     def close(self) -> None:
         self.inventory.stop()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from herder.providers.base import Conflict, NotFound, ProviderError
+from herder.providers.base import Conflict, NotFound, NotSupported, ProviderError
 from herder.providers.scvmm import observe
 from herder.providers.scvmm.driver import Driver
 from herder.providers.scvmm.observe import DESCRIPTION_MARK, DISK_INFIX, OWNER_PROPERTY, PROJECTION, owned
@@ -305,6 +305,9 @@ class SCVMMServers:
             f"$null = Set-SCCustomPropertyValue -InputObject $v -CustomProperty $cp -Value {quote(uid)}",
         ])
         self._run("adopt", f"adopt VM {server.name} for ECS {uid}", body)
+
+    def relocate(self, server: ObservedServer, host: str | None, datastore: str | None) -> TaskRef:
+        raise NotSupported(f"VM {server.name}: moving a VM is not supported on SCVMM yet (Move-SCVirtualMachine)")
 
     def release(self, server: ObservedServer) -> None:
         mark = quote(DESCRIPTION_MARK + r"\S*")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from herder.providers.types import Credentials, TLSSettings
 from herder.providers.vcenter.fields import OwnerField
+from herder.providers.vcenter.images import VCenterImages
 from herder.providers.vcenter.inventory import VCenterInventory
+from herder.providers.vcenter.pools import VCenterPools
 from herder.providers.vcenter.servers import VCenterServers
 from herder.providers.vcenter.session import RequestHook, Session
 
 
 class VCenterProvider:
-    """`Provider` for one vCenter datacenter: `.endpoint` (the session), `.servers` and `.inventory`."""
+    """`Provider` for one vCenter datacenter: `.endpoint` (the session), `.servers`, `.inventory` and `.pools`."""
 
     def __init__(
         self,
@@ -36,10 +38,12 @@ class VCenterProvider:
         owner = OwnerField()
         self.inventory = VCenterInventory(self.endpoint, owner, max_wait_seconds=max_wait_seconds)
         self.servers = VCenterServers(self.endpoint, owner, owned_by=self.inventory.owned_by)
+        self.images = VCenterImages(self.endpoint, owner)
+        self.pools = VCenterPools(self.endpoint)
 
     def close(self) -> None:
         self.inventory.stop()
         self.endpoint.close()
 
 
-__all__ = ["Session", "VCenterInventory", "VCenterProvider", "VCenterServers"]
+__all__ = ["Session", "VCenterInventory", "VCenterPools", "VCenterProvider", "VCenterServers"]

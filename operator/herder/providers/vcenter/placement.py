@@ -63,6 +63,27 @@ def template(content: Any, datacenter: Any, ref: str) -> Any:
     return found[0]
 
 
+def host(content: Any, datacenter: Any, ref: str) -> Any:
+    """An ESXi host by inventory path, or by bare name (hosts in a cluster sit below it: `DC0_C0_H1`)."""
+    if "/" not in ref:
+        named = query.by_name(content, datacenter.hostFolder, vim.HostSystem, ref)
+        if len(named) == 1:
+            return named[0]
+    found = _path(content, datacenter, "host", ref)
+    if isinstance(found, vim.ComputeResource):  # a standalone host's compute resource
+        found = found.host[0]
+    if not isinstance(found, vim.HostSystem):
+        raise NotFound(f"host {ref!r} is not an ESXi host in datacenter {datacenter.name}")
+    return found
+
+
+def datastore(content: Any, datacenter: Any, ref: str) -> Any:
+    found = _path(content, datacenter, "datastore", ref)
+    if not isinstance(found, vim.Datastore):
+        raise NotFound(f"datastore {ref!r} is not a datastore in datacenter {datacenter.name}")
+    return found
+
+
 def _compute(content: Any, datacenter: Any, placement: VCenterPlacement) -> tuple[Any, Any]:
     """(resource pool, host or None): the explicit pool, else the cluster's or the host's root pool."""
     host = None

@@ -268,6 +268,24 @@ class VCenterServers:
 
         return self._session.call(f"delete VM {server.name}", run)
 
+    def relocate(self, server: ObservedServer, host: str | None, datastore: str | None) -> TaskRef:
+        """vMotion (host) and/or Storage vMotion (datastore), live: the VM's power state is left alone."""
+        def run() -> TaskRef:
+            if not host and not datastore:
+                return _done("relocate", server.ref)
+            vm = self._locate(server)
+            if vm is None:
+                raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason="NotFound")
+            content, datacenter = self._session.content, self._session.datacenter()
+            spec = specs.relocate_spec(
+                host=placement.host(content, datacenter, host) if host else None,
+                datastore=placement.datastore(content, datacenter, datastore) if datastore else None,
+            )
+            return TaskRef(id=str(vm.RelocateVM_Task(spec=spec)._moId), operation="relocate")
+
+        where = " and ".join(f"{kind} {name}" for kind, name in (("host", host), ("datastore", datastore)) if name)
+        return self._session.call(f"move VM {server.name} to {where or 'where it is'}", run)
+
     # -- ownership marks --------------------------------------------------------------------------------
 
     def adopt(self, server: ObservedServer, uid: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -150,6 +151,10 @@ class Session:
         if name is None:
             name = self._names[key] = str(obj.name)
         return name
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A TLS context with this session's verification settings (for NFC uploads)."""
+        return client_context(self._tls)
 
     @property
     def generation(self) -> int:

@@ -184,3 +184,8 @@ def reconfig_spec(devices: Sequence[Any], change: ServerChange) -> Any:
     if change.memory_mib:
         config.memoryMB = change.memory_mib
     return config
+
+
+def relocate_spec(*, host: Any = None, datastore: Any = None) -> Any:
+    """A live move: only what changes is set, so the VM keeps its pool, and its disks follow the datastore."""
+    return _Relocate(host=host, datastore=datastore)

@@ -1,0 +1,390 @@
+"""Image and ClusterImage: one daemon per image finds, captures or imports its template and reports it.
+
+- `existing`: the template is looked up by path or name; status shows what vCenter reports.
+- `fromServer`: the ECS is cloned into a template named `img_<namespace>.<name>` (ClusterImage:
+  `cimg_<name>`) whose instance UUID is the image's UID; the clone task is recorded in
+  `status.pendingTask` and followed. Before any capture the template is looked up by that identity, so a
+  capture that ran before a crash is never repeated.
+- `url`: an OVA is streamed into vCenter (see `herder.providers.vcenter.images`); `status.progress`
+  shows the percentage while it runs.
+
+`spec.frequentlyUsed` is mirrored to the label `herder.dev/frequently-used`. Deletion honours
+`deletionPolicy` (default Orphan for `existing`, Delete otherwise); ECSs cloned from an image are
+independent VMs and are never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from herder import GROUP, VERSION, kube
+from herder.api import format_mib
+from herder.api.clusterimage import ClusterImage
+from herder.api.common import DeletionPolicy
+from herder.api.image import FREQUENTLY_USED_LABEL, Image, ImageFormat
+from herder.api.zone import AvailabilityZone
+from herder.controllers.lookups import Lookups
+from herder.controllers.runtime import Backoff, ProviderHandle, Runtime, runtime_of
+from herder.controllers.status import new_status, publish
+from herder.providers.base import Images, ProviderError
+from herder.providers.types import (
+    ImportFailed,
+    Placement,
+    TaskRef,
+    TaskStatus,
+    TemplateInfo,
+    VCenterPlacement,
+)
+from herder.reconcile.conditions import READY, Condition
+from herder.reconcile.desired import Unresolvable
+
+log = logging.getLogger(__name__)
+PLURALS = {"Image": "images", "ClusterImage": "clusterimages"}
+#: Failures that cannot heal without a change (source is immutable): not retried until the spec changes.
+FINAL_REASONS = frozenset({"ChecksumMismatch", "InvalidImage", "NotSupported"})
+TASK_POLL_SECONDS = 1.0
+PROGRESS_PUBLISH_SECONDS = 1.0
+WARM_UP_RETRY_SECONDS = 2.0
+DELETE_WAIT_SECONDS = 60.0
+GIB = 1024**3
+MIB = 1024**2
+_BACKOFF = Backoff(cap=30.0)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: dict[str, Any]
+    delay: float | None
+
+
+@dataclass
+class Progress:
+    """Shared between the import thread and the daemon: the percentage, and a stop request."""
+
+    percent: int | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def report(self, percent: int) -> bool:
+        self.percent = percent
+        return not self.stop.is_set()
+
+
+def template_name(kind: str, namespace: str | None, name: str) -> str:
+    """Unique per image and never an ECS's VM name (`<namespace>.<name>`): `_` is not valid in a namespace."""
+    return f"img_{namespace}.{name}" if kind == "Image" else f"cimg_{name}"
+
+
+def _model(kind: str, body: dict[str, Any]) -> Image | ClusterImage:
+    return Image.model_validate(body) if kind == "Image" else ClusterImage.model_validate(body)
+
+
+def _size(size_bytes: int) -> str:
+    if size_bytes and size_bytes % GIB == 0:
+        return f"{size_bytes // GIB}Gi"
+    if size_bytes % MIB == 0:
+        return format_mib(size_bytes // MIB)
+    return str(size_bytes)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- where the image lives ------------------------------------------------------------------------------------
+
+def _handle(runtime: Runtime, kind: str, name: str) -> ProviderHandle:
+    handle = runtime.providers.get((kind, name))
+    if handle is None or not handle.ready:
+        why = f"{handle.reason}: {handle.message}" if handle else "not connected"
+        raise Unresolvable("ProviderNotReady", f"{kind} {name} is not ready ({why})")
+    return handle
+
+
+def _zone(lookups: Lookups, name: str) -> AvailabilityZone:
+    body = lookups.zone(name)
+    if body is None:
+        raise Unresolvable("ZoneNotFound", f"AvailabilityZone {name} not found")
+    return AvailabilityZone.model_validate(body)
+
+
+def _zone_placement(zone: AvailabilityZone, datacenter: str) -> Placement:
+    where = zone.spec.vcenter
+    if where is None:
+        raise Unresolvable("NotSupported", f"AvailabilityZone {zone.metadata.name} is not a vCenter zone")
+    return VCenterPlacement(datacenter=datacenter, cluster=where.cluster, host=where.host, datastore=where.datastore,
+                            network=where.network, folder=where.folder, resource_pool=where.resource_pool)
+
+
+def _locate(runtime: Runtime, image: Image | ClusterImage, lookups: Lookups,
+            server_zone: str | None = None) -> tuple[ProviderHandle, dict[str, str], Placement]:
+    """(the connection, the provider reference for status, where new templates go)."""
+    spec = image.spec
+    zone_name = spec.availability_zone or (server_zone if spec.provider is None else None)
+    if zone_name:
+        zone = _zone(lookups, zone_name)
+        ref = zone.spec.provider
+        handle = _handle(runtime, ref.kind.value, ref.name)
+        return handle, {"kind": ref.kind.value, "name": ref.name}, _zone_placement(zone, handle.datacenter)
+    if spec.provider is None:
+        raise Unresolvable("ZoneNotFound", "spec: set provider or availabilityZone (the server has no zone yet)")
+    handle = _handle(runtime, spec.provider.kind.value, spec.provider.name)
+    return (handle, {"kind": spec.provider.kind.value, "name": spec.provider.name},
+            VCenterPlacement(datacenter=handle.datacenter))
+
+
+def _images(handle: ProviderHandle, provider: dict[str, str]) -> Images:
+    images: Images | None = getattr(handle.provider, "images", None)
+    if images is None:
+        raise Unresolvable("NotSupported", f"{provider['kind']} {provider['name']}: images are not supported on "
+                           "this backend yet (source.existing templates are used by name as given)")
+    return images
+
+
+# -- one pass -------------------------------------------------------------------------------------------------
+
+def _available(info: TemplateInfo, provider: dict[str, str]) -> tuple[list[Condition], dict[str, Any]]:
+    fields = {"phase": "Available", "uniqueID": info.unique_id, "managedObjectID": info.ref, "provider": provider,
+              "path": info.path, "size": _size(info.size_bytes), "cpu": info.cpu,
+              "memory": format_mib(info.memory_mib), "guestID": info.guest_id or None, "pendingTask": None,
+              "progress": None}
+    what = "template" if info.is_template else "VM (not marked as a template)"
+    return [Condition(READY, True, "Available", f"{what} {info.path} ({info.unique_id})")], fields
+
+
+def sync_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Lookups,
+               progress: Progress) -> Outcome:
+    image = _model(kind, body)
+    meta = image.metadata
+    uid, generation = meta.uid or "", meta.generation or 0
+    current = body.get("status") or {}
+    source = image.spec.source
+
+    def done(conditions: list[Condition], fields: dict[str, Any], delay: float | None) -> Outcome:
+        return Outcome(new_status(current, conditions, generation, fields), delay)
+
+    ready = next((c for c in current.get("conditions") or [] if c.get("type") == READY), None)
+    if (ready is not None and ready.get("reason") in FINAL_REASONS and ready.get("status") == "False"
+            and current.get("observedGeneration") == generation):
+        return Outcome(dict(current), None)  # a failure only a spec change can heal
+    try:
+        if source.existing is not None:
+            handle, provider, _ = _locate(runtime, image, lookups)
+            wanted = source.existing.path or source.existing.name or ""
+            info = _images(handle, provider).find_template(wanted)
+            if info is None:
+                raise Unresolvable("TemplateNotFound", f"template {wanted!r} not found on {provider['kind']} "
+                                   f"{provider['name']}")
+            conditions, fields = _available(info, provider)
+        elif source.from_server is not None:
+            conditions, fields, delay = _capture(runtime, kind, image, lookups, current)
+            _BACKOFF.succeeded(uid)
+            return done(conditions, fields, delay)
+        else:
+            assert source.url is not None
+            conditions, fields = _import(runtime, kind, image, lookups, progress)
+    except (Unresolvable, ProviderError, ImportFailed) as exc:
+        if exc.reason == "ProviderNotReady" and runtime.warming_up():
+            return Outcome(dict(current), WARM_UP_RETRY_SECONDS)
+        final = exc.reason in FINAL_REASONS
+        delay = None if final else _BACKOFF.failed(uid)
+        log.info("%s %s: %s: %s%s", kind, meta.name, exc.reason, exc, "" if final else f" (retry in {delay:.0f}s)")
+        fields = {"phase": "Failed" if final or isinstance(exc, ImportFailed) else "Pending", "progress": None}
+        if not isinstance(exc, Unresolvable) or exc.reason not in {"ServerRunning", "ProviderNotReady"}:
+            fields["pendingTask"] = None
+        return done([Condition(READY, False, exc.reason, str(exc))], fields, delay)
+    _BACKOFF.succeeded(uid)
+    return done(conditions, fields, None)
+
+
+def _capture(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: Lookups,
+             current: dict[str, Any]) -> tuple[list[Condition], dict[str, Any], float | None]:
+    source = image.spec.source.from_server
+    assert source is not None
+    meta = image.metadata
+    uid = meta.uid or ""
+    namespace = source.namespace or meta.namespace or ""
+    server = kube.read_custom_object("elasticcloudservers", namespace, source.name)
+    server_status = (server or {}).get("status") or {}
+    handle, provider, where = _locate(runtime, image, lookups, server_zone=server_status.get("zone"))
+    images = _images(handle, provider)
+    name = template_name(kind, meta.namespace, meta.name or "")
+    pending = current.get("pendingTask")
+    if pending and pending.get("operation") == "capture":
+        result = images.task(TaskRef(pending["id"], "capture"))
+        if result.status is TaskStatus.RUNNING:
+            return ([Condition(READY, False, "Capturing", f"cloning ECS {namespace}/{source.name} into {name}")],
+                    {"phase": "Capturing"}, TASK_POLL_SECONDS)
+        if result.status is TaskStatus.FAILED:
+            raise ProviderError(f"capture of ECS {namespace}/{source.name} failed: {result.error}",
+                                reason="CaptureFailed")
+    info = images.find_template(uid)  # by identity: a capture before a crash is never repeated
+    if info is not None:
+        conditions, fields = _available(info, provider)
+        return conditions, fields, None
+    if server is None:
+        raise Unresolvable("ServerNotFound", f"ElasticCloudServer {namespace}/{source.name} not found")
+    server_uid = server["metadata"]["uid"]
+    observed = handle.provider.servers.find(server_uid, server_status.get("managedObjectID"))
+    if observed is None:
+        raise Unresolvable("ServerNotReady", f"ElasticCloudServer {namespace}/{source.name} has no VM yet")
+    if source.power_policy.value != "Live" and observed.power.value != "Off":
+        raise Unresolvable("ServerRunning", f"powerPolicy {source.power_policy.value}: herder keeps the server's "
+                           "declared power state, so set the ECS's spec.powerState to Off for a consistent "
+                           "capture, or use powerPolicy Live (crash-consistent)")
+    task = images.capture(observed, name, uid, where)
+    log.info("%s %s: capturing ECS %s/%s as template %s (%s)", kind, meta.name, namespace, source.name, name,
+             task.id)
+    if task.id.startswith("done:"):
+        found = images.find_template(uid)
+        if found is not None:
+            conditions, fields = _available(found, provider)
+            return conditions, fields, None
+    fields = {"phase": "Capturing", "pendingTask": {"id": task.id, "operation": "capture", "startedAt": _now()}}
+    return ([Condition(READY, False, "Capturing", f"cloning ECS {namespace}/{source.name} into {name}")],
+            fields, TASK_POLL_SECONDS)
+
+
+def _import(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: Lookups,
+            progress: Progress) -> tuple[list[Condition], dict[str, Any]]:
+    source = image.spec.source.url
+    assert source is not None
+    meta = image.metadata
+    handle, provider, where = _locate(runtime, image, lookups)
+    images = _images(handle, provider)
+    fmt = source.format or (ImageFormat.VHDX if source.url.lower().split("?")[0].endswith(".vhdx") else
+                            ImageFormat.OVF if source.url.lower().split("?")[0].endswith(".ovf") else ImageFormat.OVA)
+    if fmt is not ImageFormat.OVA:
+        raise Unresolvable("NotSupported", f"{provider['kind']} {provider['name']}: only OVA imports are supported "
+                           f"(format {fmt.value})")
+    name = template_name(kind, meta.namespace, meta.name or "")
+    info = images.import_ova(source.url, source.checksum, name, meta.uid or "", where, progress=progress.report)
+    return _available(info, provider)
+
+
+# -- handlers -------------------------------------------------------------------------------------------------
+
+def _importing(current: dict[str, Any], generation: int, percent: int, url: str) -> dict[str, Any]:
+    pending = current.get("pendingTask") or {"id": "nfc", "operation": "import", "startedAt": _now()}
+    return new_status(current, [Condition(READY, False, "Importing", f"importing {url}: {percent}%")], generation,
+                      {"phase": "Importing", "progress": percent, "pendingTask": pending})
+
+
+async def _mirror_label(kind: str, body: kopf.Body, mirrored: list[str]) -> None:
+    """spec.frequentlyUsed -> the herder.dev/frequently-used label; a patch only when it differs."""
+    wanted = "true" if (body.get("spec") or {}).get("frequentlyUsed") else "false"
+    meta = body.get("metadata", {})
+    if (meta.get("labels") or {}).get(FREQUENTLY_USED_LABEL) == wanted or (mirrored and mirrored[-1] == wanted):
+        return
+    await asyncio.to_thread(kube.patch_labels, PLURALS[kind], meta.get("namespace"), meta["name"],
+                            {FREQUENTLY_USED_LABEL: wanted})
+    mirrored.append(wanted)
+
+
+async def _run(kind: str, body: kopf.Body, uid: str, stopped: kopf.DaemonStopped, memo: kopf.Memo, *,
+               kwargs: dict[str, Any]) -> None:
+    runtime = runtime_of(memo)
+    lookups = Lookups.of(kwargs)
+    plural = PLURALS[kind]
+    status = dict(body.get("status") or {})
+    mirrored: list[str] = []
+    try:
+        while not stopped and not body.get("metadata", {}).get("deletionTimestamp"):
+            await _mirror_label(kind, body, mirrored)
+            progress = Progress()
+            work = asyncio.ensure_future(asyncio.to_thread(
+                sync_image, runtime, kind, {**body, "status": status}, lookups, progress))
+            shown: int | None = None
+            url = ((body.get("spec") or {}).get("source") or {}).get("url") or {}
+            while not work.done():
+                await asyncio.wait({work}, timeout=PROGRESS_PUBLISH_SECONDS)
+                if stopped or body.get("metadata", {}).get("deletionTimestamp"):
+                    progress.stop.set()
+                if progress.percent is not None and progress.percent != shown and not work.done():
+                    shown = progress.percent
+                    generation = int(body.get("metadata", {}).get("generation") or 0)
+                    status = await publish(body, plural, status,
+                                           _importing(status, generation, shown, url.get("url", "")))
+            outcome = work.result()
+            status = await publish(body, plural, status, outcome.status)
+            await runtime.sleep(uid, outcome.delay, stopped)
+    finally:
+        runtime.forget(uid)
+        _BACKOFF.succeeded(uid)
+
+
+@kopf.daemon(GROUP, VERSION, "images", cancellation_timeout=60.0)
+async def image_daemon(*, body: kopf.Body, uid: str, stopped: kopf.DaemonStopped, memo: kopf.Memo,
+                       **kwargs: Any) -> None:
+    await _run("Image", body, uid, stopped, memo, kwargs=kwargs)
+
+
+@kopf.daemon(GROUP, VERSION, "clusterimages", cancellation_timeout=60.0)
+async def cluster_image_daemon(*, body: kopf.Body, uid: str, stopped: kopf.DaemonStopped, memo: kopf.Memo,
+                               **kwargs: Any) -> None:
+    await _run("ClusterImage", body, uid, stopped, memo, kwargs=kwargs)
+
+
+@kopf.on.event(GROUP, VERSION, "images")
+@kopf.on.event(GROUP, VERSION, "clusterimages")
+def image_event(*, body: kopf.Body, uid: str, memo: kopf.Memo, **_: Any) -> None:
+    """A spec change (a new generation) wakes the daemon; its own status and label writes do not."""
+    status = body.get("status") or {}
+    if body.get("metadata", {}).get("generation") != status.get("observedGeneration"):
+        runtime_of(memo).wake(uid)
+
+
+def delete_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Lookups) -> str:
+    """Honour deletionPolicy. Returns what happened; raises kopf.TemporaryError to retry."""
+    image = _model(kind, body)
+    source = image.spec.source
+    policy = image.spec.deletion_policy or (DeletionPolicy.ORPHAN if source.existing else DeletionPolicy.DELETE)
+    status = image.status
+    if policy is DeletionPolicy.ORPHAN:
+        return f"deletionPolicy Orphan: template {status.path or '-'} left in place"
+    # Templates herder made carry the image's UID; an adopted one is known by its recorded UUID only.
+    identity = status.unique_id if source.existing else (status.unique_id or image.metadata.uid)
+    if not identity:
+        return "no template to delete"
+    try:
+        recorded = status.provider
+        if recorded is not None:
+            handle = _handle(runtime, recorded.kind.value, recorded.name)
+            provider = {"kind": recorded.kind.value, "name": recorded.name}
+        else:
+            handle, provider, _ = _locate(runtime, image, lookups)
+        images = _images(handle, provider)
+        task = images.destroy_template(identity)
+        for _ in range(int(DELETE_WAIT_SECONDS / 0.5)):
+            result = images.task(task)
+            if result.status is TaskStatus.FAILED:
+                raise ProviderError(f"delete template {identity}: {result.error}")
+            if result.status is not TaskStatus.RUNNING:
+                return f"template {status.path or identity} deleted"
+            time.sleep(0.5)
+        raise ProviderError(f"delete template {identity}: still running")
+    except Unresolvable as exc:
+        if exc.reason == "NotSupported":
+            return str(exc)
+        raise kopf.TemporaryError(f"{exc.reason}: {exc}", delay=10) from None
+    except ProviderError as exc:
+        raise kopf.TemporaryError(f"{exc.reason}: {exc}", delay=10) from None
+
+
+@kopf.on.delete(GROUP, VERSION, "images")
+@kopf.on.delete(GROUP, VERSION, "clusterimages")
+async def image_deleted(*, body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, resource: kopf.Resource,
+                        **kwargs: Any) -> None:
+    kind = "Image" if resource.plural == "images" else "ClusterImage"
+    message = await asyncio.to_thread(delete_image, runtime_of(memo), kind, dict(body), Lookups.of(kwargs))
+    logger.info(message)
+
+
+__all__ = ["delete_image", "sync_image", "template_name"]

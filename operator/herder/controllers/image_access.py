@@ -1,0 +1,98 @@
+"""Which image an ECS may use, and which template it clones: the visibility rules of Image and ClusterImage.
+
+- An ECS sees the Images of its own namespace (there is no namespace on `spec.image`) and the ClusterImages
+  whose `namespaceSelector` matches its namespace's labels (unset or empty: every namespace).
+- It clones the template the image controller resolved (`status.uniqueID`, else `status.path`) once the
+  image is Ready, and waits (`ImageNotReady`) while a capture or import is under way. A `source.existing`
+  image whose status is not written yet (or whose backend has no image support) is used by its spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from herder.api.clusterimage import ClusterImage
+from herder.api.common import ConditionStatus, LabelSelector, LabelSelectorOperator
+from herder.api.ecs import ImageKind
+from herder.api.image import ExistingSource, Image, ImageSource, ImageSpec, ImageStatus, OSFamily
+from herder.controllers.lookups import Lookups
+from herder.reconcile.desired import Unresolvable
+
+#: Reasons for which an `existing` image still falls back to its spec.
+_FALLBACK_REASONS = frozenset({"NotSupported", "ProviderNotReady"})
+
+
+def selector_matches(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
+    """metav1.LabelSelector semantics; an unset or empty selector matches everything."""
+    if selector is None:
+        return True
+    for key, value in (selector.match_labels or {}).items():
+        if labels.get(key) != value:
+            return False
+    for req in selector.match_expressions or ():
+        values = set(req.values or ())
+        present = req.key in labels
+        if req.operator is LabelSelectorOperator.IN and not (present and labels[req.key] in values):
+            return False
+        if req.operator is LabelSelectorOperator.NOT_IN and present and labels[req.key] in values:
+            return False
+        if req.operator is LabelSelectorOperator.EXISTS and not present:
+            return False
+        if req.operator is LabelSelectorOperator.DOES_NOT_EXIST and present:
+            return False
+    return True
+
+
+def _ready(status: ImageStatus) -> tuple[bool | None, str, str]:
+    """(Ready: True/False/None when unset, reason, message)."""
+    cond = status.condition("Ready")
+    if cond is None:
+        return None, "", ""
+    return cond.status == ConditionStatus.TRUE, cond.reason, cond.message
+
+
+def image_for(namespace: str, kind: ImageKind, name: str, lookups: Lookups, *, provisioned: bool = False) -> ImageSpec:
+    """The image spec an ECS of `namespace` clones from, with the resolved template as `source.existing`.
+
+    `provisioned`: the ECS already has its VM. A clone is independent of its image, so an image that was
+    deleted, restricted or broken since then does not fail the ECS (only a re-create would need it).
+    """
+    try:
+        return _image_for(namespace, kind, name, lookups)
+    except Unresolvable as exc:
+        if not provisioned:
+            raise
+        gone = f"({kind.value} {name}: {exc.reason})"
+        return ImageSpec.model_construct(source=ImageSource.model_construct(
+            existing=ExistingSource.model_construct(name=gone, path=None), from_server=None, url=None),
+            os_family=OSFamily.LINUX)
+
+
+def _image_for(namespace: str, kind: ImageKind, name: str, lookups: Lookups) -> ImageSpec:
+    status: ImageStatus
+    if kind is ImageKind.IMAGE:
+        body = lookups.image(namespace, name)
+        if body is None:
+            raise Unresolvable("ImageNotFound", f"Image {name} not found in namespace {namespace}")
+        image = Image.model_validate(body)
+        spec: ImageSpec = image.spec
+        status = image.status
+    else:
+        body = lookups.cluster_image(name)
+        if body is None:
+            raise Unresolvable("ImageNotFound", f"ClusterImage {name} not found")
+        cluster_image = ClusterImage.model_validate(body)
+        selector = cluster_image.spec.namespace_selector
+        if not selector_matches(selector, lookups.namespace_labels(namespace) or {}):
+            raise Unresolvable("ImageNotAllowed",
+                               f"ClusterImage {name} is not available to namespace {namespace} "
+                               "(its namespaceSelector does not match the namespace's labels)")
+        spec, status = cluster_image.spec, cluster_image.status
+    ready, reason, message = _ready(status)
+    template = (status.unique_id or status.path) if ready else None
+    if template:
+        return spec.model_copy(update={"source": ImageSource(existing=ExistingSource(name=template))})
+    if spec.source.existing is not None and (ready is None or reason in _FALLBACK_REASONS):
+        return spec
+    why = f" ({reason}: {message})" if reason else ""
+    raise Unresolvable("ImageNotReady", f"{kind.value} {name} is not ready yet{why}")

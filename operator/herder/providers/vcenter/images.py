@@ -1,0 +1,422 @@
+"""VM templates on vCenter: find, capture (clone a VM into a template), OVA import, delete.
+
+Identity: every template herder makes carries the Image's UID as its instance UUID (set in the clone or
+import spec), so a capture or import that ran before a crash is found by identity instead of repeated.
+
+An OVA import streams: the HTTP(S) response is read once, in chunks, through a SHA-256; the tar members
+(descriptor first, as the OVA format requires) go straight into the NFC lease's upload URLs. Nothing is
+held in memory beyond one chunk. The checksum is known only at the end: a mismatch aborts the lease and
+destroys the partial VM, so nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import logging
+import tarfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import IO, Any
+
+from pyVmomi import vim, vmodl
+
+from herder.providers.base import Conflict, NotFound, ProviderError
+from herder.providers.types import (
+    ImportFailed,
+    ObservedServer,
+    Placement,
+    TaskRef,
+    TaskResult,
+    TaskStatus,
+    TemplateInfo,
+    VCenterPlacement,
+)
+from herder.providers.vcenter import placement as places
+from herder.providers.vcenter import query
+from herder.providers.vcenter.errors import fault_message
+from herder.providers.vcenter.fields import OwnerField
+from herder.providers.vcenter.session import Session
+
+log = logging.getLogger(__name__)
+DONE = "done:"
+CHUNK = 1024 * 1024
+MAX_DESCRIPTOR = 16 * 1024 * 1024
+DOWNLOAD_TIMEOUT = 30.0
+LEASE_READY_TIMEOUT = 300.0
+LEASE_PROGRESS_SECONDS = 5.0
+_WAIT_TIMEOUT = 300.0
+_TEMPLATE_PROPERTIES = [
+    "name", "parent", "config.instanceUuid", "config.template", "config.hardware.numCPU",
+    "config.hardware.memoryMB", "config.guestId", "config.hardware.device",
+]
+_VM: Any = vim.VirtualMachine
+_Task: Any = vim.Task
+_ConfigSpec: Any = vim.vm.ConfigSpec
+_CloneSpec: Any = vim.vm.CloneSpec
+_Relocate: Any = vim.vm.RelocateSpec
+_ImportParams: Any = vim.OvfManager.CreateImportSpecParams
+
+
+def _done(operation: str, ref: str = "") -> TaskRef:
+    return TaskRef(id=f"{DONE}{ref}", operation=operation)
+
+
+class _HashingReader:
+    """A file-like view of an HTTP response that hashes and counts every byte read."""
+
+    def __init__(self, response: IO[bytes], url: str) -> None:
+        self._response = response
+        self._url = url
+        self.sha256 = hashlib.sha256()
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            data = self._response.read(size if size is not None and size >= 0 else CHUNK)
+        except (OSError, http.client.HTTPException) as exc:
+            raise ImportFailed("DownloadFailed", f"reading {self._url} failed after {self.count} bytes: {exc}") from exc
+        self.sha256.update(data)
+        self.count += len(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
+
+
+def _open(url: str) -> tuple[IO[bytes], int]:
+    """(the response, its Content-Length or 0). Raises ImportFailed(DownloadFailed)."""
+    try:
+        response = urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT)  # noqa: S310 - http(s) only (API pattern)
+    except urllib.error.HTTPError as exc:
+        raise ImportFailed("DownloadFailed", f"GET {url}: HTTP {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ImportFailed("DownloadFailed", f"GET {url}: {reason}") from exc
+    length = response.headers.get("Content-Length")
+    return response, int(length) if length and length.isdigit() else 0
+
+
+class VCenterImages:
+    """The `Images` protocol on one vCenter datacenter."""
+
+    def __init__(self, session: Session, owner_field: OwnerField) -> None:
+        self._session = session
+        self._owner = owner_field
+
+    # -- reads ------------------------------------------------------------------------------------------
+
+    def _path(self, content: Any, vm: Any, name: str, parent: Any) -> str:
+        parts = [name]
+        node = parent
+        while node is not None and not isinstance(node, vim.Datacenter):
+            props = query.properties(content, node, ["name", "parent"])
+            parts.append(str(props.get("name")))
+            node = props.get("parent")
+        if node is not None:
+            parts.append(str(node.name))
+        return "/" + "/".join(reversed(parts))
+
+    def _info(self, vm: Any) -> TemplateInfo | None:
+        content = self._session.content
+        try:
+            props = query.properties(content, vm, _TEMPLATE_PROPERTIES)
+        except vmodl.fault.ManagedObjectNotFound:
+            return None
+        unique_id = props.get("config.instanceUuid")
+        if not unique_id:
+            return None  # still being created
+        devices = props.get("config.hardware.device") or ()
+        size = sum(int(d.capacityInBytes or 0) for d in devices if isinstance(d, vim.vm.device.VirtualDisk))
+        name = str(props.get("name"))
+        return TemplateInfo(
+            unique_id=str(unique_id), ref=str(vm._moId), name=name,
+            path=self._path(content, vm, name, props.get("parent")),
+            cpu=int(props.get("config.hardware.numCPU") or 0),
+            memory_mib=int(props.get("config.hardware.memoryMB") or 0), size_bytes=size,
+            guest_id=str(props.get("config.guestId") or ""), is_template=bool(props.get("config.template")),
+        )
+
+    def _by_uuid(self, unique_id: str) -> Any:
+        found = query.vms_by_instance_uuid(self._session.content, self._session.datacenter(), unique_id)
+        if len(found) > 1:
+            raise Conflict(f"{len(found)} VMs claim instance UUID {unique_id}")
+        return found[0] if found else None
+
+    def find_template(self, ref: str) -> TemplateInfo | None:
+        def run() -> TemplateInfo | None:
+            try:
+                vm = places.template(self._session.content, self._session.datacenter(), ref)
+            except NotFound:
+                return None
+            return self._info(vm)
+
+        return self._session.call(f"find template {ref}", run)
+
+    # -- capture ----------------------------------------------------------------------------------------
+
+    def capture(self, server: ObservedServer, name: str, uid: str, placement: Placement) -> TaskRef:
+        if not isinstance(placement, VCenterPlacement):
+            raise ProviderError(f"template {name}: a vCenter image needs a vCenter placement", retryable=False)
+
+        def run() -> TaskRef:
+            content, datacenter = self._session.content, self._session.datacenter()
+            made = self._by_uuid(uid)
+            if made is not None:
+                return _done("capture", str(made._moId))  # a capture before a crash already made it
+            source = self._by_uuid(server.unique_id)
+            if source is None:
+                raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason="ServerNotFound")
+            target = places.resolve(content, datacenter, placement, ())
+            taken = content.searchIndex.FindChild(entity=target.folder, name=name)
+            if taken is not None:
+                raise Conflict(f"a VM or template named {name!r} ({taken._moId}) already exists and is not this "
+                               f"image's (instance UUID {uid})")
+            # No pool: a template has none. The source keeps running; vCenter snapshots it for the copy.
+            spec = _CloneSpec(location=_Relocate(datastore=target.datastore), template=True, powerOn=False,
+                              config=_ConfigSpec(instanceUuid=uid))
+            task = source.CloneVM_Task(folder=target.folder, name=name, spec=spec)
+            return TaskRef(id=str(task._moId), operation="capture")
+
+        return self._session.call(f"capture VM {server.name} as template {name}", run)
+
+    # -- tasks ------------------------------------------------------------------------------------------
+
+    def task(self, task: TaskRef) -> TaskResult:
+        if task.id.startswith(DONE):
+            return TaskResult(status=TaskStatus.SUCCEEDED, result_ref=task.id[len(DONE):] or None)
+
+        def run() -> TaskResult:
+            try:
+                info = _Task(task.id, self._session.stub).info
+            except vmodl.fault.ManagedObjectNotFound:
+                return TaskResult(status=TaskStatus.UNKNOWN)
+            if info.state == "success":
+                result = info.result
+                ref = str(result._moId) if isinstance(result, vim.ManagedEntity) else None
+                if task.operation == "capture" and ref:
+                    # A captured adopted VM would hand its owner mark on to the template: clear it.
+                    self._owner.set(self._session.content, _VM(ref, self._session.stub), "")
+                return TaskResult(status=TaskStatus.SUCCEEDED, result_ref=ref)
+            if info.state == "error":
+                message = (info.error.localizedMessage or fault_message(info.error.fault)) if info.error else None
+                return TaskResult(status=TaskStatus.FAILED, error=message or "the vCenter task failed")
+            return TaskResult(status=TaskStatus.RUNNING)
+
+        return self._session.call(f"read {task.operation} task {task.id}", run)
+
+    def _wait(self, task: Any, action: str) -> None:
+        deadline = time.monotonic() + _WAIT_TIMEOUT
+        while time.monotonic() < deadline:
+            info = task.info
+            if info.state == "success":
+                return
+            if info.state == "error":
+                if isinstance(info.error.fault, vim.fault.InvalidPowerState):
+                    return
+                raise ProviderError(f"{action}: {info.error.localizedMessage or fault_message(info.error.fault)}")
+            time.sleep(0.3)
+        raise ProviderError(f"{action}: vCenter did not finish within {_WAIT_TIMEOUT:.0f}s")
+
+    # -- delete -----------------------------------------------------------------------------------------
+
+    def destroy_template(self, unique_id: str) -> TaskRef:
+        def run() -> TaskRef:
+            vm = self._by_uuid(unique_id)
+            if vm is None:
+                return _done("destroy")
+            try:
+                return TaskRef(id=str(vm.Destroy_Task()._moId), operation="destroy")
+            except vmodl.fault.ManagedObjectNotFound:
+                return _done("destroy")
+
+        return self._session.call(f"delete template {unique_id}", run)
+
+    def _destroy_now(self, vm: Any, what: str) -> None:
+        """Power off and destroy a partial VM, waiting for it; best effort (logged) on the cleanup path."""
+        try:
+            if query.properties(self._session.content, vm, ["runtime.powerState"]).get("runtime.powerState") == \
+                    "poweredOn":
+                self._wait(vm.PowerOffVM_Task(), f"power off {what}")
+            self._wait(vm.Destroy_Task(), f"delete {what}")
+        except vmodl.fault.ManagedObjectNotFound:
+            pass
+
+    # -- import -----------------------------------------------------------------------------------------
+
+    def import_ova(self, url: str, checksum: str, name: str, uid: str, placement: Placement, *,
+                   progress: Callable[[int], bool]) -> TemplateInfo:
+        if not isinstance(placement, VCenterPlacement):
+            raise ProviderError(f"template {name}: a vCenter image needs a vCenter placement", retryable=False)
+        expected = checksum.removeprefix("sha256:").lower()
+
+        def leftover() -> TemplateInfo | None:
+            vm = self._by_uuid(uid)
+            if vm is None:
+                return None
+            info = self._info(vm)
+            if info is not None and info.is_template:
+                return info
+            # A partial import (the operator died mid-upload): start over.
+            log.info("template %s: removing a partial import (%s)", name, vm._moId)
+            self._destroy_now(vm, f"partial import {name}")
+            return None
+
+        done = self._session.call(f"find template {name}", leftover)
+        if done is not None:
+            return done
+        response, total = _open(url)
+        try:
+            return self._import(response, url, total, expected, name, uid, placement, progress)
+        finally:
+            response.close()
+
+    def _import(self, response: IO[bytes], url: str, total: int, expected: str, name: str,  # noqa: PLR0917
+                uid: str, where: VCenterPlacement, progress: Callable[[int], bool]) -> TemplateInfo:
+        reader = _HashingReader(response, url)
+        try:
+            archive = tarfile.open(fileobj=reader, mode="r|")  # type: ignore[call-overload]  # noqa: SIM115
+            first = archive.next()
+        except tarfile.TarError as exc:
+            raise ImportFailed("InvalidImage", f"{url} is not an OVA (tar) archive: {exc}") from exc
+        if first is None or not first.name.lower().endswith(".ovf") or first.size > MAX_DESCRIPTOR:
+            raise ImportFailed("InvalidImage", f"{url} is not an OVA: its first entry must be the .ovf descriptor")
+        stream = archive.extractfile(first)
+        if stream is None:
+            raise ImportFailed("InvalidImage", f"{url}: the OVF descriptor is not a regular file")
+        descriptor = stream.read().decode("utf-8", errors="replace")
+        lease, files, entity = self._session.call(
+            f"start the import of template {name}", lambda: self._start_import(descriptor, name, uid, where))
+        last_tick = [time.monotonic()]
+
+        def tick() -> None:
+            percent = min(99, reader.count * 100 // total) if total else 0
+            if not progress(percent):
+                raise ProviderError(f"import of template {name} cancelled", reason="ImportCancelled")
+            if time.monotonic() - last_tick[0] >= LEASE_PROGRESS_SECONDS:
+                last_tick[0] = time.monotonic()
+                self._session.call("report import progress", lambda: lease.HttpNfcLeaseProgress(percent=percent))
+
+        try:
+            uploaded: set[str] = set()
+            for member in archive:
+                target = files.get(member.name)
+                if target is None or not member.isfile():
+                    continue
+                body = archive.extractfile(member)
+                assert body is not None
+                self._upload(target, body, member.size, tick)
+                uploaded.add(member.name)
+            reader.drain()
+            digest = reader.sha256.hexdigest()
+            if digest != expected:
+                raise ImportFailed("ChecksumMismatch", f"{url}: SHA-256 is sha256:{digest}, expected sha256:{expected}")
+            missing = sorted(set(files) - uploaded)
+            if missing:
+                raise ImportFailed("InvalidImage", f"{url}: the OVA lacks the file(s) {', '.join(missing)}")
+
+            def finish() -> TemplateInfo | None:
+                lease.HttpNfcLeaseProgress(percent=100)
+                lease.HttpNfcLeaseComplete()
+                entity.MarkAsTemplate()
+                return self._info(entity)
+
+            info = self._session.call(f"finish the import of template {name}", finish)
+        except BaseException as exc:
+            log.info("template %s: import failed (%s); aborting the lease and removing the partial VM", name, exc)
+            self._clean_up(lease, entity, name)
+            raise
+        if info is None:
+            raise ProviderError(f"template {name} vanished right after its import")
+        return info
+
+    def _clean_up(self, lease: Any, entity: Any, name: str) -> None:
+        def run() -> None:
+            try:
+                lease.HttpNfcLeaseAbort()
+            except Exception as exc:  # the lease may have timed out or been completed already
+                log.debug("template %s: abort lease: %s", name, exc)
+            self._destroy_now(entity, f"partial import {name}")
+
+        try:
+            self._session.call(f"clean up the import of template {name}", run)
+        except ProviderError as exc:
+            log.warning("template %s: could not clean up the partial import: %s", name, exc)
+
+    def _start_import(self, descriptor: str, name: str, uid: str,
+                      where: VCenterPlacement) -> tuple[Any, dict[str, str], Any]:
+        """Create the import spec, start ImportVApp and wait for the lease: (lease, {file: url}, VM)."""
+        content, datacenter = self._session.content, self._session.datacenter()
+        target = places.resolve(content, datacenter, where, ())
+        datastore = target.datastore
+        if datastore is None:
+            stores = query.all_of_type(content, datacenter.datastoreFolder, vim.Datastore, ["name"])
+            if not stores:
+                raise NotFound(f"datacenter {datacenter.name} has no datastore to import into")
+            datastore = stores[0][0]
+        if content.searchIndex.FindChild(entity=target.folder, name=name) is not None:
+            raise Conflict(f"a VM or template named {name!r} already exists and is not this image's ({uid})")
+        params = _ImportParams(entityName=name, diskProvisioning="thin")
+        try:
+            result = content.ovfManager.CreateImportSpec(ovfDescriptor=descriptor, resourcePool=target.pool,
+                                                         datastore=datastore, cisp=params)
+        except vmodl.MethodFault as exc:
+            raise ImportFailed("InvalidImage", f"vCenter rejected the OVF descriptor: {fault_message(exc)}") from exc
+        if result.error:
+            messages = "; ".join(e.localizedMessage or fault_message(e.fault) for e in result.error)
+            raise ImportFailed("InvalidImage", f"vCenter rejected the OVF descriptor: {messages}")
+        spec = result.importSpec
+        spec.configSpec.instanceUuid = uid
+        lease = target.pool.ImportVApp(spec=spec, folder=target.folder, host=target.host)
+        deadline = time.monotonic() + LEASE_READY_TIMEOUT
+        while lease.state == vim.HttpNfcLease.State.initializing:
+            if time.monotonic() > deadline:
+                lease.HttpNfcLeaseAbort()
+                raise ProviderError(f"import of template {name}: the NFC lease did not become ready")
+            time.sleep(0.2)
+        if lease.state != vim.HttpNfcLease.State.ready:
+            error = lease.error
+            raise ProviderError(f"import of template {name}: {error.localizedMessage if error else lease.state}")
+        info = lease.info
+        urls = {u.importKey: u for u in info.deviceUrl or ()}
+        files: dict[str, str] = {}
+        for item in result.fileItem or ():
+            device = urls.get(item.deviceId)
+            if device is not None:
+                files[item.path] = self._absolute(device.url)
+        return lease, files, info.entity
+
+    def _absolute(self, url: str) -> str:
+        """vCenter writes `*` for "the host you are talking to"."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.hostname == "*":
+            parts = parts._replace(netloc=f"{self._session.host}:{self._session.port}")
+        return urllib.parse.urlunsplit(parts)
+
+    def _upload(self, url: str, body: IO[bytes], size: int, tick: Callable[[], None]) -> None:
+        parts = urllib.parse.urlsplit(url)
+        connection = http.client.HTTPSConnection(parts.hostname or self._session.host, parts.port or 443,
+                                                 context=self._session.ssl_context(), timeout=120)
+        try:
+            connection.putrequest("PUT", parts.path + (f"?{parts.query}" if parts.query else ""))
+            connection.putheader("Content-Length", str(size))
+            connection.putheader("Content-Type", "application/x-vnd.vmware-streamVmdk")
+            cookie = getattr(self._session.stub, "cookie", None)
+            if cookie:
+                connection.putheader("Cookie", str(cookie))
+            connection.endheaders()
+            while chunk := body.read(CHUNK):
+                connection.send(chunk)
+                tick()
+            response = connection.getresponse()
+            response.read()
+            if response.status not in {200, 201, 204}:
+                raise ProviderError(f"upload to {parts.path}: HTTP {response.status} {response.reason}")
+        except (OSError, http.client.HTTPException) as exc:
+            raise ProviderError(f"upload to {parts.path}: {exc}", reason="UploadFailed") from exc
+        finally:
+            connection.close()

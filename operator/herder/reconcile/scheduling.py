@@ -1,0 +1,128 @@
+"""Which zone an ECS goes to when it names none, and who may use a ResourcePool. Pure: no I/O.
+
+The scheduler filters the zones (provider connected, the ECS's resource pool there and open to its
+namespace, the image's provider, enough memory by the zone's known capacity), then takes the one with the
+most free memory, then the fewest servers, then the first by name, so the same inputs always give the same
+zone. Its `message` says which zones were considered and why the winner won, for an Event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from herder.api.common import LabelSelector, LabelSelectorOperator
+
+
+def selector_matches(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
+    """metav1.LabelSelector semantics; unset or empty matches everything."""
+    if selector is None:
+        return True
+    for key, value in (selector.match_labels or {}).items():
+        if labels.get(key) != value:
+            return False
+    for req in selector.match_expressions or ():
+        present = req.key in labels
+        values = set(req.values or ())
+        if req.operator is LabelSelectorOperator.IN and not (present and labels[req.key] in values):
+            return False
+        if req.operator is LabelSelectorOperator.NOT_IN and present and labels[req.key] in values:
+            return False
+        if req.operator is LabelSelectorOperator.EXISTS and not present:
+            return False
+        if req.operator is LabelSelectorOperator.DOES_NOT_EXIST and present:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class ZoneCandidate:
+    """One AvailabilityZone as the controller sees it."""
+
+    name: str
+    provider: tuple[str, str]  # (kind, name)
+    provider_ready: bool = True
+    memory_capacity_mib: int | None = None  # status.capacity.memory; None: unknown
+    hosts: int | None = None  # status.capacity.hosts; None: unknown
+    memory_used_mib: int = 0  # what the ECSs already in the zone ask for
+    servers: int = 0  # ECSs already in the zone
+
+    @property
+    def free_memory_mib(self) -> int | None:
+        if self.memory_capacity_mib is None:
+            return None
+        return self.memory_capacity_mib - self.memory_used_mib
+
+
+@dataclass(frozen=True)
+class ZoneRequest:
+    """What the ECS needs of a zone."""
+
+    memory_mib: int
+    image_provider: tuple[str, str] | None = None  # the image's provider; None: any (no image, or unknown)
+    image: str = ""  # for messages: "ClusterImage/ubuntu"
+    pool_zone: str | None = None  # the zone of the ECS's ResourcePool, when it names one
+    pool: str = ""
+    namespace_allowed: bool = True  # the ResourcePool (if any) admits the ECS's namespace
+
+
+@dataclass(frozen=True)
+class ZoneChoice:
+    zone: str | None
+    rejected: tuple[tuple[str, str], ...]  # (zone, why not)
+    message: str
+    reason: str = "ZoneChosen"
+
+
+def _why_not(request: ZoneRequest, zone: ZoneCandidate) -> str | None:
+    kind, name = zone.provider
+    if request.pool_zone is not None and zone.name != request.pool_zone:
+        return f"ResourcePool {request.pool} is in zone {request.pool_zone}"
+    if request.image_provider is not None and zone.provider != request.image_provider:
+        image_kind, image_name = request.image_provider
+        return f"image {request.image} is on {image_kind} {image_name}, not {kind} {name}"
+    if not zone.provider_ready:
+        return f"{kind} {name} is not connected"
+    if zone.hosts == 0:
+        return "no connected hosts"
+    free = zone.free_memory_mib
+    if free is not None and free < request.memory_mib:
+        return f"{max(free, 0)} MiB memory free, {request.memory_mib} MiB needed"
+    return None
+
+
+def _describe(zone: ZoneCandidate) -> str:
+    free = zone.free_memory_mib
+    room = f"{free} MiB free" if free is not None else "capacity unknown"
+    return f"{zone.name} ({room}, {zone.servers} server{'s' if zone.servers != 1 else ''})"
+
+
+def choose_zone(request: ZoneRequest, zones: Sequence[ZoneCandidate]) -> ZoneChoice:
+    if request.pool_zone is not None and not request.namespace_allowed:
+        return ZoneChoice(None, (), f"ResourcePool {request.pool} does not allow this namespace",
+                          reason="ResourcePoolNotAllowed")
+    fit: list[ZoneCandidate] = []
+    rejected: list[tuple[str, str]] = []
+    for zone in sorted(zones, key=lambda z: z.name):
+        why = _why_not(request, zone)
+        if why is None:
+            fit.append(zone)
+        else:
+            rejected.append((zone.name, why))
+    considered = ", ".join(_describe(z) for z in fit)
+    refused = "; ".join(f"{name}: {why}" for name, why in rejected)
+    if not fit:
+        detail = f": {refused}" if refused else ""
+        return ZoneChoice(None, tuple(rejected), f"no AvailabilityZone fits{detail}", reason="NoZoneAvailable")
+
+    def rank(zone: ZoneCandidate) -> tuple[int, int, int, str]:
+        free = zone.free_memory_mib
+        # Known free memory first (most first), then zones of unknown capacity; fewer servers; then by name.
+        return (0 if free is not None else 1, -(free or 0), zone.servers, zone.name)
+
+    best = min(fit, key=rank)
+    basis = "most free memory" if best.free_memory_mib is not None else "fewest servers, then name"
+    message = f"zone {best.name} chosen ({basis}) among {considered}"
+    if refused:
+        message += f"; not eligible: {refused}"
+    return ZoneChoice(best.name, tuple(rejected), message)

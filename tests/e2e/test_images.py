@@ -1,0 +1,302 @@
+"""Images on vCenter against vcsim: capture, OVA import (streamed from a local HTTP server), failures,
+visibility between namespaces, deletion, and the frequently-used label. Every result is read with govc."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import json
+import tarfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_world import (
+    VCENTER,
+    Govc,
+    apply,
+    condition_is,
+    ecs_manifest,
+    get,
+    status_of,
+    stays,
+    wait_for,
+    wait_ready,
+)
+
+from herder_dev.operator_process import OperatorProcess
+from herder_dev.stack import StackState
+
+OVF = """<?xml version="1.0" encoding="UTF-8"?>
+<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"
+  xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"
+  xmlns:vssd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData"
+  xmlns:vmw="http://www.vmware.com/schema/ovf">
+  <References><File ovf:href="disk1.vmdk" ovf:id="file1" ovf:size="{size}"/></References>
+  <DiskSection><Info>disks</Info>
+    <Disk ovf:capacity="1" ovf:capacityAllocationUnits="byte * 2^30" ovf:diskId="vmdisk1" ovf:fileRef="file1"
+      ovf:format="http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"/>
+  </DiskSection>
+  <VirtualSystem ovf:id="tiny">
+    <Info>A tiny VM</Info><Name>tiny</Name>
+    <OperatingSystemSection ovf:id="101" vmw:osType="otherLinux64Guest"><Info>OS</Info></OperatingSystemSection>
+    <VirtualHardwareSection><Info>hardware</Info>
+      <System><vssd:ElementName>Virtual Hardware Family</vssd:ElementName><vssd:InstanceID>0</vssd:InstanceID>
+        <vssd:VirtualSystemIdentifier>tiny</vssd:VirtualSystemIdentifier>
+        <vssd:VirtualSystemType>vmx-13</vssd:VirtualSystemType></System>
+      <Item><rasd:AllocationUnits>hertz * 10^6</rasd:AllocationUnits><rasd:ElementName>1 vCPU</rasd:ElementName>
+        <rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType>
+        <rasd:VirtualQuantity>1</rasd:VirtualQuantity></Item>
+      <Item><rasd:AllocationUnits>byte * 2^20</rasd:AllocationUnits><rasd:ElementName>128MB</rasd:ElementName>
+        <rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType>
+        <rasd:VirtualQuantity>128</rasd:VirtualQuantity></Item>
+      <Item><rasd:Address>0</rasd:Address><rasd:ElementName>scsi0</rasd:ElementName>
+        <rasd:InstanceID>3</rasd:InstanceID><rasd:ResourceSubType>lsilogic</rasd:ResourceSubType>
+        <rasd:ResourceType>6</rasd:ResourceType></Item>
+      <Item><rasd:AddressOnParent>0</rasd:AddressOnParent><rasd:ElementName>disk0</rasd:ElementName>
+        <rasd:HostResource>ovf:/disk/vmdisk1</rasd:HostResource><rasd:InstanceID>4</rasd:InstanceID>
+        <rasd:Parent>3</rasd:Parent><rasd:ResourceType>17</rasd:ResourceType></Item>
+    </VirtualHardwareSection>
+  </VirtualSystem>
+</Envelope>
+"""
+
+
+def make_ova(disk_bytes: int = 256 * 1024) -> bytes:
+    """An OVA (tar: descriptor first, then the disk). vcsim's NFC accepts any bytes for the disk."""
+    disk = b"KDMV" + bytes(disk_bytes - 4)
+    descriptor = OVF.format(size=len(disk)).encode()
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, data in (("tiny.ovf", descriptor), ("disk1.vmdk", disk)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A plain HTTP server on 127.0.0.1 serving a directory: (base URL, directory)."""
+    root = tmp_path_factory.mktemp("http")
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def image_manifest(name: str, source: dict[str, Any], kind: str = "Image", **spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"provider": {"kind": "VCenter", "name": VCENTER}, "osFamily": "Linux",
+                            "source": source} | spec
+    return {"apiVersion": "herder.dev/v1alpha1", "kind": kind, "metadata": {"name": name},
+            "spec": {k: v for k, v in body.items() if v is not None}}
+
+
+def image_ready(stack: StackState, kind: str, name: str, namespace: str | None,
+                timeout: float = 60.0) -> dict[str, Any]:
+    try:
+        status: dict[str, Any] = wait_for(
+            lambda: condition_is(stack, kind, name, namespace, "Ready", "True"), timeout=timeout,
+            what=f"{kind} {name} Ready")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; status: {status_of(stack, kind, name, namespace)}") from None
+    return status
+
+
+def image_failed(stack: StackState, kind: str, name: str, namespace: str | None, reason: str, *,
+                 timeout: float = 60.0) -> dict[str, Any]:
+    try:
+        status: dict[str, Any] = wait_for(
+            lambda: condition_is(stack, kind, name, namespace, "Ready", "False", reason), timeout=timeout,
+            what=f"{kind} {name} Ready=False {reason}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; status: {status_of(stack, kind, name, namespace)}") from None
+    return status
+
+
+def templates(govc: Govc, prefix: str) -> list[str]:
+    """VMs and templates whose name starts with `prefix`."""
+    return govc.vms(prefix)
+
+
+def ready_message(status: dict[str, Any]) -> str:
+    return next(c["message"] for c in status["conditions"] if c["type"] == "Ready")
+
+
+def test_existing_image_reports_the_template(stack: StackState, operator: OperatorProcess, govc: Govc,
+                                             namespace: str) -> None:
+    apply(stack, image_manifest("base", {"existing": {"name": "ubuntu-22.04-tmpl"}}, frequentlyUsed=True),
+          image_manifest("missing", {"existing": {"name": "no-such-template"}}), namespace=namespace)
+    status = image_ready(stack, "image", "base", namespace)
+    vm = govc.vm("ubuntu-22.04-tmpl")
+    assert vm is not None
+    assert status["uniqueID"] == vm["config"]["instanceUuid"]
+    assert status["managedObjectID"] == vm["self"]["value"]
+    assert status["path"] == "/DC0/vm/ubuntu-22.04-tmpl"
+    assert status["cpu"] == vm["config"]["hardware"]["numCPU"]
+    assert status["phase"] == "Available"
+    assert status["provider"] == {"kind": "VCenter", "name": VCENTER}
+    failed = image_failed(stack, "image", "missing", namespace, "TemplateNotFound")
+    assert "no-such-template" in ready_message(failed)
+
+    # frequentlyUsed is mirrored to a label, so label selectors find the image.
+    def selected(value: str) -> list[str]:
+        out = stack.kubectl("get", "images", "-l", f"herder.dev/frequently-used={value}", "-o", "name",
+                            namespace=namespace).stdout.split()
+        return sorted(line.rsplit("/", 1)[-1] for line in out)
+
+    wait_for(lambda: selected("true") == ["base"] and selected("false") == ["missing"], timeout=30,
+             what="frequently-used labels mirrored")
+    stack.kubectl("patch", "image", "base", "--type=merge", "-p", '{"spec": {"frequentlyUsed": false}}',
+                  namespace=namespace)
+    wait_for(lambda: selected("true") == [] and selected("false") == ["base", "missing"], timeout=30,
+             what="label follows spec.frequentlyUsed")
+
+
+def test_capture_a_server_and_clone_from_the_captured_image(stack: StackState, operator: OperatorProcess,
+                                                            govc: Govc, namespace: str) -> None:
+    apply(stack, ecs_manifest("golden", disks={"data": [{"name": "data", "size": "1Gi"}]}), namespace=namespace)
+    wait_ready(stack, namespace, "golden")
+    apply(stack, image_manifest("golden-img", {"fromServer": {"name": "golden", "powerPolicy": "Live"}},
+                                provider=None, frequentlyUsed=True), namespace=namespace)
+    status = image_ready(stack, "image", "golden-img", namespace)
+    body = get(stack, "image", "golden-img", namespace)
+    assert body is not None
+    name = f"img_{namespace}.golden-img"
+    vm = govc.vm(name)
+    assert vm is not None, "govc does not see the captured template"
+    assert vm["config"]["template"] is True
+    assert vm["config"]["instanceUuid"] == body["metadata"]["uid"] == status["uniqueID"]
+    assert status["path"] == f"/DC0/vm/{name}"
+    assert "pendingTask" not in status
+    # The source keeps running and stays managed.
+    source = govc.vm(f"{namespace}.golden")
+    assert source is not None and source["runtime"]["powerState"] == "poweredOn"
+    wait_ready(stack, namespace, "golden")
+
+    apply(stack, ecs_manifest("copy", image={"kind": "Image", "name": "golden-img"}), namespace=namespace)
+    wait_ready(stack, namespace, "copy")
+    copy = govc.vm(f"{namespace}.copy")
+    assert copy is not None and copy["runtime"]["powerState"] == "poweredOn"
+    # The copy carries the captured data disk.
+    assert len(Govc.disks(copy)) == 2
+
+    # Deleting the image (default policy Delete for a capture) removes the template, not the ECSs.
+    stack.kubectl("delete", "image", "golden-img", "--wait=true", "--timeout=60s", namespace=namespace)
+    wait_for(lambda: govc.vm(name) is None, timeout=30, what="govc: captured template deleted")
+    stays(lambda: govc.vm(f"{namespace}.copy") is not None and govc.vm(f"{namespace}.golden") is not None, 3,
+          what="ECS VMs untouched")
+    assert condition_is(stack, "ecs", "copy", namespace, "Ready", "True")
+
+
+def test_capture_with_guest_shutdown_waits_for_a_stopped_server(stack: StackState, operator: OperatorProcess,
+                                                               govc: Govc, namespace: str) -> None:
+    apply(stack, ecs_manifest("src"), namespace=namespace)
+    wait_ready(stack, namespace, "src")
+    apply(stack, image_manifest("img", {"fromServer": {"name": "src"}}, provider=None), namespace=namespace)
+    failed = image_failed(stack, "image", "img", namespace, "ServerRunning")
+    assert "powerState" in ready_message(failed)
+    stack.kubectl("patch", "ecs", "src", "--type=merge", "-p", '{"spec": {"powerState": "Off"}}',
+                  namespace=namespace)
+    image_ready(stack, "image", "img", namespace, timeout=90)
+    assert govc.vm(f"img_{namespace}.img") is not None
+
+
+def test_import_an_ova_and_clone_from_it(stack: StackState, operator: OperatorProcess, govc: Govc,
+                                         namespace: str, files: tuple[str, Path]) -> None:
+    base, root = files
+    ova = make_ova()
+    (root / "tiny.ova").write_bytes(ova)
+    apply(stack, image_manifest("tiny", {"url": {"url": f"{base}/tiny.ova", "checksum": sha256(ova)}},
+                                provider=None, availabilityZone="dc0-c0"), namespace=namespace)
+    status = image_ready(stack, "image", "tiny", namespace, timeout=90)
+    name = f"img_{namespace}.tiny"
+    vm = govc.vm(name)
+    assert vm is not None and vm["config"]["template"] is True
+    assert status["uniqueID"] == vm["config"]["instanceUuid"]
+    assert status["cpu"] == 1 and status["memory"] == "128Mi"
+    assert "progress" not in status and "pendingTask" not in status
+
+    apply(stack, ecs_manifest("from-ova", image={"kind": "Image", "name": "tiny"}), namespace=namespace)
+    wait_ready(stack, namespace, "from-ova")
+    assert govc.vm(f"{namespace}.from-ova") is not None
+
+
+@pytest.mark.parametrize("case", ["checksum", "unreachable", "not-an-ova", "http-404"])
+def test_import_failures_are_clear_and_leave_nothing(stack: StackState, operator: OperatorProcess, govc: Govc,  # noqa: PLR0917
+                                                     namespace: str, files: tuple[str, Path], case: str) -> None:
+    base, root = files
+    ova = make_ova()
+    (root / "good.ova").write_bytes(ova)
+    (root / "notes.ova").write_bytes(b"this is not a tar archive at all\n" * 100)
+    url, checksum, reason = {
+        "checksum": (f"{base}/good.ova", "sha256:" + "0" * 64, "ChecksumMismatch"),
+        "unreachable": ("http://127.0.0.1:9/x.ova", sha256(ova), "DownloadFailed"),
+        "not-an-ova": (f"{base}/notes.ova", sha256(b""), "InvalidImage"),
+        "http-404": (f"{base}/absent.ova", sha256(ova), "DownloadFailed"),
+    }[case]
+    apply(stack, image_manifest("bad", {"url": {"url": url, "checksum": checksum}}), namespace=namespace)
+    failed = image_failed(stack, "image", "bad", namespace, reason, timeout=60)
+    message = ready_message(failed)
+    assert url in message
+    if case == "checksum":
+        assert sha256(ova) in message
+    assert failed.get("phase") == "Failed"
+    wait_for(lambda: not templates(govc, f"img_{namespace}."), timeout=30, what="nothing left in vCenter")
+    stays(lambda: not templates(govc, f"img_{namespace}."), 3, what="nothing left in vCenter")
+
+    # An ECS that uses the failed image waits for it.
+    apply(stack, ecs_manifest("waits", image={"kind": "Image", "name": "bad"}), namespace=namespace)
+    wait_for(lambda: condition_is(stack, "ecs", "waits", namespace, "Provisioned", "False", "ImageNotReady"),
+             timeout=30, what="ECS waits: ImageNotReady")
+
+
+def test_private_images_stay_in_their_namespace(stack: StackState, operator: OperatorProcess, govc: Govc,
+                                                namespace: str) -> None:
+    other = f"{namespace[:50]}-other"
+    stack.kubectl("create", "namespace", other)
+    apply(stack, image_manifest("private", {"existing": {"name": "ubuntu-22.04-tmpl"}}), namespace=other)
+    image_ready(stack, "image", "private", other)
+    apply(stack, ecs_manifest("thief", image={"kind": "Image", "name": "private"}), namespace=namespace)
+    status = wait_for(lambda: condition_is(stack, "ecs", "thief", namespace, "Provisioned", "False",
+                                           "ImageNotFound"), timeout=30, what="ImageNotFound")
+    assert namespace in ready_message(status)
+    assert govc.vm(f"{namespace}.thief") is None
+
+    # A ClusterImage restricted to other namespaces is not allowed here.
+    restricted = f"{namespace[:40]}-restricted"
+    apply(stack, image_manifest(restricted, {"existing": {"name": "ubuntu-22.04-tmpl"}}, kind="ClusterImage",
+                                namespaceSelector={"matchLabels": {"team": "blue"}}))
+    stack.kubectl("label", "namespace", other, "team=blue")
+    apply(stack, ecs_manifest("outsider", image={"kind": "ClusterImage", "name": restricted}), namespace=namespace)
+    status = wait_for(lambda: condition_is(stack, "ecs", "outsider", namespace, "Provisioned", "False",
+                                           "ImageNotAllowed"), timeout=30, what="ImageNotAllowed")
+    assert namespace in ready_message(status)
+    apply(stack, ecs_manifest("insider", image={"kind": "ClusterImage", "name": restricted}), namespace=other)
+    wait_ready(stack, other, "insider")
+    # Labelling the namespace admits it.
+    stack.kubectl("label", "namespace", namespace, "team=blue")
+    wait_ready(stack, namespace, "outsider")
+    stack.kubectl("delete", "clusterimage", restricted, "--wait=true", "--timeout=60s")
+    # Orphan (the default for existing): the template stays.
+    assert govc.vm("ubuntu-22.04-tmpl") is not None
+    assert json.loads(stack.kubectl("get", "ecs", "outsider", "-o", "json", namespace=namespace).stdout)

@@ -1,0 +1,72 @@
+"""The pure parts of the ResourcePool and ECS set controllers: spec translation and status fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from herder.api import ResourcePool
+from herder.api.common import LabelSelector
+from herder.api.zone import AvailabilityZone
+from herder.controllers.ecsset import selector_string
+from herder.controllers.resourcepool import allocation, pool_spec, status_fields
+from herder.providers.types import Allocation, ObservedPool, PoolUsage, SharesLevel, VCenterPlacement
+from herder.reconcile.desired import Unresolvable
+
+ZONE = AvailabilityZone.model_validate({
+    "metadata": {"name": "z"},
+    "spec": {"region": "r", "provider": {"kind": "VCenter", "name": "vc"},
+             "vcenter": {"cluster": "C0", "datastore": "ds", "network": "n", "folder": "vm"}}})
+
+
+def pool(name: str, **spec: Any) -> ResourcePool:
+    return ResourcePool.model_validate({"metadata": {"name": name}, "spec": {"zone": "z"} | spec})
+
+
+class FakeLookups:
+    def __init__(self, *pools: dict[str, Any]) -> None:
+        self.pools = {p["metadata"]["name"]: p for p in pools}
+
+    def pool(self, name: str) -> dict[str, Any] | None:
+        return self.pools.get(name)
+
+
+def test_allocations_translate_units_and_shares() -> None:
+    p = pool("a", cpu={"reservation": 500, "limit": 2000, "shares": {"level": "High"}},
+             memory={"reservation": "1Gi", "limit": "2Gi", "shares": {"level": "Custom", "value": 7},
+                     "expandableReservation": False})
+    assert allocation(p.spec.cpu) == Allocation(500, 2000, SharesLevel.HIGH, None, True)
+    assert allocation(p.spec.memory) == Allocation(1024, 2048, SharesLevel.CUSTOM, 7, False)
+    assert allocation(pool("b").spec.memory) == Allocation()
+
+
+def test_parent_pool_path_is_the_parent_of_the_backend_pool() -> None:
+    parent = {"metadata": {"name": "org"}, "spec": {"zone": "z"}, "status": {"path": "/DC0/host/C0/Resources/org"}}
+    spec = pool_spec(pool("team", parent="org"), ZONE, "DC0", FakeLookups(parent))  # type: ignore[arg-type]
+    assert spec.parent == VCenterPlacement(datacenter="DC0", cluster="C0", resource_pool="/DC0/host/C0/Resources/org")
+    root = pool_spec(pool("org"), ZONE, "DC0", FakeLookups())  # type: ignore[arg-type]
+    assert root.parent == VCenterPlacement(datacenter="DC0", cluster="C0")
+    with pytest.raises(Unresolvable, match="not created yet"):
+        pool_spec(pool("team", parent="org"), ZONE, "DC0",
+                  FakeLookups({"metadata": {"name": "org"}, "spec": {"zone": "z"}}))  # type: ignore[arg-type]
+    with pytest.raises(Unresolvable, match="in zone other"):
+        pool_spec(pool("team", parent="org"), ZONE, "DC0",
+                  FakeLookups({"metadata": {"name": "org"}, "spec": {"zone": "other"}}))  # type: ignore[arg-type]
+
+
+def test_status_reports_path_and_usage() -> None:
+    observed = ObservedPool("resgroup-9", "team", "/DC0/host/C0/Resources/team", Allocation(), Allocation(),
+                            servers=2, cpu_usage=PoolUsage(100, 900, 50), memory_usage=PoolUsage(1024, 3072, None))
+    assert status_fields(observed) == {
+        "managedObjectID": "resgroup-9", "path": "/DC0/host/C0/Resources/team",
+        "usage": {"cpuReservationUsedMHz": 100, "memoryReservationUsed": "1Gi", "cpuAvailableMHz": 900,
+                  "memoryAvailable": "3Gi", "servers": 2}}
+
+
+def test_selector_string_for_the_scale_subresource() -> None:
+    selector = LabelSelector.model_validate({"matchLabels": {"b": "2", "a": "1"},
+                                             "matchExpressions": [{"key": "t", "operator": "In",
+                                                                   "values": ["x", "y"]},
+                                                                  {"key": "z", "operator": "DoesNotExist"}]})
+    assert selector_string(selector) == "a=1,b=2,t in (x,y),!z"

@@ -1,0 +1,79 @@
+"""The zone scheduler and label selectors: pure decisions."""
+
+from __future__ import annotations
+
+from herder.api.common import LabelSelector
+from herder.reconcile.scheduling import ZoneCandidate, ZoneRequest, choose_zone, selector_matches
+
+VC = ("VCenter", "vc")
+VMM = ("SCVMM", "vmm")
+
+
+def sel(**body: object) -> LabelSelector:
+    return LabelSelector.model_validate(body)
+
+
+def test_selector_semantics() -> None:
+    labels = {"team": "a", "env": "prod"}
+    assert selector_matches(None, labels)
+    assert selector_matches(sel(), labels)
+    assert selector_matches(sel(matchLabels={"team": "a"}), labels)
+    assert not selector_matches(sel(matchLabels={"team": "b"}), labels)
+    assert selector_matches(sel(matchExpressions=[{"key": "env", "operator": "In", "values": ["prod", "qa"]}]), labels)
+    assert not selector_matches(sel(matchExpressions=[{"key": "env", "operator": "NotIn", "values": ["prod"]}]),
+                                labels)
+    assert selector_matches(sel(matchExpressions=[{"key": "team", "operator": "Exists"}]), labels)
+    assert not selector_matches(sel(matchExpressions=[{"key": "x", "operator": "Exists"}]), labels)
+    assert selector_matches(sel(matchExpressions=[{"key": "x", "operator": "DoesNotExist"}]), labels)
+    assert not selector_matches(sel(matchExpressions=[{"key": "x", "operator": "In", "values": ["1"]}]), {})
+
+
+def test_unknown_capacity_spreads_by_server_count_then_name() -> None:
+    zones = [ZoneCandidate("b", VC, servers=1), ZoneCandidate("a", VC, servers=1), ZoneCandidate("c", VC)]
+    choice = choose_zone(ZoneRequest(memory_mib=1024), zones)
+    assert choice.zone == "c"
+    assert "c (capacity unknown, 0 servers)" in choice.message
+    tie = choose_zone(ZoneRequest(memory_mib=1024), [ZoneCandidate("b", VC), ZoneCandidate("a", VC)])
+    assert tie.zone == "a"
+
+
+def test_most_free_memory_wins_and_zones_that_do_not_fit_are_left_out() -> None:
+    zones = [ZoneCandidate("small", VC, memory_capacity_mib=4096, memory_used_mib=3072),
+             ZoneCandidate("big", VC, memory_capacity_mib=65536, memory_used_mib=1024),
+             ZoneCandidate("mid", VC, memory_capacity_mib=32768),
+             ZoneCandidate("unknown", VC)]
+    choice = choose_zone(ZoneRequest(memory_mib=2048), zones)
+    assert choice.zone == "big"
+    assert ("small", "1024 MiB memory free, 2048 MiB needed") in choice.rejected
+    assert "most free memory" in choice.message
+
+
+def test_image_provider_and_connection_filter() -> None:
+    zones = [ZoneCandidate("a-vmm", VMM), ZoneCandidate("b-vc", VC, provider_ready=False), ZoneCandidate("c-vc", VC)]
+    choice = choose_zone(ZoneRequest(memory_mib=512, image_provider=VC, image="ClusterImage/u"), zones)
+    assert choice.zone == "c-vc"
+    reasons = dict(choice.rejected)
+    assert reasons["a-vmm"] == "image ClusterImage/u is on VCenter vc, not SCVMM vmm"
+    assert reasons["b-vc"] == "VCenter vc is not connected"
+    assert "not eligible: a-vmm" in choice.message
+
+
+def test_no_hosts_and_nothing_fits() -> None:
+    choice = choose_zone(ZoneRequest(memory_mib=512), [ZoneCandidate("a", VC, hosts=0)])
+    assert choice.zone is None and choice.reason == "NoZoneAvailable"
+    assert "a: no connected hosts" in choice.message
+    assert choose_zone(ZoneRequest(memory_mib=512), []).zone is None
+
+
+def test_a_resource_pool_pins_its_zone_and_its_namespaces() -> None:
+    zones = [ZoneCandidate("a", VC), ZoneCandidate("b", VC)]
+    choice = choose_zone(ZoneRequest(memory_mib=512, pool_zone="b", pool="gold"), zones)
+    assert choice.zone == "b"
+    assert dict(choice.rejected)["a"] == "ResourcePool gold is in zone b"
+    denied = choose_zone(ZoneRequest(memory_mib=512, pool_zone="b", pool="gold", namespace_allowed=False), zones)
+    assert denied.zone is None and denied.reason == "ResourcePoolNotAllowed"
+
+
+def test_deterministic_regardless_of_input_order() -> None:
+    zones = [ZoneCandidate(n, VC, memory_capacity_mib=8192) for n in ("z", "m", "a")]
+    assert {choose_zone(ZoneRequest(memory_mib=1), order).zone for order in (zones, zones[::-1])} == {"a"}
