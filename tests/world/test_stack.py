@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from pyVim.connect import Disconnect, SmartConnect
-from pyVmomi import vim
+from pyVmomi import vim, vmodl
 
 from herder_dev.processes import alive
 from herder_dev.stack import StackState
@@ -39,18 +39,37 @@ def test_pyvmomi_and_govc_see_the_same_vms(stack: StackState) -> None:
     port = stack.processes["vcsim"].port
     si = SmartConnect(host="127.0.0.1", port=port, user=stack.vcsim_username, pwd=stack.vcsim_password,
                       sslContext=context)
-    try:
+
+    def ours() -> list[str]:
+        """One PropertyCollector read of every VM's name: a consistent listing."""
         content = si.RetrieveContent()
         view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
-        ours = sorted(vm.name for vm in view.view)
-        view.Destroy()
+        try:
+            spec = vmodl.query.PropertyCollector.FilterSpec(
+                objectSet=[vmodl.query.PropertyCollector.ObjectSpec(
+                    obj=view, skip=True, selectSet=[vmodl.query.PropertyCollector.TraversalSpec(
+                        name="view", path="view", skip=False, type=vim.view.ContainerView)])],
+                propSet=[vmodl.query.PropertyCollector.PropertySpec(type=vim.VirtualMachine, pathSet=["name"])])
+            return sorted(o.propSet[0].val for o in content.propertyCollector.RetrieveContents([spec]))
+        finally:
+            view.Destroy()
+
+    def theirs() -> list[str]:
+        govc = subprocess.run(["govc", "find", "/", "-type", "m"], env=os.environ | stack.env(),
+                              capture_output=True, text=True, check=True)
+        return sorted(Path(line).name for line in govc.stdout.split())
+
+    try:
+        # Other tests share this vcsim and may be creating or deleting VMs: agree on a quiet moment.
+        for _ in range(10):
+            mine, govcs = ours(), theirs()
+            if mine == govcs:
+                break
+            time.sleep(1)
     finally:
         Disconnect(si)
-    govc = subprocess.run(["govc", "find", "/", "-type", "m"], env=os.environ | stack.env(),
-                          capture_output=True, text=True, check=True)
-    theirs = sorted(Path(line).name for line in govc.stdout.split())
-    assert ours == theirs
-    assert "ubuntu-22.04-tmpl" in ours
+    assert mine == govcs
+    assert "ubuntu-22.04-tmpl" in mine
 
 
 def _dev(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -120,7 +120,7 @@ class VCenterInventory:
             try:
                 self._session.call("set up the inventory watch", self._open)
                 self._watch()
-            except ProviderError as exc:
+            except Exception as exc:  # the watch must outlive any single failure
                 if self._stop.is_set():
                     break
                 log.warning("vCenter %s inventory watch failed, retrying: %s", self._session.host, exc)

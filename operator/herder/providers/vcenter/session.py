@@ -149,7 +149,11 @@ class Session:
         key = str(obj._moId)
         name = self._names.get(key)
         if name is None:
-            name = self._names[key] = str(obj.name)
+            try:
+                name = self._names[key] = str(obj.name)
+            except Exception as exc:  # e.g. a lost session: the ID will do until the next reading
+                log.debug("no name for %s: %s", key, exc)
+                return key
         return name
 
     def ssl_context(self) -> ssl.SSLContext:
