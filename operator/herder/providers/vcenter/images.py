@@ -31,18 +31,16 @@ from herder.providers.types import (
     Placement,
     TaskRef,
     TaskResult,
-    TaskStatus,
     TemplateInfo,
     VCenterPlacement,
 )
 from herder.providers.vcenter import placement as places
-from herder.providers.vcenter import query
+from herder.providers.vcenter import query, tasks
 from herder.providers.vcenter.errors import fault_message
 from herder.providers.vcenter.fields import OwnerField
 from herder.providers.vcenter.session import Session
 
 log = logging.getLogger(__name__)
-DONE = "done:"
 CHUNK = 1024 * 1024
 MAX_DESCRIPTOR = 16 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 30.0
@@ -61,8 +59,6 @@ _Relocate: Any = vim.vm.RelocateSpec
 _ImportParams: Any = vim.OvfManager.CreateImportSpecParams
 
 
-def _done(operation: str, ref: str = "") -> TaskRef:
-    return TaskRef(id=f"{DONE}{ref}", operation=operation)
 
 
 class _HashingReader:
@@ -167,7 +163,7 @@ class VCenterImages:
             content, datacenter = self._session.content, self._session.datacenter()
             made = self._by_uuid(uid)
             if made is not None:
-                return _done("capture", str(made._moId))  # a capture before a crash already made it
+                return tasks.done("capture", str(made._moId))  # a capture before a crash already made it
             source = self._by_uuid(server.unique_id)
             if source is None:
                 raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason="ServerNotFound")
@@ -187,40 +183,12 @@ class VCenterImages:
     # -- tasks ------------------------------------------------------------------------------------------
 
     def task(self, task: TaskRef) -> TaskResult:
-        if task.id.startswith(DONE):
-            return TaskResult(status=TaskStatus.SUCCEEDED, result_ref=task.id[len(DONE):] or None)
+        def captured(ref: str | None) -> None:
+            if task.operation == "capture" and ref:
+                # A captured adopted VM would hand its owner mark on to the template: clear it.
+                self._owner.set(self._session.content, _VM(ref, self._session.stub), "")
 
-        def run() -> TaskResult:
-            try:
-                info = _Task(task.id, self._session.stub).info
-            except vmodl.fault.ManagedObjectNotFound:
-                return TaskResult(status=TaskStatus.UNKNOWN)
-            if info.state == "success":
-                result = info.result
-                ref = str(result._moId) if isinstance(result, vim.ManagedEntity) else None
-                if task.operation == "capture" and ref:
-                    # A captured adopted VM would hand its owner mark on to the template: clear it.
-                    self._owner.set(self._session.content, _VM(ref, self._session.stub), "")
-                return TaskResult(status=TaskStatus.SUCCEEDED, result_ref=ref)
-            if info.state == "error":
-                message = (info.error.localizedMessage or fault_message(info.error.fault)) if info.error else None
-                return TaskResult(status=TaskStatus.FAILED, error=message or "the vCenter task failed")
-            return TaskResult(status=TaskStatus.RUNNING)
-
-        return self._session.call(f"read {task.operation} task {task.id}", run)
-
-    def _wait(self, task: Any, action: str) -> None:
-        deadline = time.monotonic() + _WAIT_TIMEOUT
-        while time.monotonic() < deadline:
-            info = task.info
-            if info.state == "success":
-                return
-            if info.state == "error":
-                if isinstance(info.error.fault, vim.fault.InvalidPowerState):
-                    return
-                raise ProviderError(f"{action}: {info.error.localizedMessage or fault_message(info.error.fault)}")
-            time.sleep(0.3)
-        raise ProviderError(f"{action}: vCenter did not finish within {_WAIT_TIMEOUT:.0f}s")
+        return tasks.read(self._session, task, on_success=captured)
 
     # -- delete -----------------------------------------------------------------------------------------
 
@@ -228,11 +196,11 @@ class VCenterImages:
         def run() -> TaskRef:
             vm = self._by_uuid(unique_id)
             if vm is None:
-                return _done("destroy")
+                return tasks.done("destroy")
             try:
                 return TaskRef(id=str(vm.Destroy_Task()._moId), operation="destroy")
             except vmodl.fault.ManagedObjectNotFound:
-                return _done("destroy")
+                return tasks.done("destroy")
 
         return self._session.call(f"delete template {unique_id}", run)
 
@@ -241,8 +209,8 @@ class VCenterImages:
         try:
             if query.properties(self._session.content, vm, ["runtime.powerState"]).get("runtime.powerState") == \
                     "poweredOn":
-                self._wait(vm.PowerOffVM_Task(), f"power off {what}")
-            self._wait(vm.Destroy_Task(), f"delete {what}")
+                tasks.wait(vm.PowerOffVM_Task(), f"power off {what}", _WAIT_TIMEOUT)
+            tasks.wait(vm.Destroy_Task(), f"delete {what}", _WAIT_TIMEOUT)
         except vmodl.fault.ManagedObjectNotFound:
             pass
 

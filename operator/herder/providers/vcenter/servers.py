@@ -27,13 +27,11 @@ from herder.providers.types import (
     TaskStatus,
     VCenterPlacement,
 )
-from herder.providers.vcenter import placement, query, specs
-from herder.providers.vcenter.errors import fault_message
+from herder.providers.vcenter import placement, query, specs, tasks
 from herder.providers.vcenter.fields import OwnerField
 from herder.providers.vcenter.observe import PROPERTIES, to_server
 from herder.providers.vcenter.session import Session
 
-DONE = "done:"
 _POWER_OFF_TIMEOUT = 120.0
 _CACHE_SECONDS = 300.0
 _VM: Any = vim.VirtualMachine
@@ -41,8 +39,6 @@ _Task: Any = vim.Task
 OwnerIndex = Callable[[str], list[ObservedServer] | None]
 
 
-def _done(operation: str, ref: str = "") -> TaskRef:
-    return TaskRef(id=f"{DONE}{ref}", operation=operation)
 
 
 class VCenterServers:
@@ -162,47 +158,18 @@ class VCenterServers:
                 f"a VM named {spec.name!r} ({vm._moId}) already exists with instance UUID "
                 f"{props.get('config.instanceUuid')}, not this ECS's {spec.uid}"
             )
-        return _done("create", str(vm._moId))
+        return tasks.done("create", str(vm._moId))
 
     # -- tasks ------------------------------------------------------------------------------------------
 
     def task(self, task: TaskRef) -> TaskResult:
-        if task.id.startswith(DONE):
-            return TaskResult(status=TaskStatus.SUCCEEDED, result_ref=task.id[len(DONE) :] or None)
-
-        def run() -> TaskResult:
-            try:
-                info = _Task(task.id, self._session.stub).info
-            except vmodl.fault.ManagedObjectNotFound:
+        def duplicate(info: Any) -> TaskResult | None:
+            if task.operation == "create" and isinstance(getattr(info.error, "fault", None), vim.fault.DuplicateName):
+                # Another create of the same ECS got there first: the VM it made is ours, not a failure.
                 return TaskResult(status=TaskStatus.UNKNOWN)
-            if info.state == "success":
-                result = info.result
-                ref = str(result._moId) if isinstance(result, vim.ManagedEntity) else None
-                return TaskResult(status=TaskStatus.SUCCEEDED, result_ref=ref)
-            if info.state == "error":
-                fault = getattr(info.error, "fault", None)
-                if task.operation == "create" and isinstance(fault, vim.fault.DuplicateName):
-                    # Another create of the same ECS got there first: the VM it made is ours, not a failure.
-                    return TaskResult(status=TaskStatus.UNKNOWN)
-                message = info.error.localizedMessage or fault_message(info.error.fault) if info.error else None
-                return TaskResult(status=TaskStatus.FAILED, error=message or "the vCenter task failed")
-            return TaskResult(status=TaskStatus.RUNNING)
+            return None
 
-        return self._session.call(f"read {task.operation} task {task.id}", run)
-
-    def _wait(self, task: Any, action: str) -> None:
-        """Poll one short task (a power-off before destroy) to its end; a no-op task is fine."""
-        deadline = time.monotonic() + _POWER_OFF_TIMEOUT
-        while time.monotonic() < deadline:
-            info = task.info
-            if info.state == "success":
-                return
-            if info.state == "error":
-                if isinstance(info.error.fault, vim.fault.InvalidPowerState):
-                    return  # already off
-                raise ProviderError(f"{action}: {info.error.localizedMessage or fault_message(info.error.fault)}")
-            time.sleep(0.5)
-        raise ProviderError(f"{action}: vCenter did not finish within {_POWER_OFF_TIMEOUT:.0f}s")
+        return tasks.read(self._session, task, on_error=duplicate)
 
     # -- changes ----------------------------------------------------------------------------------------
 
@@ -223,7 +190,7 @@ class VCenterServers:
     def reconfigure(self, server: ObservedServer, change: ServerChange) -> TaskRef:
         def run() -> TaskRef:
             if change.is_empty():
-                return _done("reconfigure", server.ref)
+                return tasks.done("reconfigure", server.ref)
             vm = self._locate(server)
             if vm is None:
                 raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason="NotFound")
@@ -251,20 +218,21 @@ class VCenterServers:
     @staticmethod
     def _power_task(start: Callable[[], Any] | None, operation: str, vm: Any) -> TaskRef:
         if start is None:
-            return _done(operation, str(vm._moId))
+            return tasks.done(operation, str(vm._moId))
         return TaskRef(id=str(start()._moId), operation=operation)
 
     def destroy(self, server: ObservedServer) -> TaskRef:
         def run() -> TaskRef:
             vm = self._locate(server)
             if vm is None:
-                return _done("destroy")
+                return tasks.done("destroy")
             try:
                 if vm.runtime.powerState != "poweredOff":
-                    self._wait(vm.PowerOffVM_Task(), f"power off VM {server.name} before deleting it")
+                    tasks.wait(vm.PowerOffVM_Task(), f"power off VM {server.name} before deleting it",
+                               _POWER_OFF_TIMEOUT)
                 return TaskRef(id=str(vm.Destroy_Task()._moId), operation="destroy")
             except vmodl.fault.ManagedObjectNotFound:
-                return _done("destroy")
+                return tasks.done("destroy")
 
         return self._session.call(f"delete VM {server.name}", run)
 
@@ -272,7 +240,7 @@ class VCenterServers:
         """vMotion (host) and/or Storage vMotion (datastore), live: the VM's power state is left alone."""
         def run() -> TaskRef:
             if not host and not datastore:
-                return _done("relocate", server.ref)
+                return tasks.done("relocate", server.ref)
             vm = self._locate(server)
             if vm is None:
                 raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason="NotFound")
