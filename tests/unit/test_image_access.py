@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from herder.api.common import LabelSelector
 from herder.controllers.image import template_name
-from herder.controllers.image_access import selector_matches
+from herder.reconcile.selectors import selector_matches
 
 
 def selector(**data: object) -> LabelSelector:

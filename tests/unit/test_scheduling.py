@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from herder.api.common import LabelSelector
-from herder.reconcile.scheduling import ZoneCandidate, ZoneRequest, choose_zone, selector_matches
+from herder.reconcile.scheduling import ZoneCandidate, ZoneRequest, choose_zone
+from herder.reconcile.selectors import selector_matches
 
 VC = ("VCenter", "vc")
 VMM = ("SCVMM", "vmm")

@@ -33,7 +33,8 @@ from herder.reconcile.desired import (
     annotation_set,
     server_spec,
 )
-from herder.reconcile.scheduling import ZoneCandidate, ZoneRequest, choose_zone, selector_matches
+from herder.reconcile.scheduling import ZoneCandidate, ZoneRequest, choose_zone
+from herder.reconcile.selectors import selector_matches
 from herder.reconcile.server import COMPENSATE, PLACEMENT_SYNCED, PROVISIONED, Desired, Plan, Recorded, Step, plan
 
 log = logging.getLogger(__name__)

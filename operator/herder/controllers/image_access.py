@@ -9,38 +9,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from herder.api.clusterimage import ClusterImage
-from herder.api.common import ConditionStatus, LabelSelector, LabelSelectorOperator
+from herder.api.common import ConditionStatus
 from herder.api.ecs import ImageKind
 from herder.api.image import ExistingSource, Image, ImageSource, ImageSpec, ImageStatus, OSFamily
 from herder.controllers.lookups import Lookups
 from herder.reconcile.desired import Unresolvable
+from herder.reconcile.selectors import selector_matches
 
 #: Reasons for which an `existing` image still falls back to its spec.
 _FALLBACK_REASONS = frozenset({"NotSupported", "ProviderNotReady"})
-
-
-def selector_matches(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
-    """metav1.LabelSelector semantics; an unset or empty selector matches everything."""
-    if selector is None:
-        return True
-    for key, value in (selector.match_labels or {}).items():
-        if labels.get(key) != value:
-            return False
-    for req in selector.match_expressions or ():
-        values = set(req.values or ())
-        present = req.key in labels
-        if req.operator is LabelSelectorOperator.IN and not (present and labels[req.key] in values):
-            return False
-        if req.operator is LabelSelectorOperator.NOT_IN and present and labels[req.key] in values:
-            return False
-        if req.operator is LabelSelectorOperator.EXISTS and not present:
-            return False
-        if req.operator is LabelSelectorOperator.DOES_NOT_EXIST and present:
-            return False
-    return True
 
 
 def _ready(status: ImageStatus) -> tuple[bool | None, str, str]:

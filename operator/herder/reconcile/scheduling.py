@@ -8,31 +8,8 @@ zone. Its `message` says which zones were considered and why the winner won, for
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-
-from herder.api.common import LabelSelector, LabelSelectorOperator
-
-
-def selector_matches(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
-    """metav1.LabelSelector semantics; unset or empty matches everything."""
-    if selector is None:
-        return True
-    for key, value in (selector.match_labels or {}).items():
-        if labels.get(key) != value:
-            return False
-    for req in selector.match_expressions or ():
-        present = req.key in labels
-        values = set(req.values or ())
-        if req.operator is LabelSelectorOperator.IN and not (present and labels[req.key] in values):
-            return False
-        if req.operator is LabelSelectorOperator.NOT_IN and present and labels[req.key] in values:
-            return False
-        if req.operator is LabelSelectorOperator.EXISTS and not present:
-            return False
-        if req.operator is LabelSelectorOperator.DOES_NOT_EXIST and present:
-            return False
-    return True
 
 
 @dataclass(frozen=True)
