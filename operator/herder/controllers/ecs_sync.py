@@ -19,7 +19,7 @@ from herder.api import ElasticCloudServer, ResourcePool, format_mib, quantity_to
 from herder.api.ecs import ImageKind
 from herder.api.zone import AvailabilityZone
 from herder.controllers.image_access import image_for
-from herder.controllers.lookups import Lookups
+from herder.controllers.lookups import Lookups, zone_and_provider
 from herder.controllers.runtime import ProviderHandle, Runtime
 from herder.controllers.status import new_status
 from herder.providers.base import ProviderError
@@ -61,15 +61,7 @@ def image_ref(server: ElasticCloudServer) -> str | None:
 def resolve(runtime: Runtime, server: ElasticCloudServer, lookups: Lookups) -> tuple[Resolved, ProviderHandle]:
     namespace = server.metadata.namespace or ""
     zone_name = server.spec.availability_zone or server.status.zone or _choose_zone(runtime, server, lookups)
-    zone_body = lookups.zone(zone_name)
-    if zone_body is None:
-        raise Unresolvable("ZoneNotFound", f"AvailabilityZone {zone_name} not found")
-    zone = AvailabilityZone.model_validate(zone_body)
-    ref = zone.spec.provider
-    handle = runtime.providers.get((ref.kind.value, ref.name))
-    if handle is None or not handle.ready:
-        why = f"{handle.reason}: {handle.message}" if handle else "not connected"
-        raise Unresolvable("ProviderNotReady", f"{ref.kind.value} {ref.name} is not ready ({why})")
+    zone, handle = zone_and_provider(runtime, lookups, zone_name)
     wanted = server.spec.image
     # Visibility (own namespace / namespaceSelector) and the template the image resolved: image_access.
     image = (image_for(namespace, wanted.kind, wanted.name, lookups, provisioned=bool(server.status.unique_id))

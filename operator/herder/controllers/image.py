@@ -100,14 +100,6 @@ def _now() -> str:
 
 # -- where the image lives ------------------------------------------------------------------------------------
 
-def _handle(runtime: Runtime, kind: str, name: str) -> ProviderHandle:
-    handle = runtime.providers.get((kind, name))
-    if handle is None or not handle.ready:
-        why = f"{handle.reason}: {handle.message}" if handle else "not connected"
-        raise Unresolvable("ProviderNotReady", f"{kind} {name} is not ready ({why})")
-    return handle
-
-
 def _zone(lookups: Lookups, name: str) -> AvailabilityZone:
     body = lookups.zone(name)
     if body is None:
@@ -131,11 +123,11 @@ def _locate(runtime: Runtime, image: Image | ClusterImage, lookups: Lookups,
     if zone_name:
         zone = _zone(lookups, zone_name)
         ref = zone.spec.provider
-        handle = _handle(runtime, ref.kind.value, ref.name)
+        handle = runtime.ready_provider(ref.kind.value, ref.name)
         return handle, {"kind": ref.kind.value, "name": ref.name}, _zone_placement(zone, handle.datacenter)
     if spec.provider is None:
         raise Unresolvable("ZoneNotFound", "spec: set provider or availabilityZone (the server has no zone yet)")
-    handle = _handle(runtime, spec.provider.kind.value, spec.provider.name)
+    handle = runtime.ready_provider(spec.provider.kind.value, spec.provider.name)
     return (handle, {"kind": spec.provider.kind.value, "name": spec.provider.name},
             VCenterPlacement(datacenter=handle.datacenter))
 
@@ -356,7 +348,7 @@ def delete_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Loo
     try:
         recorded = status.provider
         if recorded is not None:
-            handle = _handle(runtime, recorded.kind.value, recorded.name)
+            handle = runtime.ready_provider(recorded.kind.value, recorded.name)
             provider = {"kind": recorded.kind.value, "name": recorded.name}
         else:
             handle, provider, _ = _locate(runtime, image, lookups)

@@ -13,7 +13,9 @@ import kopf
 
 from herder import GROUP, VERSION
 from herder.api import quantity_to_mib
-from herder.controllers.runtime import runtime_of
+from herder.api.zone import AvailabilityZone
+from herder.controllers.runtime import ProviderHandle, Runtime, runtime_of
+from herder.reconcile.desired import Unresolvable
 
 Body = dict[str, Any]
 
@@ -114,3 +116,12 @@ class Lookups:
         store = self.server_zones.get(zone) if self.server_zones is not None else None
         values = list(store or ())
         return len(values), sum(values)
+
+
+def zone_and_provider(runtime: Runtime, lookups: Lookups, zone_name: str) -> tuple[AvailabilityZone, ProviderHandle]:
+    """The zone and its connected provider, or Unresolvable (ZoneNotFound, ProviderNotReady)."""
+    body = lookups.zone(zone_name)
+    if body is None:
+        raise Unresolvable("ZoneNotFound", f"AvailabilityZone {zone_name} not found")
+    zone = AvailabilityZone.model_validate(body)
+    return zone, runtime.ready_provider(zone.spec.provider.kind.value, zone.spec.provider.name)

@@ -19,8 +19,8 @@ import kopf
 from herder import GROUP, VERSION, metrics
 from herder.api import AvailabilityZone, DeletionPolicy, ResourcePool, format_mib, quantity_to_mib
 from herder.api.resourcepool import CPUAllocation, MemoryAllocation
-from herder.controllers.lookups import Lookups
-from herder.controllers.runtime import ProviderHandle, Runtime, runtime_of
+from herder.controllers.lookups import Lookups, zone_and_provider
+from herder.controllers.runtime import Runtime, runtime_of
 from herder.controllers.status import new_status, publish
 from herder.providers.base import ProviderError
 from herder.providers.types import Allocation, ObservedPool, PoolSpec, SharesLevel, VCenterPlacement
@@ -51,20 +51,6 @@ def allocation(wanted: CPUAllocation | MemoryAllocation) -> Allocation:
     return Allocation(reservation=reservation, limit=limit, shares_level=level,
                       shares=wanted.shares.value if level is SharesLevel.CUSTOM else None,
                       expandable_reservation=wanted.expandable_reservation)
-
-
-def _zone_and_provider(runtime: Runtime, pool: ResourcePool,
-                       lookups: Lookups) -> tuple[AvailabilityZone, ProviderHandle]:
-    body = lookups.zone(pool.spec.zone)
-    if body is None:
-        raise Unresolvable("ZoneNotFound", f"AvailabilityZone {pool.spec.zone} not found")
-    zone = AvailabilityZone.model_validate(body)
-    ref = zone.spec.provider
-    handle = runtime.providers.get((ref.kind.value, ref.name))
-    if handle is None or not handle.ready:
-        why = f"{handle.reason}: {handle.message}" if handle else "not connected"
-        raise Unresolvable("ProviderNotReady", f"{ref.kind.value} {ref.name} is not ready ({why})")
-    return zone, handle
 
 
 def pool_spec(pool: ResourcePool, zone: AvailabilityZone, datacenter: str, lookups: Lookups) -> PoolSpec:
@@ -110,7 +96,7 @@ def sync_pool(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> PoolO
     generation = pool.metadata.generation or 0
     current = body.get("status") or {}
     try:
-        zone, handle = _zone_and_provider(runtime, pool, lookups)
+        zone, handle = zone_and_provider(runtime, lookups, pool.spec.zone)
         spec = pool_spec(pool, zone, handle.datacenter, lookups)
         observed = handle.provider.pools.ensure(spec, known_ref=pool.status.managed_object_id)
     except (Unresolvable, ProviderError) as exc:
@@ -171,7 +157,7 @@ def delete_pool(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Poo
     if not ref or lookups.zone(pool.spec.zone) is None:
         return PoolDeletion(True, "no backend pool to delete")
     try:
-        _, handle = _zone_and_provider(runtime, pool, lookups)
+        _, handle = zone_and_provider(runtime, lookups, pool.spec.zone)
         handle.provider.pools.delete(ref)
     except (Unresolvable, ProviderError) as exc:
         if exc.reason == "NotSupported":

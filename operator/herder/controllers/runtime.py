@@ -16,6 +16,7 @@ import kopf
 
 from herder.providers.base import Provider
 from herder.providers.types import ObservedServer
+from herder.reconcile.desired import Unresolvable
 
 ProviderKey = tuple[str, str]  # (kind, name)
 WARM_UP_SECONDS = 30.0
@@ -100,7 +101,15 @@ class Runtime:
         """Right after start-up, providers are still connecting: not a failure worth reporting."""
         return time.monotonic() - self.started < WARM_UP_SECONDS
 
-    # -- providers ----------------------------------------------------------------------------------------
+    # -- providers ---------------------------------------------------------------------------------------
+    def ready_provider(self, kind: str, name: str) -> ProviderHandle:
+        """The connected provider, or Unresolvable(ProviderNotReady) saying why not."""
+        handle = self.providers.get((kind, name))
+        if handle is None or not handle.ready:
+            why = f"{handle.reason}: {handle.message}" if handle else "not connected"
+            raise Unresolvable("ProviderNotReady", f"{kind} {name} is not ready ({why})")
+        return handle
+
     def on_inventory_change(self, server: ObservedServer | None, unique_id: str) -> None:
         """Drift: wake the ECS that owns the VM (its UID is the VM's identity or its owner mark)."""
         self.wake(unique_id)
