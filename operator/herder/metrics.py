@@ -116,6 +116,13 @@ class _Pool:
     memory_usage_bytes: float | None
 
 
+@dataclass(frozen=True)
+class _Zone:
+    hosts: int
+    memory_bytes: float
+    memory_used_bytes: float
+
+
 class Inventory:
     """What the controllers last observed, read by `InventoryCollector` at scrape time. Thread-safe."""
 
@@ -127,6 +134,7 @@ class Inventory:
         self._images: dict[Hashable, tuple[str, str]] = {}
         self._backends: dict[tuple[str, str], bool] = {}
         self._pools: dict[str, _Pool] = {}
+        self._zones: dict[str, _Zone] = {}
 
     # servers
     def record_ecs(self, key: tuple[str, str], phase: str, power: str, zone: str, ready: bool,  # noqa: PLR0917
@@ -182,11 +190,19 @@ class Inventory:
         with self._lock:
             self._pools.pop(name, None)
 
+    def record_zone(self, name: str, hosts: int, memory_bytes: float, memory_used_bytes: float) -> None:
+        with self._lock:
+            self._zones[name] = _Zone(hosts, memory_bytes, memory_used_bytes)
+
+    def forget_zone(self, name: str) -> None:
+        with self._lock:
+            self._zones.pop(name, None)
+
     def snapshot(self) -> tuple[list[_Server], dict[Hashable, tuple[str, str]], dict[tuple[str, str], bool],
-                                dict[str, _Pool], float]:
+                                dict[str, _Pool], dict[str, _Zone], float]:
         with self._lock:
             return (list(self._servers.values()), dict(self._images), dict(self._backends), dict(self._pools),
-                    self._clock())
+                    dict(self._zones), self._clock())
 
 
 class InventoryCollector(Collector):
@@ -198,7 +214,7 @@ class InventoryCollector(Collector):
         yield from self._families().values()
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        servers, images, backends, pools, now = self._inventory.snapshot()
+        servers, images, backends, pools, zones, now = self._inventory.snapshot()
         families = self._families()
         by_state = Tally((s.namespace, s.phase, s.power_state, s.zone) for s in servers)
         for labels, count in sorted(by_state.items()):
@@ -219,6 +235,10 @@ class InventoryCollector(Collector):
                 families["cpu_use"].add_metric(pool_labels, pool.cpu_usage_hertz)
             if pool.memory_usage_bytes is not None:
                 families["mem_use"].add_metric(pool_labels, pool.memory_usage_bytes)
+        for name, zone in sorted(zones.items()):
+            families["zone_hosts"].add_metric([name], zone.hosts)
+            families["zone_mem"].add_metric([name], zone.memory_bytes)
+            families["zone_mem_used"].add_metric([name], zone.memory_used_bytes)
         yield from families.values()
 
     @staticmethod
@@ -246,6 +266,11 @@ class InventoryCollector(Collector):
             "mem_use": GaugeMetricFamily("herder_resource_pool_memory_usage_bytes",
                                          "Memory used by the resource pool, as reported by the backend.",
                                          labels=pool),
+            "zone_hosts": GaugeMetricFamily("herder_zone_hosts", "Hosts of the availability zone that can run VMs.",
+                                            labels=["zone"]),
+            "zone_mem": GaugeMetricFamily("herder_zone_memory_bytes", "Memory of those hosts.", labels=["zone"]),
+            "zone_mem_used": GaugeMetricFamily("herder_zone_memory_used_bytes",
+                                               "Memory in use on those hosts, by any VM.", labels=["zone"]),
         }
 
 
@@ -263,6 +288,8 @@ set_backend_up = INVENTORY.set_backend_up
 forget_backend = INVENTORY.forget_backend
 record_pool = INVENTORY.record_pool
 forget_pool = INVENTORY.forget_pool
+record_zone = INVENTORY.record_zone
+forget_zone = INVENTORY.forget_zone
 
 
 def start_server(port: int, addr: str = "0.0.0.0") -> None:  # noqa: S104 - scraped from outside the pod

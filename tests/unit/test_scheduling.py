@@ -78,3 +78,30 @@ def test_a_resource_pool_pins_its_zone_and_its_namespaces() -> None:
 def test_deterministic_regardless_of_input_order() -> None:
     zones = [ZoneCandidate(n, VC, memory_capacity_mib=8192) for n in ("z", "m", "a")]
     assert {choose_zone(ZoneRequest(memory_mib=1), order).zone for order in (zones, zones[::-1])} == {"a"}
+
+
+def test_memory_placed_but_not_yet_running_counts_against_the_zone() -> None:
+    # Same hosts, same measured use: the zone already promised to a starting server has less room.
+    zones = [ZoneCandidate("a", VC, memory_capacity_mib=8192, memory_used_mib=1024, memory_pending_mib=4096),
+             ZoneCandidate("b", VC, memory_capacity_mib=8192, memory_used_mib=1024)]
+    choice = choose_zone(ZoneRequest(memory_mib=2048), zones)
+    assert choice.zone == "b"
+    assert "a (3072 MiB free, 0 servers)" in choice.message and "b (7168 MiB free" in choice.message
+    assert choose_zone(ZoneRequest(memory_mib=4096), zones[:1]).zone is None
+
+
+def test_a_set_spreads_first_then_takes_free_memory() -> None:
+    zones = [ZoneCandidate("a", VC, memory_capacity_mib=65536, servers=1),
+             ZoneCandidate("b", VC, memory_capacity_mib=8192, servers=0),
+             ZoneCandidate("c", VC, memory_capacity_mib=16384, servers=0)]
+    spread = choose_zone(ZoneRequest(memory_mib=1024, spread=True), zones)
+    assert spread.zone == "c"  # fewest of the set's servers (b, c), then most free memory
+    assert "fewest servers of the set" in spread.message
+    assert choose_zone(ZoneRequest(memory_mib=1024), zones).zone == "a"  # a lone server: most free memory
+
+
+def test_a_zone_whose_placement_is_broken_is_left_out() -> None:
+    zones = [ZoneCandidate("a", VC, not_ready="datastore 'gone' does not exist"), ZoneCandidate("b", VC)]
+    choice = choose_zone(ZoneRequest(memory_mib=512), zones)
+    assert choice.zone == "b"
+    assert dict(choice.rejected)["a"] == "zone not ready: datastore 'gone' does not exist"

@@ -113,11 +113,16 @@ class AvailabilityZoneSpec(HerderModel):
 
 
 class ZoneCapacity(HerderModel):
-    """Aggregate compute capacity of the zone."""
+    """Compute of the zone's hosts that can run VMs (connected, not in maintenance), and its current use."""
 
-    cpu_mhz: int | None = Field(default=None, ge=0, alias="cpuMHz", description="Total CPU in MHz.")
+    hosts: int | None = Field(default=None, ge=0, description="Number of hosts that can run VMs.")
+    cpus: int | None = Field(default=None, ge=0, description="Logical CPUs of those hosts.")
+    cpu_mhz: int | None = Field(default=None, ge=0, alias="cpuMHz",
+                                description="Total CPU in MHz (vCenter; SCVMM does not report it).")
+    cpu_used_mhz: int | None = Field(default=None, ge=0, alias="cpuUsedMHz", description="CPU in use, in MHz.")
     memory: Quantity | None = Field(default=None, description="Total memory.")
-    hosts: int | None = Field(default=None, ge=0, description="Number of connected hosts.")
+    memory_used: Quantity | None = Field(default=None, description="Memory in use, by any VM on the hosts.")
+    memory_free: Quantity | None = Field(default=None, description="Total memory minus memory in use.")
 
 
 class AvailabilityZoneStatus(Status):
@@ -153,6 +158,8 @@ KIND = KindInfo(
         {"name": "Region", "type": "string", "jsonPath": ".spec.region"},
         {"name": "Provider", "type": "string", "jsonPath": ".spec.provider.kind"},
         {"name": "Provider Name", "type": "string", "jsonPath": ".spec.provider.name"},
+        {"name": "Hosts", "type": "integer", "jsonPath": ".status.capacity.hosts"},
+        {"name": "Free Memory", "type": "string", "jsonPath": ".status.capacity.memoryFree"},
         READY_COLUMN,
         REASON_COLUMN,
         AGE_COLUMN,

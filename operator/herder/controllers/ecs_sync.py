@@ -15,13 +15,12 @@ from typing import Any, cast
 import kopf
 
 from herder import kube
-from herder.api import ElasticCloudServer, ResourcePool, format_mib, quantity_to_mib
-from herder.api.ecs import ImageKind
-from herder.api.zone import AvailabilityZone
+from herder.api import ElasticCloudServer, ResourcePool, format_mib
 from herder.controllers.image_access import image_for
 from herder.controllers.lookups import Lookups, zone_and_provider
 from herder.controllers.runtime import ProviderHandle, Runtime
 from herder.controllers.status import new_status
+from herder.controllers.zone_choice import candidates, request_for
 from herder.providers.base import ProviderError
 from herder.providers.types import ObservedServer, PowerState, TaskRef, TaskResult, TaskStatus
 from herder.reconcile.conditions import Condition, summary
@@ -33,7 +32,7 @@ from herder.reconcile.desired import (
     annotation_set,
     server_spec,
 )
-from herder.reconcile.scheduling import ZoneCandidate, ZoneRequest, choose_zone
+from herder.reconcile.scheduling import choose_zone
 from herder.reconcile.selectors import selector_matches
 from herder.reconcile.server import COMPENSATE, PLACEMENT_SYNCED, PROVISIONED, Desired, Plan, Recorded, Step, plan
 
@@ -89,51 +88,11 @@ def check_pool(server: ElasticCloudServer, pool: dict[str, Any], zone: str, look
                            f"ResourcePool {name} does not allow namespace {namespace} (spec.allowedNamespaces)")
 
 
-def _image_provider(server: ElasticCloudServer, lookups: Lookups) -> tuple[str, str] | None:
-    """(kind, name) of the provider that holds the ECS's image; None when there is no image (yet)."""
-    wanted = server.spec.image
-    if wanted is None:
-        return None
-    body = lookups.image(server.metadata.namespace or "", wanted.name) if wanted.kind is ImageKind.IMAGE \
-        else lookups.cluster_image(wanted.name)
-    spec = (body or {}).get("spec") or {}
-    provider = spec.get("provider")
-    if provider:
-        return str(provider.get("kind")), str(provider.get("name"))
-    zone = lookups.zone(str(spec.get("availabilityZone") or ""))
-    if zone is not None:
-        ref = AvailabilityZone.model_validate(zone).spec.provider
-        return ref.kind.value, ref.name
-    return None
-
-
 def _choose_zone(runtime: Runtime, server: ElasticCloudServer, lookups: Lookups) -> str:
     """The scheduler's zone for an ECS that names none (herder.reconcile.scheduling); posts an Event once.
     The choice is recorded in status.zone and kept from then on."""
-    candidates = []
-    for name in lookups.zone_names():
-        body = lookups.zone(name)
-        if body is None:
-            continue
-        zone = AvailabilityZone.model_validate(body)
-        ref = zone.spec.provider
-        handle = runtime.providers.get((ref.kind.value, ref.name))
-        capacity = zone.status.capacity
-        servers, used = lookups.zone_load(name)
-        candidates.append(ZoneCandidate(
-            name, (ref.kind.value, ref.name), provider_ready=handle is not None and handle.ready,
-            memory_capacity_mib=quantity_to_mib(capacity.memory) if capacity and capacity.memory else None,
-            hosts=capacity.hosts if capacity else None, memory_used_mib=used, servers=servers))
-    pool_name = server.spec.resource_pool
-    pool = lookups.pool(pool_name) if pool_name else None
-    pool_spec = ResourcePool.model_validate(pool).spec if pool else None
     namespace = server.metadata.namespace or ""
-    request = ZoneRequest(
-        memory_mib=quantity_to_mib(server.spec.memory), image_provider=_image_provider(server, lookups),
-        image=image_ref(server) or "", pool_zone=pool_spec.zone if pool_spec else None, pool=pool_name or "",
-        namespace_allowed=pool_spec is None or selector_matches(pool_spec.allowed_namespaces,
-                                                                lookups.namespace_labels(namespace)))
-    choice = choose_zone(request, candidates)
+    choice = choose_zone(request_for(server.spec, namespace, lookups), candidates(runtime, lookups))
     if choice.zone is None:
         raise Unresolvable(choice.reason, choice.message)
     uid = server.metadata.uid or ""

@@ -2,29 +2,32 @@
 
 A minimal controller: it creates missing children and deletes surplus ones (the highest ordinals, not-Ready
 first), and reports replicas, readyReplicas and the selector for the scale subresource. A template without a
-zone gets one per child from herder.reconcile.scheduling, counting only this set's children, so the set
-spreads round-robin over the eligible zones. Template changes reach only new children (rolling updates are
-not implemented yet).
+zone gets one per child from herder.reconcile.scheduling: fewest of this set's children first, so the set
+spreads round-robin over the eligible zones, then most free memory. Template changes reach only new children
+(rolling updates are not implemented yet).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
 from kubernetes.client.exceptions import ApiException
 
 from herder import GROUP, VERSION, kube
-from herder.api import AvailabilityZone, quantity_to_mib
+from herder.api import quantity_to_mib
 from herder.api.common import LabelSelector
 from herder.api.ecsset import ElasticCloudServerSet
 from herder.controllers.lookups import Lookups
 from herder.controllers.runtime import Runtime, runtime_of
 from herder.controllers.status import new_status, publish
+from herder.controllers.zone_choice import candidates, request_for
 from herder.reconcile.conditions import READY, Condition
-from herder.reconcile.scheduling import ZoneCandidate, ZoneRequest, choose_zone
+from herder.reconcile.scheduling import choose_zone
 
 PLURAL = "elasticcloudserversets"
 SERVERS = "elasticcloudservers"
@@ -68,31 +71,18 @@ def _ordinal(name: str) -> int:
     return int(tail) if tail.isdigit() else -1
 
 
-def _zone_for(runtime: Runtime, server_set: ElasticCloudServerSet, children: list[Child], lookups: Lookups) -> str:
-    """The scheduler's zone for the next child; load is this set's children per zone (round-robin)."""
+def _zone_for(runtime: Runtime, server_set: ElasticCloudServerSet, children: list[Child], lookups: Lookups,
+              placed: Mapping[str, int]) -> str:
+    """The scheduler's zone for the next child: fewest of this set's children first (so the set spreads
+    round-robin), then most free memory. `placed`: children made in this pass, per zone."""
     spec = server_set.spec.template.spec
     if spec.availability_zone:
         return spec.availability_zone
-    candidates = []
-    for name in lookups.zone_names():
-        body = lookups.zone(name)
-        if body is None:
-            continue
-        ref = AvailabilityZone.model_validate(body).spec.provider
-        handle = runtime.providers.get((ref.kind.value, ref.name))
-        candidates.append(ZoneCandidate(name, (ref.kind.value, ref.name),
-                                        provider_ready=handle is not None and handle.ready,
-                                        servers=sum(1 for c in children if c["zone"] == name)))
-    image_provider = None
-    if spec.image is not None:
-        image = lookups.cluster_image(spec.image.name) if spec.image.kind.value == "ClusterImage" \
-            else lookups.image(server_set.metadata.namespace or "", spec.image.name)
-        provider = ((image or {}).get("spec") or {}).get("provider")
-        image_provider = (str(provider["kind"]), str(provider["name"])) if provider else None
-    pool = lookups.pool(spec.resource_pool) if spec.resource_pool else None
-    choice = choose_zone(ZoneRequest(memory_mib=quantity_to_mib(spec.memory), image_provider=image_provider,
-                                     pool_zone=((pool or {}).get("spec") or {}).get("zone"),
-                                     pool=spec.resource_pool or ""), candidates)
+    own = Counter(str(c["zone"]) for c in children if c["zone"])
+    memory = quantity_to_mib(spec.memory)
+    zones = candidates(runtime, lookups, own_servers=own,
+                       extra_pending_mib={zone: count * memory for zone, count in placed.items()})
+    choice = choose_zone(request_for(spec, server_set.metadata.namespace or "", lookups, spread=True), zones)
     if choice.zone is None:
         raise kopf.TemporaryError(choice.message, delay=10)
     return choice.zone
@@ -122,13 +112,15 @@ def scale(runtime: Runtime, body: dict[str, Any], children: list[Child], lookups
     if len(live) < wanted:
         taken = {_ordinal(c["name"]) for c in children}
         placed = list(live)
+        made: Counter[str] = Counter()
         for _ in range(wanted - len(live)):
             ordinal = next(i for i in range(len(taken) + wanted + 1) if i not in taken)
             taken.add(ordinal)
-            zone = _zone_for(runtime, server_set, placed, lookups)
+            zone = _zone_for(runtime, server_set, placed, lookups, made)
             child_name = f"{name}-{ordinal}"
             kube.create_custom_object(SERVERS, namespace, _child(server_set, child_name, zone))
             placed.append({"name": child_name, "ready": False, "zone": zone, "deleting": False})
+            made[zone] += 1
             log.info("ECS set %s/%s: created %s in zone %s", namespace, name, child_name, zone)
     elif len(live) > wanted:
         surplus = sorted(live, key=lambda c: (c["ready"], -_ordinal(c["name"])))  # not-Ready, then highest

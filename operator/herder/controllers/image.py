@@ -44,7 +44,7 @@ from herder.providers.types import (
     VCenterPlacement,
 )
 from herder.reconcile.conditions import READY, Condition
-from herder.reconcile.desired import Unresolvable
+from herder.reconcile.desired import Unresolvable, zone_placement
 
 log = logging.getLogger(__name__)
 PLURALS = {"Image": "images", "ClusterImage": "clusterimages"}
@@ -108,11 +108,9 @@ def _zone(lookups: Lookups, name: str) -> AvailabilityZone:
 
 
 def _zone_placement(zone: AvailabilityZone, datacenter: str) -> Placement:
-    where = zone.spec.vcenter
-    if where is None:
+    if zone.spec.vcenter is None:
         raise Unresolvable("NotSupported", f"AvailabilityZone {zone.metadata.name} is not a vCenter zone")
-    return VCenterPlacement(datacenter=datacenter, cluster=where.cluster, host=where.host, datastore=where.datastore,
-                            network=where.network, folder=where.folder, resource_pool=where.resource_pool)
+    return zone_placement(zone, datacenter)
 
 
 def _locate(runtime: Runtime, image: Image | ClusterImage, lookups: Lookups,

@@ -48,10 +48,13 @@ def namespace_index(*, name: str, labels: kopf.Labels, **_: Any) -> dict[str, di
 
 @kopf.index(GROUP, VERSION, "elasticcloudservers")
 def server_zone_index(*, spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict[str, int] | None:
-    """{zone: memory MiB} per ECS that has a zone, so the scheduler knows what each zone already holds."""
+    """{zone: memory MiB it will take} per ECS that has a zone. Memory counts while the ECS should run but is
+    not running yet: once it runs, the zone's measured use (status.capacity.memoryUsed) includes it."""
     zone = spec.get("availabilityZone") or status.get("zone")
     if not zone:
         return None
+    if spec.get("powerState", "On") != "On" or status.get("powerState") == "On":
+        return {str(zone): 0}
     try:
         return {str(zone): quantity_to_mib(spec.get("memory") or 0)}
     except ValueError:
@@ -59,12 +62,23 @@ def server_zone_index(*, spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict
 
 
 @kopf.on.event("namespaces")
-@kopf.on.event(GROUP, VERSION, "availabilityzones")
 @kopf.on.event(GROUP, VERSION, "images")
 @kopf.on.event(GROUP, VERSION, "clusterimages")
 @kopf.on.event(GROUP, VERSION, "resourcepools")
 def dependency_changed(*, memo: kopf.Memo, **_: Any) -> None:
     runtime_of(memo).wake_all()
+
+
+@kopf.on.event(GROUP, VERSION, "availabilityzones")
+def zone_event(*, type: str | None, name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Wake the servers when a zone changes in a way that can change a decision: its spec, its readiness or
+    its number of hosts; not on every capacity reading (free memory is re-read by whoever schedules next)."""
+    status = body.get("status") or {}
+    ready = next((c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    hosts = (status.get("capacity") or {}).get("hosts")
+    fingerprint = "gone" if type == "DELETED" else repr((body.get("metadata", {}).get("generation"), ready, hosts))
+    if runtime_of(memo).changed(f"zone/{name}", fingerprint):
+        runtime_of(memo).wake_all()
 
 
 def _one(index: kopf.Index[Any, Body], key: Any) -> Body | None:
@@ -112,7 +126,7 @@ class Lookups:
         return dict(found or {})
 
     def zone_load(self, zone: str) -> tuple[int, int]:
-        """(number of ECSs, memory MiB they ask for) in `zone`."""
+        """(number of ECSs, memory MiB those not running yet will take) in `zone`."""
         store = self.server_zones.get(zone) if self.server_zones is not None else None
         values = list(store or ())
         return len(values), sum(values)

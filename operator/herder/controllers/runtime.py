@@ -59,6 +59,7 @@ class Runtime:
         self.providers: dict[ProviderKey, ProviderHandle] = {}
         self.backoff = Backoff()
         self._wakers: dict[str, asyncio.Event] = {}
+        self._fingerprints: dict[str, str] = {}
 
     # -- wake-ups -----------------------------------------------------------------------------------------
     def _waker(self, key: str) -> asyncio.Event:
@@ -80,6 +81,12 @@ class Runtime:
     def _wake_all_now(self) -> None:
         for waker in self._wakers.values():
             waker.set()
+
+    def changed(self, key: str, fingerprint: str) -> bool:
+        """Whether `fingerprint` differs from the last one recorded for `key` (and record it)."""
+        before = self._fingerprints.get(key)
+        self._fingerprints[key] = fingerprint
+        return before != fingerprint
 
     def forget(self, key: str) -> None:
         self._wakers.pop(key, None)

@@ -21,6 +21,7 @@ from herder.providers.types import (
     TaskRef,
     TaskResult,
     TemplateInfo,
+    ZoneCapacity,
 )
 
 
@@ -205,6 +206,15 @@ class Images(Protocol):
     def task(self, task: TaskRef) -> TaskResult: ...
 
 
+class Zones(Protocol):
+    """What an AvailabilityZone's placement stands for on the backend."""
+
+    def capacity(self, placement: Placement) -> ZoneCapacity | None:
+        """Check that the placement's objects exist (raises NotFound naming the missing one) and measure
+        its hosts. None: the placement is valid but has no hosts of its own to measure (an SCVMM cloud)."""
+        ...
+
+
 class Provider(Protocol):
     """One backend endpoint: its session, its VMs and its inventory watch. Read-only members."""
 
@@ -219,5 +229,8 @@ class Provider(Protocol):
 
     @property
     def pools(self) -> Pools: ...
+
+    @property
+    def zones(self) -> Zones: ...
 
     def close(self) -> None: ...

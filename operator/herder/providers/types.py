@@ -225,3 +225,20 @@ class ObservedPool:
     children: int = 0  # child pools
     cpu_usage: PoolUsage = field(default_factory=PoolUsage)
     memory_usage: PoolUsage = field(default_factory=PoolUsage)
+
+
+# -- availability zones ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ZoneCapacity:
+    """The compute behind a zone (its cluster, host or host group): totals of the hosts that can run VMs
+    (connected, not in maintenance) and what they use now, as the backend reports it."""
+
+    ref: str  # moref of the cluster or host, or the host group ID
+    hosts: int
+    cpus: int  # logical CPUs
+    memory_mib: int
+    memory_used_mib: int
+    cpu_mhz: int | None = None  # None where the backend does not say (SCVMM)
+    cpu_used_mhz: int | None = None

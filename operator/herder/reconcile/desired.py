@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from herder.api import AvailabilityZone, ElasticCloudServer, quantity_to_bytes, quantity_to_mib
 from herder.api.image import ImageSpec
@@ -56,26 +56,31 @@ def template_of(image: ImageSpec) -> str:
     return existing.path or existing.name or ""
 
 
-def placement_of(resolved: Resolved) -> Placement:
-    zone = resolved.zone.spec
-    pinned = resolved.server.spec.placement
-    if zone.vcenter is not None:
-        where = zone.vcenter
-        return VCenterPlacement(
-            datacenter=resolved.datacenter,
-            cluster=where.cluster,
-            host=(pinned.host if pinned and pinned.host else where.host),
-            datastore=(pinned.datastore if pinned and pinned.datastore else where.datastore),
-            network=where.network,
-            folder=where.folder,
-            resource_pool=resolved.resource_pool_path or where.resource_pool,
-        )
-    if zone.scvmm is not None:
-        scvmm = zone.scvmm
+def zone_placement(zone: AvailabilityZone, datacenter: str) -> Placement:
+    """Where a zone's VMs go, as its spec says."""
+    spec = zone.spec
+    if spec.vcenter is not None:
+        where = spec.vcenter
+        return VCenterPlacement(datacenter=datacenter, cluster=where.cluster, host=where.host,
+                                datastore=where.datastore, network=where.network, folder=where.folder,
+                                resource_pool=where.resource_pool)
+    if spec.scvmm is not None:
+        scvmm = spec.scvmm
         return SCVMMPlacement(host_group=scvmm.host_group, cloud=scvmm.cloud, vm_path=scvmm.vm_path,
-                              logical_network=scvmm.vm_network or scvmm.logical_network,
-                              host=pinned.host if pinned else None)
-    raise Unresolvable("ZoneInvalid", f"zone {resolved.zone.metadata.name} has no placement")
+                              logical_network=scvmm.vm_network or scvmm.logical_network)
+    raise Unresolvable("ZoneInvalid", f"zone {zone.metadata.name} has no placement")
+
+
+def placement_of(resolved: Resolved) -> Placement:
+    """The zone's placement with the ECS's pinned host and datastore, and its ResourcePool."""
+    zone = zone_placement(resolved.zone, resolved.datacenter)
+    pinned = resolved.server.spec.placement
+    host = pinned.host if pinned and pinned.host else None
+    if isinstance(zone, VCenterPlacement):
+        datastore = pinned.datastore if pinned and pinned.datastore else None
+        return replace(zone, host=host or zone.host, datastore=datastore or zone.datastore,
+                       resource_pool=resolved.resource_pool_path or zone.resource_pool)
+    return replace(zone, host=host)
 
 
 def server_spec(resolved: Resolved, user_data: str | None = None) -> ServerSpec:

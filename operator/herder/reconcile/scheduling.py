@@ -1,9 +1,13 @@
 """Which zone an ECS goes to when it names none, and who may use a ResourcePool. Pure: no I/O.
 
 The scheduler filters the zones (provider connected, the ECS's resource pool there and open to its
-namespace, the image's provider, enough memory by the zone's known capacity), then takes the one with the
+namespace, the image's provider, hosts that can run VMs, enough free memory), then takes the one with the
 most free memory, then the fewest servers, then the first by name, so the same inputs always give the same
-zone. Its `message` says which zones were considered and why the winner won, for an Event.
+zone. A set spreading its replicas asks for the fewest of its own servers first, then free memory. Its
+`message` says which zones were considered and why the winner won, for an Event.
+
+Free memory is the zone's measured memory minus what its hosts use now (every VM, herder's or not) minus
+what herder's servers placed there but not yet running will take: the backend's figure lags a placement.
 """
 
 from __future__ import annotations
@@ -19,16 +23,18 @@ class ZoneCandidate:
     name: str
     provider: tuple[str, str]  # (kind, name)
     provider_ready: bool = True
+    not_ready: str | None = None  # the zone's Ready=False message (its placement is broken); None: usable
     memory_capacity_mib: int | None = None  # status.capacity.memory; None: unknown
     hosts: int | None = None  # status.capacity.hosts; None: unknown
-    memory_used_mib: int = 0  # what the ECSs already in the zone ask for
-    servers: int = 0  # ECSs already in the zone
+    memory_used_mib: int = 0  # status.capacity.memoryUsed: in use on the hosts now
+    memory_pending_mib: int = 0  # herder's servers placed in the zone that are not running yet
+    servers: int = 0  # servers already in the zone (for a set: its own)
 
     @property
     def free_memory_mib(self) -> int | None:
         if self.memory_capacity_mib is None:
             return None
-        return self.memory_capacity_mib - self.memory_used_mib
+        return self.memory_capacity_mib - self.memory_used_mib - self.memory_pending_mib
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class ZoneRequest:
     pool_zone: str | None = None  # the zone of the ECS's ResourcePool, when it names one
     pool: str = ""
     namespace_allowed: bool = True  # the ResourcePool (if any) admits the ECS's namespace
+    spread: bool = False  # a set's replica: fewest servers (its own) first, then free memory
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,8 @@ def _why_not(request: ZoneRequest, zone: ZoneCandidate) -> str | None:
         return f"image {request.image} is on {image_kind} {image_name}, not {kind} {name}"
     if not zone.provider_ready:
         return f"{kind} {name} is not connected"
+    if zone.not_ready is not None:
+        return f"zone not ready: {zone.not_ready}"
     if zone.hosts == 0:
         return "no connected hosts"
     free = zone.free_memory_mib
@@ -92,13 +101,19 @@ def choose_zone(request: ZoneRequest, zones: Sequence[ZoneCandidate]) -> ZoneCho
         detail = f": {refused}" if refused else ""
         return ZoneChoice(None, tuple(rejected), f"no AvailabilityZone fits{detail}", reason="NoZoneAvailable")
 
-    def rank(zone: ZoneCandidate) -> tuple[int, int, int, str]:
+    def rank(zone: ZoneCandidate) -> tuple[int, int, int, int, str]:
         free = zone.free_memory_mib
         # Known free memory first (most first), then zones of unknown capacity; fewer servers; then by name.
-        return (0 if free is not None else 1, -(free or 0), zone.servers, zone.name)
+        by_memory = (0 if free is not None else 1, -(free or 0))
+        if request.spread:
+            return (zone.servers, *by_memory, 0, zone.name)
+        return (*by_memory, zone.servers, 0, zone.name)
 
     best = min(fit, key=rank)
-    basis = "most free memory" if best.free_memory_mib is not None else "fewest servers, then name"
+    if request.spread:
+        basis = "fewest servers of the set, then most free memory"
+    else:
+        basis = "most free memory" if best.free_memory_mib is not None else "fewest servers, then name"
     message = f"zone {best.name} chosen ({basis}) among {considered}"
     if refused:
         message += f"; not eligible: {refused}"

@@ -10,6 +10,7 @@ from herder.providers.scvmm.driver import CATrust, Driver, protocol_options
 from herder.providers.scvmm.inventory import SCVMMInventory
 from herder.providers.scvmm.servers import SCVMMServers
 from herder.providers.scvmm.shell import Meter, RequestHook
+from herder.providers.scvmm.zones import SCVMMZones
 from herder.providers.types import Credentials, ObservedPool, PoolSpec, TLSSettings
 
 
@@ -30,7 +31,7 @@ class SCVMMPools:
 
 
 class SCVMMProvider:
-    """`Provider` for one SCVMM: `.endpoint` (the driver), `.servers` and `.inventory`.
+    """`Provider` for one SCVMM: `.endpoint` (the driver), `.servers`, `.inventory`, `.pools` and `.zones`.
 
     `transport` is herder's name: `basic` (Basic over https, pywinrm's "ssl"), `ntlm`, `kerberos` or
     `credssp`. The servers and the inventory each get their own PowerShell process.
@@ -57,6 +58,7 @@ class SCVMMProvider:
         self.inventory = SCVMMInventory(watch, interval=inventory_interval)
         self.servers = SCVMMServers(self.endpoint)
         self.pools = SCVMMPools()
+        self.zones = SCVMMZones(self.endpoint)
 
     def close(self) -> None:
         self.inventory.stop()

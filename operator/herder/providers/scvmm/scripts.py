@@ -83,3 +83,22 @@ def wait_job(variable: str, timeout: float, what: str) -> str:
             f"[string]{v}.ErrorInfo.Problem + ' (Error ID: ' + [string]{v}.ErrorInfo.DisplayableErrorCode + ')') }} }}",
         ]
     )
+
+
+def find_cloud(variable: str, cloud: str) -> list[str]:
+    """Lines that set `$variable` to the VMM cloud named `cloud`, or throw a not-found (801) error."""
+    v = "$" + variable
+    missing = quote(f"cloud {cloud!r} not found (Error ID: 801)")
+    return [f"{v} = Get-SCCloud -Name {quote(cloud)}", f"if ($null -eq {v}) {{ throw {missing} }}"]
+
+
+def find_host_group(variable: str, group: str) -> list[str]:
+    """Lines that set `$variable` to the one host group whose path or name is `group`, or throw (801)."""
+    v = "$" + variable
+    name = quote(group)
+    return [
+        f"{v} = @(Get-SCVMHostGroup | Where-Object {{ $_.Path -eq {name} -or $_.Name -eq {name} }})",
+        f"if ({v}.Count -ne 1) {{ throw {quote(f'host group {group!r}: found ')} + {v}.Count + "
+        "' host groups (Error ID: 801)' }",
+        f"{v} = {v}[0]",
+    ]

@@ -19,7 +19,7 @@ from herder.providers.base import Conflict, NotFound, NotSupported, ProviderErro
 from herder.providers.scvmm import observe
 from herder.providers.scvmm.driver import Driver
 from herder.providers.scvmm.observe import DESCRIPTION_MARK, DISK_INFIX, OWNER_PROPERTY, PROJECTION, owned
-from herder.providers.scvmm.scripts import gib, mib, quote, wait_job
+from herder.providers.scvmm.scripts import find_cloud, find_host_group, gib, mib, quote, wait_job
 from herder.providers.types import (
     DataDisk,
     ObservedServer,
@@ -146,16 +146,11 @@ class SCVMMServers:
         ]
         target = ""
         if where.cloud:
-            lines.append(f"$cloud = Get-SCCloud -Name {quote(where.cloud)}")
-            missing = quote(f"cloud {where.cloud!r} not found (Error ID: 801)")
-            lines.append(f"if ($null -eq $cloud) {{ throw {missing} }}")
+            lines += find_cloud("cloud", where.cloud)
             target = "-Cloud $cloud"
         else:
-            group = quote(where.host_group or "")
-            lines.append(f"$hg = @(Get-SCVMHostGroup | Where-Object {{ $_.Path -eq {group} -or $_.Name -eq {group} }})")
-            lines.append(f"if ($hg.Count -ne 1) {{ throw {quote(f'host group {where.host_group!r}: found ')} + "
-                         "$hg.Count + ' host groups (Error ID: 801)' }")
-            target = "-VMHostGroup $hg[0]"
+            lines += find_host_group("hg", where.host_group or "")
+            target = "-VMHostGroup $hg"
         lines.append(f"$cfg = New-SCVMConfiguration -VMTemplate $t[0] -Name {quote(spec.name)} {target}")
         if where.host or where.vm_path:
             settings = ""

@@ -9,10 +9,12 @@ from herder.providers.vcenter.inventory import VCenterInventory
 from herder.providers.vcenter.pools import VCenterPools
 from herder.providers.vcenter.servers import VCenterServers
 from herder.providers.vcenter.session import RequestHook, Session
+from herder.providers.vcenter.zones import VCenterZones
 
 
 class VCenterProvider:
-    """`Provider` for one vCenter datacenter: `.endpoint` (the session), `.servers`, `.inventory` and `.pools`."""
+    """`Provider` for one vCenter datacenter: `.endpoint` (the session), `.servers`, `.inventory`, `.pools`
+    and `.zones`."""
 
     def __init__(
         self,
@@ -40,10 +42,11 @@ class VCenterProvider:
         self.servers = VCenterServers(self.endpoint, owner, owned_by=self.inventory.owned_by)
         self.images = VCenterImages(self.endpoint, owner)
         self.pools = VCenterPools(self.endpoint)
+        self.zones = VCenterZones(self.endpoint)
 
     def close(self) -> None:
         self.inventory.stop()
         self.endpoint.close()
 
 
-__all__ = ["Session", "VCenterInventory", "VCenterPools", "VCenterProvider", "VCenterServers"]
+__all__ = ["Session", "VCenterInventory", "VCenterPools", "VCenterProvider", "VCenterServers", "VCenterZones"]

@@ -84,6 +84,14 @@ def datastore(content: Any, datacenter: Any, ref: str) -> Any:
     return found
 
 
+def compute_resource(content: Any, datacenter: Any, ref: str) -> Any:
+    """A cluster (or a stand-alone host's compute resource) by inventory path."""
+    found = _path(content, datacenter, "host", ref)
+    if not isinstance(found, vim.ComputeResource):
+        raise NotFound(f"cluster {ref!r} is not a cluster in datacenter {datacenter.name}")
+    return found
+
+
 def _compute(content: Any, datacenter: Any, placement: VCenterPlacement) -> tuple[Any, Any]:
     """(resource pool, host or None): the explicit pool, else the cluster's or the host's root pool."""
     host = None
@@ -94,7 +102,7 @@ def _compute(content: Any, datacenter: Any, placement: VCenterPlacement) -> tupl
     if placement.resource_pool:
         return _path(content, datacenter, "host", placement.resource_pool), host
     if placement.cluster:
-        return _path(content, datacenter, "host", placement.cluster).resourcePool, host
+        return compute_resource(content, datacenter, placement.cluster).resourcePool, host
     if host is not None:
         return host.parent.resourcePool, host
     computes = query.all_of_type(content, datacenter.hostFolder, vim.ComputeResource, ["resourcePool"])

@@ -1,0 +1,75 @@
+"""What a vCenter zone's placement stands for: its objects exist, and its hosts' capacity and use.
+
+One read per check: the placement is resolved (folder, pool, datastore, network), then the hosts of the
+cluster (or the one host) are read in a single PropertyCollector call. Only hosts that can run VMs count:
+connected and not in maintenance mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyVmomi import vim
+
+from herder.providers.base import NotFound, ProviderError
+from herder.providers.types import Placement, VCenterPlacement, ZoneCapacity
+from herder.providers.vcenter import placement, query
+from herder.providers.vcenter.session import Session
+
+_MIB = 1024 * 1024
+_HOST_PROPERTIES = (
+    "runtime.connectionState",
+    "runtime.inMaintenanceMode",
+    "summary.hardware.memorySize",
+    "summary.hardware.cpuMhz",
+    "summary.hardware.numCpuCores",
+    "summary.hardware.numCpuThreads",
+    "summary.quickStats.overallCpuUsage",
+    "summary.quickStats.overallMemoryUsage",
+)
+
+
+def _usable(props: dict[str, Any]) -> bool:
+    return str(props.get("runtime.connectionState")) == "connected" and not props.get("runtime.inMaintenanceMode")
+
+
+def capacity_of(compute_ref: str, hosts: list[dict[str, Any]]) -> ZoneCapacity:
+    usable = [h for h in hosts if _usable(h)]
+
+    def total(key: str, scale: int = 1) -> int:
+        return sum(int(h.get(key) or 0) for h in usable) // scale
+
+    return ZoneCapacity(
+        ref=compute_ref,
+        hosts=len(usable),
+        cpus=total("summary.hardware.numCpuThreads"),
+        memory_mib=total("summary.hardware.memorySize", _MIB),
+        memory_used_mib=total("summary.quickStats.overallMemoryUsage"),  # MB already
+        cpu_mhz=sum(int(h.get("summary.hardware.cpuMhz") or 0) * int(h.get("summary.hardware.numCpuCores") or 0)
+                    for h in usable),
+        cpu_used_mhz=total("summary.quickStats.overallCpuUsage"),
+    )
+
+
+class VCenterZones:
+    """The `Zones` protocol on one vCenter datacenter."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def capacity(self, where: Placement) -> ZoneCapacity | None:
+        if not isinstance(where, VCenterPlacement):
+            raise ProviderError("a vCenter zone needs a vCenter placement", retryable=False)
+
+        def read() -> ZoneCapacity:
+            content, datacenter = self._session.content, self._session.datacenter()
+            target = placement.resolve(content, datacenter, where, ())
+            if where.cluster:
+                compute = placement.compute_resource(content, datacenter, where.cluster)
+                hosts = [props for _, props in query.all_of_type(content, compute, vim.HostSystem, _HOST_PROPERTIES)]
+                return capacity_of(str(compute._moId), hosts)
+            if target.host is None:
+                raise NotFound("the zone names neither a cluster nor a host")
+            return capacity_of(str(target.host._moId), [query.properties(content, target.host, _HOST_PROPERTIES)])
+
+        return self._session.call("read zone capacity", read)
