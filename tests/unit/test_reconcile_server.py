@@ -17,6 +17,7 @@ from herder.providers.types import (
     TaskStatus,
     VCenterPlacement,
 )
+from herder.reconcile.conditions import Condition
 from herder.reconcile.server import COMPENSATE, Desired, Recorded, Step, plan
 
 GIB = 1024**3
@@ -242,7 +243,7 @@ def test_relocation_waits_while_paused() -> None:
     assert p.step is Step.NONE
 
 
-def test_relocate_task_is_followed_and_a_refusal_is_reported_not_retried() -> None:
+def test_relocate_task_is_followed_and_a_refusal_is_held_until_its_backoff_ends() -> None:
     task = TaskRef("task-3", "relocate")
     running = plan(Desired(SPEC, pinned_host="DC0_C0_H1"), ON_H1,
                    Recorded(unique_id="uid-1", ref="vm-42", pending_task=task), TaskResult(TaskStatus.RUNNING))
@@ -254,12 +255,34 @@ def test_relocate_task_is_followed_and_a_refusal_is_reported_not_retried() -> No
     assert conditions(failed)["PlacementSynced"] == (False, "MigrationFailed")
     message = next(c.message for c in failed.conditions if c.type == "PlacementSynced")
     assert "maintenance mode" in message
-    # The next pass remembers the refusal (for this generation) and does not try again.
-    again = plan(Desired(SPEC, pinned_host="DC0_C0_H1", relocate_failure=message), ON_H1,
-                 Recorded(unique_id="uid-1", ref="vm-42"))
+    # While the backoff runs, the refusal is held: reported, not tried again; other changes still go ahead.
+    held = Condition("PlacementSynced", False, "MigrationFailed", message)
+    again = plan(Desired(SPEC, pinned_host="DC0_C0_H1", held=held), ON_H1, Recorded(unique_id="uid-1", ref="vm-42"))
     assert again.step is Step.NONE
     assert conditions(again)["PlacementSynced"] == (False, "MigrationFailed")
     assert conditions(again)["Ready"] == (False, "MigrationFailed")
+    grow = plan(Desired(replace(SPEC, cpu=4), pinned_host="DC0_C0_H1", held=held), replace(ON_H1, cpu_hot_add=True),
+                Recorded(unique_id="uid-1", ref="vm-42"))
+    assert grow.step is Step.RECONFIGURE
+    # Once it is due (no hold), the move is tried again.
+    assert plan(Desired(SPEC, pinned_host="DC0_C0_H1"), ON_H1, Recorded(unique_id="uid-1", ref="vm-42")).step \
+        is Step.RELOCATE
+
+
+@pytest.mark.parametrize(("held", "observed", "step"), [
+    (Condition("PowerSynced", False, "PowerFailed", "Insufficient memory resources"),
+     replace(VM, power=PowerState.OFF), Step.POWER),
+    (Condition("Provisioned", False, "CreateFailed", "the create failed; the half-made VM is removed, retrying"),
+     None, Step.CREATE),
+    (Condition("ConfigSynced", False, "ReconfigureFailed", "disk full"), replace(VM, cpu=1, cpu_hot_add=True),
+     Step.RECONFIGURE),
+])
+def test_a_failed_step_is_held_then_retried(held: Condition, observed: ObservedServer | None, step: Step) -> None:
+    waiting = plan(Desired(SPEC, held=held), observed, Recorded())
+    assert waiting.step is Step.NONE
+    assert conditions(waiting)[held.type] == (False, held.reason)
+    assert conditions(waiting)["Ready"] == (False, held.reason)
+    assert plan(Desired(SPEC), observed, Recorded()).step is step
 
 
 def test_relocation_comes_before_a_reconfigure() -> None:

@@ -34,7 +34,16 @@ from herder.reconcile.desired import (
 )
 from herder.reconcile.scheduling import choose_zone
 from herder.reconcile.selectors import selector_matches
-from herder.reconcile.server import COMPENSATE, PLACEMENT_SYNCED, PROVISIONED, Desired, Plan, Recorded, Step, plan
+from herder.reconcile.server import (
+    COMPENSATE,
+    PROVISIONED,
+    RETRIED_FAILURES,
+    Desired,
+    Plan,
+    Recorded,
+    Step,
+    plan,
+)
 
 log = logging.getLogger(__name__)
 TASK_POLL_MIN_SECONDS = 0.2
@@ -109,16 +118,21 @@ def _choose_zone(runtime: Runtime, server: ElasticCloudServer, lookups: Lookups)
 _announced: dict[str, str] = {}  # ECS uid -> the zone whose choice was posted as an Event
 
 
-def _pinned(server: ElasticCloudServer, generation: int) -> dict[str, Any]:
-    """Desired's placement fields: what spec.placement pins, and a move that failed for this generation."""
+def _pinned(server: ElasticCloudServer) -> dict[str, Any]:
+    """Desired's placement fields: what spec.placement pins."""
     pinned = server.spec.placement
-    failed = server.status.condition(PLACEMENT_SYNCED)
-    return {
-        "pinned_host": pinned.host if pinned else None,
-        "pinned_datastore": pinned.datastore if pinned else None,
-        "relocate_failure": failed.message if failed is not None and failed.reason == "MigrationFailed"
-        and failed.observed_generation == generation else None,
-    }
+    return {"pinned_host": pinned.host if pinned else None,
+            "pinned_datastore": pinned.datastore if pinned else None}
+
+
+def _held(runtime: Runtime, server: ElasticCloudServer, generation: int) -> Condition | None:
+    """The step failure (this generation) whose backoff has not run out yet; None once it is due again."""
+    if runtime.backoff.due(server.metadata.uid or ""):
+        return None
+    for cond in server.status.conditions or ():
+        if cond.reason in RETRIED_FAILURES and cond.status.value == "False" and cond.observed_generation == generation:
+            return Condition(cond.type, False, cond.reason, cond.message or "")
+    return None
 
 
 def _recorded(server: ElasticCloudServer) -> Recorded:
@@ -270,7 +284,7 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Out
             recreate_requested=annotation_set(server, RECREATE_ANNOTATION), adopt_unique_id=adopt,
             power_cycle_allowed=server.spec.power_cycle_policy.value == "Automatic",
             image_changed=bool(server.status.image and server.status.image != image_ref(server)),
-            **_pinned(server, generation),
+            held=_held(runtime, server, generation), **_pinned(server),
         )
         p = plan(desired, observed, recorded, task)
         if p.step in _CHANGES and observed is not None and not fresh:
@@ -291,18 +305,18 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Out
                  exc.reason, exc, retry_in)
         fields = _fields(server, None, None, recorded.pending_task, None)
         return Outcome(new_status(current, [failure, summary([failure])], generation, fields), retry_in, failed=True)
-    runtime.backoff.succeeded(uid)
     pending = new_task or (None if p.forget_task else recorded.pending_task)
     if pending is not None and pending.id.startswith("done:"):
         pending = None  # the backend had nothing to do
     fields = _fields(server, resolved, observed, pending, p)
-    # A task in flight is polled; a failed create retries after a backoff; otherwise wait for a change.
-    # Nothing wakes us from these (a missing adoption target is not ours to watch): look again later.
-    failed = any(c.reason in {"CreateFailed", "AdoptTargetNotFound"} for c in p.conditions)
+    # A task in flight is polled; a failed step is retried when its backoff runs out (nothing else would wake
+    # us: vCenter may refuse a power-on for capacity that frees up later); otherwise wait for a change.
+    failed = any(c.reason in RETRIED_FAILURES or c.reason == "AdoptTargetNotFound" for c in p.conditions)
     if pending is not None:
         delay: float | None = _poll_delay(server, pending)
     elif failed:
-        delay = runtime.backoff.failed(uid)
+        delay = runtime.backoff.remaining(uid) or runtime.backoff.failed(uid)
     else:
+        runtime.backoff.succeeded(uid)
         delay = None
     return Outcome(new_status(current, p.conditions, generation, fields), delay, failed=failed)

@@ -38,18 +38,30 @@ class ProviderHandle:
 
 @dataclass
 class Backoff:
-    """Bounded exponential backoff per object: 2, 4, 8 ... `cap` seconds."""
+    """Bounded exponential backoff per object: 2, 4, 8 ... `cap` seconds, and when the next try is due."""
 
     cap: float = 120.0
     failures: dict[str, int] = field(default_factory=dict)
+    retry_at: dict[str, float] = field(default_factory=dict)  # time.monotonic() of the next try
 
     def failed(self, key: str) -> float:
         count = self.failures.get(key, 0) + 1
         self.failures[key] = count
-        return float(min(self.cap, 2**count))
+        delay = float(min(self.cap, 2**count))
+        self.retry_at[key] = time.monotonic() + delay
+        return delay
+
+    def remaining(self, key: str) -> float:
+        """Seconds until the next try is due (0: due now, or no failure recorded)."""
+        return max(self.retry_at.get(key, 0.0) - time.monotonic(), 0.0)
+
+    def due(self, key: str) -> bool:
+        # A timer may fire a hair early: within 50 ms counts as due.
+        return self.remaining(key) <= 0.05
 
     def succeeded(self, key: str) -> None:
         self.failures.pop(key, None)
+        self.retry_at.pop(key, None)
 
 
 class Runtime:

@@ -58,8 +58,9 @@ class Desired:
     # spec.placement, as the user pinned it (names or inventory paths); None: wherever the zone put it.
     pinned_host: str | None = None
     pinned_datastore: str | None = None
-    # The backend's message when the last move to this placement failed (this generation): not retried.
-    relocate_failure: str | None = None
+    # A step that failed for this generation and whose backoff has not run out (CreateFailed, PowerFailed,
+    # ReconfigureFailed, MigrationFailed): the step is not repeated yet and the failure stays reported.
+    held: Condition | None = None
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,27 @@ class Plan:
     relocate: tuple[str | None, str | None] = (None, None)  # (host, datastore) to move to; None: stays
 
 
+# The step each retried failure came from.
+RETRIED_FAILURES = {"CreateFailed": Step.CREATE, "PowerFailed": Step.POWER, "ReconfigureFailed": Step.RECONFIGURE,
+                    "MigrationFailed": Step.RELOCATE}
+
+
+def _holds(desired: Desired, step: Step) -> bool:
+    return desired.held is not None and RETRIED_FAILURES.get(desired.held.reason) is step
+
+
 def plan(desired: Desired, observed: ObservedServer | None, recorded: Recorded,
          task: TaskResult | None = None) -> Plan:
+    chosen = _plan(desired, observed, recorded, task)
+    held = desired.held
+    if held is None or not _holds(desired, chosen.step):
+        return chosen
+    # Not yet: report the failure in place of the condition the step would have fixed.
+    kept = tuple(held if c.type == held.type else c for c in chosen.conditions if c.type != READY)
+    return _finish(Step.NONE, kept, forget_task=chosen.forget_task, forget_identity=chosen.forget_identity)
+
+
+def _plan(desired: Desired, observed: ObservedServer | None, recorded: Recorded, task: TaskResult | None) -> Plan:
     if recorded.pending_task is not None and task is not None:
         followed = _follow_task(recorded.pending_task, task, observed)
         if followed is not None:
@@ -172,7 +192,7 @@ def _plan_existing(desired: Desired, observed: ObservedServer, paused: Condition
     conditions = (provisioned, config, power, paused) + ((placed,) if placed is not None else ())
     if desired.paused or observed.busy:
         return _finish(Step.NONE, conditions, forget_task=forget_task)
-    if move != (None, None) and desired.relocate_failure is None:
+    if move != (None, None) and not _holds(desired, Step.RELOCATE):
         # Live, before any other change: vMotion keeps the VM running, whatever its power state.
         return _finish(Step.RELOCATE, conditions, relocate=move, forget_task=forget_task)
 
@@ -208,9 +228,8 @@ def _placement(desired: Desired, observed: ObservedServer) -> tuple[tuple[str | 
     where = f"host {observed.host}, datastore {observed.datastore}"
     if move_host is None and move_datastore is None:
         return (None, None), Condition(PLACEMENT_SYNCED, True, "Placed", f"on {where}")
-    if desired.relocate_failure is not None:
-        return (move_host, move_datastore), Condition(PLACEMENT_SYNCED, False, "MigrationFailed",
-                                                      desired.relocate_failure)
+    if desired.held is not None and _holds(desired, Step.RELOCATE):
+        return (move_host, move_datastore), desired.held
     targets = " and ".join(f"{kind} {name}" for kind, name in (("host", move_host), ("datastore", move_datastore))
                            if name)
     return (move_host, move_datastore), Condition(PLACEMENT_SYNCED, False, "Migrating",
