@@ -107,6 +107,39 @@ def test_a_refused_move_is_reported_with_vcenters_message(stack: StackState, ope
     assert power_of(govc.vm(f"{namespace}.stuck")) == "poweredOn"
 
 
+def test_a_move_refused_by_vcenter_is_reported_then_retried_on_its_own(stack: StackState,
+                                                                       operator: OperatorProcess, govc: Govc,
+                                                                       namespace: str) -> None:
+    apply(stack, ecs_manifest("returner"), namespace=namespace)
+    wait_ready(stack, namespace, "returner")
+    vm = govc.vm(f"{namespace}.returner")
+    assert vm is not None
+    before = host_of(govc, vm)
+    target = next(Path(h).name for h in govc("find", "/DC0/host/DC0_C0", "-type", "h").stdout.split()
+                  if Path(h).name != before)
+    govc("host.maintenance.enter", f"/DC0/host/DC0_C0/{target}")
+    try:
+        patch_spec(stack, namespace, "returner", {"placement": {"host": target}})
+        status = wait_for(lambda: condition_is(stack, "ecs", "returner", namespace, "PlacementSynced", "False",
+                                               "MigrationFailed"), timeout=30, what="MigrationFailed")
+        message = next(c["message"] for c in status["conditions"] if c["type"] == "PlacementSynced")
+        assert "InvalidHostState" in message, message  # vCenter's own fault, passed on
+        now = govc.vm(f"{namespace}.returner")
+        assert now is not None and host_of(govc, now) == before and power_of(now) == "poweredOn"
+    finally:
+        govc("host.maintenance.exit", f"/DC0/host/DC0_C0/{target}")
+
+    # Nobody touches the ECS: the held move is tried again when its backoff runs out.
+    def moved() -> bool:
+        now = govc.vm(f"{namespace}.returner")
+        return now is not None and host_of(govc, now) == target
+
+    wait_for(moved, timeout=90, what=f"govc: the VM on {target} after the host left maintenance")
+    status = wait_for(lambda: condition_is(stack, "ecs", "returner", namespace, "PlacementSynced", "True"),
+                      timeout=30, what="PlacementSynced=True")
+    assert status["host"] == target and status["powerState"] == "On"
+
+
 def test_an_ecs_set_spreads_its_servers_over_the_zones(stack: StackState, operator: OperatorProcess, govc: Govc,
                                                        namespace: str) -> None:
     # Small servers: the spread is under test, not the capacity filter (vcsim's clusters have 8 GiB each).

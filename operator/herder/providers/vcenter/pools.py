@@ -21,7 +21,7 @@ from herder.providers.types import (
     SharesLevel,
     VCenterPlacement,
 )
-from herder.providers.vcenter import placement, query
+from herder.providers.vcenter import errors, placement, query
 from herder.providers.vcenter.session import Session
 
 _Pool: Any = vim.ResourcePool
@@ -188,7 +188,7 @@ class VCenterPools:
                     self._paths.pop(ref, None)
                     return
                 if info.state == "error":
-                    raise ProviderError(f"delete resource pool {observed.path}: {info.error.localizedMessage}")
+                    raise ProviderError(f"delete resource pool {observed.path}: {errors.fault_message(info.error)}")
                 time.sleep(0.2)
             raise ProviderError(f"delete resource pool {observed.path}: vCenter did not finish in time")
 

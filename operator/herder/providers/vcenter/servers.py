@@ -164,7 +164,7 @@ class VCenterServers:
 
     def task(self, task: TaskRef) -> TaskResult:
         def duplicate(info: Any) -> TaskResult | None:
-            if task.operation == "create" and isinstance(getattr(info.error, "fault", None), vim.fault.DuplicateName):
+            if task.operation == "create" and isinstance(info.error, vim.fault.DuplicateName):
                 # Another create of the same ECS got there first: the VM it made is ours, not a failure.
                 return TaskResult(status=TaskStatus.UNKNOWN)
             return None

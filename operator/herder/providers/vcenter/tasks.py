@@ -42,7 +42,8 @@ def read(session: Session, task: TaskRef, on_error: Callable[[Any], TaskResult |
             reinterpreted = on_error(info)
             if reinterpreted is not None:
                 return reinterpreted
-            message = (info.error.localizedMessage or fault_message(info.error.fault)) if info.error else None
+            # pyVmomi folds LocalizedMethodFault into the fault itself: `error` is the fault, its text in `msg`.
+            message = fault_message(info.error) if info.error else None
             return TaskResult(status=TaskStatus.FAILED, error=message or "the vCenter task failed")
         return TaskResult(status=TaskStatus.RUNNING)
 
@@ -57,8 +58,8 @@ def wait(task: Any, action: str, timeout: float) -> None:
         if info.state == "success":
             return
         if info.state == "error":
-            if isinstance(info.error.fault, vim.fault.InvalidPowerState):
+            if isinstance(info.error, vim.fault.InvalidPowerState):
                 return
-            raise ProviderError(f"{action}: {info.error.localizedMessage or fault_message(info.error.fault)}")
+            raise ProviderError(f"{action}: {fault_message(info.error)}")
         time.sleep(0.3)
     raise ProviderError(f"{action}: vCenter did not finish within {timeout:.0f}s")
