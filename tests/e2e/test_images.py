@@ -65,10 +65,15 @@ OVF = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def make_ova(disk_bytes: int = 256 * 1024) -> bytes:
-    """An OVA (tar: descriptor first, then the disk). vcsim's NFC accepts any bytes for the disk."""
+def make_ovf(disk_bytes: int = 256 * 1024) -> tuple[bytes, bytes]:
+    """(descriptor, disk). vcsim's NFC accepts any bytes for the disk."""
     disk = b"KDMV" + bytes(disk_bytes - 4)
-    descriptor = OVF.format(size=len(disk)).encode()
+    return OVF.format(size=len(disk)).encode(), disk
+
+
+def make_ova(disk_bytes: int = 256 * 1024) -> bytes:
+    """An OVA (tar: descriptor first, then the disk)."""
+    descriptor, disk = make_ovf(disk_bytes)
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for name, data in (("tiny.ovf", descriptor), ("disk1.vmdk", disk)):
@@ -155,6 +160,8 @@ def test_existing_image_reports_the_template(stack: StackState, operator: Operat
     assert status["cpu"] == vm["config"]["hardware"]["numCPU"]
     assert status["phase"] == "Available"
     assert status["provider"] == {"kind": "VCenter", "name": VCENTER}
+    assert status["source"] == {"type": "existing", "reference": "ubuntu-22.04-tmpl"}
+    assert status["guestID"] == vm["config"]["guestId"] and status["osFamily"] == "Linux"
     failed = image_failed(stack, "image", "missing", namespace, "TemplateNotFound")
     assert "no-such-template" in ready_message(failed)
 
@@ -239,6 +246,60 @@ def test_import_an_ova_and_clone_from_it(stack: StackState, operator: OperatorPr
     apply(stack, ecs_manifest("from-ova", image={"kind": "Image", "name": "tiny"}), namespace=namespace)
     wait_ready(stack, namespace, "from-ova")
     assert govc.vm(f"{namespace}.from-ova") is not None
+
+
+def publish_ovf(root: Path, folder: str, *, manifest_disk: bytes | None = None, with_disk: bool = True) -> bytes:
+    """tiny.ovf, disk1.vmdk and the SHA-256 manifest tiny.mf in `root/folder`; returns the descriptor.
+    `manifest_disk`: the disk the manifest vouches for (default: the published one)."""
+    descriptor, disk = make_ovf()
+    where = root / folder
+    where.mkdir()
+    (where / "tiny.ovf").write_bytes(descriptor)
+    if with_disk:
+        (where / "disk1.vmdk").write_bytes(disk)
+    vouched = disk if manifest_disk is None else manifest_disk
+    (where / "tiny.mf").write_text(f"SHA256(tiny.ovf)= {hashlib.sha256(descriptor).hexdigest()}\n"
+                                   f"SHA256(disk1.vmdk)= {hashlib.sha256(vouched).hexdigest()}\n")
+    return descriptor
+
+
+def test_import_an_ovf_with_its_files_beside_it(stack: StackState, operator: OperatorProcess, govc: Govc,
+                                               namespace: str, files: tuple[str, Path]) -> None:
+    base, root = files
+    descriptor = publish_ovf(root, f"ovf-{namespace}")
+    url = f"{base}/ovf-{namespace}/tiny.ovf"
+    apply(stack, image_manifest("tiny-ovf", {"url": {"url": url, "checksum": sha256(descriptor)}},
+                                provider=None, availabilityZone="dc0-c0"), namespace=namespace)
+    status = image_ready(stack, "image", "tiny-ovf", namespace, timeout=90)
+    vm = govc.vm(f"img_{namespace}.tiny-ovf")
+    assert vm is not None and vm["config"]["template"] is True
+    assert status["uniqueID"] == vm["config"]["instanceUuid"]
+    assert status["source"] == {"type": "url", "reference": url, "checksum": sha256(descriptor)}
+    assert status["osFamily"] == "Linux" and status["guestID"] == "otherLinux64Guest" and status["cpu"] == 1
+
+    apply(stack, ecs_manifest("from-ovf", image={"kind": "Image", "name": "tiny-ovf"}), namespace=namespace)
+    wait_ready(stack, namespace, "from-ovf")
+    assert govc.vm(f"{namespace}.from-ovf") is not None
+
+
+@pytest.mark.parametrize("case", ["descriptor-checksum", "manifest-mismatch", "disk-missing"])
+def test_ovf_import_failures_are_clear_and_leave_nothing(stack: StackState, operator: OperatorProcess,  # noqa: PLR0917
+                                                         govc: Govc, namespace: str, files: tuple[str, Path],
+                                                         case: str) -> None:
+    base, root = files
+    folder = f"ovf-{namespace}"
+    descriptor = publish_ovf(root, folder, manifest_disk=b"another disk" if case == "manifest-mismatch" else None,
+                             with_disk=case != "disk-missing")
+    checksum = "sha256:" + "1" * 64 if case == "descriptor-checksum" else sha256(descriptor)
+    reason, named = {"descriptor-checksum": ("ChecksumMismatch", "tiny.ovf"),
+                     "manifest-mismatch": ("ChecksumMismatch", "disk1.vmdk"),
+                     "disk-missing": ("DownloadFailed", "disk1.vmdk")}[case]
+    apply(stack, image_manifest("bad-ovf", {"url": {"url": f"{base}/{folder}/tiny.ovf", "checksum": checksum}}),
+          namespace=namespace)
+    failed = image_failed(stack, "image", "bad-ovf", namespace, reason, timeout=60)
+    assert f"{base}/{folder}/{named}" in ready_message(failed)
+    wait_for(lambda: not templates(govc, f"img_{namespace}."), timeout=30, what="nothing left in vCenter")
+    stays(lambda: not templates(govc, f"img_{namespace}."), 3, what="nothing left in vCenter")
 
 
 @pytest.mark.parametrize("case", ["checksum", "unreachable", "not-an-ova", "http-404"])

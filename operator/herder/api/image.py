@@ -203,6 +203,19 @@ def spec_rules(kind: str) -> dict[str, Any]:
     )
 
 
+class SourceUsed(HerderModel):
+    """Where the template came from, as herder used it."""
+
+    type: str = Field(max_length=16, description="existing, fromServer or url.")
+    reference: str = Field(
+        max_length=4096,
+        description="The template path or name, the captured ECS (`namespace/name`), or the URL (without any "
+        "user information).",
+    )
+    checksum: str | None = Field(default=None, max_length=71, description="The checksum the import was checked "
+                                 "against (url).")
+
+
 class ImageStatus(Status):
     """Observed state of the template."""
 
@@ -229,6 +242,11 @@ class ImageStatus(Status):
     guest_id: str | None = Field(
         default=None, max_length=128, alias="guestID", description="Guest OS identifier the template declares."
     )
+    os_family: str | None = Field(
+        default=None, max_length=16,
+        description="Linux, Windows or Other, from the template's guest ID (spec.osFamily while it says none).",
+    )
+    source: SourceUsed | None = Field(default=None, description="The source that made the template.")
     progress: int | None = Field(
         default=None, ge=0, le=100, description="Percent of the image file transferred, while importing."
     )

@@ -19,6 +19,7 @@ import asyncio
 import logging
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -149,6 +150,39 @@ def _available(info: TemplateInfo, provider: dict[str, str]) -> tuple[list[Condi
     return [Condition(READY, True, "Available", f"{what} {info.path} ({info.unique_id})")], fields
 
 
+_LINUX_GUESTS = ("linux", "ubuntu", "debian", "centos", "rhel", "sles", "oracle", "fedora", "photon", "coreos",
+                 "amazon", "rocky", "alma", "asianux", "mandr", "turbo", "suse", "opensuse")
+
+
+def os_family(guest_id: str, declared: str) -> str:
+    """Linux, Windows or Other from a vSphere/VMM guest ID; the declared family while the template has none."""
+    guest = guest_id.lower()
+    if not guest:
+        return declared
+    if guest.startswith("win") or "windows" in guest:
+        return "Windows"
+    return "Linux" if any(marker in guest for marker in _LINUX_GUESTS) else "Other"
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    return urllib.parse.urlunsplit(parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")))
+
+
+def source_used(image: Image | ClusterImage) -> dict[str, Any]:
+    source = image.spec.source
+    if source.existing is not None:
+        return {"type": "existing", "reference": source.existing.path or source.existing.name or ""}
+    if source.from_server is not None:
+        namespace = source.from_server.namespace or image.metadata.namespace or ""
+        return {"type": "fromServer", "reference": f"{namespace}/{source.from_server.name}"}
+    assert source.url is not None
+    return {"type": "url", "reference": _without_userinfo(source.url.url), "checksum": source.url.checksum}
+
+
 def sync_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Lookups,
                progress: Progress) -> Outcome:
     image = _model(kind, body)
@@ -158,6 +192,9 @@ def sync_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Looku
     source = image.spec.source
 
     def done(conditions: list[Condition], fields: dict[str, Any], delay: float | None) -> Outcome:
+        if fields.get("phase") == "Available":
+            fields = fields | {"source": source_used(image),
+                               "osFamily": os_family(fields.get("guestID") or "", image.spec.os_family.value)}
         return Outcome(new_status(current, conditions, generation, fields), delay)
 
     ready = next((c for c in current.get("conditions") or [] if c.get("type") == READY), None)
@@ -251,11 +288,12 @@ def _import(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: L
     images = _images(handle, provider)
     fmt = source.format or (ImageFormat.VHDX if source.url.lower().split("?")[0].endswith(".vhdx") else
                             ImageFormat.OVF if source.url.lower().split("?")[0].endswith(".ovf") else ImageFormat.OVA)
-    if fmt is not ImageFormat.OVA:
-        raise Unresolvable("NotSupported", f"{provider['kind']} {provider['name']}: only OVA imports are supported "
-                           f"(format {fmt.value})")
+    if fmt is ImageFormat.VHDX:
+        raise Unresolvable("NotSupported", f"{provider['kind']} {provider['name']}: VHDX imports are for SCVMM, "
+                           "which herder does not import images into yet; use OVA or OVF")
     name = template_name(kind, meta.namespace, meta.name or "")
-    info = images.import_ova(source.url, source.checksum, name, meta.uid or "", where, progress=progress.report)
+    info = images.import_ovf(source.url, source.checksum, name, meta.uid or "", where,
+                             packaged=fmt is ImageFormat.OVA, progress=progress.report)
     return _available(info, provider)
 
 

@@ -189,9 +189,11 @@ class Images(Protocol):
         placement's folder and datastore. The source keeps running and stays managed."""
         ...
 
-    def import_ova(self, url: str, checksum: str, name: str, uid: str, placement: Placement, *,
+    def import_ovf(self, url: str, checksum: str, name: str, uid: str, placement: Placement, *, packaged: bool,
                    progress: Callable[[int], bool]) -> TemplateInfo:
-        """Stream an OVA from `url` into a new template; verify `checksum` (`sha256:<hex>`) on the way.
+        """Stream an OVA (`packaged`: one tar, `checksum` over all of it) or an OVF (a descriptor with its
+        files beside it, `checksum` over the descriptor, files checked against its `.mf` manifest when one is
+        published) from `url` into a new template. `checksum` is `sha256:<hex>`.
 
         Blocks until done. `progress(percent)` is called now and then; returning False cancels the import.
         On any failure nothing is left behind (the lease is aborted, the partial VM destroyed). Raises

@@ -1,4 +1,4 @@
-"""VM templates on vCenter: find, capture (clone a VM into a template), OVA import, delete.
+"""VM templates on vCenter: find, capture (clone a VM into a template), OVA/OVF import, delete.
 
 Identity: every template herder makes carries the Image's UID as its instance UUID (set in the clone or
 import spec), so a capture or import that ran before a crash is found by identity instead of repeated.
@@ -6,7 +6,9 @@ import spec), so a capture or import that ran before a crash is found by identit
 An OVA import streams: the HTTP(S) response is read once, in chunks, through a SHA-256; the tar members
 (descriptor first, as the OVA format requires) go straight into the NFC lease's upload URLs. Nothing is
 held in memory beyond one chunk. The checksum is known only at the end: a mismatch aborts the lease and
-destroys the partial VM, so nothing is left behind.
+destroys the partial VM, so nothing is left behind. An OVF (descriptor and files side by side) is the same
+import, fed file by file from beside the descriptor: `checksum` pins the descriptor, checked before anything
+is made, and each file is checked against the package's SHA-256 manifest (`.mf`) when one is published.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from typing import IO, Any
+from dataclasses import dataclass
+from typing import IO, Any, Protocol
 
 from pyVmomi import vim, vmodl
 
@@ -95,6 +98,74 @@ def _open(url: str) -> tuple[IO[bytes], int]:
         raise ImportFailed("DownloadFailed", f"GET {url}: {reason}") from exc
     length = response.headers.get("Content-Length")
     return response, int(length) if length and length.isdigit() else 0
+
+
+@dataclass(frozen=True)
+class _ImportJob:
+    url: str
+    expected: str  # sha256 hex of the OVA, or of the OVF descriptor
+    name: str
+    uid: str
+    where: VCenterPlacement
+    progress: Callable[[int], bool]
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+# Uploads a package's files: gets {path in the package: upload URL} and an upload function; returns what it sent.
+_Feed = Callable[[dict[str, str], Callable[[str, _Readable, int], None]], set[str]]
+
+
+class _Counting:
+    """Adds what is read to a shared counter (bytes sent across all of a package's files, for progress)."""
+
+    def __init__(self, reader: _HashingReader, counter: list[int]) -> None:
+        self._reader = reader
+        self._counter = counter
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._reader.read(size)
+        self._counter[0] += len(data)
+        return data
+
+
+def _fetch_small(url: str, what: str) -> bytes:
+    """A small file (a descriptor or manifest), whole. Raises ImportFailed."""
+    response, _ = _open(url)
+    try:
+        data = response.read(MAX_DESCRIPTOR + 1)
+    except (OSError, http.client.HTTPException) as exc:
+        raise ImportFailed("DownloadFailed", f"reading {url} failed: {exc}") from exc
+    finally:
+        response.close()
+    if len(data) > MAX_DESCRIPTOR:
+        raise ImportFailed("InvalidImage", f"{url}: {what} is larger than {MAX_DESCRIPTOR // 2**20} MiB")
+    return data
+
+
+def _manifest(descriptor_url: str) -> dict[str, str]:
+    """{file: sha256 hex} from the package's manifest beside the descriptor; {} when none is published.
+
+    Lines look like `SHA256(disk1.vmdk)= <hex>`; SHA-1 lines (older packages) are not trusted and skipped.
+    """
+    parts = urllib.parse.urlsplit(descriptor_url)
+    stem = parts.path.rsplit(".", 1)[0]
+    url = urllib.parse.urlunsplit(parts._replace(path=stem + ".mf"))
+    try:
+        text = _fetch_small(url, "the manifest").decode("utf-8", errors="replace")
+    except ImportFailed as exc:
+        if "HTTP 404" in str(exc):
+            return {}
+        raise
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        algorithm, _, rest = line.partition("(")
+        path, _, digest = rest.partition(")=")
+        if algorithm.strip().upper() == "SHA256" and path and digest.strip():
+            found[path.strip()] = digest.strip().lower()
+    return found
 
 
 class VCenterImages:
@@ -216,7 +287,7 @@ class VCenterImages:
 
     # -- import -----------------------------------------------------------------------------------------
 
-    def import_ova(self, url: str, checksum: str, name: str, uid: str, placement: Placement, *,
+    def import_ovf(self, url: str, checksum: str, name: str, uid: str, placement: Placement, *, packaged: bool,
                    progress: Callable[[int], bool]) -> TemplateInfo:
         if not isinstance(placement, VCenterPlacement):
             raise ProviderError(f"template {name}: a vCenter image needs a vCenter placement", retryable=False)
@@ -237,14 +308,19 @@ class VCenterImages:
         done = self._session.call(f"find template {name}", leftover)
         if done is not None:
             return done
+        job = _ImportJob(url, expected, name, uid, placement, progress)
+        if not packaged:
+            return self._import_ovf(job)
         response, total = _open(url)
         try:
-            return self._import(response, url, total, expected, name, uid, placement, progress)
+            return self._import_ova(job, response, total)
         finally:
             response.close()
 
-    def _import(self, response: IO[bytes], url: str, total: int, expected: str, name: str,  # noqa: PLR0917
-                uid: str, where: VCenterPlacement, progress: Callable[[int], bool]) -> TemplateInfo:
+    def _import_ova(self, job: _ImportJob, response: IO[bytes], total: int) -> TemplateInfo:
+        """One tar stream: the descriptor first, then each file straight into its upload URL; the whole
+        archive's SHA-256 is known only at the end."""
+        url, expected = job.url, job.expected
         reader = _HashingReader(response, url)
         try:
             archive = tarfile.open(fileobj=reader, mode="r|")  # type: ignore[call-overload]  # noqa: SIM115
@@ -257,19 +333,8 @@ class VCenterImages:
         if stream is None:
             raise ImportFailed("InvalidImage", f"{url}: the OVF descriptor is not a regular file")
         descriptor = stream.read().decode("utf-8", errors="replace")
-        lease, files, entity = self._session.call(
-            f"start the import of template {name}", lambda: self._start_import(descriptor, name, uid, where))
-        last_tick = [time.monotonic()]
 
-        def tick() -> None:
-            percent = min(99, reader.count * 100 // total) if total else 0
-            if not progress(percent):
-                raise ProviderError(f"import of template {name} cancelled", reason="ImportCancelled")
-            if time.monotonic() - last_tick[0] >= LEASE_PROGRESS_SECONDS:
-                last_tick[0] = time.monotonic()
-                self._session.call("report import progress", lambda: lease.HttpNfcLeaseProgress(percent=percent))
-
-        try:
+        def feed(files: dict[str, str], upload: Callable[[str, _Readable, int], None]) -> set[str]:
             uploaded: set[str] = set()
             for member in archive:
                 target = files.get(member.name)
@@ -277,15 +342,74 @@ class VCenterImages:
                     continue
                 body = archive.extractfile(member)
                 assert body is not None
-                self._upload(target, body, member.size, tick)
+                upload(target, body, member.size)
                 uploaded.add(member.name)
             reader.drain()
             digest = reader.sha256.hexdigest()
             if digest != expected:
                 raise ImportFailed("ChecksumMismatch", f"{url}: SHA-256 is sha256:{digest}, expected sha256:{expected}")
+            return uploaded
+
+        return self._run_import(job, descriptor, feed, lambda: min(99, reader.count * 100 // total) if total else 0)
+
+    def _import_ovf(self, job: _ImportJob) -> TemplateInfo:
+        """A descriptor and its files side by side: the descriptor (which `checksum` pins) is checked before
+        anything is made; each file is fetched from beside it and streamed into its upload URL, checked against
+        the package's manifest (`<descriptor>.mf`) when one is published."""
+        url, expected = job.url, job.expected
+        descriptor = _fetch_small(url, "the OVF descriptor")
+        digest = hashlib.sha256(descriptor).hexdigest()
+        if digest != expected:
+            raise ImportFailed("ChecksumMismatch", f"{url}: SHA-256 is sha256:{digest}, expected sha256:{expected}")
+        manifest = _manifest(url)
+        sent = [0]
+        sizes: dict[str, int] = {}
+
+        def feed(files: dict[str, str], upload: Callable[[str, _Readable, int], None]) -> set[str]:
+            for path, target in sorted(files.items()):
+                file_url = urllib.parse.urljoin(url, urllib.parse.quote(path))
+                response, length = _open(file_url)
+                try:
+                    if not length:
+                        raise ImportFailed("DownloadFailed", f"GET {file_url}: no Content-Length")
+                    sizes[path] = length
+                    reader = _HashingReader(response, file_url)
+                    upload(target, _Counting(reader, sent), length)
+                finally:
+                    response.close()
+                wanted, got = manifest.get(path), reader.sha256.hexdigest()
+                if wanted is not None and got != wanted:
+                    raise ImportFailed("ChecksumMismatch",
+                                       f"{file_url}: SHA-256 is sha256:{got}, the manifest says sha256:{wanted}")
+            return set(files)
+
+        def percent() -> int:
+            total = sum(sizes.values())
+            return min(99, sent[0] * 100 // total) if total else 0
+
+        return self._run_import(job, descriptor.decode("utf-8", errors="replace"), feed, percent)
+
+    def _run_import(self, job: _ImportJob, descriptor: str, feed: _Feed, percent: Callable[[], int]) -> TemplateInfo:
+        """Start ImportVApp for `descriptor`, let `feed` upload the files (it returns the ones it sent), then
+        mark the VM a template. On any failure the lease is aborted and the partial VM destroyed."""
+        url, name, uid, where, progress = job.url, job.name, job.uid, job.where, job.progress
+        lease, files, entity = self._session.call(
+            f"start the import of template {name}", lambda: self._start_import(descriptor, name, uid, where))
+        last_tick = [time.monotonic()]
+
+        def tick() -> None:
+            done = percent()
+            if not progress(done):
+                raise ProviderError(f"import of template {name} cancelled", reason="ImportCancelled")
+            if time.monotonic() - last_tick[0] >= LEASE_PROGRESS_SECONDS:
+                last_tick[0] = time.monotonic()
+                self._session.call("report import progress", lambda: lease.HttpNfcLeaseProgress(percent=done))
+
+        try:
+            uploaded = feed(files, lambda target, body, size: self._upload(target, body, size, tick))
             missing = sorted(set(files) - uploaded)
             if missing:
-                raise ImportFailed("InvalidImage", f"{url}: the OVA lacks the file(s) {', '.join(missing)}")
+                raise ImportFailed("InvalidImage", f"{url}: the package lacks the file(s) {', '.join(missing)}")
 
             def finish() -> TemplateInfo | None:
                 lease.HttpNfcLeaseProgress(percent=100)
@@ -365,7 +489,7 @@ class VCenterImages:
             parts = parts._replace(netloc=f"{self._session.host}:{self._session.port}")
         return urllib.parse.urlunsplit(parts)
 
-    def _upload(self, url: str, body: IO[bytes], size: int, tick: Callable[[], None]) -> None:
+    def _upload(self, url: str, body: _Readable, size: int, tick: Callable[[], None]) -> None:
         parts = urllib.parse.urlsplit(url)
         connection = http.client.HTTPSConnection(parts.hostname or self._session.host, parts.port or 443,
                                                  context=self._session.ssl_context(), timeout=120)
