@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 from e2e_world import (
+    SCVMM_ZONE,
     VCENTER,
     Govc,
+    ScvmmSim,
     apply,
     condition_is,
     ecs_manifest,
@@ -361,3 +363,15 @@ def test_private_images_stay_in_their_namespace(stack: StackState, operator: Ope
     # Orphan (the default for existing): the template stays.
     assert govc.vm("ubuntu-22.04-tmpl") is not None
     assert json.loads(stack.kubectl("get", "ecs", "outsider", "-o", "json", namespace=namespace).stdout)
+
+
+def test_an_image_on_another_backend_than_the_zone_is_refused(stack: StackState, operator: OperatorProcess,
+                                                              govc: Govc, namespace: str) -> None:
+    # The session's ClusterImage lives on the vCenter; the SCVMM zone cannot clone it.
+    apply(stack, ecs_manifest("mismatch", availabilityZone=SCVMM_ZONE), namespace=namespace)
+    status = wait_for(lambda: condition_is(stack, "ecs", "mismatch", namespace, "Provisioned", "False",
+                                           "ImageNotInZone"), timeout=30, what="ImageNotInZone")
+    message = next(c["message"] for c in status["conditions"] if c["type"] == "Provisioned")
+    assert f"VCenter {VCENTER}" in message and SCVMM_ZONE in message
+    stays(lambda: ScvmmSim(stack).vm(f"{namespace}.mismatch") is None and govc.vm(f"{namespace}.mismatch") is None,
+          3, what="no VM on either backend")

@@ -20,7 +20,7 @@ from herder.controllers.image_access import image_for
 from herder.controllers.lookups import Lookups, zone_and_provider
 from herder.controllers.runtime import ProviderHandle, Runtime
 from herder.controllers.status import new_status
-from herder.controllers.zone_choice import candidates, request_for
+from herder.controllers.zone_choice import candidates, image_provider, request_for
 from herder.providers.base import ProviderError
 from herder.providers.types import ObservedServer, PowerState, TaskRef, TaskResult, TaskStatus
 from herder.reconcile.conditions import Condition, summary
@@ -74,6 +74,12 @@ def resolve(runtime: Runtime, server: ElasticCloudServer, lookups: Lookups) -> t
     # Visibility (own namespace / namespaceSelector) and the template the image resolved: image_access.
     image = (image_for(namespace, wanted.kind, wanted.name, lookups, provisioned=bool(server.status.unique_id))
              if wanted is not None else None)
+    holder = image_provider(server.spec, namespace, lookups)
+    ref = zone.spec.provider
+    if wanted is not None and not server.status.unique_id and holder not in {None, (ref.kind.value, ref.name)}:
+        kind, name = holder or ("", "")
+        raise Unresolvable("ImageNotInZone", f"{wanted.kind.value} {wanted.name} is on {kind} {name}, but zone "
+                           f"{zone_name} is on {ref.kind.value} {ref.name}: a template is cloned on its own backend")
     pool_path = None
     if server.spec.resource_pool:
         pool = lookups.pool(server.spec.resource_pool)

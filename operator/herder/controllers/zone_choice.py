@@ -44,7 +44,7 @@ def candidates(runtime: Runtime, lookups: Lookups, own_servers: Mapping[str, int
     return found
 
 
-def _image_provider(spec: ElasticCloudServerSpec, namespace: str, lookups: Lookups) -> tuple[str, str] | None:
+def image_provider(spec: ElasticCloudServerSpec, namespace: str, lookups: Lookups) -> tuple[str, str] | None:
     """(kind, name) of the provider that holds the image; None when there is no image (yet)."""
     wanted = spec.image
     if wanted is None:
@@ -67,7 +67,7 @@ def request_for(spec: ElasticCloudServerSpec, namespace: str, lookups: Lookups, 
     pool = lookups.pool(pool_name) if pool_name else None
     pool_spec = ResourcePool.model_validate(pool).spec if pool else None
     return ZoneRequest(
-        memory_mib=quantity_to_mib(spec.memory), image_provider=_image_provider(spec, namespace, lookups),
+        memory_mib=quantity_to_mib(spec.memory), image_provider=image_provider(spec, namespace, lookups),
         image=f"{spec.image.kind.value}/{spec.image.name}" if spec.image else "",
         pool_zone=pool_spec.zone if pool_spec else None, pool=pool_name or "",
         namespace_allowed=pool_spec is None or selector_matches(pool_spec.allowed_namespaces,
