@@ -145,3 +145,33 @@ def test_a_namespace_the_pool_does_not_allow_is_rejected(stack: StackState, oper
     assert vm is not None and vm["resourcePool"]["value"] == status_of(stack, "rpool", name)["managedObjectID"]
     stack.kubectl("delete", "ecs", "intruder", namespace=namespace)
     stack.kubectl("delete", "rpool", name)
+
+
+def test_a_power_on_refused_by_admission_control_is_reported_and_retried(stack: StackState,
+                                                                        operator: OperatorProcess, govc: Govc,
+                                                                        namespace: str) -> None:
+    # A pool that reserves 32 MiB and may not borrow: room for one running VM's memory overhead (vcsim, like
+    # vCenter, reserves it at power-on).
+    name = f"{namespace}-tight"
+    apply(stack, pool_manifest(name, memory={"reservation": "32Mi", "expandableReservation": False}))
+    pool_ready(stack, name)
+    apply(stack, ecs_manifest("first", resourcePool=name),
+          ecs_manifest("starved", resourcePool=name, powerState="Off"), namespace=namespace)
+    wait_ready(stack, namespace, "first", timeout=90)
+    wait_ready(stack, namespace, "starved", timeout=90)
+
+    stack.kubectl("patch", "ecs", "starved", "--type=merge", "-p", '{"spec": {"powerState": "On"}}',
+                  namespace=namespace)
+    status = wait_for(lambda: condition_is(stack, "ecs", "starved", namespace, "PowerSynced", "False",
+                                           "PowerFailed"), timeout=30, what="PowerSynced=False PowerFailed")
+    message = conditions(status)["PowerSynced"]["message"]
+    assert "InsufficientMemoryResourcesFault" in message, message  # vCenter's refusal, passed on
+    assert power_of(govc.vm(f"{namespace}.starved")) == "poweredOff"
+
+    # The other server goes away (no event reaches "starved"): its power-on is retried on its own backoff.
+    stack.kubectl("delete", "ecs", "first", namespace=namespace)
+    wait_for(lambda: power_of(govc.vm(f"{namespace}.starved")) == "poweredOn", timeout=150,
+             what="govc: the VM powered on once the pool can admit it")
+    assert wait_ready(stack, namespace, "starved")["powerState"] == "On"
+    stack.kubectl("delete", "ecs", "starved", namespace=namespace)
+    stack.kubectl("delete", "rpool", name)
