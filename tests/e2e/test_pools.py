@@ -95,12 +95,19 @@ def test_nested_pools_hold_servers_update_live_and_block_deletion_while_in_use(
     assert power_of(govc.vm(f"{namespace}.member")) == "poweredOn"
     assert wait_ready(stack, namespace, "member")["powerState"] == "On"
 
+    # The parent is not deleted while a child ResourcePool names it.
+    stack.kubectl("delete", "rpool", parent, "--wait=false")
+    held = wait_for(lambda: condition_is(stack, "rpool", parent, None, "InUse", "True"), timeout=30,
+                    what="the parent pool reports InUse")
+    assert f"ResourcePool {child}" in conditions(held)["InUse"]["message"]
+    assert pool_info(govc, parent_status["path"]) is not None
+
     # Deleting a pool that holds a VM is blocked (InUse) and leaves it in vCenter.
     stack.kubectl("delete", "rpool", child, "--wait=false")
     blocked = wait_for(lambda: condition_is(stack, "rpool", child, None, "InUse", "True"), timeout=30,
                        what="the child pool reports InUse")
     assert conditions(blocked)["Ready"]["reason"] == "InUse"
-    assert "1 VM" in conditions(blocked)["InUse"]["message"]
+    assert f"ElasticCloudServer {namespace}/member" in conditions(blocked)["InUse"]["message"]
     assert pool_info(govc, child_status["path"]) is not None
     assert get(stack, "rpool", child) is not None
 
@@ -108,8 +115,7 @@ def test_nested_pools_hold_servers_update_live_and_block_deletion_while_in_use(
     stack.kubectl("delete", "ecs", "member", namespace=namespace)
     wait_for(lambda: get(stack, "rpool", child) is None, timeout=90, what="the child pool deleted")
     assert pool_info(govc, child_status["path"]) is None
-    stack.kubectl("delete", "rpool", parent)
-    wait_for(lambda: get(stack, "rpool", parent) is None, timeout=60, what="the parent pool deleted")
+    wait_for(lambda: get(stack, "rpool", parent) is None, timeout=120, what="the parent pool deleted")
     assert pool_info(govc, parent_status["path"]) is None
 
 

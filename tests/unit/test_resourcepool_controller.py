@@ -10,6 +10,7 @@ from herder.api import ResourcePool
 from herder.api.common import LabelSelector
 from herder.api.zone import AvailabilityZone
 from herder.controllers.ecsset import selector_string
+from herder.controllers.lookups import Lookups
 from herder.controllers.resourcepool import allocation, pool_spec, status_fields
 from herder.providers.types import Allocation, ObservedPool, PoolUsage, SharesLevel, VCenterPlacement
 from herder.reconcile.desired import Unresolvable
@@ -70,3 +71,12 @@ def test_selector_string_for_the_scale_subresource() -> None:
                                                                    "values": ["x", "y"]},
                                                                   {"key": "z", "operator": "DoesNotExist"}]})
     assert selector_string(selector) == "a=1,b=2,t in (x,y),!z"
+
+
+def test_a_pool_is_in_use_while_servers_or_child_pools_name_it() -> None:
+    pools = {"org": [{"metadata": {"name": "org"}, "spec": {"zone": "z"}}],
+             "team": [{"metadata": {"name": "team"}, "spec": {"zone": "z", "parent": "org"}}]}
+    lookups = Lookups({}, {}, {}, pools, pool_users={"org": ["a/web"], "team": ["b/db", "a/api"]})  # type: ignore[arg-type]
+    assert lookups.pool_dependents("org") == ["ElasticCloudServer a/web", "ResourcePool team"]
+    assert lookups.pool_dependents("team") == ["ElasticCloudServer a/api", "ElasticCloudServer b/db"]
+    assert lookups.pool_dependents("free") == []

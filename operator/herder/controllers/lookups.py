@@ -61,6 +61,13 @@ def server_zone_index(*, spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict
         return {str(zone): 0}
 
 
+@kopf.index(GROUP, VERSION, "elasticcloudservers")
+def pool_user_index(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[str, str] | None:
+    """{ResourcePool name: "namespace/name"} per ECS that names a pool: a pool is not deleted under them."""
+    pool = spec.get("resourcePool")
+    return {str(pool): f"{namespace}/{name}"} if pool else None
+
+
 @kopf.on.event("namespaces")
 @kopf.on.event(GROUP, VERSION, "images")
 @kopf.on.event(GROUP, VERSION, "clusterimages")
@@ -96,11 +103,13 @@ class Lookups:
     pools: kopf.Index[str, Body]
     namespaces: kopf.Index[str, dict[str, str]] | None = None
     server_zones: kopf.Index[str, int] | None = None
+    pool_users: kopf.Index[str, str] | None = None
 
     @classmethod
     def of(cls, kwargs: dict[str, Any]) -> Lookups:
         return cls(kwargs["zone_index"], kwargs["image_index"], kwargs["cluster_image_index"],
-                   kwargs["pool_index"], kwargs.get("namespace_index"), kwargs.get("server_zone_index"))
+                   kwargs["pool_index"], kwargs.get("namespace_index"), kwargs.get("server_zone_index"),
+                   kwargs.get("pool_user_index"))
 
     def zone(self, name: str) -> Body | None:
         return _one(self.zones, name)
@@ -119,6 +128,13 @@ class Lookups:
 
     def pool_names(self) -> list[str]:
         return sorted(self.pools.keys())
+
+    def pool_dependents(self, name: str) -> list[str]:
+        """What still uses ResourcePool `name`: its ECSs ("ElasticCloudServer ns/x") and child pools."""
+        users = sorted(self.pool_users.get(name) or ()) if self.pool_users is not None else []
+        children = sorted(p for p in self.pool_names()
+                          if ((self.pool(p) or {}).get("spec") or {}).get("parent") == name)
+        return [f"ElasticCloudServer {u}" for u in users] + [f"ResourcePool {c}" for c in children]
 
     def namespace_labels(self, name: str) -> dict[str, str]:
         """The namespace's labels ({} while unknown)."""

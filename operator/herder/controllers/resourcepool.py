@@ -3,8 +3,8 @@
 The pool is created under its parent ResourcePool's backend pool, else under the zone's resource pool (or
 its cluster's / host's root pool). Changes to reservations, limits and shares are applied live. Usage is
 re-read every USAGE_REFRESH_SECONDS, and status is written only when it changed. Deletion runs under herder's
-finalizer: it waits (InUse, with backoff) while the pool still holds VMs or child pools, and leaves the pool
-alone with `deletionPolicy: Orphan`.
+finalizer: it waits (InUse, with backoff) while ECSs or child ResourcePools still name the pool, or its vCenter
+pool still holds VMs or child pools (herder's or not), and leaves the pool alone with `deletionPolicy: Orphan`.
 """
 
 from __future__ import annotations
@@ -154,6 +154,10 @@ def delete_pool(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Poo
     if pool.spec.deletion_policy is DeletionPolicy.ORPHAN:
         return PoolDeletion(True, f"deletionPolicy Orphan: resource pool {pool.status.path or '-'} is left as is",
                             "Orphaned")
+    dependents = lookups.pool_dependents(pool.metadata.name or "")
+    if dependents:
+        shown = ", ".join(dependents[:5]) + (f" and {len(dependents) - 5} more" if len(dependents) > 5 else "")
+        return PoolDeletion(False, f"still used by {shown}", IN_USE)
     if not ref or lookups.zone(pool.spec.zone) is None:
         return PoolDeletion(True, "no backend pool to delete")
     try:
