@@ -68,14 +68,19 @@ def read_custom_object(plural: str, namespace: str | None, name: str) -> dict[st
     return dict(body)
 
 
+def patch_custom_object(plural: str, namespace: str | None, name: str, body: Any, *, json_patch: bool = False) -> None:
+    """Patch a herder object: a merge patch (a dict), or with `json_patch` a JSON patch (a list of operations)."""
+    api = kubernetes.client.CustomObjectsApi(_api_client())
+    content_type = "application/json-patch+json" if json_patch else None
+    if namespace:
+        api.patch_namespaced_custom_object(GROUP, VERSION, namespace, plural, name, body, _content_type=content_type)
+    else:
+        api.patch_cluster_custom_object(GROUP, VERSION, plural, name, body, _content_type=content_type)
+
+
 def patch_labels(plural: str, namespace: str | None, name: str, labels: dict[str, str | None]) -> None:
     """Merge-patch `metadata.labels` of a herder object; a None value removes the label."""
-    api = kubernetes.client.CustomObjectsApi(_api_client())
-    body = {"metadata": {"labels": labels}}
-    if namespace:
-        api.patch_namespaced_custom_object(GROUP, VERSION, namespace, plural, name, body)
-    else:
-        api.patch_cluster_custom_object(GROUP, VERSION, plural, name, body)
+    patch_custom_object(plural, namespace, name, {"metadata": {"labels": labels}})
 
 
 def create_custom_object(plural: str, namespace: str, body: dict[str, Any]) -> None:

@@ -1,15 +1,19 @@
 """ElasticCloudServerSet: keep `replicas` ECS children (ownerReferences), spread across zones by the scheduler.
 
-A minimal controller: it creates missing children and deletes surplus ones (the highest ordinals, not-Ready
-first), and reports replicas, readyReplicas and the selector for the scale subresource. A template without a
-zone gets one per child from herder.reconcile.scheduling: fewest of this set's children first, so the set
-spreads round-robin over the eligible zones, then most free memory. Template changes reach only new children
-(rolling updates are not implemented yet).
+It creates missing children and deletes surplus ones (the highest ordinals, not-Ready
+first), rolls template changes out (RollingUpdate: in place, or by replacing a child when the image changed,
+at most maxUnavailable children not Ready at a time; OnDelete: new children only), and reports replicas,
+readyReplicas, updatedReplicas and the selector for the scale subresource. A template without a zone gets
+one per child from herder.reconcile.scheduling: fewest of this set's children first, so the set spreads
+round-robin over the eligible zones, then most free memory. Each child carries the hash of the template it
+was made from (herder.dev/template-hash).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 from collections import Counter
 from collections.abc import Mapping
@@ -21,7 +25,7 @@ from kubernetes.client.exceptions import ApiException
 from herder import GROUP, VERSION, kube
 from herder.api import quantity_to_mib
 from herder.api.common import LabelSelector
-from herder.api.ecsset import ElasticCloudServerSet
+from herder.api.ecsset import ElasticCloudServerSet, UpdateStrategyType
 from herder.controllers.lookups import Lookups
 from herder.controllers.runtime import Runtime, runtime_of
 from herder.controllers.status import new_status, publish
@@ -31,6 +35,7 @@ from herder.reconcile.scheduling import choose_zone
 
 PLURAL = "elasticcloudserversets"
 SERVERS = "elasticcloudservers"
+TEMPLATE_HASH = "herder.dev/template-hash"
 log = logging.getLogger(__name__)
 Child = dict[str, Any]
 
@@ -43,11 +48,16 @@ def set_children_index(*, namespace: str | None, name: str, body: kopf.Body,
               if o.get("kind") == "ElasticCloudServerSet"]
     if not owners:
         return None
-    status = body.get("status") or {}
+    status, meta, spec = body.get("status") or {}, body.get("metadata", {}), body.get("spec", {})
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-    zone = body.get("spec", {}).get("availabilityZone") or status.get("zone")
-    deleting = bool(body.get("metadata", {}).get("deletionTimestamp"))
-    return {(namespace or "", owners[0]["uid"]): {"name": name, "ready": ready, "zone": zone, "deleting": deleting}}
+    image = spec.get("image") or {}
+    return {(namespace or "", owners[0]["uid"]): {
+        "name": name, "ready": ready, "zone": spec.get("availabilityZone") or status.get("zone"),
+        "deleting": bool(meta.get("deletionTimestamp")), "hash": (meta.get("annotations") or {}).get(TEMPLATE_HASH),
+        "image": f"{image.get('kind')}/{image.get('name')}" if image else None,
+        # The child has acted on its latest spec: a Ready from before a rolled-out change does not count.
+        "settled": status.get("observedGeneration") == meta.get("generation"),
+    }}
 
 
 @kopf.on.event(GROUP, VERSION, SERVERS)
@@ -88,19 +98,63 @@ def _zone_for(runtime: Runtime, server_set: ElasticCloudServerSet, children: lis
     return choice.zone
 
 
+def _child_spec(server_set: ElasticCloudServerSet, zone: str) -> dict[str, Any]:
+    spec: dict[str, Any] = server_set.spec.template.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return spec | {"availabilityZone": zone}
+
+
+def template_hash(server_set: ElasticCloudServerSet) -> str:
+    """A fingerprint of what the template gives each child (its zone aside: each child keeps its own)."""
+    template = server_set.spec.template
+    wanted = {"metadata": template.metadata.model_dump(mode="json", by_alias=True, exclude_none=True),
+              "spec": template.spec.model_dump(mode="json", by_alias=True, exclude_none=True,
+                                               exclude={"availability_zone"})}
+    return hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def _child(server_set: ElasticCloudServerSet, name: str, zone: str) -> dict[str, Any]:
     template = server_set.spec.template
-    spec = template.spec.model_dump(mode="json", by_alias=True, exclude_none=True) | {"availabilityZone": zone}
     meta = server_set.metadata
+    annotations = dict(template.metadata.annotations or {}) | {TEMPLATE_HASH: template_hash(server_set)}
     return {
         "apiVersion": f"{GROUP}/{VERSION}", "kind": "ElasticCloudServer",
         "metadata": {"name": name, "namespace": meta.namespace, "labels": dict(template.metadata.labels or {}),
-                     "annotations": dict(template.metadata.annotations or {}),
+                     "annotations": annotations,
                      "ownerReferences": [{"apiVersion": f"{GROUP}/{VERSION}", "kind": "ElasticCloudServerSet",
                                           "name": meta.name, "uid": meta.uid, "controller": True,
                                           "blockOwnerDeletion": True}]},
-        "spec": spec,
+        "spec": _child_spec(server_set, zone),
     }
+
+
+def roll(server_set: ElasticCloudServerSet, live: list[Child], children: list[Child]) -> None:
+    """One step of a RollingUpdate: bring stale children (highest ordinal first) to the template, no more
+    than `maxUnavailable` of the set's children not Ready at a time. A child on another image is replaced
+    (deleted; `scale` makes a new one); any other change is applied in place (the ECS reconfigures its VM)."""
+    strategy = server_set.spec.update_strategy
+    if strategy.type is not UpdateStrategyType.ROLLING_UPDATE:
+        return
+    current = template_hash(server_set)
+    stale = sorted((c for c in live if c["hash"] != current), key=lambda c: -_ordinal(c["name"]))
+    unavailable = sum(1 for c in children if c["deleting"] or not (c["ready"] and c["settled"]))
+    image = server_set.spec.template.spec.image
+    wanted_image = f"{image.kind.value}/{image.name}" if image else None
+    namespace, name = server_set.metadata.namespace or "", server_set.metadata.name
+    for child in stale[:max(strategy.max_unavailable - unavailable, 0)]:
+        if child["image"] != wanted_image:
+            log.info("ECS set %s/%s: replacing %s (image %s -> %s)", namespace, name, child["name"], child["image"],
+                     wanted_image)
+            kube.delete_custom_object(SERVERS, namespace, child["name"])
+            continue
+        log.info("ECS set %s/%s: updating %s in place", namespace, name, child["name"])
+        spec = _child_spec(server_set, str(child["zone"]))
+        kube.patch_custom_object(SERVERS, namespace, child["name"], [{"op": "replace", "path": "/spec", "value": spec}],
+                                 json_patch=True)
+        # Recorded after the spec: a crash in between repeats the (idempotent) spec patch.
+        template = server_set.spec.template.metadata
+        kube.patch_custom_object(SERVERS, namespace, child["name"], {"metadata": {
+            "labels": dict(template.labels or {}),
+            "annotations": dict(template.annotations or {}) | {TEMPLATE_HASH: current}}})
 
 
 def scale(runtime: Runtime, body: dict[str, Any], children: list[Child], lookups: Lookups) -> dict[str, Any]:
@@ -126,8 +180,12 @@ def scale(runtime: Runtime, body: dict[str, Any], children: list[Child], lookups
         surplus = sorted(live, key=lambda c: (c["ready"], -_ordinal(c["name"])))  # not-Ready, then highest
         for child in surplus[: len(live) - wanted]:
             kube.delete_custom_object(SERVERS, namespace, child["name"])
+    else:
+        roll(server_set, live, children)
+    current = template_hash(server_set)
     return {"replicas": len(live), "readyReplicas": sum(1 for c in live if c["ready"]),
-            "updatedReplicas": len(live), "selector": selector_string(server_set.spec.selector)}
+            "updatedReplicas": sum(1 for c in live if c["hash"] == current),
+            "selector": selector_string(server_set.spec.selector)}
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0)
@@ -144,9 +202,11 @@ async def set_daemon(*, body: kopf.Body, namespace: str | None, uid: str, stoppe
             try:
                 fields = await asyncio.to_thread(scale, runtime, dict(body), children, lookups)
                 replicas = int(body.get("spec", {}).get("replicas", 1))
-                ok = fields["readyReplicas"] == replicas == fields["replicas"]
-                ready = Condition(READY, ok, "Ready" if ok else "Scaling",
-                                  f"{fields['readyReplicas']}/{replicas} servers ready")
+                scaled = fields["readyReplicas"] == replicas == fields["replicas"]
+                ok = scaled and fields["updatedReplicas"] == replicas
+                ready = Condition(READY, ok, "Ready" if ok else "Scaling" if not scaled else "Updating",
+                                  f"{fields['readyReplicas']}/{replicas} servers ready, "
+                                  f"{fields['updatedReplicas']} on the current template")
             except (kopf.TemporaryError, ApiException) as exc:
                 fields, delay = {}, runtime.backoff.failed(uid)
                 ready = Condition(READY, False, "ScaleFailed", str(exc))
