@@ -111,3 +111,36 @@ def test_a_server_no_zone_can_hold_waits_with_the_reason_then_is_placed(stack: S
 
     patch_spec(stack, namespace, "huge", {"memory": "1Gi"})
     assert wait_ready(stack, namespace, "huge", timeout=150)["zone"] in ZONES
+
+
+def test_a_zone_open_to_some_namespaces_only(stack: StackState, operator: OperatorProcess, govc: Govc,
+                                           namespace: str) -> None:
+    closed = "e2e-members-only"
+    zone = {"apiVersion": "herder.dev/v1alpha1", "kind": "AvailabilityZone", "metadata": {"name": closed},
+            "spec": {"region": "region-1", "provider": {"kind": "VCenter", "name": "vcsim"},
+                     "allowedNamespaces": {"matchLabels": {"herder.dev/members": "yes"}},
+                     "vcenter": {"cluster": "DC0_C1", "datastore": "LocalDS_0", "network": "VM Network",
+                                 "folder": "vm"}}}
+    apply(stack, zone)
+    try:
+        wait_for(lambda: measured(stack, closed), timeout=30, what="the zone Ready")
+        apply(stack, ecs_manifest("pinned", availabilityZone=closed, memory="512Mi"),
+              ecs_manifest("free", availabilityZone=None, memory="512Mi"), namespace=namespace)
+        status = wait_for(lambda: condition_is(stack, "ecs", "pinned", namespace, "Provisioned", "False",
+                                               "ZoneNotAllowed"), timeout=30, what="ZoneNotAllowed")
+        assert namespace in conditions(status)["Provisioned"]["message"]
+        assert govc.vm(f"{namespace}.pinned") is None
+        assert wait_ready(stack, namespace, "free")["zone"] in ZONES
+        events = wait_for(lambda: events_of(stack, namespace, "free", "ZoneChosen"), timeout=30,
+                          what="the ZoneChosen Event")
+        assert f"{closed}: namespace {namespace} is not allowed" in str(events[0]["message"])
+
+        # Labelling the namespace opens the zone: the pinned server is made there.
+        stack.kubectl("label", "namespace", namespace, "herder.dev/members=yes")
+        wait_ready(stack, namespace, "pinned", timeout=90)
+        vm = govc.vm(f"{namespace}.pinned")
+        assert vm is not None
+        assert "DC0_C1" in govc("ls", "-L", f"ResourcePool:{vm['resourcePool']['value']}").stdout
+        stack.kubectl("delete", "ecs", "pinned", namespace=namespace)
+    finally:
+        stack.kubectl("delete", "az", closed, "--ignore-not-found")

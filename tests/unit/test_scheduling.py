@@ -105,3 +105,10 @@ def test_a_zone_whose_placement_is_broken_is_left_out() -> None:
     choice = choose_zone(ZoneRequest(memory_mib=512), zones)
     assert choice.zone == "b"
     assert dict(choice.rejected)["a"] == "zone not ready: datastore 'gone' does not exist"
+
+
+def test_a_zone_closed_to_the_namespace_is_left_out() -> None:
+    zones = [ZoneCandidate("a", VC, namespace_allowed=False), ZoneCandidate("b", VC)]
+    choice = choose_zone(ZoneRequest(memory_mib=512, namespace="team-x"), zones)
+    assert choice.zone == "b"
+    assert dict(choice.rejected)["a"] == "namespace team-x is not allowed (spec.allowedNamespaces)"

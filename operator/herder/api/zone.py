@@ -11,6 +11,7 @@ from herder.api.common import (
     BackendName,
     HerderModel,
     KindInfo,
+    LabelSelector,
     ProviderRef,
     Quantity,
     Resource,
@@ -99,6 +100,10 @@ class AvailabilityZoneSpec(HerderModel):
     )
     scvmm: SCVMMPlacement | None = Field(
         default=None, description="Placement on SCVMM. Required when provider.kind is SCVMM."
+    )
+    allowed_namespaces: LabelSelector | None = Field(
+        default=None,
+        description="Namespaces whose ECSs may be placed in this zone. Unset or empty: every namespace.",
     )
 
     model_config = ConfigDict(

@@ -70,6 +70,10 @@ def resolve(runtime: Runtime, server: ElasticCloudServer, lookups: Lookups) -> t
     namespace = server.metadata.namespace or ""
     zone_name = server.spec.availability_zone or server.status.zone or _choose_zone(runtime, server, lookups)
     zone, handle = zone_and_provider(runtime, lookups, zone_name)
+    if not server.status.unique_id and not selector_matches(zone.spec.allowed_namespaces,
+                                                            lookups.namespace_labels(namespace)):
+        raise Unresolvable("ZoneNotAllowed", f"AvailabilityZone {zone_name} does not allow namespace {namespace} "
+                           "(spec.allowedNamespaces)")
     wanted = server.spec.image
     # Visibility (own namespace / namespaceSelector) and the template the image resolved: image_access.
     image = (image_for(namespace, wanted.kind, wanted.name, lookups, provisioned=bool(server.status.unique_id))
@@ -107,7 +111,7 @@ def _choose_zone(runtime: Runtime, server: ElasticCloudServer, lookups: Lookups)
     """The scheduler's zone for an ECS that names none (herder.reconcile.scheduling); posts an Event once.
     The choice is recorded in status.zone and kept from then on."""
     namespace = server.metadata.namespace or ""
-    choice = choose_zone(request_for(server.spec, namespace, lookups), candidates(runtime, lookups))
+    choice = choose_zone(request_for(server.spec, namespace, lookups), candidates(runtime, lookups, namespace))
     if choice.zone is None:
         raise Unresolvable(choice.reason, choice.message)
     uid = server.metadata.uid or ""

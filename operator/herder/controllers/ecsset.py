@@ -90,7 +90,7 @@ def _zone_for(runtime: Runtime, server_set: ElasticCloudServerSet, children: lis
         return spec.availability_zone
     own = Counter(str(c["zone"]) for c in children if c["zone"])
     memory = quantity_to_mib(spec.memory)
-    zones = candidates(runtime, lookups, own_servers=own,
+    zones = candidates(runtime, lookups, server_set.metadata.namespace or "", own_servers=own,
                        extra_pending_mib={zone: count * memory for zone, count in placed.items()})
     choice = choose_zone(request_for(spec, server_set.metadata.namespace or "", lookups, spread=True), zones)
     if choice.zone is None:

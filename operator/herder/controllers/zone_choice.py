@@ -17,10 +17,12 @@ from herder.reconcile.scheduling import ZoneCandidate, ZoneRequest
 from herder.reconcile.selectors import selector_matches
 
 
-def candidates(runtime: Runtime, lookups: Lookups, own_servers: Mapping[str, int] | None = None,
+def candidates(runtime: Runtime, lookups: Lookups, namespace: str, own_servers: Mapping[str, int] | None = None,
                extra_pending_mib: Mapping[str, int] | None = None) -> list[ZoneCandidate]:
-    """Every zone with its provider's state, measured capacity and load. `own_servers`: count these servers
-    per zone instead of all of them (a set); `extra_pending_mib`: memory placed in this pass, not yet indexed."""
+    """Every zone with its provider's state, measured capacity, load and whether it admits `namespace`.
+    `own_servers`: count these servers per zone instead of all of them (a set); `extra_pending_mib`: memory
+    placed in this pass, not yet indexed."""
+    labels = lookups.namespace_labels(namespace)
     found = []
     for name in lookups.zone_names():
         body = lookups.zone(name)
@@ -37,6 +39,7 @@ def candidates(runtime: Runtime, lookups: Lookups, own_servers: Mapping[str, int
         found.append(ZoneCandidate(
             name, (ref.kind.value, ref.name), provider_ready=handle is not None and handle.ready,
             not_ready=ready.message or ready.reason if ready is not None and ready.status.value == "False" else None,
+            namespace_allowed=selector_matches(zone.spec.allowed_namespaces, labels),
             memory_capacity_mib=quantity_to_mib(capacity.memory) if capacity and capacity.memory else None,
             hosts=capacity.hosts if capacity else None,
             memory_used_mib=quantity_to_mib(capacity.memory_used) if capacity and capacity.memory_used else 0,
@@ -72,4 +75,4 @@ def request_for(spec: ElasticCloudServerSpec, namespace: str, lookups: Lookups, 
         pool_zone=pool_spec.zone if pool_spec else None, pool=pool_name or "",
         namespace_allowed=pool_spec is None or selector_matches(pool_spec.allowed_namespaces,
                                                                 lookups.namespace_labels(namespace)),
-        spread=spread)
+        spread=spread, namespace=namespace)

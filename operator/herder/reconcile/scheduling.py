@@ -1,10 +1,11 @@
 """Which zone an ECS goes to when it names none, and who may use a ResourcePool. Pure: no I/O.
 
-The scheduler filters the zones (provider connected, the ECS's resource pool there and open to its
-namespace, the image's provider, hosts that can run VMs, enough free memory), then takes the one with the
-most free memory, then the fewest servers, then the first by name, so the same inputs always give the same
-zone. A set spreading its replicas asks for the fewest of its own servers first, then free memory. Its
-`message` says which zones were considered and why the winner won, for an Event.
+The scheduler filters the zones (open to the ECS's namespace, provider connected, the ECS's resource pool
+there and open to its namespace, the image's provider, hosts that can run VMs, enough free memory), then
+takes the one with the most free memory, then the fewest servers, then the first by name, so the same
+inputs always give the same zone. A set spreading its replicas asks for the fewest of its own servers
+first, then free memory. Its `message` says which zones were considered and why the winner won, for an
+Event.
 
 Free memory is the zone's measured memory minus what its hosts use now (every VM, herder's or not) minus
 what herder's servers placed there but not yet running will take: the backend's figure lags a placement.
@@ -24,6 +25,7 @@ class ZoneCandidate:
     provider: tuple[str, str]  # (kind, name)
     provider_ready: bool = True
     not_ready: str | None = None  # the zone's Ready=False message (its placement is broken); None: usable
+    namespace_allowed: bool = True  # the zone's allowedNamespaces admits the ECS's namespace
     memory_capacity_mib: int | None = None  # status.capacity.memory; None: unknown
     hosts: int | None = None  # status.capacity.hosts; None: unknown
     memory_used_mib: int = 0  # status.capacity.memoryUsed: in use on the hosts now
@@ -48,6 +50,7 @@ class ZoneRequest:
     pool: str = ""
     namespace_allowed: bool = True  # the ResourcePool (if any) admits the ECS's namespace
     spread: bool = False  # a set's replica: fewest servers (its own) first, then free memory
+    namespace: str = ""  # for messages
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ def _why_not(request: ZoneRequest, zone: ZoneCandidate) -> str | None:
     kind, name = zone.provider
     if request.pool_zone is not None and zone.name != request.pool_zone:
         return f"ResourcePool {request.pool} is in zone {request.pool_zone}"
+    if not zone.namespace_allowed:
+        return f"namespace {request.namespace} is not allowed (spec.allowedNamespaces)"
     if request.image_provider is not None and zone.provider != request.image_provider:
         image_kind, image_name = request.image_provider
         return f"image {request.image} is on {image_kind} {image_name}, not {kind} {name}"
