@@ -82,10 +82,10 @@ async def keep_connected(*, kind: str, plural: str, endpoint_of: Callable[[kopf.
                     runtime.wake_all()  # servers waiting for this provider can go on
             except kube.SecretUnavailable as exc:
                 ready = Condition(READY, False, "CredentialsUnavailable", str(exc))
-                delay = runtime.backoff.failed(uid)
+                delay = runtime.backoff.retry(uid)[0]
             except ProviderError as exc:
                 ready = Condition(READY, False, exc.reason, str(exc))
-                delay = runtime.backoff.failed(uid)
+                delay = runtime.backoff.retry(uid)[0]
             if not ready.status:
                 stale = runtime.providers.get((kind, name))
                 if stale is not None:

@@ -310,9 +310,9 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Out
         if exc.reason == "ProviderNotReady" and runtime.warming_up():
             return Outcome(dict(current), WARM_UP_RETRY_SECONDS)  # woken as soon as it connects
         failure = Condition(PROVISIONED if not recorded.unique_id else "ConfigSynced", False, exc.reason, str(exc))
-        retry_in = runtime.backoff.failed(uid)
-        log.info("ECS %s/%s: %s: %s (retry in %.0fs)", server.metadata.namespace, server.metadata.name,
-                 exc.reason, exc, retry_in)
+        retry_in, grew = runtime.backoff.retry(uid)
+        log.log(logging.INFO if grew else logging.DEBUG, "ECS %s/%s: %s: %s (retry in %.0fs)",
+                server.metadata.namespace, server.metadata.name, exc.reason, exc, retry_in)
         fields = _fields(server, None, None, recorded.pending_task, None)
         return Outcome(new_status(current, [failure, summary([failure])], generation, fields), retry_in, failed=True)
     pending = new_task or (None if p.forget_task else recorded.pending_task)
@@ -325,7 +325,7 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Out
     if pending is not None:
         delay: float | None = _poll_delay(server, pending)
     elif failed:
-        delay = runtime.backoff.remaining(uid) or runtime.backoff.failed(uid)
+        delay, _ = runtime.backoff.retry(uid)
     else:
         runtime.backoff.succeeded(uid)
         delay = None

@@ -208,7 +208,7 @@ async def set_daemon(*, body: kopf.Body, namespace: str | None, uid: str, stoppe
                                   f"{fields['readyReplicas']}/{replicas} servers ready, "
                                   f"{fields['updatedReplicas']} on the current template")
             except (kopf.TemporaryError, ApiException) as exc:
-                fields, delay = {}, runtime.backoff.failed(uid)
+                fields, delay = {}, runtime.backoff.retry(uid)[0]
                 ready = Condition(READY, False, "ScaleFailed", str(exc))
             generation = int(body.get("metadata", {}).get("generation") or 0)
             status = await publish(body, PLURAL, status, new_status(status, [ready], generation, fields))

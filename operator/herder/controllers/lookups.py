@@ -48,12 +48,16 @@ def namespace_index(*, name: str, labels: kopf.Labels, **_: Any) -> dict[str, di
 
 @kopf.index(GROUP, VERSION, "elasticcloudservers")
 def server_zone_index(*, spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict[str, int] | None:
-    """{zone: memory MiB it will take} per ECS that has a zone. Memory counts while the ECS should run but is
-    not running yet: once it runs, the zone's measured use (status.capacity.memoryUsed) includes it."""
+    """{zone: memory MiB it is about to take} per ECS that has a zone. Memory counts while the ECS's VM is
+    being made or powered on (a create in flight, or a VM that should run and does not yet): once it runs, the
+    zone's measured use (status.capacity.memoryUsed) includes it. An ECS stuck before its VM exists (a
+    missing image, say) takes nothing."""
     zone = spec.get("availabilityZone") or status.get("zone")
     if not zone:
         return None
-    if spec.get("powerState", "On") != "On" or status.get("powerState") == "On":
+    creating = (status.get("pendingTask") or {}).get("operation") == "create"
+    starting = creating or (bool(status.get("uniqueID")) and status.get("powerState") != "On")
+    if spec.get("powerState", "On") != "On" or not starting:
         return {str(zone): 0}
     try:
         return {str(zone): quantity_to_mib(spec.get("memory") or 0)}
@@ -68,23 +72,25 @@ def pool_user_index(*, namespace: str | None, name: str, spec: kopf.Spec, **_: A
     return {str(pool): f"{namespace}/{name}"} if pool else None
 
 
+def _decisive(body: kopf.Body) -> str:
+    """What of a dependency can change a server's decision: its spec (generation), labels, readiness, the
+    template or pool it resolved, its number of hosts. Not its messages, progress or usage readings."""
+    meta, status = body.get("metadata", {}), body.get("status") or {}
+    ready = next((c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    return repr((meta.get("generation"), sorted((meta.get("labels") or {}).items()), ready,
+                 status.get("uniqueID"), status.get("path"), (status.get("capacity") or {}).get("hosts")))
+
+
 @kopf.on.event("namespaces")
+@kopf.on.event(GROUP, VERSION, "availabilityzones")
 @kopf.on.event(GROUP, VERSION, "images")
 @kopf.on.event(GROUP, VERSION, "clusterimages")
 @kopf.on.event(GROUP, VERSION, "resourcepools")
-def dependency_changed(*, memo: kopf.Memo, **_: Any) -> None:
-    runtime_of(memo).wake_all()
-
-
-@kopf.on.event(GROUP, VERSION, "availabilityzones")
-def zone_event(*, type: str | None, name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Wake the servers when a zone changes in a way that can change a decision: its spec, its readiness or
-    its number of hosts; not on every capacity reading (free memory is re-read by whoever schedules next)."""
-    status = body.get("status") or {}
-    ready = next((c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
-    hosts = (status.get("capacity") or {}).get("hosts")
-    fingerprint = "gone" if type == "DELETED" else repr((body.get("metadata", {}).get("generation"), ready, hosts))
-    if runtime_of(memo).changed(f"zone/{name}", fingerprint):
+def dependency_changed(*, type: str | None, uid: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Wake the servers (and whatever else waits on dependencies) when a zone, image, pool or namespace
+    changed in a way that matters; their own frequent status writes (progress, usage) wake nobody."""
+    fingerprint = "gone" if type == "DELETED" else _decisive(body)
+    if runtime_of(memo).changed(f"dependency/{uid}", fingerprint):
         runtime_of(memo).wake_all()
 
 

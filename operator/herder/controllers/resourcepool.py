@@ -103,7 +103,7 @@ def sync_pool(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> PoolO
         if exc.reason == "ProviderNotReady" and runtime.warming_up():
             return PoolOutcome(dict(current), 10.0)
         waiting = exc.reason in {"NotSupported", "ParentNotReady", "ParentNotFound", "ZoneNotFound"}
-        delay = None if waiting else runtime.backoff.failed(uid)
+        delay = None if waiting else runtime.backoff.retry(uid)[0]
         log.info("ResourcePool %s: %s: %s", pool.metadata.name, exc.reason, exc)
         failure = Condition(READY, False, exc.reason, str(exc))
         return PoolOutcome(new_status(current, [failure], generation, {}), delay)

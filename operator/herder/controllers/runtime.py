@@ -59,6 +59,14 @@ class Backoff:
         # A timer may fire a hair early: within 50 ms counts as due.
         return self.remaining(key) <= 0.05
 
+    def retry(self, key: str) -> tuple[float, bool]:
+        """After a failed pass: (seconds until the next try, whether the backoff grew). A pass that was woken
+        before its retry was due (something else changed) keeps the time left instead of growing the delay."""
+        left = self.remaining(key)
+        if key in self.failures and not self.due(key):
+            return left, False
+        return self.failed(key), True
+
     def succeeded(self, key: str) -> None:
         self.failures.pop(key, None)
         self.retry_at.pop(key, None)

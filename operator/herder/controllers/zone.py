@@ -53,7 +53,7 @@ def observe_zone(runtime: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any]
             return dict(current), 10.0
         log.info("AvailabilityZone %s: %s: %s", name, exc.reason, exc)
         failure = Condition(READY, False, exc.reason, str(exc))
-        return new_status(current, [failure], generation, {}), runtime.backoff.failed(uid)
+        return new_status(current, [failure], generation, {}), runtime.backoff.retry(uid)[0]
     runtime.backoff.succeeded(uid)
     if capacity is None:
         ready = Condition(READY, True, "Ready", f"placement found on {ref.kind.value} {ref.name}; capacity not "

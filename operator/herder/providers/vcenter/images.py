@@ -363,20 +363,22 @@ class VCenterImages:
             raise ImportFailed("ChecksumMismatch", f"{url}: SHA-256 is sha256:{digest}, expected sha256:{expected}")
         manifest = _manifest(url)
         sent = [0]
-        sizes: dict[str, int] = {}
+        opened: dict[str, tuple[IO[bytes], int]] = {}
+
+        def fetch(paths: list[str]) -> None:
+            # Every file is requested before anything is made in vCenter: a missing one leaves nothing behind.
+            for path in paths:
+                response, length = _open(urllib.parse.urljoin(url, urllib.parse.quote(path)))
+                opened[path] = (response, length)
+                if not length:
+                    raise ImportFailed("DownloadFailed", f"GET {urllib.parse.urljoin(url, path)}: no Content-Length")
 
         def feed(files: dict[str, str], upload: Callable[[str, _Readable, int], None]) -> set[str]:
             for path, target in sorted(files.items()):
                 file_url = urllib.parse.urljoin(url, urllib.parse.quote(path))
-                response, length = _open(file_url)
-                try:
-                    if not length:
-                        raise ImportFailed("DownloadFailed", f"GET {file_url}: no Content-Length")
-                    sizes[path] = length
-                    reader = _HashingReader(response, file_url)
-                    upload(target, _Counting(reader, sent), length)
-                finally:
-                    response.close()
+                response, length = opened[path]
+                reader = _HashingReader(response, file_url)
+                upload(target, _Counting(reader, sent), length)
                 wanted, got = manifest.get(path), reader.sha256.hexdigest()
                 if wanted is not None and got != wanted:
                     raise ImportFailed("ChecksumMismatch",
@@ -384,17 +386,26 @@ class VCenterImages:
             return set(files)
 
         def percent() -> int:
-            total = sum(sizes.values())
+            total = sum(length for _, length in opened.values())
             return min(99, sent[0] * 100 // total) if total else 0
 
-        return self._run_import(job, descriptor.decode("utf-8", errors="replace"), feed, percent)
+        try:
+            return self._run_import(job, descriptor.decode("utf-8", errors="replace"), feed, percent, before=fetch)
+        finally:
+            for response, _ in opened.values():
+                response.close()
 
-    def _run_import(self, job: _ImportJob, descriptor: str, feed: _Feed, percent: Callable[[], int]) -> TemplateInfo:
-        """Start ImportVApp for `descriptor`, let `feed` upload the files (it returns the ones it sent), then
-        mark the VM a template. On any failure the lease is aborted and the partial VM destroyed."""
+    def _run_import(self, job: _ImportJob, descriptor: str, feed: _Feed, percent: Callable[[], int], *,
+                    before: Callable[[list[str]], None] = lambda paths: None) -> TemplateInfo:
+        """Check `descriptor`, let `before` see the files it needs (nothing is made yet), start ImportVApp, let
+        `feed` upload the files (it returns the ones it sent), then mark the VM a template. On any failure after
+        ImportVApp the lease is aborted and the partial VM destroyed."""
         url, name, uid, where, progress = job.url, job.name, job.uid, job.where, job.progress
-        lease, files, entity = self._session.call(
-            f"start the import of template {name}", lambda: self._start_import(descriptor, name, uid, where))
+        result, target = self._session.call(f"check the descriptor of template {name}",
+                                            lambda: self._import_spec(descriptor, name, uid, where))
+        before([item.path for item in result.fileItem or ()])
+        lease, files, entity = self._session.call(f"start the import of template {name}",
+                                                  lambda: self._start_lease(result, target, name))
         last_tick = [time.monotonic()]
 
         def tick() -> None:
@@ -439,9 +450,8 @@ class VCenterImages:
         except ProviderError as exc:
             log.warning("template %s: could not clean up the partial import: %s", name, exc)
 
-    def _start_import(self, descriptor: str, name: str, uid: str,
-                      where: VCenterPlacement) -> tuple[Any, dict[str, str], Any]:
-        """Create the import spec, start ImportVApp and wait for the lease: (lease, {file: url}, VM)."""
+    def _import_spec(self, descriptor: str, name: str, uid: str, where: VCenterPlacement) -> tuple[Any, Any]:
+        """Check the descriptor with CreateImportSpec (nothing is made yet): (the result, the placement)."""
         content, datacenter = self._session.content, self._session.datacenter()
         target = places.resolve(content, datacenter, where, ())
         datastore = target.datastore
@@ -461,9 +471,12 @@ class VCenterImages:
         if result.error:
             messages = "; ".join(e.localizedMessage or fault_message(e.fault) for e in result.error)
             raise ImportFailed("InvalidImage", f"vCenter rejected the OVF descriptor: {messages}")
-        spec = result.importSpec
-        spec.configSpec.instanceUuid = uid
-        lease = target.pool.ImportVApp(spec=spec, folder=target.folder, host=target.host)
+        result.importSpec.configSpec.instanceUuid = uid
+        return result, target
+
+    def _start_lease(self, result: Any, target: Any, name: str) -> tuple[Any, dict[str, str], Any]:
+        """Start ImportVApp and wait for the lease: (lease, {file: upload URL}, VM)."""
+        lease = target.pool.ImportVApp(spec=result.importSpec, folder=target.folder, host=target.host)
         deadline = time.monotonic() + LEASE_READY_TIMEOUT
         while lease.state == vim.HttpNfcLease.State.initializing:
             if time.monotonic() > deadline:

@@ -57,6 +57,14 @@ def all_of_type(content: Any, root: Any, vim_type: Any, paths: Sequence[str]) ->
         view.DestroyView()
 
 
+def related(content: Any, obj: Any, path: str, vim_type: Any, paths: Sequence[str]) -> list[dict[str, Any]]:
+    """Properties of the objects `obj.<path>` refers to (e.g. a cluster's `host`), in one call."""
+    traverse = _TraversalSpec(name=path, type=type(obj), path=path, skip=False)
+    spec = _FilterSpec(objectSet=[_ObjectSpec(obj=obj, skip=True, selectSet=[traverse])],
+                       propSet=[_PropertySpec(type=vim_type, pathSet=list(paths))])
+    return [props for _, props in _collect(content, spec)]
+
+
 def by_name(content: Any, root: Any, vim_type: Any, name: str) -> list[Any]:
     return [obj for obj, props in all_of_type(content, root, vim_type, ["name"]) if props.get("name") == name]
 

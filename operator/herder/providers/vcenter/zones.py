@@ -1,15 +1,17 @@
 """What a vCenter zone's placement stands for: its objects exist, and its hosts' capacity and use.
 
-One read per check: the placement is resolved (folder, pool, datastore, network), then the hosts of the
-cluster (or the one host) are read in a single PropertyCollector call. Only hosts that can run VMs count:
+The placement is resolved (folder, pool, datastore, network: inventory-path lookups), then the hosts of the
+cluster (or the one host) are read in a single PropertyCollector call, following the cluster's `host`
+property. Only hosts that can run VMs count:
 connected and not in maintenance mode.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from pyVmomi import vim
+from pyVmomi import vim, vmodl
 
 from herder.providers.base import NotFound, ProviderError
 from herder.providers.types import Placement, VCenterPlacement, ZoneCapacity
@@ -52,24 +54,48 @@ def capacity_of(compute_ref: str, hosts: list[dict[str, Any]]) -> ZoneCapacity:
 
 
 class VCenterZones:
-    """The `Zones` protocol on one vCenter datacenter."""
+    """The `Zones` protocol on one vCenter datacenter.
+
+    The placement is resolved (several lookups) at most every REVALIDATE_SECONDS; in between, a reading is
+    one PropertyCollector call on the remembered cluster or host.
+    """
+
+    REVALIDATE_SECONDS = 600.0
 
     def __init__(self, session: Session) -> None:
         self._session = session
+        self._resolved: dict[VCenterPlacement, tuple[Any, float]] = {}  # placement -> (cluster or host, when)
+
+    def _compute(self, content: Any, where: VCenterPlacement) -> Any:
+        known = self._resolved.get(where)
+        if known is not None and time.monotonic() - known[1] < self.REVALIDATE_SECONDS:
+            return known[0]
+        datacenter = self._session.datacenter()
+        target = placement.resolve(content, datacenter, where, ())
+        if where.cluster:
+            compute = placement.compute_resource(content, datacenter, where.cluster)
+        elif target.host is not None:
+            compute = target.host
+        else:
+            raise NotFound("the zone names neither a cluster nor a host")
+        self._resolved[where] = (compute, time.monotonic())
+        return compute
 
     def capacity(self, where: Placement) -> ZoneCapacity | None:
         if not isinstance(where, VCenterPlacement):
             raise ProviderError("a vCenter zone needs a vCenter placement", retryable=False)
 
         def read() -> ZoneCapacity:
-            content, datacenter = self._session.content, self._session.datacenter()
-            target = placement.resolve(content, datacenter, where, ())
-            if where.cluster:
-                compute = placement.compute_resource(content, datacenter, where.cluster)
-                hosts = [props for _, props in query.all_of_type(content, compute, vim.HostSystem, _HOST_PROPERTIES)]
-                return capacity_of(str(compute._moId), hosts)
-            if target.host is None:
-                raise NotFound("the zone names neither a cluster nor a host")
-            return capacity_of(str(target.host._moId), [query.properties(content, target.host, _HOST_PROPERTIES)])
+            content = self._session.content
+            compute = self._compute(content, where)
+            try:
+                if isinstance(compute, vim.HostSystem):
+                    hosts = [query.properties(content, compute, _HOST_PROPERTIES)]
+                else:
+                    hosts = query.related(content, compute, "host", vim.HostSystem, _HOST_PROPERTIES)
+            except vmodl.fault.ManagedObjectNotFound:
+                self._resolved.pop(where, None)  # removed since: resolve again next time
+                raise
+            return capacity_of(str(compute._moId), hosts)
 
         return self._session.call("read zone capacity", read)
