@@ -255,7 +255,7 @@ class Stack:
         self._start(state, "vcsim", [
             str(tool("vcsim")), "-l", f"127.0.0.1:{vcsim_port}", *VCSIM_INVENTORY, *self.vcsim_args,
             "-tlscert", str(serving.cert), "-tlskey", str(serving.key),
-            "-username", state.vcsim_username, "-password", state.vcsim_password,
+            "-username", state.vcsim_username, f"-password={state.vcsim_password}",
         ], vcsim_port, lambda: _https_ok(f"https://127.0.0.1:{vcsim_port}/about", ca.cert))
 
         self._start_scvmm_simulator(state, ca, pki_dir)
@@ -275,7 +275,9 @@ class Stack:
             sys.executable, "-m", "herder_dev.scvmm_sim", "--host", "127.0.0.1", "--port", str(port),
             "--state-file", str(self.dir / "scvmm-state.json"),
             "--cert", str(serving.cert), "--key", str(serving.key),
-            "--username", state.scvmm_username, "--password", state.scvmm_password,
+            "--username", state.scvmm_username,
+            # `=`: a generated password may start with "-", which would read as an option.
+            f"--password={state.scvmm_password}",
         ], port, lambda: _https_ok(f"https://127.0.0.1:{port}/healthz", ca.cert))
 
     def _write_kubeconfig(self, state: StackState, ca: pki.CertPair, admin: pki.CertPair) -> None:
