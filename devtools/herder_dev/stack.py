@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import secrets
+import shutil
 import ssl
 import subprocess
 import sys
@@ -174,6 +175,10 @@ class Stack:
                 f"Run 'herder dev down --dir {self.dir}' and then 'up' again."
             )
         self.dir.mkdir(parents=True, exist_ok=True)
+        # A new stack is a fresh world: data from a stack that was brought down would describe VMs and
+        # credentials the new simulators do not have.
+        shutil.rmtree(self.dir / "etcd", ignore_errors=True)
+        (self.dir / "scvmm-state.json").unlink(missing_ok=True)
         # Simulator logs may echo credentials (vcsim prints its URL): keep them private.
         (self.dir / "logs").mkdir(mode=0o700, exist_ok=True)
         state = StackState(directory=str(self.dir))

@@ -102,6 +102,13 @@ def test_dev_up_is_idempotent_and_down_leaves_nothing(tmp_path: Path) -> None:
     assert down.returncode == 0, down.stderr
     assert not any(alive(pid) for pid in pids)
 
+    # Up again after down: a fresh world (the old cluster data would not match the new simulators).
+    second = _dev("up", "--dir", str(tmp_path))
+    try:
+        assert second.returncode == 0, second.stderr
+    finally:
+        assert _dev("down", "--dir", str(tmp_path)).returncode == 0
+
 
 def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
     with socket.socket() as busy:
