@@ -77,9 +77,10 @@ class FromServerSource(HerderModel):
     )
     power_policy: CapturePowerPolicy = Field(
         default=CapturePowerPolicy.GUEST_SHUTDOWN,
-        description="For a running server: GuestShutdown (shut the guest down, capture, restore power; "
-        "consistent), PowerOff (hard power-off, capture, restore power) or Live (capture while running; "
-        "crash-consistent, vCenter only).",
+        description="Live: capture a running server as it runs (crash-consistent). GuestShutdown or PowerOff: "
+        "capture only a stopped server (consistent); while the ECS runs, the image waits with reason "
+        "ServerRunning until its spec.powerState is Off, stopped as the policy names (herder never powers a "
+        "managed server off behind its ECS).",
     )
 
 
