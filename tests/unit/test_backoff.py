@@ -20,3 +20,12 @@ def test_the_delay_grows_only_when_a_retry_was_due() -> None:
     assert backoff.failures["a"] == 5 and backoff.remaining("a") <= 8.0  # capped
     backoff.succeeded("a")
     assert backoff.due("a") and backoff.retry("a") == (2.0, True)
+
+
+def test_holding_means_a_failure_whose_retry_is_not_due() -> None:
+    backoff = Backoff()
+    assert not backoff.holding("a")
+    backoff.failed("a")
+    assert backoff.holding("a")
+    backoff.retry_at["a"] = time.monotonic()
+    assert not backoff.holding("a")

@@ -47,7 +47,7 @@ def test_the_zone_is_not_part_of_the_template_hash() -> None:
 def test_in_place_changes_go_one_at_a_time_from_the_highest_ordinal(calls: list[tuple[str, str, Any]]) -> None:
     old, new = server_set(), server_set(cpu=4)
     live = [child(f"web-{i}", template_hash(old)) for i in range(3)]
-    roll(new, live, live)
+    roll(new, live, live, template_hash(new))
     assert [(kind, name) for kind, name, _ in calls] == [("patch", "web-2"), ("patch", "web-2")]
     spec_patch = calls[0][2]
     assert spec_patch[0]["path"] == "/spec" and spec_patch[0]["value"]["cpu"] == 4
@@ -60,17 +60,20 @@ def test_nothing_more_while_a_child_is_not_ready_and_more_with_a_larger_budget(
     old, new = server_set(), server_set(cpu=4)
     updating = child("web-2", template_hash(new), ready=False)
     live = [child("web-0", template_hash(old)), child("web-1", template_hash(old)), updating]
-    roll(new, live, live)
+    roll(new, live, live, template_hash(new))
     assert calls == []
-    roll(server_set(cpu=4, maxUnavailable=2), live, live)
+    wider = server_set(cpu=4, maxUnavailable=2)
+    roll(wider, live, live, template_hash(wider))
     assert [name for _, name, _ in calls][:1] == ["web-1"] and len(calls) == 2
 
 
 def test_an_image_change_replaces_and_on_delete_leaves_children_alone(calls: list[tuple[str, str, Any]]) -> None:
     old = server_set()
     live = [child(f"web-{i}", template_hash(old)) for i in range(3)]
-    roll(server_set(image="rocky"), live, live)
+    rocky = server_set(image="rocky")
+    roll(rocky, live, live, template_hash(rocky))
     assert calls == [("delete", "web-2", None)]
     calls.clear()
-    roll(server_set(cpu=4, type="OnDelete"), live, live)
+    on_delete = server_set(cpu=4, type="OnDelete")
+    roll(on_delete, live, live, template_hash(on_delete))
     assert calls == []

@@ -137,7 +137,7 @@ def _pinned(server: ElasticCloudServer) -> dict[str, Any]:
 
 def _held(runtime: Runtime, server: ElasticCloudServer, generation: int) -> Condition | None:
     """The step failure (this generation) whose backoff has not run out yet; None once it is due again."""
-    if runtime.backoff.due(server.metadata.uid or ""):
+    if not runtime.backoff.holding(server.metadata.uid or ""):
         return None
     for cond in server.status.conditions or ():
         if cond.reason in RETRIED_FAILURES and cond.status.value == "False" and cond.observed_generation == generation:

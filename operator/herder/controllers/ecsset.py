@@ -112,10 +112,10 @@ def template_hash(server_set: ElasticCloudServerSet) -> str:
     return hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _child(server_set: ElasticCloudServerSet, name: str, zone: str) -> dict[str, Any]:
+def _child(server_set: ElasticCloudServerSet, name: str, zone: str, current: str) -> dict[str, Any]:
     template = server_set.spec.template
     meta = server_set.metadata
-    annotations = dict(template.metadata.annotations or {}) | {TEMPLATE_HASH: template_hash(server_set)}
+    annotations = dict(template.metadata.annotations or {}) | {TEMPLATE_HASH: current}
     return {
         "apiVersion": f"{GROUP}/{VERSION}", "kind": "ElasticCloudServer",
         "metadata": {"name": name, "namespace": meta.namespace, "labels": dict(template.metadata.labels or {}),
@@ -127,14 +127,13 @@ def _child(server_set: ElasticCloudServerSet, name: str, zone: str) -> dict[str,
     }
 
 
-def roll(server_set: ElasticCloudServerSet, live: list[Child], children: list[Child]) -> None:
+def roll(server_set: ElasticCloudServerSet, live: list[Child], children: list[Child], current: str) -> None:
     """One step of a RollingUpdate: bring stale children (highest ordinal first) to the template, no more
     than `maxUnavailable` of the set's children not Ready at a time. A child on another image is replaced
     (deleted; `scale` makes a new one); any other change is applied in place (the ECS reconfigures its VM)."""
     strategy = server_set.spec.update_strategy
     if strategy.type is not UpdateStrategyType.ROLLING_UPDATE:
         return
-    current = template_hash(server_set)
     stale = sorted((c for c in live if c["hash"] != current), key=lambda c: -_ordinal(c["name"]))
     unavailable = sum(1 for c in children if c["deleting"] or not (c["ready"] and c["settled"]))
     image = server_set.spec.template.spec.image
@@ -163,6 +162,7 @@ def scale(runtime: Runtime, body: dict[str, Any], children: list[Child], lookups
     namespace, name = server_set.metadata.namespace or "", server_set.metadata.name or ""
     live = sorted((c for c in children if not c["deleting"]), key=lambda c: _ordinal(c["name"]))
     wanted = server_set.spec.replicas
+    current = template_hash(server_set)
     if len(live) < wanted:
         taken = {_ordinal(c["name"]) for c in children}
         placed = list(live)
@@ -172,7 +172,7 @@ def scale(runtime: Runtime, body: dict[str, Any], children: list[Child], lookups
             taken.add(ordinal)
             zone = _zone_for(runtime, server_set, placed, lookups, made)
             child_name = f"{name}-{ordinal}"
-            kube.create_custom_object(SERVERS, namespace, _child(server_set, child_name, zone))
+            kube.create_custom_object(SERVERS, namespace, _child(server_set, child_name, zone, current))
             placed.append({"name": child_name, "ready": False, "zone": zone, "deleting": False})
             made[zone] += 1
             log.info("ECS set %s/%s: created %s in zone %s", namespace, name, child_name, zone)
@@ -181,8 +181,7 @@ def scale(runtime: Runtime, body: dict[str, Any], children: list[Child], lookups
         for child in surplus[: len(live) - wanted]:
             kube.delete_custom_object(SERVERS, namespace, child["name"])
     else:
-        roll(server_set, live, children)
-    current = template_hash(server_set)
+        roll(server_set, live, children, current)
     return {"replicas": len(live), "readyReplicas": sum(1 for c in live if c["ready"]),
             "updatedReplicas": sum(1 for c in live if c["hash"] == current),
             "selector": selector_string(server_set.spec.selector)}

@@ -201,7 +201,7 @@ def sync_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Looku
     if (ready is not None and ready.get("reason") in FINAL_REASONS and ready.get("status") == "False"
             and current.get("observedGeneration") == generation):
         return Outcome(dict(current), None)  # a failure only a spec change can heal
-    if uid in _BACKOFF.failures and not _BACKOFF.due(uid) and current.get("observedGeneration") == generation:
+    if _BACKOFF.holding(uid) and current.get("observedGeneration") == generation:
         return Outcome(dict(current), _BACKOFF.remaining(uid))  # woken early: the retry is not due yet
     try:
         if source.existing is not None:

@@ -89,7 +89,7 @@ def _decisive(body: kopf.Body) -> str:
 def dependency_changed(*, type: str | None, uid: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Wake the servers (and whatever else waits on dependencies) when a zone, image, pool or namespace
     changed in a way that matters; their own frequent status writes (progress, usage) wake nobody."""
-    fingerprint = "gone" if type == "DELETED" else _decisive(body)
+    fingerprint = None if type == "DELETED" else _decisive(body)
     if runtime_of(memo).changed(f"dependency/{uid}", fingerprint):
         runtime_of(memo).wake_all()
 

@@ -59,12 +59,15 @@ class Backoff:
         # A timer may fire a hair early: within 50 ms counts as due.
         return self.remaining(key) <= 0.05
 
+    def holding(self, key: str) -> bool:
+        """A failure is recorded and its retry is not due yet."""
+        return key in self.failures and not self.due(key)
+
     def retry(self, key: str) -> tuple[float, bool]:
         """After a failed pass: (seconds until the next try, whether the backoff grew). A pass that was woken
         before its retry was due (something else changed) keeps the time left instead of growing the delay."""
-        left = self.remaining(key)
-        if key in self.failures and not self.due(key):
-            return left, False
+        if self.holding(key):
+            return self.remaining(key), False
         return self.failed(key), True
 
     def succeeded(self, key: str) -> None:
@@ -102,8 +105,12 @@ class Runtime:
         for waker in self._wakers.values():
             waker.set()
 
-    def changed(self, key: str, fingerprint: str) -> bool:
-        """Whether `fingerprint` differs from the last one recorded for `key` (and record it)."""
+    def changed(self, key: str, fingerprint: str | None) -> bool:
+        """Whether `fingerprint` differs from the last one recorded for `key` (and record it). None: the
+        object is gone; forget it (a change)."""
+        if fingerprint is None:
+            self._fingerprints.pop(key, None)
+            return True
         before = self._fingerprints.get(key)
         self._fingerprints[key] = fingerprint
         return before != fingerprint

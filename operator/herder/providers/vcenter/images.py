@@ -363,20 +363,20 @@ class VCenterImages:
             raise ImportFailed("ChecksumMismatch", f"{url}: SHA-256 is sha256:{digest}, expected sha256:{expected}")
         manifest = _manifest(url)
         sent = [0]
-        opened: dict[str, tuple[IO[bytes], int]] = {}
+        opened: dict[str, tuple[str, IO[bytes], int]] = {}  # path in the package -> (URL, response, length)
 
         def fetch(paths: list[str]) -> None:
             # Every file is requested before anything is made in vCenter: a missing one leaves nothing behind.
             for path in paths:
-                response, length = _open(urllib.parse.urljoin(url, urllib.parse.quote(path)))
-                opened[path] = (response, length)
+                file_url = urllib.parse.urljoin(url, urllib.parse.quote(path))
+                response, length = _open(file_url)
+                opened[path] = (file_url, response, length)
                 if not length:
-                    raise ImportFailed("DownloadFailed", f"GET {urllib.parse.urljoin(url, path)}: no Content-Length")
+                    raise ImportFailed("DownloadFailed", f"GET {file_url}: no Content-Length")
 
         def feed(files: dict[str, str], upload: Callable[[str, _Readable, int], None]) -> set[str]:
             for path, target in sorted(files.items()):
-                file_url = urllib.parse.urljoin(url, urllib.parse.quote(path))
-                response, length = opened[path]
+                file_url, response, length = opened[path]
                 reader = _HashingReader(response, file_url)
                 upload(target, _Counting(reader, sent), length)
                 wanted, got = manifest.get(path), reader.sha256.hexdigest()
@@ -386,13 +386,13 @@ class VCenterImages:
             return set(files)
 
         def percent() -> int:
-            total = sum(length for _, length in opened.values())
+            total = sum(length for _, _, length in opened.values())
             return min(99, sent[0] * 100 // total) if total else 0
 
         try:
             return self._run_import(job, descriptor.decode("utf-8", errors="replace"), feed, percent, before=fetch)
         finally:
-            for response, _ in opened.values():
+            for _, response, _ in opened.values():
                 response.close()
 
     def _run_import(self, job: _ImportJob, descriptor: str, feed: _Feed, percent: Callable[[], int], *,
