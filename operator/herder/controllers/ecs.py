@@ -41,6 +41,7 @@ async def server_daemon(*, body: kopf.Body, uid: str, stopped: kopf.DaemonStoppe
             metrics.observe_reconcile(KIND, metrics.RESULT_ERROR if outcome.failed else metrics.RESULT_SUCCESS,
                                       time.perf_counter() - started)
             _record(body, uid, status)
+            runtime.record_identity(uid, status.get("uniqueID"))
             await runtime.sleep(uid, outcome.delay, stopped)
     finally:
         runtime.forget(uid)

@@ -83,6 +83,8 @@ class Runtime:
         self.backoff = Backoff()
         self._wakers: dict[str, asyncio.Event] = {}
         self._fingerprints: dict[str, str] = {}
+        self._server_of_vm: dict[str, str] = {}  # a VM's unique ID -> the ECS UID that recorded it
+        self._vm_of_server: dict[str, str] = {}  # and back
 
     # -- wake-ups -----------------------------------------------------------------------------------------
     def _waker(self, key: str) -> asyncio.Event:
@@ -118,6 +120,16 @@ class Runtime:
     def forget(self, key: str) -> None:
         self._wakers.pop(key, None)
         self.backoff.succeeded(key)
+        self.record_identity(key, None)
+
+    def record_identity(self, uid: str, unique_id: str | None) -> None:
+        """The VM that ECS `uid` recorded in status.uniqueID: its drift wakes that ECS. Call on the loop."""
+        before = self._vm_of_server.pop(uid, None)
+        if before is not None and self._server_of_vm.get(before) == uid:
+            del self._server_of_vm[before]
+        if unique_id and unique_id != uid:
+            self._vm_of_server[uid] = unique_id
+            self._server_of_vm[unique_id] = uid
 
     async def sleep(self, key: str, seconds: float | None, stopped: kopf.DaemonStopped) -> None:
         """Until woken, stopped, or `seconds` pass (None: no timeout)."""
@@ -145,10 +157,16 @@ class Runtime:
         return handle
 
     def on_inventory_change(self, server: ObservedServer | None, unique_id: str) -> None:
-        """Drift: wake the ECS that owns the VM (its UID is the VM's identity or its owner mark)."""
-        self.wake(unique_id)
-        if server is not None and server.owner_uid:
-            self.wake(server.owner_uid)
+        """Drift: wake the ECS of the VM. Its UID is the VM's identity, or (adopted) its owner mark or the
+        identity it recorded. The recorded one matters: a watch update read before herder set the mark can
+        arrive after it, so the cached mark is not proof enough. Called from the watch thread."""
+        owner = server.owner_uid if server is not None else None
+        self.loop.call_soon_threadsafe(self._wake_server_now, unique_id, owner)
+
+    def _wake_server_now(self, unique_id: str, owner: str | None) -> None:
+        for key in {unique_id, owner, self._server_of_vm.get(unique_id)}:
+            if key:
+                self._wake_now(key)
 
 
 def runtime_of(memo: Any) -> Runtime:
