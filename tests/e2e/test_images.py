@@ -217,17 +217,46 @@ def test_capture_a_server_and_clone_from_the_captured_image(stack: StackState, o
     assert condition_is(stack, "ecs", "copy", namespace, "Ready", "True")
 
 
-def test_capture_with_guest_shutdown_waits_for_a_stopped_server(stack: StackState, operator: OperatorProcess,
-                                                               govc: Govc, namespace: str) -> None:
+def test_consistent_captures_stop_the_server_as_the_policy_says_then_restore_it(
+        stack: StackState, operator: OperatorProcess, govc: Govc, namespace: str) -> None:
     apply(stack, ecs_manifest("src"), namespace=namespace)
     wait_ready(stack, namespace, "src")
-    apply(stack, image_manifest("img", {"fromServer": {"name": "src"}}, provider=None), namespace=namespace)
-    failed = image_failed(stack, "image", "img", namespace, "ServerRunning")
-    assert "powerState" in ready_message(failed)
-    stack.kubectl("patch", "ecs", "src", "--type=merge", "-p", '{"spec": {"powerState": "Off"}}',
-                  namespace=namespace)
-    image_ready(stack, "image", "img", namespace, timeout=90)
-    assert govc.vm(f"img_{namespace}.img") is not None
+    source = f"/DC0/vm/{namespace}.src"
+    cluster_image = f"cap-{namespace}"
+    try:
+        for kind, name, policy, stop_event in (
+                ("image", "img", "GuestShutdown", "Guest OS shut down for"),
+                ("clusterimage", cluster_image, "PowerOff", "is powered off")):
+            before = govc("events", "-n", "200", source).stdout
+            scoped = {"namespace": namespace} if kind == "clusterimage" else {}
+            manifest = image_manifest(name, {"fromServer": {"name": "src", "powerPolicy": policy} | scoped},
+                                      kind="ClusterImage" if kind == "clusterimage" else "Image", provider=None)
+            apply(stack, manifest, namespace=namespace if kind == "image" else None)
+            # The ECS controller stops the VM for the image and says so on the ECS; the image waits for it.
+            wait_for(lambda: condition_is(stack, "ecs", "src", namespace, "PowerSynced", "False",
+                                          "StoppedForCapture"), timeout=30, what=f"{policy}: ECS stopped")
+            status = image_ready(stack, kind, name, namespace if kind == "image" else None, timeout=90)
+            template = govc.vm(status["path"].rsplit("/", 1)[-1])
+            assert template is not None and template["config"]["template"] is True
+            # Then the hold is gone and the server runs again, as its spec says.
+            wait_ready(stack, namespace, "src", timeout=30)
+            vm = govc.vm(f"{namespace}.src")
+            assert vm is not None and vm["runtime"]["powerState"] == "poweredOn"
+            ecs = get(stack, "ecs", "src", namespace)
+            assert ecs is not None and "herder.dev/stopped-for-capture" not in ecs["metadata"].get("annotations", {})
+            # govc's event log tells how it was stopped.
+            events = govc("events", "-n", "200", source).stdout
+            assert events.count(stop_event) == before.count(stop_event) + 1, events
+            if policy == "PowerOff":
+                assert events.count("Guest OS shut down for") == before.count("Guest OS shut down for")
+        # A hold left by an image that is gone does not stop the server.
+        stack.kubectl("annotate", "ecs", "src", f"herder.dev/stopped-for-capture=PowerOff:Image/{namespace}/gone",
+                      namespace=namespace)
+        stays(lambda: (govc.vm(f"{namespace}.src") or {}).get("runtime", {}).get("powerState") == "poweredOn", 3,
+              what="govc: the server keeps running")
+        assert condition_is(stack, "ecs", "src", namespace, "Ready", "True")
+    finally:
+        stack.kubectl("delete", "clusterimage", cluster_image, "--ignore-not-found", "--wait=true", "--timeout=60s")
 
 
 def test_import_an_ova_and_clone_from_it(stack: StackState, operator: OperatorProcess, govc: Govc,

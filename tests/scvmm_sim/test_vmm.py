@@ -131,6 +131,18 @@ def test_busy_vm_and_removed_vm_errors(sim: Sim) -> None:
     assert r.status_code == 1 and b"(Error ID: 801)" in r.std_err
 
 
+def test_a_guest_shutdown_needs_a_running_guest(sim: Sim) -> None:
+    vm_id = create_vm(sim)
+    get = HEAD + f"$vm = Get-SCVirtualMachine -ID '{vm_id}'\n"
+    ps_json(sim, get + "$vm = Start-SCVirtualMachine -VM $vm\n$vm = Suspend-SCVirtualMachine -VM $vm\n'{}'")
+    r = sim.ps(get + "Stop-SCVirtualMachine -VM $vm -Shutdown")
+    assert r.status_code == 1 and b"(Error ID: 1730)" in r.std_err  # a paused guest cannot shut itself down
+    r = sim.ps(get + "Stop-SCVirtualMachine -VM $vm -Shutdown -Force")
+    assert r.status_code == 1 and b"Force" in r.std_err  # one or the other
+    ps_json(sim, get + "$vm = Resume-SCVirtualMachine -VM $vm\n$vm = Stop-SCVirtualMachine -VM $vm -Shutdown\n'{}'")
+    assert (vm_in_state(sim, vm_id) or {})["status"] == "PowerOff"
+
+
 def test_injected_cmdlet_fault_and_failing_job(sim: Sim) -> None:
     sim.admin("POST", "/admin/faults", {"cmdlet": "New-SCVirtualMachine", "error_id": 1600, "times": 2})
     for _ in range(2):

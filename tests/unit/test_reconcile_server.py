@@ -18,6 +18,7 @@ from herder.providers.types import (
     VCenterPlacement,
 )
 from herder.reconcile.conditions import Condition
+from herder.reconcile.desired import CAPTURE_HOLD_ANNOTATION, CaptureHold, capture_hold
 from herder.reconcile.server import COMPENSATE, Desired, Recorded, Step, plan
 
 GIB = 1024**3
@@ -292,3 +293,56 @@ def test_relocation_comes_before_a_reconfigure() -> None:
     after = plan(Desired(replace(SPEC, cpu=4), pinned_host="DC0_C0_H1"),
                  replace(ON_H1, cpu_hot_add=True, host="DC0_C0_H1"), Recorded(unique_id="uid-1", ref="vm-42"))
     assert after.step is Step.RECONFIGURE
+
+
+GRACEFUL = CaptureHold("Image/ns/golden", graceful=True)
+
+
+def test_a_capture_hold_stops_the_server_through_its_guest_and_holds_every_other_change() -> None:
+    resized = replace(SPEC, cpu=4)  # a change that would otherwise be applied (power cycle allowed)
+    desired = Desired(resized, capture_hold=GRACEFUL, power_cycle_allowed=True, pinned_host="DC0_H1")
+    p = plan(desired, VM, Recorded(unique_id="uid-1", ref="vm-42"))
+    assert (p.step, p.power, p.graceful) == (Step.POWER, PowerState.OFF, True)
+    assert conditions(p)["PowerSynced"] == (False, "StoppedForCapture")
+    assert conditions(p)["Ready"][0] is False
+
+    stopped = plan(desired, replace(VM, power=PowerState.OFF), Recorded(unique_id="uid-1", ref="vm-42"))
+    assert stopped.step is Step.NONE  # no power-on, no resize, no move while the capture runs
+    assert "stays off until the capture ends" in next(c.message for c in stopped.conditions
+                                                      if c.type == "PowerSynced")
+
+    released = plan(replace(desired, capture_hold=None), replace(VM, power=PowerState.OFF),
+                    Recorded(unique_id="uid-1", ref="vm-42"))
+    assert released.step is Step.RELOCATE  # the hold gone, the held changes follow
+
+
+def test_a_capture_hold_pulls_the_power_for_power_off_and_for_a_suspended_server() -> None:
+    hard = Desired(SPEC, capture_hold=CaptureHold("ClusterImage/base", graceful=False))
+    p = plan(hard, VM, Recorded(unique_id="uid-1", ref="vm-42"))
+    assert (p.step, p.power, p.graceful) == (Step.POWER, PowerState.OFF, False)
+    suspended = plan(Desired(SPEC, capture_hold=GRACEFUL), replace(VM, power=PowerState.SUSPENDED),
+                     Recorded(unique_id="uid-1", ref="vm-42"))
+    assert (suspended.step, suspended.graceful) == (Step.POWER, False)  # a suspended guest cannot shut down
+
+
+def test_a_failed_guest_shutdown_is_power_failed_and_held() -> None:
+    task = TaskRef("guest-shutdown:vm-42", "guest-shutdown")
+    failed = plan(Desired(SPEC, capture_hold=GRACEFUL), VM, Recorded(unique_id="uid-1", ref="vm-42",
+                  pending_task=task), TaskResult(TaskStatus.FAILED, error="the guest OS did not shut down"))
+    assert failed.step is Step.NONE and failed.forget_task
+    assert conditions(failed)["PowerSynced"] == (False, "PowerFailed")
+    held = next(c for c in failed.conditions if c.type == "PowerSynced")
+    again = plan(Desired(SPEC, capture_hold=GRACEFUL, held=held), VM, Recorded(unique_id="uid-1", ref="vm-42"))
+    assert again.step is Step.NONE and conditions(again)["PowerSynced"] == (False, "PowerFailed")
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("GuestShutdown:Image/ns/golden", GRACEFUL),
+    ("PowerOff:ClusterImage/base", CaptureHold("ClusterImage/base", graceful=False)),
+    ("true", None), ("Live:Image/ns/x", None), ("GuestShutdown:", None), (None, None),
+])
+def test_only_a_hold_herder_wrote_stops_a_server(value: str | None, expected: CaptureHold | None) -> None:
+    annotations = {CAPTURE_HOLD_ANNOTATION: value} if value is not None else None
+    assert capture_hold(annotations) == expected
+    if expected is not None:
+        assert expected.annotation() == value

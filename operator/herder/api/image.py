@@ -77,10 +77,11 @@ class FromServerSource(HerderModel):
     )
     power_policy: CapturePowerPolicy = Field(
         default=CapturePowerPolicy.GUEST_SHUTDOWN,
-        description="Live: capture a running server as it runs (crash-consistent). GuestShutdown or PowerOff: "
-        "capture only a stopped server (consistent); while the ECS runs, the image waits with reason "
-        "ServerRunning until its spec.powerState is Off, stopped as the policy names (herder never powers a "
-        "managed server off behind its ECS).",
+        description="Live: capture the server as it runs (crash-consistent; it keeps running). GuestShutdown "
+        "(shut the guest OS down; needs VMware Tools) or PowerOff (pull the power): a consistent capture of a "
+        "stopped server. herder asks the ECS controller to stop the server this way (annotation "
+        "herder.dev/stopped-for-capture on the ECS), captures it, then gives the ECS its declared power state "
+        "back; the image reports StoppingServer meanwhile.",
     )
 
 

@@ -27,15 +27,18 @@ from herder.reconcile.conditions import Condition, summary
 from herder.reconcile.desired import (
     PAUSED_ANNOTATION,
     RECREATE_ANNOTATION,
+    CaptureHold,
     Resolved,
     Unresolvable,
     annotation_set,
+    capture_hold,
     server_spec,
 )
 from herder.reconcile.scheduling import choose_zone
 from herder.reconcile.selectors import selector_matches
 from herder.reconcile.server import (
     COMPENSATE,
+    GUEST_SHUTDOWN,
     PROVISIONED,
     RETRIED_FAILURES,
     Desired,
@@ -49,6 +52,8 @@ log = logging.getLogger(__name__)
 TASK_POLL_MIN_SECONDS = 0.2
 TASK_POLL_MAX_SECONDS = 2.0
 WARM_UP_RETRY_SECONDS = 10.0
+# A guest OS that has not shut down by then is not going to (no VMware Tools, a hung shutdown): PowerFailed.
+GUEST_SHUTDOWN_TIMEOUT_SECONDS = 300.0
 _CHANGES = frozenset({Step.RECONFIGURE, Step.POWER, Step.ADOPT, Step.DESTROY_FAILED_CREATE,
                       Step.DESTROY_FOR_RECREATE, Step.RELOCATE})
 MAX_IPS = 16
@@ -145,6 +150,18 @@ def _held(runtime: Runtime, server: ElasticCloudServer, generation: int) -> Cond
     return None
 
 
+def _capture_hold(server: ElasticCloudServer, lookups: Lookups) -> CaptureHold | None:
+    """The capture hold on the ECS, if the image that set it still exists: one left behind by an image that
+    is gone (its finalizer removed by hand) must not keep the server stopped for ever."""
+    hold = capture_hold(server.metadata.annotations)
+    if hold is None:
+        return None
+    kind, _, rest = hold.by.partition("/")
+    namespace, _, name = rest.rpartition("/")
+    image = lookups.image(namespace, name) if kind == "Image" else lookups.cluster_image(name)
+    return hold if image is not None else None
+
+
 def _recorded(server: ElasticCloudServer) -> Recorded:
     status = server.status
     task = status.pending_task
@@ -211,7 +228,7 @@ def _execute(p: Plan, resolved: Resolved, handle: ProviderHandle,
     if p.step is Step.RECONFIGURE:
         return servers.reconfigure(observed, p.change), observed
     if p.step is Step.POWER and p.power is not None:
-        return servers.set_power(observed, p.power), observed
+        return servers.set_power(observed, p.power, graceful=p.graceful), observed
     if p.step is Step.RELOCATE:
         return servers.relocate(observed, *p.relocate), observed
     if p.step is Step.DESTROY_FAILED_CREATE:
@@ -222,13 +239,27 @@ def _execute(p: Plan, resolved: Resolved, handle: ProviderHandle,
     return None, observed
 
 
-def _poll_delay(server: ElasticCloudServer, pending: TaskRef) -> float:
-    """Follow a task closely while it is young and every few seconds once it is long: a quarter of its age."""
+def _age(server: ElasticCloudServer, pending: TaskRef) -> float:
+    """Seconds since status recorded `pending`; 0 for a task started in this pass."""
     recorded = server.status.pending_task
     if recorded is None or recorded.id != pending.id:
-        return TASK_POLL_MIN_SECONDS
-    age = (datetime.now(UTC) - recorded.started_at).total_seconds()
-    return min(TASK_POLL_MAX_SECONDS, max(TASK_POLL_MIN_SECONDS, age / 4))
+        return 0.0
+    return (datetime.now(UTC) - recorded.started_at).total_seconds()
+
+
+def _poll_delay(server: ElasticCloudServer, pending: TaskRef) -> float:
+    """Follow a task closely while it is young and every few seconds once it is long: a quarter of its age."""
+    return min(TASK_POLL_MAX_SECONDS, max(TASK_POLL_MIN_SECONDS, _age(server, pending) / 4))
+
+
+def _task(handle: ProviderHandle, server: ElasticCloudServer, pending: TaskRef) -> TaskResult:
+    result = handle.provider.servers.task(pending)
+    if (result.status is TaskStatus.RUNNING and pending.operation == GUEST_SHUTDOWN
+            and _age(server, pending) > GUEST_SHUTDOWN_TIMEOUT_SECONDS):
+        return TaskResult(TaskStatus.FAILED, error=f"the guest OS did not shut down within "
+                          f"{GUEST_SHUTDOWN_TIMEOUT_SECONDS:.0f}s (are VMware Tools or the integration services "
+                          "running?); the image's powerPolicy PowerOff stops it without the guest")
+    return result
 
 
 def _phase(p: Plan, observed: ObservedServer | None, pending: TaskRef | None) -> str:
@@ -284,7 +315,7 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Out
     recorded = _recorded(server)
     try:
         resolved, handle = resolve(runtime, server, lookups)
-        task = handle.provider.servers.task(recorded.pending_task) if recorded.pending_task else None
+        task = _task(handle, server, recorded.pending_task) if recorded.pending_task else None
         observed, fresh = _observe(handle, recorded, uid, task)
         adopt = server.spec.adopt_from.unique_id if server.spec.adopt_from else None
         if observed is None and adopt and not recorded.unique_id:
@@ -294,7 +325,8 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Out
             recreate_requested=annotation_set(server, RECREATE_ANNOTATION), adopt_unique_id=adopt,
             power_cycle_allowed=server.spec.power_cycle_policy.value == "Automatic",
             image_changed=bool(server.status.image and server.status.image != image_ref(server)),
-            held=_held(runtime, server, generation), **_pinned(server),
+            held=_held(runtime, server, generation), capture_hold=_capture_hold(server, lookups),
+            **_pinned(server),
         )
         p = plan(desired, observed, recorded, task)
         if p.step in _CHANGES and observed is not None and not fresh:

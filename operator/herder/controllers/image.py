@@ -4,7 +4,8 @@
 - `fromServer`: the ECS is cloned into a template named `img_<namespace>.<name>` (ClusterImage:
   `cimg_<name>`) whose instance UUID is the image's UID; the clone task is recorded in
   `status.pendingTask` and followed. Before any capture the template is looked up by that identity, so a
-  capture that ran before a crash is never repeated.
+  capture that ran before a crash is never repeated. A consistent capture (powerPolicy GuestShutdown or
+  PowerOff) asks the ECS controller to stop the server first (`capture_hold`) and gives it back after.
 - `url`: an OVA is streamed into vCenter (see `herder.providers.vcenter.images`); `status.progress`
   shows the percentage while it runs.
 
@@ -30,8 +31,9 @@ from herder import GROUP, VERSION, kube
 from herder.api import format_mib
 from herder.api.clusterimage import ClusterImage
 from herder.api.common import DeletionPolicy
-from herder.api.image import FREQUENTLY_USED_LABEL, Image, ImageFormat
+from herder.api.image import FREQUENTLY_USED_LABEL, CapturePowerPolicy, Image, ImageFormat
 from herder.api.zone import AvailabilityZone
+from herder.controllers import capture_hold
 from herder.controllers.lookups import Lookups
 from herder.controllers.runtime import Backoff, ProviderHandle, Runtime, runtime_of
 from herder.controllers.status import new_status, publish
@@ -39,19 +41,21 @@ from herder.providers.base import Images, ProviderError
 from herder.providers.types import (
     ImportFailed,
     Placement,
+    PowerState,
     TaskRef,
     TaskStatus,
     TemplateInfo,
     VCenterPlacement,
 )
 from herder.reconcile.conditions import READY, Condition
-from herder.reconcile.desired import Unresolvable, zone_placement
+from herder.reconcile.desired import CaptureHold, Unresolvable, zone_placement
 
 log = logging.getLogger(__name__)
 PLURALS = {"Image": "images", "ClusterImage": "clusterimages"}
 #: Failures that cannot heal without a change (source is immutable): not retried until the spec changes.
 FINAL_REASONS = frozenset({"ChecksumMismatch", "InvalidImage", "NotSupported"})
 TASK_POLL_SECONDS = 1.0
+STOP_POLL_SECONDS = 2.0  # while the ECS controller stops the source server for a capture
 PROGRESS_PUBLISH_SECONDS = 1.0
 WARM_UP_RETRY_SECONDS = 2.0
 DELETE_WAIT_SECONDS = 60.0
@@ -226,7 +230,7 @@ def sync_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Looku
         delay = None if final else _BACKOFF.failed(uid)
         log.info("%s %s: %s: %s%s", kind, meta.name, exc.reason, exc, "" if final else f" (retry in {delay:.0f}s)")
         fields = {"phase": "Failed" if final or isinstance(exc, ImportFailed) else "Pending", "progress": None}
-        if not isinstance(exc, Unresolvable) or exc.reason not in {"ServerRunning", "ProviderNotReady"}:
+        if not isinstance(exc, Unresolvable) or exc.reason not in {"ServerBusy", "ProviderNotReady"}:
             fields["pendingTask"] = None
         return done([Condition(READY, False, exc.reason, str(exc))], fields, delay)
     _BACKOFF.succeeded(uid)
@@ -240,45 +244,75 @@ def _capture(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: 
     meta = image.metadata
     uid = meta.uid or ""
     namespace = source.namespace or meta.namespace or ""
-    server = kube.read_custom_object("elasticcloudservers", namespace, source.name)
+    server = kube.read_custom_object(capture_hold.SERVERS, namespace, source.name)
     server_status = (server or {}).get("status") or {}
     handle, provider, where = _locate(runtime, image, lookups, server_zone=server_status.get("zone"))
     images = _images(handle, provider)
     name = template_name(kind, meta.namespace, meta.name or "")
+    ecs = f"ECS {namespace}/{source.name}"
+    hold = _hold_for(kind, image)
     pending = current.get("pendingTask")
     if pending and pending.get("operation") == "capture":
         result = images.task(TaskRef(pending["id"], "capture"))
         if result.status is TaskStatus.RUNNING:
-            return ([Condition(READY, False, "Capturing", f"cloning ECS {namespace}/{source.name} into {name}")],
+            return ([Condition(READY, False, "Capturing", f"cloning {ecs} into {name}")],
                     {"phase": "Capturing"}, TASK_POLL_SECONDS)
         if result.status is TaskStatus.FAILED:
-            raise ProviderError(f"capture of ECS {namespace}/{source.name} failed: {result.error}",
-                                reason="CaptureFailed")
+            _release(server, hold)  # the server runs again while the retry waits out its backoff
+            raise ProviderError(f"capture of {ecs} failed: {result.error}", reason="CaptureFailed")
     info = images.find_template(uid)  # by identity: a capture before a crash is never repeated
     if info is not None:
+        _release(server, hold)
         conditions, fields = _available(info, provider)
         return conditions, fields, None
     if server is None:
         raise Unresolvable("ServerNotFound", f"ElasticCloudServer {namespace}/{source.name} not found")
-    server_uid = server["metadata"]["uid"]
-    observed = handle.provider.servers.find(server_uid, server_status.get("managedObjectID"))
+    observed = handle.provider.servers.find(server["metadata"]["uid"], server_status.get("managedObjectID"))
     if observed is None:
-        raise Unresolvable("ServerNotReady", f"ElasticCloudServer {namespace}/{source.name} has no VM yet")
-    if source.power_policy.value != "Live" and observed.power.value != "Off":
-        raise Unresolvable("ServerRunning", f"powerPolicy {source.power_policy.value}: herder keeps the server's "
-                           "declared power state, so set the ECS's spec.powerState to Off for a consistent "
-                           "capture, or use powerPolicy Live (crash-consistent)")
+        _release(server, hold)
+        raise Unresolvable("ServerNotReady", f"{ecs} has no VM yet")
+    if hold is not None:
+        held = capture_hold.take(server, hold)
+        if held != hold:
+            raise Unresolvable("ServerBusy", f"{ecs} is held stopped by {held.by}; waiting for that capture")
+        if observed.power is not PowerState.OFF:
+            return ([Condition(READY, False, "StoppingServer", f"powerPolicy {source.power_policy.value}: "
+                               f"waiting for {ecs} to stop ({_power_note(server)}); its power state is "
+                               "restored after the capture")], {"phase": "Capturing"}, STOP_POLL_SECONDS)
     task = images.capture(observed, name, uid, where)
-    log.info("%s %s: capturing ECS %s/%s as template %s (%s)", kind, meta.name, namespace, source.name, name,
-             task.id)
+    log.info("%s %s: capturing %s as template %s (%s)", kind, meta.name, ecs, name, task.id)
     if task.id.startswith("done:"):
         found = images.find_template(uid)
         if found is not None:
+            _release(server, hold)
             conditions, fields = _available(found, provider)
             return conditions, fields, None
     fields = {"phase": "Capturing", "pendingTask": {"id": task.id, "operation": "capture", "startedAt": _now()}}
-    return ([Condition(READY, False, "Capturing", f"cloning ECS {namespace}/{source.name} into {name}")],
-            fields, TASK_POLL_SECONDS)
+    return [Condition(READY, False, "Capturing", f"cloning {ecs} into {name}")], fields, TASK_POLL_SECONDS
+
+
+def _hold_for(kind: str, image: Image | ClusterImage) -> CaptureHold | None:
+    """What a consistent capture asks of the ECS; None for powerPolicy Live (the VM keeps running)."""
+    source = image.spec.source.from_server
+    assert source is not None
+    if source.power_policy is CapturePowerPolicy.LIVE:
+        return None
+    meta = image.metadata
+    by = f"{kind}/{meta.namespace}/{meta.name}" if meta.namespace else f"{kind}/{meta.name}"
+    return CaptureHold(by, graceful=source.power_policy is CapturePowerPolicy.GUEST_SHUTDOWN)
+
+
+def _release(server: dict[str, Any] | None, hold: CaptureHold | None) -> None:
+    if hold is not None and capture_hold.release(server, hold):
+        meta = (server or {}).get("metadata") or {}
+        log.info("%s: capture hold on ECS %s/%s released", hold.by, meta.get("namespace"), meta.get("name"))
+
+
+def _power_note(server: dict[str, Any]) -> str:
+    """How the ECS's stop is going, from its PowerSynced condition."""
+    conditions = (server.get("status") or {}).get("conditions") or []
+    power = next((c for c in conditions if c.get("type") == "PowerSynced"), None)
+    return f"{power.get('reason')}: {power.get('message')}" if power else "not started yet"
 
 
 def _import(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: Lookups,
@@ -375,6 +409,10 @@ def delete_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Loo
     """Honour deletionPolicy. Returns what happened; raises kopf.TemporaryError to retry."""
     image = _model(kind, body)
     source = image.spec.source
+    hold = _hold_for(kind, image) if source.from_server else None
+    if source.from_server is not None and hold is not None:  # deleted mid-capture: give the server back
+        namespace = source.from_server.namespace or image.metadata.namespace or ""
+        _release(kube.read_custom_object(capture_hold.SERVERS, namespace, source.from_server.name), hold)
     policy = image.spec.deletion_policy or (DeletionPolicy.ORPHAN if source.existing else DeletionPolicy.DELETE)
     status = image.status
     if policy is DeletionPolicy.ORPHAN:

@@ -101,7 +101,10 @@ class Servers(Protocol):
 
     def reconfigure(self, server: ObservedServer, change: ServerChange) -> TaskRef: ...
 
-    def set_power(self, server: ObservedServer, power: PowerState) -> TaskRef: ...
+    def set_power(self, server: ObservedServer, power: PowerState, *, graceful: bool = False) -> TaskRef:
+        """Start the transition. `graceful` turns a running VM off through its guest OS (operation
+        "guest-shutdown"; needs VMware Tools or Hyper-V integration services); otherwise the power is pulled."""
+        ...
 
     def destroy(self, server: ObservedServer) -> TaskRef:
         """Power off (hard) if needed, then delete the VM and its disks."""

@@ -17,7 +17,12 @@ from herder.providers.types import (
 
 PAUSED_ANNOTATION = "herder.dev/paused"
 RECREATE_ANNOTATION = "herder.dev/recreate"
+# Set by an image capture (powerPolicy GuestShutdown or PowerOff) while it needs the server stopped:
+# `<policy>:<Kind>/<namespace>/<name>` of the image. The ECS controller stops the VM and keeps it stopped
+# until the image removes the annotation, then restores spec.powerState.
+CAPTURE_HOLD_ANNOTATION = "herder.dev/stopped-for-capture"
 _TRUE = {"true", "yes", "1", ""}
+_STOP_POLICIES = {"GuestShutdown": True, "PowerOff": False}  # policy -> a graceful (guest OS) shutdown
 
 
 class Unresolvable(Exception):
@@ -42,6 +47,26 @@ class Resolved:
 def annotation_set(server: ElasticCloudServer, key: str) -> bool:
     value = (server.metadata.annotations or {}).get(key)
     return value is not None and value.strip().lower() in _TRUE
+
+
+@dataclass(frozen=True)
+class CaptureHold:
+    """An image capture holds the server stopped: `by` names the image, `graceful` how to stop the VM."""
+
+    by: str
+    graceful: bool
+
+    def annotation(self) -> str:
+        policy = next(name for name, graceful in _STOP_POLICIES.items() if graceful == self.graceful)
+        return f"{policy}:{self.by}"
+
+
+def capture_hold(annotations: dict[str, str] | None) -> CaptureHold | None:
+    """The hold the annotation records; None when absent or not written by herder (never a guess to stop)."""
+    policy, _, by = ((annotations or {}).get(CAPTURE_HOLD_ANNOTATION) or "").partition(":")
+    if policy not in _STOP_POLICIES or not by:
+        return None
+    return CaptureHold(by, _STOP_POLICIES[policy])
 
 
 def vm_name(namespace: str, name: str) -> str:

@@ -20,6 +20,7 @@ from herder.providers.types import (
     TaskStatus,
 )
 from herder.reconcile.conditions import READY, Condition, summary
+from herder.reconcile.desired import CaptureHold
 
 PROVISIONED = "Provisioned"
 CONFIG_SYNCED = "ConfigSynced"
@@ -28,7 +29,8 @@ PAUSED = "Paused"
 PLACEMENT_SYNCED = "PlacementSynced"  # only on ECSs that pin spec.placement.host or .datastore
 _CREATING = Condition(PROVISIONED, False, "Creating", "creating the VM")
 # The operations providers record for power tasks (vCenter and SCVMM alike).
-POWER_OPERATIONS = frozenset({"power", "power-on", "power-off", "suspend"})
+GUEST_SHUTDOWN = "guest-shutdown"
+POWER_OPERATIONS = frozenset({"power", "power-on", "power-off", "suspend", GUEST_SHUTDOWN})
 
 
 class Step(enum.StrEnum):
@@ -61,6 +63,8 @@ class Desired:
     # A step that failed for this generation and whose backoff has not run out (CreateFailed, PowerFailed,
     # ReconfigureFailed, MigrationFailed): the step is not repeated yet and the failure stays reported.
     held: Condition | None = None
+    # An image capture needs the VM stopped (herder.dev/stopped-for-capture): stop it, change nothing else.
+    capture_hold: CaptureHold | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class Plan:
     conditions: tuple[Condition, ...]
     change: ServerChange = field(default_factory=ServerChange)
     power: PowerState | None = None
+    graceful: bool = False  # a power-off through the guest OS instead of pulling the power
     forget_task: bool = False  # the recorded task has ended: clear it from status
     forget_identity: bool = False  # the user asked to re-create a vanished VM
     relocate: tuple[str | None, str | None] = (None, None)  # (host, datastore) to move to; None: stays
@@ -189,9 +194,22 @@ def _plan_existing(desired: Desired, observed: ObservedServer, paused: Condition
     power = Condition(POWER_SYNCED, power_ok, "PowerSynced" if power_ok else "PowerPending",
                       f"power is {observed.power}" + ("" if power_ok else f", want {spec.power}"))
     move, placed = _placement(desired, observed)
+    hold = desired.capture_hold
+    if hold is not None:
+        stopped = observed.power is PowerState.OFF
+        power = Condition(POWER_SYNCED, False, "StoppedForCapture",
+                          f"{hold.by} is capturing this server: " + ("it stays off until the capture ends, then "
+                          f"power returns to {spec.power}" if stopped else "stopping it first"))
     conditions = (provisioned, config, power, paused) + ((placed,) if placed is not None else ())
     if desired.paused or observed.busy:
         return _finish(Step.NONE, conditions, forget_task=forget_task)
+    if hold is not None:
+        # A consistent capture: the VM is stopped as the image's powerPolicy says, and nothing else changes
+        # until the template is made (a move or resize would race the clone).
+        if observed.power is PowerState.OFF:
+            return _finish(Step.NONE, conditions, forget_task=forget_task)
+        return _finish(Step.POWER, conditions, power=PowerState.OFF, graceful=hold.graceful and
+                       observed.power is PowerState.ON, forget_task=forget_task)
     if move != (None, None) and not _holds(desired, Step.RELOCATE):
         # Live, before any other change: vMotion keeps the VM running, whatever its power state.
         return _finish(Step.RELOCATE, conditions, relocate=move, forget_task=forget_task)
@@ -290,8 +308,8 @@ def _config_condition(desired: Desired, change: ServerChange, needs_cycle: bool,
 
 
 def _finish(step: Step, conditions: tuple[Condition, ...], *, change: ServerChange | None = None,
-            power: PowerState | None = None, forget_task: bool = False, forget_identity: bool = False,
-            relocate: tuple[str | None, str | None] = (None, None)) -> Plan:
+            power: PowerState | None = None, graceful: bool = False, forget_task: bool = False,
+            forget_identity: bool = False, relocate: tuple[str | None, str | None] = (None, None)) -> Plan:
     gating = tuple(c for c in conditions if c.type != PAUSED)
     return Plan(step, (*conditions, summary(gating)), change=change or ServerChange(), power=power,
-                forget_task=forget_task, forget_identity=forget_identity, relocate=relocate)
+                graceful=graceful, forget_task=forget_task, forget_identity=forget_identity, relocate=relocate)

@@ -140,6 +140,16 @@ def test_power_transitions(world: World, provider: SCVMMProvider) -> None:
     assert provider.servers.set_power(server, PowerState.OFF).id.startswith("done:")
 
 
+def test_graceful_power_off_asks_the_guest_os(world: World, provider: SCVMMProvider) -> None:
+    s = spec()
+    server = created(provider, s)
+    ref = provider.servers.set_power(server, PowerState.OFF, graceful=True)
+    assert ref.operation == "guest-shutdown"
+    assert wait_task(provider, ref).status == TaskStatus.SUCCEEDED
+    assert (world.vm(server.unique_id) or {})["status"] == "PowerOff"
+    assert world.ps(f"(Get-SCJob -ID '{ref.id}').Name").strip() == "Shut down virtual machine"
+
+
 def test_destroy_running_vm_then_again(world: World, provider: SCVMMProvider) -> None:
     s = spec()
     server = created(provider, s)

@@ -144,6 +144,20 @@ def test_power_transitions(provider: VCenterProvider, vcsim: Vcsim) -> None:
     assert again.id.startswith("done:")
 
 
+def test_graceful_power_off_shuts_the_guest_down_and_is_followed_by_power_state(provider: VCenterProvider,
+                                                                                vcsim: Vcsim) -> None:
+    server = _create(provider, _spec("clone-shutdown", data_disks=()))
+    ref = provider.servers.set_power(server, PowerState.OFF, graceful=True)
+    assert ref.operation == "guest-shutdown"
+    assert _wait(provider, ref) == server.ref
+    assert vcsim.vm_info("clone-shutdown")["runtime"]["powerState"] == "poweredOff"
+    assert "Guest OS shut down for clone-shutdown" in vcsim.govc("events", "/DC0/vm/clone-shutdown")
+    # Nothing left to shut down: a plain no-op, not a second ShutdownGuest (which vCenter would refuse).
+    assert provider.servers.set_power(server, PowerState.OFF, graceful=True).id.startswith("done:")
+    _wait(provider, provider.servers.destroy(server))
+    assert provider.servers.task(ref).status is TaskStatus.UNKNOWN  # the VM is gone: nothing to follow
+
+
 def test_destroy_and_destroy_again(provider: VCenterProvider, vcsim: Vcsim) -> None:
     server = _create(provider, _spec("clone-gone"))
     _wait(provider, provider.servers.destroy(server))

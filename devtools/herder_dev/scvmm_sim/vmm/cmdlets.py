@@ -284,6 +284,12 @@ class Vmm:
 
         return run
 
+    def stop_vm(self, inv: Invocation) -> Outcome:
+        """-Shutdown asks the guest OS (Running only: a paused guest cannot act); otherwise power is cut."""
+        if inv.get("Shutdown"):
+            return self._power("Shut down virtual machine", ("Running",), "Stopping", "PowerOff")(inv)
+        return self._power("Stop virtual machine", ("Running", "Paused"), "PoweringOff", "PowerOff")(inv)
+
     def remove_vm(self, inv: Invocation) -> Outcome:
         vm = self._idle_vm(inv)
         if vm["status"] in ("Running", "Paused") and not inv.get("Force"):
@@ -504,8 +510,7 @@ class Vmm:
             ), self.set_vm),
             c("Start-SCVirtualMachine", (VM, *ASYNC),
               power("Start virtual machine", ("PowerOff", "Saved"), "Starting", "Running")),
-            c("Stop-SCVirtualMachine", (VM, _switch("Force"), _switch("Shutdown"), *ASYNC),
-              power("Stop virtual machine", ("Running", "Paused"), "PoweringOff", "PowerOff"),
+            c("Stop-SCVirtualMachine", (VM, _switch("Force"), _switch("Shutdown"), *ASYNC), self.stop_vm,
               exclusive=(("Force", "Shutdown"),)),
             c("Suspend-SCVirtualMachine", (VM, *ASYNC),
               power("Pause virtual machine", ("Running",), "Pausing", "Paused")),

@@ -250,14 +250,15 @@ class SCVMMServers:
                           "if ($job) { $result = [string]$job.ID }"])
         return _task(self._run("reconfigure", what, body), "reconfigure", server.ref)
 
-    def set_power(self, server: ObservedServer, power: PowerState) -> TaskRef:
+    def set_power(self, server: ObservedServer, power: PowerState, *, graceful: bool = False) -> TaskRef:
         # Saved or Paused VMs resume first when asked to stop, and stopped VMs start before they suspend:
         # the next reconcile finishes the transition.
         start = "$v = Start-SCVirtualMachine -VM $v -RunAsynchronously"
         resume = "$v = Resume-SCVirtualMachine -VM $v -RunAsynchronously"
         actions = {
             PowerState.ON: {"PowerOff": start, "Saved": start, "Paused": resume},
-            PowerState.OFF: {"Running": "$v = Stop-SCVirtualMachine -VM $v -Force -RunAsynchronously",
+            PowerState.OFF: {"Running": f"$v = Stop-SCVirtualMachine -VM $v -{'Shutdown' if graceful else 'Force'} "
+                                        "-RunAsynchronously",
                              "Paused": "$v = Stop-SCVirtualMachine -VM $v -Force -RunAsynchronously",
                              "Saved": start},
             PowerState.SUSPENDED: {"Running": "$v = Suspend-SCVirtualMachine -VM $v -RunAsynchronously",
@@ -268,7 +269,8 @@ class SCVMMServers:
             for status, command in actions.items()
         )
         body = f"{_vm(server.ref, _not_found(server))}\n$s = [string]$v.Status\n{branches}"
-        operation = {PowerState.ON: "power-on", PowerState.OFF: "power-off", PowerState.SUSPENDED: "suspend"}[power]
+        operation = {PowerState.ON: "power-on", PowerState.OFF: "guest-shutdown" if graceful else "power-off",
+                     PowerState.SUSPENDED: "suspend"}[power]
         job = self._run("set_power", f"set power of VM {server.name} to {power}", body)
         return _task(job, operation, server.ref)
 

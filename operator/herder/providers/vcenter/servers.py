@@ -33,6 +33,7 @@ from herder.providers.vcenter.observe import PROPERTIES, to_server
 from herder.providers.vcenter.session import Session
 
 _POWER_OFF_TIMEOUT = 120.0
+_GUEST_SHUTDOWN = "guest-shutdown:"  # a TaskRef id: ShutdownGuest of this VM, followed by its power state
 _CACHE_SECONDS = 300.0
 _VM: Any = vim.VirtualMachine
 _Task: Any = vim.Task
@@ -163,6 +164,9 @@ class VCenterServers:
     # -- tasks ------------------------------------------------------------------------------------------
 
     def task(self, task: TaskRef) -> TaskResult:
+        if task.id.startswith(_GUEST_SHUTDOWN):
+            return self._guest_shutdown(task)
+
         def duplicate(info: Any) -> TaskResult | None:
             if task.operation == "create" and isinstance(info.error, vim.fault.DuplicateName):
                 # Another create of the same ECS got there first: the VM it made is ours, not a failure.
@@ -170,6 +174,20 @@ class VCenterServers:
             return None
 
         return tasks.read(self._session, task, on_error=duplicate)
+
+    def _guest_shutdown(self, task: TaskRef) -> TaskResult:
+        ref = task.id[len(_GUEST_SHUTDOWN):]
+
+        def run() -> TaskResult:
+            try:
+                power = query.properties(self._session.content, self._vm(ref), ["runtime.powerState"])
+            except vmodl.fault.ManagedObjectNotFound:
+                return TaskResult(status=TaskStatus.UNKNOWN)
+            if power.get("runtime.powerState") == "poweredOff":
+                return TaskResult(status=TaskStatus.SUCCEEDED, result_ref=ref)
+            return TaskResult(status=TaskStatus.RUNNING)
+
+        return self._session.call(f"read the guest shutdown of VM {ref}", run)
 
     # -- changes ----------------------------------------------------------------------------------------
 
@@ -200,12 +218,16 @@ class VCenterServers:
 
         return self._session.call(f"reconfigure VM {server.name}", run)
 
-    def set_power(self, server: ObservedServer, power: PowerState) -> TaskRef:
+    def set_power(self, server: ObservedServer, power: PowerState, *, graceful: bool = False) -> TaskRef:
         def run() -> TaskRef:
             vm = self._locate(server)
             if vm is None:
                 raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason="NotFound")
             current = str(query.properties(self._session.content, vm, ["runtime.powerState"]).get("runtime.powerState"))
+            if power == PowerState.OFF and graceful and current == "poweredOn":
+                # ShutdownGuest returns at once, with no task: the shutdown is followed by the VM's power state.
+                vm.ShutdownGuest()
+                return TaskRef(id=f"{_GUEST_SHUTDOWN}{vm._moId}", operation="guest-shutdown")
             if power == PowerState.OFF:
                 return self._power_task(vm.PowerOffVM_Task if current != "poweredOff" else None, "power-off", vm)
             if power == PowerState.ON or current != "poweredOn":
