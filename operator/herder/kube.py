@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 import kubernetes
@@ -35,6 +37,16 @@ def patch_status(plural: str, namespace: str | None, name: str, status: dict[str
         api.patch_cluster_custom_object_status(GROUP, VERSION, plural, name, body)
 
 
+@contextlib.contextmanager
+def ignoring(*statuses: int) -> Iterator[None]:
+    """Suppress API errors with these HTTP statuses (e.g. 404 for a delete of what is already gone)."""
+    try:
+        yield
+    except ApiException as exc:
+        if exc.status not in statuses:
+            raise
+
+
 def read_secret(namespace: str, name: str, keys: tuple[str, ...]) -> dict[str, str]:
     """The decoded values of `keys` in a Secret. One GET by name: herder never lists Secrets."""
     api = kubernetes.client.CoreV1Api(_api_client())
@@ -56,16 +68,11 @@ def read_secret(namespace: str, name: str, keys: tuple[str, ...]) -> dict[str, s
 def read_custom_object(plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
     """One herder object by name (None if it does not exist): for the rare reads outside the indexes."""
     api = kubernetes.client.CustomObjectsApi(_api_client())
-    try:
-        if namespace:
-            body: Any = api.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
-        else:
-            body = api.get_cluster_custom_object(GROUP, VERSION, plural, name)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-    return dict(body)
+    with ignoring(404):
+        body: Any = (api.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name) if namespace
+                     else api.get_cluster_custom_object(GROUP, VERSION, plural, name))
+        return dict(body)
+    return None
 
 
 def patch_custom_object(plural: str, namespace: str | None, name: str, body: Any, *, json_patch: bool = False) -> None:
@@ -85,19 +92,13 @@ def patch_labels(plural: str, namespace: str | None, name: str, labels: dict[str
 
 def create_custom_object(plural: str, namespace: str, body: dict[str, Any]) -> None:
     """Create a namespaced herder object; one that already exists is fine (a repeated pass)."""
-    api = kubernetes.client.CustomObjectsApi(_api_client())
-    try:
-        api.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, body)
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
+    with ignoring(409):
+        kubernetes.client.CustomObjectsApi(_api_client()).create_namespaced_custom_object(
+            GROUP, VERSION, namespace, plural, body)
 
 
 def delete_custom_object(plural: str, namespace: str, name: str) -> None:
     """Delete a namespaced herder object; one that is already gone is fine."""
-    api = kubernetes.client.CustomObjectsApi(_api_client())
-    try:
-        api.delete_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
+    with ignoring(404):
+        kubernetes.client.CustomObjectsApi(_api_client()).delete_namespaced_custom_object(
+            GROUP, VERSION, namespace, plural, name)

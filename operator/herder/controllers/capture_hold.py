@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-
 from herder import kube
 from herder.reconcile.desired import CAPTURE_HOLD_ANNOTATION, CaptureHold, Unresolvable, capture_hold
 
@@ -28,15 +26,11 @@ def take(server: dict[str, Any], wanted: CaptureHold) -> CaptureHold:
     if held is not None:
         return held
     meta = server["metadata"]
-    try:
+    with kube.ignoring(404):
         kube.patch_custom_object(SERVERS, meta["namespace"], meta["name"],
                                  {"metadata": {"annotations": {CAPTURE_HOLD_ANNOTATION: wanted.annotation()}}})
-    except ApiException as exc:
-        if exc.status == 404:
-            raise Unresolvable("ServerNotFound", f"ElasticCloudServer {meta['namespace']}/{meta['name']} "
-                               "not found") from None
-        raise
-    return wanted
+        return wanted
+    raise Unresolvable("ServerNotFound", f"ElasticCloudServer {meta['namespace']}/{meta['name']} not found")
 
 
 def release(server: dict[str, Any] | None, ours: CaptureHold) -> bool:
@@ -44,13 +38,10 @@ def release(server: dict[str, Any] | None, ours: CaptureHold) -> bool:
     if server is None or current(server) != ours:
         return False
     meta = server["metadata"]
-    try:
+    with kube.ignoring(404, 409, 422):  # gone, or the hold changed meanwhile: not ours to remove
         kube.patch_custom_object(SERVERS, meta["namespace"], meta["name"], [
             {"op": "test", "path": _POINTER, "value": ours.annotation()},
             {"op": "remove", "path": _POINTER},
         ], json_patch=True)
-    except ApiException as exc:
-        if exc.status in {404, 409, 422}:  # gone, or the hold changed meanwhile: not ours to remove
-            return False
-        raise
-    return True
+        return True
+    return False
