@@ -259,6 +259,28 @@ def test_consistent_captures_stop_the_server_as_the_policy_says_then_restore_it(
         stack.kubectl("delete", "clusterimage", cluster_image, "--ignore-not-found", "--wait=true", "--timeout=60s")
 
 
+def test_a_failed_consistent_capture_gives_the_server_back_and_waits_before_stopping_it_again(
+        stack: StackState, operator: OperatorProcess, govc: Govc, namespace: str) -> None:
+    apply(stack, ecs_manifest("src"), namespace=namespace)
+    wait_ready(stack, namespace, "src")
+    # The template's name is taken by somebody else's VM: the clone cannot be made.
+    govc("vm.clone", "-vm", "ubuntu-22.04-tmpl", "-on=false", "-folder", "vm", "-ds", "LocalDS_0",
+         "-pool", "/DC0/host/DC0_C0/Resources", f"img_{namespace}.img")
+    apply(stack, image_manifest("img", {"fromServer": {"name": "src", "powerPolicy": "PowerOff"}}, provider=None),
+          namespace=namespace)
+    wait_for(lambda: condition_is(stack, "ecs", "src", namespace, "PowerSynced", "False", "StoppedForCapture"),
+             timeout=30, what="ECS stopped for the capture")
+    failed = image_failed(stack, "image", "img", namespace, "CaptureFailed", timeout=60)
+    assert "already exists" in ready_message(failed) and "runs again" in ready_message(failed)
+    # Given back at once, and not stopped again by the retries that follow.
+    wait_ready(stack, namespace, "src", timeout=30)
+    stays(lambda: (govc.vm(f"{namespace}.src") or {}).get("runtime", {}).get("powerState") == "poweredOn", 6,
+          what="govc: the server keeps running between retries")
+    ecs = get(stack, "ecs", "src", namespace)
+    assert ecs is not None and "herder.dev/stopped-for-capture" not in ecs["metadata"].get("annotations", {})
+    assert govc("events", "-n", "200", f"/DC0/vm/{namespace}.src").stdout.count("is powered off") == 1
+
+
 def test_import_an_ova_and_clone_from_it(stack: StackState, operator: OperatorProcess, govc: Govc,
                                          namespace: str, files: tuple[str, Path]) -> None:
     base, root = files

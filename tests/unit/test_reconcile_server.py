@@ -346,3 +346,11 @@ def test_only_a_hold_herder_wrote_stops_a_server(value: str | None, expected: Ca
     assert capture_hold(annotations) == expected
     if expected is not None:
         assert expected.annotation() == value
+
+
+def test_a_capture_hold_defers_a_requested_recreate() -> None:
+    recreate = Desired(SPEC, image_changed=True, recreate_requested=True)
+    assert plan(recreate, VM, Recorded(unique_id="uid-1", ref="vm-42")).step is Step.DESTROY_FOR_RECREATE
+    held = plan(replace(recreate, capture_hold=GRACEFUL), replace(VM, power=PowerState.OFF),
+                Recorded(unique_id="uid-1", ref="vm-42"))
+    assert held.step is Step.NONE  # not destroyed in the middle of the clone

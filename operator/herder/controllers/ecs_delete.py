@@ -14,6 +14,7 @@ from herder.controllers.lookups import Lookups
 from herder.controllers.runtime import Runtime
 from herder.providers.base import ProviderError, Servers
 from herder.providers.types import TaskRef, TaskStatus
+from herder.reconcile.server import GUEST_SHUTDOWN
 
 TASK_WAIT_SECONDS = 20.0
 RETRY_SECONDS = 2.0
@@ -56,7 +57,9 @@ def delete_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> D
     servers = handle.provider.servers
     try:
         pending = server.status.pending_task
-        if pending is not None and servers.task(TaskRef(pending.id, pending.operation)).status is TaskStatus.RUNNING:
+        # A guest shutdown (for a capture) may never end; the destroy powers off anyway, so it is not awaited.
+        if (pending is not None and pending.operation != GUEST_SHUTDOWN
+                and servers.task(TaskRef(pending.id, pending.operation)).status is TaskStatus.RUNNING):
             return Deletion(False, f"{label}: waiting for {pending.operation} task {pending.id} to finish")
         vm = servers.find(uid, server.status.managed_object_id)
         if vm is None:

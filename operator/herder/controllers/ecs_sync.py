@@ -16,6 +16,7 @@ import kopf
 
 from herder import kube
 from herder.api import ElasticCloudServer, ResourcePool, format_mib
+from herder.controllers import capture_hold
 from herder.controllers.image_access import image_for
 from herder.controllers.lookups import Lookups, zone_and_provider
 from herder.controllers.runtime import ProviderHandle, Runtime
@@ -27,11 +28,9 @@ from herder.reconcile.conditions import Condition, summary
 from herder.reconcile.desired import (
     PAUSED_ANNOTATION,
     RECREATE_ANNOTATION,
-    CaptureHold,
     Resolved,
     Unresolvable,
     annotation_set,
-    capture_hold,
     server_spec,
 )
 from herder.reconcile.scheduling import choose_zone
@@ -150,18 +149,6 @@ def _held(runtime: Runtime, server: ElasticCloudServer, generation: int) -> Cond
     return None
 
 
-def _capture_hold(server: ElasticCloudServer, lookups: Lookups) -> CaptureHold | None:
-    """The capture hold on the ECS, if the image that set it still exists: one left behind by an image that
-    is gone (its finalizer removed by hand) must not keep the server stopped for ever."""
-    hold = capture_hold(server.metadata.annotations)
-    if hold is None:
-        return None
-    kind, _, rest = hold.by.partition("/")
-    namespace, _, name = rest.rpartition("/")
-    image = lookups.image(namespace, name) if kind == "Image" else lookups.cluster_image(name)
-    return hold if image is not None else None
-
-
 def _recorded(server: ElasticCloudServer) -> Recorded:
     status = server.status
     task = status.pending_task
@@ -257,8 +244,8 @@ def _task(handle: ProviderHandle, server: ElasticCloudServer, pending: TaskRef) 
     if (result.status is TaskStatus.RUNNING and pending.operation == GUEST_SHUTDOWN
             and _age(server, pending) > GUEST_SHUTDOWN_TIMEOUT_SECONDS):
         return TaskResult(TaskStatus.FAILED, error=f"the guest OS did not shut down within "
-                          f"{GUEST_SHUTDOWN_TIMEOUT_SECONDS:.0f}s (are VMware Tools or the integration services "
-                          "running?); the image's powerPolicy PowerOff stops it without the guest")
+                          f"{GUEST_SHUTDOWN_TIMEOUT_SECONDS:.0f}s (are VMware Tools running?); retried with "
+                          "backoff. An image with powerPolicy PowerOff or Live captures it without the guest")
     return result
 
 
@@ -325,7 +312,8 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Out
             recreate_requested=annotation_set(server, RECREATE_ANNOTATION), adopt_unique_id=adopt,
             power_cycle_allowed=server.spec.power_cycle_policy.value == "Automatic",
             image_changed=bool(server.status.image and server.status.image != image_ref(server)),
-            held=_held(runtime, server, generation), capture_hold=_capture_hold(server, lookups),
+            held=_held(runtime, server, generation), capture_hold=capture_hold.live(
+                server.metadata.annotations, server.metadata.namespace or "", server.metadata.name or "", lookups),
             **_pinned(server),
         )
         p = plan(desired, observed, recorded, task)

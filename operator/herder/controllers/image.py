@@ -62,6 +62,10 @@ DELETE_WAIT_SECONDS = 60.0
 GIB = 1024**3
 MIB = 1024**2
 _BACKOFF = Backoff(cap=30.0)
+# After a consistent capture failed and gave its server back, the server runs at least this long before the
+# retry stops it again: a failure that persists must not power-cycle a server every backoff.
+RESTOP_SECONDS = 300.0
+_given_back: dict[str, tuple[float, str]] = {}  # image UID -> (time.monotonic() of the give-back, why)
 
 
 @dataclass(frozen=True)
@@ -241,43 +245,58 @@ def _capture(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: 
              current: dict[str, Any]) -> tuple[list[Condition], dict[str, Any], float | None]:
     source = image.spec.source.from_server
     assert source is not None
+    namespace = source.namespace or image.metadata.namespace or ""
+    server = kube.read_custom_object(capture_hold.SERVERS, namespace, source.name)
+    hold = _hold_for(kind, image)
+    try:
+        return _capture_steps(runtime, kind, image, lookups, current, server, hold)
+    except (Unresolvable, ProviderError) as exc:
+        if _release(server, hold):  # a capture that cannot go on gives the server back
+            _given_back[image.metadata.uid or ""] = (time.monotonic(), str(exc))
+        raise
+
+
+def _capture_steps(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: Lookups,  # noqa: PLR0917
+                   current: dict[str, Any], server: dict[str, Any] | None,
+                   hold: CaptureHold | None) -> tuple[list[Condition], dict[str, Any], float | None]:
+    source = image.spec.source.from_server
+    assert source is not None
     meta = image.metadata
     uid = meta.uid or ""
     namespace = source.namespace or meta.namespace or ""
-    server = kube.read_custom_object(capture_hold.SERVERS, namespace, source.name)
     server_status = (server or {}).get("status") or {}
     handle, provider, where = _locate(runtime, image, lookups, server_zone=server_status.get("zone"))
     images = _images(handle, provider)
     name = template_name(kind, meta.namespace, meta.name or "")
     ecs = f"ECS {namespace}/{source.name}"
-    hold = _hold_for(kind, image)
+    capturing = [Condition(READY, False, "Capturing", f"cloning {ecs} into {name}")]
     pending = current.get("pendingTask")
     if pending and pending.get("operation") == "capture":
         result = images.task(TaskRef(pending["id"], "capture"))
         if result.status is TaskStatus.RUNNING:
-            return ([Condition(READY, False, "Capturing", f"cloning {ecs} into {name}")],
-                    {"phase": "Capturing"}, TASK_POLL_SECONDS)
+            return capturing, {"phase": "Capturing"}, TASK_POLL_SECONDS
         if result.status is TaskStatus.FAILED:
-            _release(server, hold)  # the server runs again while the retry waits out its backoff
             raise ProviderError(f"capture of {ecs} failed: {result.error}", reason="CaptureFailed")
     info = images.find_template(uid)  # by identity: a capture before a crash is never repeated
     if info is not None:
         _release(server, hold)
+        _given_back.pop(uid, None)
         conditions, fields = _available(info, provider)
         return conditions, fields, None
     if server is None:
         raise Unresolvable("ServerNotFound", f"ElasticCloudServer {namespace}/{source.name} not found")
     observed = handle.provider.servers.find(server["metadata"]["uid"], server_status.get("managedObjectID"))
     if observed is None:
-        _release(server, hold)
         raise Unresolvable("ServerNotReady", f"{ecs} has no VM yet")
     if hold is not None:
-        held = capture_hold.take(server, hold)
+        _not_again_yet(uid, ecs)
+        held = capture_hold.take(server, hold, lookups)
         if held != hold:
             raise Unresolvable("ServerBusy", f"{ecs} is held stopped by {held.by}; waiting for that capture")
-        if observed.power is not PowerState.OFF:
+        # Only once the ECS controller has taken the hold in (and so will not start the VM during the clone).
+        if observed.power is not PowerState.OFF or not _stopped_for_capture(server_status):
             return ([Condition(READY, False, "StoppingServer", f"powerPolicy {source.power_policy.value}: "
-                               f"waiting for {ecs} to stop ({_power_note(server)}); its power state is "
+                               f"waiting for {ecs} to stop ({_power_note(server_status)}); its power state is "
                                "restored after the capture")], {"phase": "Capturing"}, STOP_POLL_SECONDS)
     task = images.capture(observed, name, uid, where)
     log.info("%s %s: capturing %s as template %s (%s)", kind, meta.name, ecs, name, task.id)
@@ -288,7 +307,24 @@ def _capture(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: 
             conditions, fields = _available(found, provider)
             return conditions, fields, None
     fields = {"phase": "Capturing", "pendingTask": {"id": task.id, "operation": "capture", "startedAt": _now()}}
-    return [Condition(READY, False, "Capturing", f"cloning {ecs} into {name}")], fields, TASK_POLL_SECONDS
+    return capturing, fields, TASK_POLL_SECONDS
+
+
+def _not_again_yet(uid: str, ecs: str) -> None:
+    """Raise while the server a failed capture gave back has not run for RESTOP_SECONDS yet."""
+    since, why = _given_back.get(uid, (0.0, ""))
+    if time.monotonic() - since < RESTOP_SECONDS:
+        raise Unresolvable("CaptureFailed", f"{why}; {ecs} runs again and is stopped for the next try "
+                           f"{RESTOP_SECONDS / 60:.0f} minutes after the failure")
+    _given_back.pop(uid, None)
+
+
+def _stopped_for_capture(server_status: dict[str, Any]) -> bool:
+    """The ECS reports the hold taken in and its VM off, with no step of its own in flight."""
+    power: dict[str, Any] = next((c for c in server_status.get("conditions") or []
+                                  if c.get("type") == "PowerSynced"), {})
+    return (power.get("reason") == "StoppedForCapture" and server_status.get("powerState") == "Off"
+            and not server_status.get("pendingTask"))
 
 
 def _hold_for(kind: str, image: Image | ClusterImage) -> CaptureHold | None:
@@ -302,16 +338,18 @@ def _hold_for(kind: str, image: Image | ClusterImage) -> CaptureHold | None:
     return CaptureHold(by, graceful=source.power_policy is CapturePowerPolicy.GUEST_SHUTDOWN)
 
 
-def _release(server: dict[str, Any] | None, hold: CaptureHold | None) -> None:
-    if hold is not None and capture_hold.release(server, hold):
-        meta = (server or {}).get("metadata") or {}
-        log.info("%s: capture hold on ECS %s/%s released", hold.by, meta.get("namespace"), meta.get("name"))
+def _release(server: dict[str, Any] | None, hold: CaptureHold | None) -> bool:
+    """Give the server back, if we hold it; whether we did."""
+    if hold is None or not capture_hold.release(server, hold):
+        return False
+    meta = (server or {}).get("metadata") or {}
+    log.info("%s: capture hold on ECS %s/%s released", hold.by, meta.get("namespace"), meta.get("name"))
+    return True
 
 
-def _power_note(server: dict[str, Any]) -> str:
+def _power_note(server_status: dict[str, Any]) -> str:
     """How the ECS's stop is going, from its PowerSynced condition."""
-    conditions = (server.get("status") or {}).get("conditions") or []
-    power = next((c for c in conditions if c.get("type") == "PowerSynced"), None)
+    power = next((c for c in server_status.get("conditions") or [] if c.get("type") == "PowerSynced"), None)
     return f"{power.get('reason')}: {power.get('message')}" if power else "not started yet"
 
 
@@ -382,6 +420,7 @@ async def _run(kind: str, body: kopf.Body, uid: str, stopped: kopf.DaemonStopped
     finally:
         runtime.forget(uid)
         _BACKOFF.succeeded(uid)
+        _given_back.pop(uid, None)
 
 
 @kopf.daemon(GROUP, VERSION, "images", cancellation_timeout=60.0)

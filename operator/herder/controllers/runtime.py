@@ -123,7 +123,8 @@ class Runtime:
         self.record_identity(key, None)
 
     def record_identity(self, uid: str, unique_id: str | None) -> None:
-        """The VM that ECS `uid` recorded in status.uniqueID: its drift wakes that ECS. Call on the loop."""
+        """The VM that ECS `uid` recorded in status.uniqueID: its drift wakes that ECS. Single dict operations,
+        so safe from the deletion worker threads too (the GIL keeps each one whole)."""
         before = self._vm_of_server.pop(uid, None)
         if before is not None and self._server_of_vm.get(before) == uid:
             del self._server_of_vm[before]

@@ -183,7 +183,7 @@ def _plan_existing(desired: Desired, observed: ObservedServer, paused: Condition
             return _finish(Step.NONE, (provisioned, paused), forget_task=forget_task)
         return _finish(Step.ADOPT, (provisioned, paused), forget_task=forget_task)
 
-    if desired.image_changed and desired.recreate_requested and not desired.paused:
+    if desired.image_changed and desired.recreate_requested and not desired.paused and desired.capture_hold is None:
         # Asked for: replace the VM with one from the new image. Destroy now; the next pass creates.
         replacing = Condition(PROVISIONED, False, "Recreating", "destroying the VM to create it from the new image")
         return _finish(Step.DESTROY_FOR_RECREATE, (replacing, paused), forget_task=forget_task)

@@ -1,0 +1,44 @@
+"""Which capture holds count: only one whose image still exists, captures this ECS and has not finished."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from herder.controllers import capture_hold
+from herder.controllers.lookups import Lookups
+from herder.reconcile.desired import CAPTURE_HOLD_ANNOTATION, CaptureHold
+
+
+def _image(source: dict[str, Any], phase: str = "Capturing", **meta: Any) -> dict[str, Any]:
+    return {"metadata": meta, "spec": {"source": {"fromServer": source}}, "status": {"phase": phase}}
+
+
+def _lookups(images: dict[tuple[str, str], dict[str, Any]],
+             cluster_images: dict[str, dict[str, Any]] | None = None) -> Lookups:
+    return Lookups(zones={}, images={k: [v] for k, v in images.items()},  # type: ignore[arg-type]
+                   cluster_images={k: [v] for k, v in (cluster_images or {}).items()}, pools={})  # type: ignore[arg-type]
+
+
+def _live(value: str, lookups: Lookups) -> CaptureHold | None:
+    return capture_hold.live({CAPTURE_HOLD_ANNOTATION: value}, "team", "web", lookups)
+
+
+@pytest.mark.parametrize(("image", "counts"), [
+    (_image({"name": "web"}), True),
+    (_image({"name": "db"}), False),  # a same-named image that captures another server
+    (_image({"name": "web"}, phase="Available"), False),  # done: a release lost to a crash
+    (_image({"name": "web"}, deletionTimestamp="2026-11-21T10:00:00Z"), False),
+])
+def test_an_image_hold_counts_only_while_its_image_captures_this_server(image: dict[str, Any], counts: bool) -> None:
+    lookups = _lookups({("team", "golden"): image})
+    assert (_live("GuestShutdown:Image/team/golden", lookups) is not None) is counts
+    assert _live("GuestShutdown:Image/team/gone", lookups) is None  # its image is gone
+
+
+def test_a_cluster_image_hold_names_the_server_namespace_in_its_source() -> None:
+    lookups = _lookups({}, {"base": _image({"name": "web", "namespace": "team"})})
+    assert _live("PowerOff:ClusterImage/base", lookups) == CaptureHold("ClusterImage/base", graceful=False)
+    other = _lookups({}, {"base": _image({"name": "web", "namespace": "elsewhere"})})
+    assert _live("PowerOff:ClusterImage/base", other) is None
