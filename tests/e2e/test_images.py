@@ -250,8 +250,8 @@ def test_consistent_captures_stop_the_server_as_the_policy_says_then_restore_it(
             if policy == "PowerOff":
                 assert events.count("Guest OS shut down for") == before.count("Guest OS shut down for")
         # A hold left by an image that is gone does not stop the server.
-        stack.kubectl("annotate", "ecs", "src", f"herder.dev/stopped-for-capture=PowerOff:Image/{namespace}/gone",
-                      namespace=namespace)
+        gone = f"PowerOff:Image/{namespace}/gone:4211e7d5-0000-4000-8000-000000000000"
+        stack.kubectl("annotate", "ecs", "src", f"herder.dev/stopped-for-capture={gone}", namespace=namespace)
         stays(lambda: (govc.vm(f"{namespace}.src") or {}).get("runtime", {}).get("powerState") == "poweredOn", 3,
               what="govc: the server keeps running")
         assert condition_is(stack, "ecs", "src", namespace, "Ready", "True")

@@ -295,7 +295,7 @@ def test_relocation_comes_before_a_reconfigure() -> None:
     assert after.step is Step.RECONFIGURE
 
 
-GRACEFUL = CaptureHold("Image/ns/golden", graceful=True)
+GRACEFUL = CaptureHold("Image/ns/golden", "u-1", graceful=True)
 
 
 def test_a_capture_hold_stops_the_server_through_its_guest_and_holds_every_other_change() -> None:
@@ -317,7 +317,7 @@ def test_a_capture_hold_stops_the_server_through_its_guest_and_holds_every_other
 
 
 def test_a_capture_hold_pulls_the_power_for_power_off_and_for_a_suspended_server() -> None:
-    hard = Desired(SPEC, capture_hold=CaptureHold("ClusterImage/base", graceful=False))
+    hard = Desired(SPEC, capture_hold=CaptureHold("ClusterImage/base", "u-2", graceful=False))
     p = plan(hard, VM, Recorded(unique_id="uid-1", ref="vm-42"))
     assert (p.step, p.power, p.graceful) == (Step.POWER, PowerState.OFF, False)
     suspended = plan(Desired(SPEC, capture_hold=GRACEFUL), replace(VM, power=PowerState.SUSPENDED),
@@ -337,9 +337,10 @@ def test_a_failed_guest_shutdown_is_power_failed_and_held() -> None:
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    ("GuestShutdown:Image/ns/golden", GRACEFUL),
-    ("PowerOff:ClusterImage/base", CaptureHold("ClusterImage/base", graceful=False)),
-    ("true", None), ("Live:Image/ns/x", None), ("GuestShutdown:", None), (None, None),
+    ("GuestShutdown:Image/ns/golden:u-1", GRACEFUL),
+    ("PowerOff:ClusterImage/base:u-2", CaptureHold("ClusterImage/base", "u-2", graceful=False)),
+    ("true", None), ("Live:Image/ns/x:u-3", None), ("GuestShutdown:Image/ns/x", None), ("PowerOff::u-4", None),
+    ("PowerOff:Image/ns/x:u-5:extra", None), (None, None),
 ])
 def test_only_a_hold_herder_wrote_stops_a_server(value: str | None, expected: CaptureHold | None) -> None:
     annotations = {CAPTURE_HOLD_ANNOTATION: value} if value is not None else None

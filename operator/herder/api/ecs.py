@@ -296,6 +296,11 @@ class ElasticCloudServerStatus(Status):
     pending_task: PendingTask | None = Field(
         default=None, description="The backend task in flight; never started twice."
     )
+    stopped_for_capture: str | None = Field(
+        default=None, max_length=512,
+        description="The herder.dev/stopped-for-capture hold this server is stopped for, once its VM is off: "
+        "the image's go-ahead to clone it.",
+    )
 
 
 class ElasticCloudServer(Resource):

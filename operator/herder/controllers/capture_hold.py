@@ -22,26 +22,28 @@ _POINTER = "/metadata/annotations/" + CAPTURE_HOLD_ANNOTATION.replace("~", "~0")
 
 
 def live(annotations: dict[str, str] | None, namespace: str, name: str, lookups: Lookups) -> CaptureHold | None:
-    """The hold on ECS namespace/name, if its image exists, is not being deleted, captures this very ECS
-    and has not finished; otherwise None."""
+    """The hold on ECS namespace/name, if the very image that set it (same UID and powerPolicy) exists, is not
+    being deleted, captures this ECS and has not finished; otherwise None."""
     hold = capture_hold(annotations)
     if hold is None:
         return None
     kind, _, rest = hold.by.partition("/")
     image_namespace, _, image_name = rest.rpartition("/")
     image = lookups.image(image_namespace, image_name) if kind == "Image" else lookups.cluster_image(image_name)
-    if image is None or image.get("metadata", {}).get("deletionTimestamp"):
+    meta = (image or {}).get("metadata") or {}
+    if image is None or meta.get("uid") != hold.uid or meta.get("deletionTimestamp"):
         return None
     source = (image.get("spec") or {}).get("source", {}).get("fromServer") or {}
     captures_this = (source.get("name"), source.get("namespace") or image_namespace) == (name, namespace)
+    same_policy = source.get("powerPolicy", "GuestShutdown") == hold.policy
     finished = (image.get("status") or {}).get("phase") == "Available"
-    return hold if captures_this and not finished else None
+    return hold if captures_this and same_policy and not finished else None
 
 
 def take(server: dict[str, Any], wanted: CaptureHold, lookups: Lookups) -> CaptureHold:
-    """Put `wanted` on the ECS unless another live hold is there; the hold in place afterwards. The patch is
-    conditional on the ECS's resourceVersion, so two images never both believe they hold it. `server` is
-    updated to match."""
+    """Put `wanted` on the ECS unless another live hold is there (a stale one is replaced); the hold in place
+    afterwards. The patch is conditional on the ECS's resourceVersion, so two images never both believe they
+    hold it. `server` is updated to match."""
     meta = server["metadata"]
     annotations = meta.setdefault("annotations", {})
     held = live(annotations, meta["namespace"], meta["name"], lookups)

@@ -28,6 +28,7 @@ from herder.reconcile.conditions import Condition, summary
 from herder.reconcile.desired import (
     PAUSED_ANNOTATION,
     RECREATE_ANNOTATION,
+    CaptureHold,
     Resolved,
     Unresolvable,
     annotation_set,
@@ -260,12 +261,14 @@ def _phase(p: Plan, observed: ObservedServer | None, pending: TaskRef | None) ->
     return {PowerState.ON: "Running", PowerState.OFF: "Stopped", PowerState.SUSPENDED: "Suspended"}[observed.power]
 
 
-def _fields(server: ElasticCloudServer, resolved: Resolved | None, observed: ObservedServer | None,
-            pending: TaskRef | None, p: Plan | None) -> dict[str, Any]:
+def _fields(server: ElasticCloudServer, resolved: Resolved | None, observed: ObservedServer | None,  # noqa: PLR0917
+            pending: TaskRef | None, p: Plan | None, hold: CaptureHold | None = None) -> dict[str, Any]:
     status = server.status
+    stopped = hold is not None and observed is not None and observed.power is PowerState.OFF and pending is None
     fields: dict[str, Any] = {
         "pendingTask": {"id": pending.id, "operation": pending.operation,
                         "startedAt": _started_at(server, pending)} if pending else None,
+        "stoppedForCapture": hold.annotation() if stopped and hold is not None else None,
     }
     if resolved is not None:
         fields["zone"] = resolved.zone.metadata.name
@@ -338,7 +341,7 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Out
     pending = new_task or (None if p.forget_task else recorded.pending_task)
     if pending is not None and pending.id.startswith("done:"):
         pending = None  # the backend had nothing to do
-    fields = _fields(server, resolved, observed, pending, p)
+    fields = _fields(server, resolved, observed, pending, p, desired.capture_hold)
     # A task in flight is polled; a failed step is retried when its backoff runs out (nothing else would wake
     # us: vCenter may refuse a power-on for capacity that frees up later); otherwise wait for a change.
     failed = any(c.reason in RETRIED_FAILURES or c.reason == "AdoptTargetNotFound" for c in p.conditions)

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from kubernetes.client.exceptions import ApiException
 
 from herder import GROUP, VERSION, kube
 from herder.api import format_mib
@@ -64,8 +65,11 @@ MIB = 1024**2
 _BACKOFF = Backoff(cap=30.0)
 # After a consistent capture failed and gave its server back, the server runs at least this long before the
 # retry stops it again: a failure that persists must not power-cycle a server every backoff.
+# It doubles with every failure in a row, up to RESTOP_MAX_SECONDS.
 RESTOP_SECONDS = 300.0
-_given_back: dict[str, tuple[float, str]] = {}  # image UID -> (time.monotonic() of the give-back, why)
+RESTOP_MAX_SECONDS = 6 * 3600.0
+_given_back: dict[str, tuple[float, str, int]] = {}  # image UID -> (time.monotonic() of the last give-back, why,
+#                                                       failures in a row)
 
 
 @dataclass(frozen=True)
@@ -234,7 +238,8 @@ def sync_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Looku
         delay = None if final else _BACKOFF.failed(uid)
         log.info("%s %s: %s: %s%s", kind, meta.name, exc.reason, exc, "" if final else f" (retry in {delay:.0f}s)")
         fields = {"phase": "Failed" if final or isinstance(exc, ImportFailed) else "Pending", "progress": None}
-        if not isinstance(exc, Unresolvable) or exc.reason not in {"ServerBusy", "ProviderNotReady"}:
+        # A capture's clone task is followed until it ends (CaptureFailed); an import's lease ends with it.
+        if exc.reason == "CaptureFailed" or source.from_server is None:
             fields["pendingTask"] = None
         return done([Condition(READY, False, exc.reason, str(exc))], fields, delay)
     _BACKOFF.succeeded(uid)
@@ -243,17 +248,32 @@ def sync_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Looku
 
 def _capture(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: Lookups,
              current: dict[str, Any]) -> tuple[list[Condition], dict[str, Any], float | None]:
-    source = image.spec.source.from_server
-    assert source is not None
-    namespace = source.namespace or image.metadata.namespace or ""
-    server = kube.read_custom_object(capture_hold.SERVERS, namespace, source.name)
+    server = _source_server(image)
     hold = _hold_for(kind, image)
     try:
         return _capture_steps(runtime, kind, image, lookups, current, server, hold)
+    except ApiException as exc:  # Kubernetes itself failed us: transient, the hold stays
+        raise Unresolvable("KubernetesError", f"{exc.status} {exc.reason}") from None
     except (Unresolvable, ProviderError) as exc:
-        if _release(server, hold):  # a capture that cannot go on gives the server back
-            _given_back[image.metadata.uid or ""] = (time.monotonic(), str(exc))
+        if _gives_back(exc) and _release(server, hold):
+            uid = image.metadata.uid or ""
+            _given_back[uid] = (time.monotonic(), str(exc), _given_back.get(uid, (0.0, "", 0))[2] + 1)
         raise
+
+
+def _source_server(image: Image | ClusterImage) -> dict[str, Any] | None:
+    source = image.spec.source.from_server
+    assert source is not None
+    return kube.read_custom_object(capture_hold.SERVERS, source.namespace or image.metadata.namespace or "",
+                                   source.name)
+
+
+def _gives_back(exc: Unresolvable | ProviderError) -> bool:
+    """Whether a failure ends this try at the capture, so the server is given back. A transient one (backend
+    or Kubernetes unreachable, the ECS busy, a blip while the clone runs) keeps the hold and retries soon."""
+    if isinstance(exc, ProviderError):
+        return exc.reason == "CaptureFailed" or not exc.retryable
+    return exc.reason not in {"ProviderNotReady", "ServerBusy", "KubernetesError"}
 
 
 def _capture_steps(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: Lookups,  # noqa: PLR0917
@@ -293,8 +313,9 @@ def _capture_steps(runtime: Runtime, kind: str, image: Image | ClusterImage, loo
         held = capture_hold.take(server, hold, lookups)
         if held != hold:
             raise Unresolvable("ServerBusy", f"{ecs} is held stopped by {held.by}; waiting for that capture")
-        # Only once the ECS controller has taken the hold in (and so will not start the VM during the clone).
-        if observed.power is not PowerState.OFF or not _stopped_for_capture(server_status):
+        # Only on the ECS controller's go-ahead for this very hold: it has taken it in, its VM is off and it
+        # has no step of its own in flight, so nothing starts the VM under the clone.
+        if observed.power is not PowerState.OFF or server_status.get("stoppedForCapture") != hold.annotation():
             return ([Condition(READY, False, "StoppingServer", f"powerPolicy {source.power_policy.value}: "
                                f"waiting for {ecs} to stop ({_power_note(server_status)}); its power state is "
                                "restored after the capture")], {"phase": "Capturing"}, STOP_POLL_SECONDS)
@@ -311,20 +332,12 @@ def _capture_steps(runtime: Runtime, kind: str, image: Image | ClusterImage, loo
 
 
 def _not_again_yet(uid: str, ecs: str) -> None:
-    """Raise while the server a failed capture gave back has not run for RESTOP_SECONDS yet."""
-    since, why = _given_back.get(uid, (0.0, ""))
-    if time.monotonic() - since < RESTOP_SECONDS:
+    """Raise while the server a failed capture gave back has not run long enough yet (see RESTOP_SECONDS)."""
+    since, why, failures = _given_back.get(uid, (0.0, "", 0))
+    wait = min(RESTOP_SECONDS * 2 ** max(failures - 1, 0), RESTOP_MAX_SECONDS)
+    if failures and time.monotonic() - since < wait:
         raise Unresolvable("CaptureFailed", f"{why}; {ecs} runs again and is stopped for the next try "
-                           f"{RESTOP_SECONDS / 60:.0f} minutes after the failure")
-    _given_back.pop(uid, None)
-
-
-def _stopped_for_capture(server_status: dict[str, Any]) -> bool:
-    """The ECS reports the hold taken in and its VM off, with no step of its own in flight."""
-    power: dict[str, Any] = next((c for c in server_status.get("conditions") or []
-                                  if c.get("type") == "PowerSynced"), {})
-    return (power.get("reason") == "StoppedForCapture" and server_status.get("powerState") == "Off"
-            and not server_status.get("pendingTask"))
+                           f"{wait / 60:.0f} minutes after the failure")
 
 
 def _hold_for(kind: str, image: Image | ClusterImage) -> CaptureHold | None:
@@ -335,7 +348,7 @@ def _hold_for(kind: str, image: Image | ClusterImage) -> CaptureHold | None:
         return None
     meta = image.metadata
     by = f"{kind}/{meta.namespace}/{meta.name}" if meta.namespace else f"{kind}/{meta.name}"
-    return CaptureHold(by, graceful=source.power_policy is CapturePowerPolicy.GUEST_SHUTDOWN)
+    return CaptureHold(by, meta.uid or "", graceful=source.power_policy is CapturePowerPolicy.GUEST_SHUTDOWN)
 
 
 def _release(server: dict[str, Any] | None, hold: CaptureHold | None) -> bool:
@@ -448,26 +461,19 @@ def delete_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Loo
     """Honour deletionPolicy. Returns what happened; raises kopf.TemporaryError to retry."""
     image = _model(kind, body)
     source = image.spec.source
-    hold = _hold_for(kind, image) if source.from_server else None
-    if source.from_server is not None and hold is not None:  # deleted mid-capture: give the server back
-        namespace = source.from_server.namespace or image.metadata.namespace or ""
-        _release(kube.read_custom_object(capture_hold.SERVERS, namespace, source.from_server.name), hold)
     policy = image.spec.deletion_policy or (DeletionPolicy.ORPHAN if source.existing else DeletionPolicy.DELETE)
     status = image.status
-    if policy is DeletionPolicy.ORPHAN:
-        return f"deletionPolicy Orphan: template {status.path or '-'} left in place"
     # Templates herder made carry the image's UID; an adopted one is known by its recorded UUID only.
     identity = status.unique_id if source.existing else (status.unique_id or image.metadata.uid)
-    if not identity:
-        return "no template to delete"
     try:
-        recorded = status.provider
-        if recorded is not None:
-            handle = runtime.ready_provider(recorded.kind.value, recorded.name)
-            provider = {"kind": recorded.kind.value, "name": recorded.name}
-        else:
-            handle, provider, _ = _locate(runtime, image, lookups)
-        images = _images(handle, provider)
+        server = _source_server(image) if source.from_server is not None else None
+        if source.from_server is not None:
+            _end_capture(runtime, kind, image, lookups, server)
+        if policy is DeletionPolicy.ORPHAN:
+            return f"deletionPolicy Orphan: template {status.path or '-'} left in place"
+        if not identity:
+            return "no template to delete"
+        images = _images_of(runtime, image, lookups, server)
         task = images.destroy_template(identity)
         for _ in range(int(DELETE_WAIT_SECONDS / 0.5)):
             result = images.task(task)
@@ -483,6 +489,29 @@ def delete_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Loo
         raise kopf.TemporaryError(f"{exc.reason}: {exc}", delay=10) from None
     except ProviderError as exc:
         raise kopf.TemporaryError(f"{exc.reason}: {exc}", delay=10) from None
+
+
+def _images_of(runtime: Runtime, image: Image | ClusterImage, lookups: Lookups,
+               server: dict[str, Any] | None) -> Images:
+    """The backend the image's template is on: the one status recorded, else where it would be made."""
+    recorded = image.status.provider
+    if recorded is not None:
+        handle = runtime.ready_provider(recorded.kind.value, recorded.name)
+        return _images(handle, {"kind": recorded.kind.value, "name": recorded.name})
+    handle, provider, _ = _locate(runtime, image, lookups, server_zone=((server or {}).get("status") or {}).get("zone"))
+    return _images(handle, provider)
+
+
+def _end_capture(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: Lookups,
+                 server: dict[str, Any] | None) -> None:
+    """Before an image goes: let a running clone finish (then its template is found and deleted, not left
+    behind), then give the server back."""
+    pending = image.status.pending_task
+    if pending is not None and pending.operation == "capture":
+        result = _images_of(runtime, image, lookups, server).task(TaskRef(pending.id, "capture"))
+        if result.status is TaskStatus.RUNNING:
+            raise Unresolvable("Capturing", f"waiting for capture task {pending.id} to finish")
+    _release(server, _hold_for(kind, image))
 
 
 @kopf.on.delete(GROUP, VERSION, "images")

@@ -18,7 +18,7 @@ from herder.providers.types import (
 PAUSED_ANNOTATION = "herder.dev/paused"
 RECREATE_ANNOTATION = "herder.dev/recreate"
 # Set by an image capture (powerPolicy GuestShutdown or PowerOff) while it needs the server stopped:
-# `<policy>:<Kind>/<namespace>/<name>` of the image. The ECS controller stops the VM and keeps it stopped
+# `<policy>:<Kind>/<namespace>/<name>:<image UID>`. The ECS controller stops the VM and keeps it stopped
 # until the image removes the annotation, then restores spec.powerState.
 CAPTURE_HOLD_ANNOTATION = "herder.dev/stopped-for-capture"
 _TRUE = {"true", "yes", "1", ""}
@@ -51,22 +51,29 @@ def annotation_set(server: ElasticCloudServer, key: str) -> bool:
 
 @dataclass(frozen=True)
 class CaptureHold:
-    """An image capture holds the server stopped: `by` names the image, `graceful` how to stop the VM."""
+    """An image capture holds the server stopped: `by` names the image (`Kind/namespace/name` or
+    `ClusterImage/name`), `uid` is its UID (a same-named successor is another image), `graceful` says how
+    to stop the VM."""
 
     by: str
+    uid: str
     graceful: bool
 
+    @property
+    def policy(self) -> str:
+        return next(name for name, graceful in _STOP_POLICIES.items() if graceful == self.graceful)
+
     def annotation(self) -> str:
-        policy = next(name for name, graceful in _STOP_POLICIES.items() if graceful == self.graceful)
-        return f"{policy}:{self.by}"
+        return f"{self.policy}:{self.by}:{self.uid}"
 
 
 def capture_hold(annotations: dict[str, str] | None) -> CaptureHold | None:
     """The hold the annotation records; None when absent or not written by herder (never a guess to stop)."""
-    policy, _, by = ((annotations or {}).get(CAPTURE_HOLD_ANNOTATION) or "").partition(":")
-    if policy not in _STOP_POLICIES or not by:
+    parts = ((annotations or {}).get(CAPTURE_HOLD_ANNOTATION) or "").split(":")
+    if len(parts) != 3 or parts[0] not in _STOP_POLICIES or not all(parts):
         return None
-    return CaptureHold(by, _STOP_POLICIES[policy])
+    policy, by, uid = parts
+    return CaptureHold(by, uid, _STOP_POLICIES[policy])
 
 
 def vm_name(namespace: str, name: str) -> str:
