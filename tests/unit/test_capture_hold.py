@@ -34,6 +34,9 @@ def _live(value: str, lookups: Lookups) -> CaptureHold | None:
     (_image({"name": "db"}), False),  # captures another server
     (_image({"name": "web"}, phase="Available"), False),  # done: a release lost to a crash
     (_image({"name": "web"}, deletionTimestamp="2026-11-21T10:00:00Z"), False),
+    # Deleting while its clone still runs: the deletion waits for the clone, the server stays off.
+    (_image({"name": "web"}, deletionTimestamp="2026-11-21T10:00:00Z") | {
+        "status": {"phase": "Capturing", "pendingTask": {"id": "task-1", "operation": "capture"}}}, True),
 ])
 def test_an_image_hold_counts_only_while_its_image_captures_this_server(image: dict[str, Any], counts: bool) -> None:
     lookups = _lookups({("team", "golden"): image})

@@ -23,7 +23,7 @@ _POINTER = "/metadata/annotations/" + CAPTURE_HOLD_ANNOTATION.replace("~", "~0")
 
 def live(annotations: dict[str, str] | None, namespace: str, name: str, lookups: Lookups) -> CaptureHold | None:
     """The hold on ECS namespace/name, if the very image that set it (same UID and powerPolicy) exists, is not
-    being deleted, captures this ECS and has not finished; otherwise None."""
+    being deleted (unless its clone still runs), captures this ECS and has not finished; otherwise None."""
     hold = capture_hold(annotations)
     if hold is None:
         return None
@@ -31,7 +31,10 @@ def live(annotations: dict[str, str] | None, namespace: str, name: str, lookups:
     image_namespace, _, image_name = rest.rpartition("/")
     image = lookups.image(image_namespace, image_name) if kind == "Image" else lookups.cluster_image(image_name)
     meta = (image or {}).get("metadata") or {}
-    if image is None or meta.get("uid") != hold.uid or meta.get("deletionTimestamp"):
+    if image is None or meta.get("uid") != hold.uid:
+        return None
+    cloning = ((image.get("status") or {}).get("pendingTask") or {}).get("operation") == "capture"
+    if meta.get("deletionTimestamp") and not cloning:  # a deleting image waits for its running clone
         return None
     source = (image.get("spec") or {}).get("source", {}).get("fromServer") or {}
     captures_this = (source.get("name"), source.get("namespace") or image_namespace) == (name, namespace)

@@ -248,14 +248,16 @@ def sync_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Looku
 
 def _capture(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: Lookups,
              current: dict[str, Any]) -> tuple[list[Condition], dict[str, Any], float | None]:
-    server = _source_server(image)
     hold = _hold_for(kind, image)
+    server: dict[str, Any] | None = None
     try:
+        server = _source_server(image)
         return _capture_steps(runtime, kind, image, lookups, current, server, hold)
     except ApiException as exc:  # Kubernetes itself failed us: transient, the hold stays
         raise Unresolvable("KubernetesError", f"{exc.status} {exc.reason}") from None
     except (Unresolvable, ProviderError) as exc:
-        if _gives_back(exc) and _release(server, hold):
+        cloning = (current.get("pendingTask") or {}).get("operation") == "capture"
+        if _gives_back(exc, cloning) and _release(server, hold):
             uid = image.metadata.uid or ""
             _given_back[uid] = (time.monotonic(), str(exc), _given_back.get(uid, (0.0, "", 0))[2] + 1)
         raise
@@ -268,12 +270,16 @@ def _source_server(image: Image | ClusterImage) -> dict[str, Any] | None:
                                    source.name)
 
 
-def _gives_back(exc: Unresolvable | ProviderError) -> bool:
-    """Whether a failure ends this try at the capture, so the server is given back. A transient one (backend
-    or Kubernetes unreachable, the ECS busy, a blip while the clone runs) keeps the hold and retries soon."""
-    if isinstance(exc, ProviderError):
-        return exc.reason == "CaptureFailed" or not exc.retryable
-    return exc.reason not in {"ProviderNotReady", "ServerBusy", "KubernetesError"}
+def _gives_back(exc: Unresolvable | ProviderError, cloning: bool) -> bool:
+    """Whether a failure ends this try at the capture, so the server is given back. Only a passing one keeps
+    the hold and retries soon: the backend or Kubernetes unreachable, the ECS busy, or any error while
+    following a clone that is still recorded as running (the clone goes on; the server must stay off)."""
+    if exc.reason == "CaptureFailed":
+        return True
+    return not cloning and exc.reason not in _PASSING_FAILURES
+
+
+_PASSING_FAILURES = frozenset({"ProviderNotReady", "Unreachable", "ServerBusy", "KubernetesError"})
 
 
 def _capture_steps(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: Lookups,  # noqa: PLR0917
@@ -334,7 +340,7 @@ def _capture_steps(runtime: Runtime, kind: str, image: Image | ClusterImage, loo
 def _not_again_yet(uid: str, ecs: str) -> None:
     """Raise while the server a failed capture gave back has not run long enough yet (see RESTOP_SECONDS)."""
     since, why, failures = _given_back.get(uid, (0.0, "", 0))
-    wait = min(RESTOP_SECONDS * 2 ** max(failures - 1, 0), RESTOP_MAX_SECONDS)
+    wait = min(RESTOP_SECONDS * 2 ** min(max(failures - 1, 0), 16), RESTOP_MAX_SECONDS)
     if failures and time.monotonic() - since < wait:
         raise Unresolvable("CaptureFailed", f"{why}; {ecs} runs again and is stopped for the next try "
                            f"{wait / 60:.0f} minutes after the failure")
@@ -508,9 +514,13 @@ def _end_capture(runtime: Runtime, kind: str, image: Image | ClusterImage, looku
     behind), then give the server back."""
     pending = image.status.pending_task
     if pending is not None and pending.operation == "capture":
-        result = _images_of(runtime, image, lookups, server).task(TaskRef(pending.id, "capture"))
-        if result.status is TaskStatus.RUNNING:
-            raise Unresolvable("Capturing", f"waiting for capture task {pending.id} to finish")
+        try:
+            images = _images_of(runtime, image, lookups, server)
+        except Unresolvable as exc:  # no backend to ask (e.g. its server and zone are gone): do not wait
+            log.info("%s %s: not waiting for capture task %s: %s", kind, image.metadata.name, pending.id, exc)
+        else:
+            if images.task(TaskRef(pending.id, "capture")).status is TaskStatus.RUNNING:
+                raise Unresolvable("Capturing", f"waiting for capture task {pending.id} to finish")
     _release(server, _hold_for(kind, image))
 
 
