@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from herder.api.common import LabelSelector
-from herder.controllers.image import template_name
+from herder.controllers.image_backend import template_name
 from herder.reconcile.selectors import selector_matches
 
 

@@ -1,0 +1,192 @@
+"""An image's `fromServer` source: clone an ECS into a template, stopping it first when the powerPolicy asks
+for a consistent capture (GuestShutdown, PowerOff) through the ECS's capture hold (`capture_hold`).
+
+The clone task is recorded in the image's `status.pendingTask` and followed; the template's instance UUID
+is the image's UID, so a capture that ran before a crash is found, never repeated.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from herder import kube
+from herder.api.clusterimage import ClusterImage
+from herder.api.image import CapturePowerPolicy, Image
+from herder.controllers import capture_hold
+from herder.controllers.image_backend import available, images_of, images_on, locate, now, template_name
+from herder.controllers.lookups import Lookups
+from herder.controllers.runtime import Runtime
+from herder.providers.base import ProviderError
+from herder.providers.types import PowerState, TaskRef, TaskStatus, TemplateInfo
+from herder.reconcile.conditions import READY, Condition
+from herder.reconcile.desired import CaptureHold, Unresolvable
+
+log = logging.getLogger(__name__)
+TASK_POLL_SECONDS = 1.0
+STOP_POLL_SECONDS = 2.0  # while the ECS controller stops the source server for a capture
+# After a consistent capture failed and gave its server back, the server runs at least this long before the
+# retry stops it again: a failure that persists must not power-cycle a server every backoff.
+# It doubles with every failure in a row, up to RESTOP_MAX_SECONDS.
+RESTOP_SECONDS = 300.0
+RESTOP_MAX_SECONDS = 6 * 3600.0
+_given_back: dict[str, tuple[float, str, int]] = {}  # image UID -> (time.monotonic() of the last give-back, why,
+#                                                       failures in a row)
+
+
+def capture(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: Lookups,
+            current: dict[str, Any]) -> tuple[list[Condition], dict[str, Any], float | None]:
+    hold = _hold_for(kind, image)
+    server: dict[str, Any] | None = None
+    try:
+        server = source_server(image)
+        return _capture_steps(runtime, kind, image, lookups, current, server, hold)
+    except ApiException as exc:  # Kubernetes itself failed us: transient, the hold stays
+        raise Unresolvable("KubernetesError", f"{exc.status} {exc.reason}") from None
+    except (Unresolvable, ProviderError) as exc:
+        cloning = (current.get("pendingTask") or {}).get("operation") == "capture"
+        if _gives_back(exc, cloning) and _release(server, hold):
+            uid = image.metadata.uid or ""
+            _given_back[uid] = (time.monotonic(), str(exc), _given_back.get(uid, (0.0, "", 0))[2] + 1)
+        raise
+
+
+def source_server(image: Image | ClusterImage) -> dict[str, Any] | None:
+    source = image.spec.source.from_server
+    assert source is not None
+    return kube.read_custom_object(capture_hold.SERVERS, source.namespace or image.metadata.namespace or "",
+                                   source.name)
+
+
+def _gives_back(exc: Unresolvable | ProviderError, cloning: bool) -> bool:
+    """Whether a failure ends this try at the capture, so the server is given back. Only a passing one keeps
+    the hold and retries soon: the backend or Kubernetes unreachable, the ECS busy, or any error while
+    following a clone that is still recorded as running (the clone goes on; the server must stay off)."""
+    if exc.reason == "CaptureFailed":
+        return True
+    return not cloning and exc.reason not in _PASSING_FAILURES
+
+
+_PASSING_FAILURES = frozenset({"ProviderNotReady", "Unreachable", "ServerBusy", "KubernetesError"})
+
+
+def _capture_steps(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: Lookups,  # noqa: PLR0917
+                   current: dict[str, Any], server: dict[str, Any] | None,
+                   hold: CaptureHold | None) -> tuple[list[Condition], dict[str, Any], float | None]:
+    source = image.spec.source.from_server
+    assert source is not None
+    meta = image.metadata
+    uid = meta.uid or ""
+    namespace = source.namespace or meta.namespace or ""
+    server_status = (server or {}).get("status") or {}
+    handle, provider, where = locate(runtime, image, lookups, server_zone=server_status.get("zone"))
+    images = images_on(handle, provider)
+    name = template_name(kind, meta.namespace, meta.name or "")
+    ecs = f"ECS {namespace}/{source.name}"
+    capturing = [Condition(READY, False, "Capturing", f"cloning {ecs} into {name}")]
+    pending = current.get("pendingTask")
+    if pending and pending.get("operation") == "capture":
+        result = images.task(TaskRef(pending["id"], "capture"))
+        if result.status is TaskStatus.RUNNING:
+            return capturing, {"phase": "Capturing"}, TASK_POLL_SECONDS
+        if result.status is TaskStatus.FAILED:
+            raise ProviderError(f"capture of {ecs} failed: {result.error}", reason="CaptureFailed")
+    info = images.find_template(uid)  # by identity: a capture before a crash is never repeated
+    if info is not None:
+        return _captured(uid, info, provider, server, hold)
+    if server is None:
+        raise Unresolvable("ServerNotFound", f"ElasticCloudServer {namespace}/{source.name} not found")
+    observed = handle.provider.servers.find(server["metadata"]["uid"], server_status.get("managedObjectID"))
+    if observed is None:
+        raise Unresolvable("ServerNotReady", f"{ecs} has no VM yet")
+    if hold is not None:
+        _not_again_yet(uid, ecs)
+        held = capture_hold.take(server, hold, lookups)
+        if held != hold:
+            raise Unresolvable("ServerBusy", f"{ecs} is held stopped by {held.by}; waiting for that capture")
+        # Only on the ECS controller's go-ahead for this very hold: it has taken it in, its VM is off and it
+        # has no step of its own in flight, so nothing starts the VM under the clone.
+        if observed.power is not PowerState.OFF or server_status.get("stoppedForCapture") != hold.annotation():
+            return ([Condition(READY, False, "StoppingServer", f"powerPolicy {source.power_policy.value}: "
+                               f"waiting for {ecs} to stop ({_power_note(server_status)}); its power state is "
+                               "restored after the capture")], {"phase": "Capturing"}, STOP_POLL_SECONDS)
+    task = images.capture(observed, name, uid, where)
+    log.info("%s %s: capturing %s as template %s (%s)", kind, meta.name, ecs, name, task.id)
+    if task.id.startswith("done:"):
+        found = images.find_template(uid)
+        if found is not None:
+            return _captured(uid, found, provider, server, hold)
+    fields = {"phase": "Capturing", "pendingTask": {"id": task.id, "operation": "capture", "startedAt": now()}}
+    return capturing, fields, TASK_POLL_SECONDS
+
+
+def _captured(uid: str, info: TemplateInfo, provider: dict[str, str], server: dict[str, Any] | None,
+              hold: CaptureHold | None) -> tuple[list[Condition], dict[str, Any], float | None]:
+    """The template exists: give the server back and forget past failures."""
+    _release(server, hold)
+    _given_back.pop(uid, None)
+    conditions, fields = available(info, provider)
+    return conditions, fields, None
+
+
+def _not_again_yet(uid: str, ecs: str) -> None:
+    """Raise while the server a failed capture gave back has not run long enough yet (see RESTOP_SECONDS)."""
+    since, why, failures = _given_back.get(uid, (0.0, "", 0))
+    wait = min(RESTOP_SECONDS * 2 ** min(max(failures - 1, 0), 16), RESTOP_MAX_SECONDS)
+    if failures and time.monotonic() - since < wait:
+        raise Unresolvable("CaptureFailed", f"{why}; {ecs} runs again and is stopped for the next try "
+                           f"{wait / 60:.0f} minutes after the failure")
+
+
+def _hold_for(kind: str, image: Image | ClusterImage) -> CaptureHold | None:
+    """What a consistent capture asks of the ECS; None for powerPolicy Live (the VM keeps running)."""
+    source = image.spec.source.from_server
+    assert source is not None
+    if source.power_policy is CapturePowerPolicy.LIVE:
+        return None
+    meta = image.metadata
+    by = f"{kind}/{meta.namespace}/{meta.name}" if meta.namespace else f"{kind}/{meta.name}"
+    return CaptureHold(by, meta.uid or "", graceful=source.power_policy is CapturePowerPolicy.GUEST_SHUTDOWN)
+
+
+def _release(server: dict[str, Any] | None, hold: CaptureHold | None) -> bool:
+    """Give the server back, if we hold it; whether we did."""
+    if hold is None or not capture_hold.release(server, hold):
+        return False
+    meta = (server or {}).get("metadata") or {}
+    log.info("%s: capture hold on ECS %s/%s released", hold.by, meta.get("namespace"), meta.get("name"))
+    return True
+
+
+def _power_note(server_status: dict[str, Any]) -> str:
+    """How the ECS's stop is going, from its PowerSynced condition."""
+    power = next((c for c in server_status.get("conditions") or [] if c.get("type") == "PowerSynced"), None)
+    return f"{power.get('reason')}: {power.get('message')}" if power else "not started yet"
+
+
+
+def end_capture(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: Lookups,
+                 server: dict[str, Any] | None) -> None:
+    """Before an image goes: let a running clone finish (then its template is found and deleted, not left
+    behind), then give the server back."""
+    pending = image.status.pending_task
+    if pending is not None and pending.operation == "capture":
+        try:
+            images = images_of(runtime, image, lookups, server)
+        except Unresolvable as exc:  # no backend to ask (e.g. its server and zone are gone): do not wait
+            log.info("%s %s: not waiting for capture task %s: %s", kind, image.metadata.name, pending.id, exc)
+        else:
+            if images.task(TaskRef(pending.id, "capture")).status is TaskStatus.RUNNING:
+                raise Unresolvable("Capturing", f"waiting for capture task {pending.id} to finish")
+    _release(server, _hold_for(kind, image))
+
+
+
+
+
+def forget(uid: str) -> None:
+    """The image's daemon ended: drop what this process remembered of its failures."""
+    _given_back.pop(uid, None)
