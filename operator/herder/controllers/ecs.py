@@ -18,7 +18,7 @@ from herder.controllers.ecs_delete import delete_server
 from herder.controllers.ecs_sync import sync_server
 from herder.controllers.lookups import Lookups
 from herder.controllers.runtime import runtime_of
-from herder.controllers.status import publish
+from herder.controllers.status import condition_in, publish
 
 PLURAL = "elasticcloudservers"
 KIND = "ElasticCloudServer"
@@ -51,7 +51,7 @@ def _record(body: kopf.Body, uid: str, status: dict[str, Any]) -> None:
     """Inventory gauges, and metering for chargeback: size x time, by namespace and zone."""
     meta = body.get("metadata", {})
     namespace, zone = meta.get("namespace", ""), status.get("zone") or ""
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    ready = (condition_in(status, "Ready") or {}).get("status") == "True"
     power = status.get("powerState") or ""
     metrics.record_ecs((namespace, meta.get("name", "")), status.get("phase") or "Pending", power, zone, ready)
     if status.get("uniqueID"):

@@ -32,6 +32,7 @@ from herder.reconcile.desired import (
     Resolved,
     Unresolvable,
     annotation_set,
+    image_ref,
     server_spec,
 )
 from herder.reconcile.scheduling import choose_zone
@@ -64,11 +65,6 @@ class Outcome:
     status: dict[str, Any]
     delay: float | None  # None: sleep until something changes
     failed: bool = False  # the pass ended in an error (counted in herder_reconcile_total)
-
-
-def image_ref(server: ElasticCloudServer) -> str | None:
-    image = server.spec.image
-    return f"{image.kind.value}/{image.name}" if image else None
 
 
 def resolve(runtime: Runtime, server: ElasticCloudServer, lookups: Lookups) -> tuple[Resolved, ProviderHandle]:
@@ -264,11 +260,11 @@ def _phase(p: Plan, observed: ObservedServer | None, pending: TaskRef | None) ->
 def _fields(server: ElasticCloudServer, resolved: Resolved | None, observed: ObservedServer | None,  # noqa: PLR0917
             pending: TaskRef | None, p: Plan | None, hold: CaptureHold | None = None) -> dict[str, Any]:
     status = server.status
-    stopped = hold is not None and observed is not None and observed.power is PowerState.OFF and pending is None
+    stopped = observed is not None and observed.power is PowerState.OFF and pending is None
     fields: dict[str, Any] = {
         "pendingTask": {"id": pending.id, "operation": pending.operation,
                         "startedAt": _started_at(server, pending)} if pending else None,
-        "stoppedForCapture": hold.annotation() if stopped and hold is not None else None,
+        "stoppedForCapture": hold.annotation() if hold is not None and stopped else None,
     }
     if resolved is not None:
         fields["zone"] = resolved.zone.metadata.name
@@ -281,7 +277,7 @@ def _fields(server: ElasticCloudServer, resolved: Resolved | None, observed: Obs
             "memory": format_mib(observed.memory_mib),
             "disks": [{"name": "os" if d.is_os_disk else (d.name or d.key), "size": str(d.size_bytes)}
                       for d in observed.disks] or None,
-            "image": status.image or image_ref(server),
+            "image": status.image or image_ref(server.spec),
         }
     elif p is not None and p.forget_identity:
         fields |= {"uniqueID": None, "managedObjectID": None, "image": None}
@@ -314,7 +310,7 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Out
             spec=server_spec(resolved), paused=annotation_set(server, PAUSED_ANNOTATION),
             recreate_requested=annotation_set(server, RECREATE_ANNOTATION), adopt_unique_id=adopt,
             power_cycle_allowed=server.spec.power_cycle_policy.value == "Automatic",
-            image_changed=bool(server.status.image and server.status.image != image_ref(server)),
+            image_changed=bool(server.status.image and server.status.image != image_ref(server.spec)),
             held=_held(runtime, server, generation), capture_hold=capture_hold.live(
                 server.metadata.annotations, server.metadata.namespace or "", server.metadata.name or "", lookups),
             **_pinned(server),

@@ -28,9 +28,10 @@ from herder.api.common import LabelSelector
 from herder.api.ecsset import ElasticCloudServerSet, UpdateStrategyType
 from herder.controllers.lookups import Lookups
 from herder.controllers.runtime import Runtime, runtime_of
-from herder.controllers.status import new_status, publish
+from herder.controllers.status import condition_in, new_status, publish
 from herder.controllers.zone_choice import candidates, request_for
 from herder.reconcile.conditions import READY, Condition
+from herder.reconcile.desired import image_ref
 from herder.reconcile.scheduling import choose_zone
 
 PLURAL = "elasticcloudserversets"
@@ -49,7 +50,7 @@ def set_children_index(*, namespace: str | None, name: str, body: kopf.Body,
     if not owners:
         return None
     status, meta, spec = body.get("status") or {}, body.get("metadata", {}), body.get("spec", {})
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    ready = (condition_in(status, READY) or {}).get("status") == "True"
     image = spec.get("image") or {}
     return {(namespace or "", owners[0]["uid"]): {
         "name": name, "ready": ready, "zone": spec.get("availabilityZone") or status.get("zone"),
@@ -136,8 +137,7 @@ def roll(server_set: ElasticCloudServerSet, live: list[Child], children: list[Ch
         return
     stale = sorted((c for c in live if c["hash"] != current), key=lambda c: -_ordinal(c["name"]))
     unavailable = sum(1 for c in children if c["deleting"] or not (c["ready"] and c["settled"]))
-    image = server_set.spec.template.spec.image
-    wanted_image = f"{image.kind.value}/{image.name}" if image else None
+    wanted_image = image_ref(server_set.spec.template.spec)
     namespace, name = server_set.metadata.namespace or "", server_set.metadata.name
     for child in stale[:max(strategy.max_unavailable - unavailable, 0)]:
         if child["image"] != wanted_image:

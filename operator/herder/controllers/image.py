@@ -31,7 +31,7 @@ from herder.controllers import image_capture
 from herder.controllers.image_backend import available, images_of, images_on, locate, now, template_name
 from herder.controllers.lookups import Lookups
 from herder.controllers.runtime import Backoff, Runtime, runtime_of
-from herder.controllers.status import new_status, publish
+from herder.controllers.status import condition_in, new_status, publish
 from herder.providers.base import ProviderError
 from herder.providers.types import ImportFailed, TaskStatus
 from herder.reconcile.conditions import READY, Condition
@@ -118,7 +118,7 @@ def sync_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Looku
                                "osFamily": os_family(fields.get("guestID") or "", image.spec.os_family.value)}
         return Outcome(new_status(current, conditions, generation, fields), delay)
 
-    ready = next((c for c in current.get("conditions") or [] if c.get("type") == READY), None)
+    ready = condition_in(current, READY)
     if (ready is not None and ready.get("reason") in FINAL_REASONS and ready.get("status") == "False"
             and current.get("observedGeneration") == generation):
         return Outcome(dict(current), None)  # a failure only a spec change can heal

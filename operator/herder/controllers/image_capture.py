@@ -20,6 +20,7 @@ from herder.controllers import capture_hold
 from herder.controllers.image_backend import available, images_of, images_on, locate, now, template_name
 from herder.controllers.lookups import Lookups
 from herder.controllers.runtime import Runtime
+from herder.controllers.status import condition_in
 from herder.providers.base import ProviderError
 from herder.providers.types import PowerState, TaskRef, TaskStatus, TemplateInfo
 from herder.reconcile.conditions import READY, Condition
@@ -163,7 +164,7 @@ def _release(server: dict[str, Any] | None, hold: CaptureHold | None) -> bool:
 
 def _power_note(server_status: dict[str, Any]) -> str:
     """How the ECS's stop is going, from its PowerSynced condition."""
-    power = next((c for c in server_status.get("conditions") or [] if c.get("type") == "PowerSynced"), None)
+    power = condition_in(server_status, "PowerSynced")
     return f"{power.get('reason')}: {power.get('message')}" if power else "not started yet"
 
 

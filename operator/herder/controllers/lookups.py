@@ -15,6 +15,7 @@ from herder import GROUP, VERSION
 from herder.api import quantity_to_mib
 from herder.api.zone import AvailabilityZone
 from herder.controllers.runtime import ProviderHandle, Runtime, runtime_of
+from herder.controllers.status import condition_in
 from herder.reconcile.desired import Unresolvable
 
 Body = dict[str, Any]
@@ -76,7 +77,7 @@ def _decisive(body: kopf.Body) -> str:
     """What of a dependency can change a server's decision: its spec (generation), labels, readiness, the
     template or pool it resolved, its number of hosts. Not its messages, progress or usage readings."""
     meta, status = body.get("metadata", {}), body.get("status") or {}
-    ready = next((c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    ready = (condition_in(status, "Ready") or {}).get("status")
     return repr((meta.get("generation"), sorted((meta.get("labels") or {}).items()), ready,
                  status.get("uniqueID"), status.get("path"), (status.get("capacity") or {}).get("hosts")))
 

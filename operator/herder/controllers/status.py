@@ -24,6 +24,11 @@ class Transition:
     message: str
 
 
+def condition_in(status: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
+    """Condition `type_` of a status as Kubernetes holds it (a dict); None when it has none."""
+    return next((c for c in status.get("conditions") or [] if c.get("type") == type_), None)
+
+
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -31,10 +31,9 @@ log = logging.getLogger(__name__)
 def capacity_fields(capacity: ZoneCapacity | None) -> dict[str, Any]:
     if capacity is None:
         return {"capacity": None}
-    free = max(capacity.memory_mib - capacity.memory_used_mib, 0)
     values = {"hosts": capacity.hosts, "cpus": capacity.cpus, "cpuMHz": capacity.cpu_mhz,
               "cpuUsedMHz": capacity.cpu_used_mhz, "memory": format_mib(capacity.memory_mib),
-              "memoryUsed": format_mib(capacity.memory_used_mib), "memoryFree": format_mib(free)}
+              "memoryUsed": format_mib(capacity.memory_used_mib), "memoryFree": format_mib(capacity.memory_free_mib)}
     return {"managedObjectID": capacity.ref, "capacity": {k: v for k, v in values.items() if v is not None}}
 
 
@@ -62,7 +61,7 @@ def observe_zone(runtime: Runtime, body: dict[str, Any]) -> tuple[dict[str, Any]
         metrics.record_zone(name, capacity.hosts, capacity.memory_mib * 1024.0**2,
                             capacity.memory_used_mib * 1024.0**2)
         ready = Condition(READY, True, "Ready", f"{capacity.hosts} host{'s' if capacity.hosts != 1 else ''}, "
-                          f"{format_mib(capacity.memory_mib - capacity.memory_used_mib)} of "
+                          f"{format_mib(capacity.memory_free_mib)} of "
                           f"{format_mib(capacity.memory_mib)} memory free")
     return new_status(current, [ready], generation, capacity_fields(capacity)), CAPACITY_REFRESH_SECONDS
 

@@ -13,6 +13,7 @@ from herder.api.ecs import ImageKind
 from herder.api.zone import AvailabilityZone
 from herder.controllers.lookups import Lookups
 from herder.controllers.runtime import Runtime
+from herder.reconcile.desired import image_ref
 from herder.reconcile.scheduling import ZoneCandidate, ZoneRequest
 from herder.reconcile.selectors import selector_matches
 
@@ -71,7 +72,7 @@ def request_for(spec: ElasticCloudServerSpec, namespace: str, lookups: Lookups, 
     pool_spec = ResourcePool.model_validate(pool).spec if pool else None
     return ZoneRequest(
         memory_mib=quantity_to_mib(spec.memory), image_provider=image_provider(spec, namespace, lookups),
-        image=f"{spec.image.kind.value}/{spec.image.name}" if spec.image else "",
+        image=image_ref(spec) or "",
         pool_zone=pool_spec.zone if pool_spec else None, pool=pool_name or "",
         namespace_allowed=pool_spec is None or selector_matches(pool_spec.allowed_namespaces,
                                                                 lookups.namespace_labels(namespace)),

@@ -242,3 +242,7 @@ class ZoneCapacity:
     memory_used_mib: int
     cpu_mhz: int | None = None  # None where the backend does not say (SCVMM)
     cpu_used_mhz: int | None = None
+
+    @property
+    def memory_free_mib(self) -> int:
+        return max(self.memory_mib - self.memory_used_mib, 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from herder.api import AvailabilityZone, ElasticCloudServer, quantity_to_bytes, quantity_to_mib
+from herder.api import AvailabilityZone, ElasticCloudServer, ElasticCloudServerSpec, quantity_to_bytes, quantity_to_mib
 from herder.api.image import ImageSpec
 from herder.providers.types import (
     DataDisk,
@@ -74,6 +74,11 @@ def capture_hold(annotations: dict[str, str] | None) -> CaptureHold | None:
         return None
     policy, by, uid = parts
     return CaptureHold(by, uid, _STOP_POLICIES[policy])
+
+
+def image_ref(spec: ElasticCloudServerSpec) -> str | None:
+    """`Kind/name` of the image a server is made from: what status.image records and a set compares."""
+    return f"{spec.image.kind.value}/{spec.image.name}" if spec.image else None
 
 
 def vm_name(namespace: str, name: str) -> str:

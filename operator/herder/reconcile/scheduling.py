@@ -106,13 +106,13 @@ def choose_zone(request: ZoneRequest, zones: Sequence[ZoneCandidate]) -> ZoneCho
         detail = f": {refused}" if refused else ""
         return ZoneChoice(None, tuple(rejected), f"no AvailabilityZone fits{detail}", reason="NoZoneAvailable")
 
-    def rank(zone: ZoneCandidate) -> tuple[int, int, int, int, str]:
+    def rank(zone: ZoneCandidate) -> tuple[int, int, int, str]:
         free = zone.free_memory_mib
         # Known free memory first (most first), then zones of unknown capacity; fewer servers; then by name.
         by_memory = (0 if free is not None else 1, -(free or 0))
         if request.spread:
-            return (zone.servers, *by_memory, 0, zone.name)
-        return (*by_memory, zone.servers, 0, zone.name)
+            return (zone.servers, *by_memory, zone.name)
+        return (*by_memory, zone.servers, zone.name)
 
     best = min(fit, key=rank)
     if request.spread:

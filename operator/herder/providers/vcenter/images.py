@@ -156,7 +156,7 @@ def _manifest(descriptor_url: str) -> dict[str, str]:
     try:
         text = _fetch_small(url, "the manifest").decode("utf-8", errors="replace")
     except ImportFailed as exc:
-        if "HTTP 404" in str(exc):
+        if isinstance(exc.__cause__, urllib.error.HTTPError) and exc.__cause__.code == 404:
             return {}
         raise
     found: dict[str, str] = {}

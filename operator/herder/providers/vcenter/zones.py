@@ -2,8 +2,7 @@
 
 The placement is resolved (folder, pool, datastore, network: inventory-path lookups), then the hosts of the
 cluster (or the one host) are read in a single PropertyCollector call, following the cluster's `host`
-property. Only hosts that can run VMs count:
-connected and not in maintenance mode.
+property. Only hosts that can run VMs count: connected and not in maintenance mode.
 """
 
 from __future__ import annotations
