@@ -1,57 +1,66 @@
 #!/usr/bin/env bash
-# Builds the test world's binaries (etcd, kube-apiserver, kubectl, vcsim, govc, helm) from the Go
-# module proxy, into a cache keyed by the pinned versions, and links <repo>/.tools to it.
-# Usage: tools/build.sh            build if needed, print the bin dir
+# Builds the test world's binaries from the Go module proxy into a cache, one entry per tool keyed by
+# exactly the pins and patches that tool is made from, and links each into <repo>/.tools/bin. Changing
+# one tool's pin rebuilds that tool only.
+# Usage: tools/build.sh            build what is missing, print the bin dir
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 # shellcheck source=versions.env
 source "$here/versions.env"
 
-key=$(cat "$here/versions.env" "$here/kube/go.mod" "$here/kube/go.sum" "$here/build.sh" "$here"/patches/* | sha256sum | cut -c1-16)
 cache_root=${HERDER_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/herder/tools}
-dest="$cache_root/$key"
-bin="$dest/bin"
-tools=(etcd kube-apiserver kubectl vcsim govc helm)
+links="$repo/.tools/bin"
+[ -L "$repo/.tools" ] && rm "$repo/.tools"  # the single-hash layout linked the whole directory
+mkdir -p "$links" "$cache_root"
+export GOFLAGS="${GOFLAGS:-} -trimpath" CGO_ENABLED=0
+step() { printf '[tools %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+key() { { printf '%s\n' "$@"; } | sha256sum | cut -c1-16; }
+files_key() { cat "$@" | sha256sum | cut -c1-16; }
 
-have_all() { for t in "${tools[@]}"; do [ -x "$bin/$t" ] || return 1; done; }
+# ensure NAME KEY BUILDER: build NAME with `BUILDER <output path>` unless the cache has it under KEY.
+ensure() {
+  local name=$1 k=$2 builder=$3 out="$cache_root/$1-$2"
+  if [ ! -x "$out" ]; then
+    local start; start=$(date +%s)
+    step "building $name (cache key $k)"
+    command -v go >/dev/null || { echo "tools/build.sh: 'go' is not on PATH" >&2; exit 1; }
+    "$builder" "$out.tmp.$$"  # per process: two checkouts may build the same tool at once
+    mv "$out.tmp.$$" "$out"
+    step "built $name in $(( $(date +%s) - start ))s"
+  fi
+  ln -sfn "$out" "$links/$name"
+}
 
-if ! have_all; then
-  command -v go >/dev/null || { echo "tools/build.sh: 'go' is not on PATH" >&2; exit 1; }
-  mkdir -p "$bin"
-  export GOBIN="$bin" GOFLAGS="${GOFLAGS:-} -trimpath" CGO_ENABLED=0
-  step() { printf '[tools %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
-  start=$(date +%s)
-  step "cold build into $dest (this takes a while once per pin change)"
-  step "downloading modules for Kubernetes $KUBERNETES_VERSION"
-  (cd "$here/kube" && go mod download)
-  for t in kube-apiserver kubectl; do
-    [ -x "$bin/$t" ] && continue
-    step "building $t $KUBERNETES_VERSION"
-    (cd "$here/kube" && go build -o "$bin/$t.tmp" "k8s.io/kubernetes/cmd/$t" && mv "$bin/$t.tmp" "$bin/$t")
-  done
-  if [ ! -x "$bin/etcd" ]; then
-    step "building etcd $ETCD_VERSION (the version Kubernetes $KUBERNETES_VERSION pins)"
-    (cd "$here/kube" && go build -o "$bin/etcd.tmp" go.etcd.io/etcd/server/v3 && mv "$bin/etcd.tmp" "$bin/etcd")
-  fi
-  if [ ! -x "$bin/vcsim" ]; then
-    step "building vcsim $GOVMOMI_VERSION with tools/patches/vcsim-*.patch"
-    src=$(go mod download -json "github.com/vmware/govmomi@$GOVMOMI_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-    work=$(mktemp -d)
-    cp -r "$src/." "$work" && chmod -R u+w "$work"
-    for p in "$here"/patches/vcsim-*.patch; do patch -s -d "$work" -p1 < "$p"; done
-    (cd "$work" && go build -o "$bin/vcsim" ./vcsim)
-    rm -rf "$work"
-  fi
-  if [ ! -x "$bin/govc" ]; then
-    step "building govc $GOVMOMI_VERSION"
-    go install "github.com/vmware/govmomi/govc@$GOVMOMI_VERSION"
-  fi
-  if [ ! -x "$bin/helm" ]; then
-    step "building helm $HELM_VERSION"
-    go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-  fi
-  step "done in $(( $(date +%s) - start ))s"
-fi
-ln -sfn "$dest" "$repo/.tools"
-echo "$bin"
+# Kubernetes binaries and etcd: one tools module with a replace line per staging module (tools/kube).
+kube_key=$(files_key "$here/kube/go.mod" "$here/kube/go.sum")
+kube_build() {  # $1: output; the package is chosen by the tool's name below
+  (cd "$here/kube" && go mod download && go build -o "$1" "$KUBE_PKG")
+}
+for pair in kube-apiserver:k8s.io/kubernetes/cmd/kube-apiserver kubectl:k8s.io/kubernetes/cmd/kubectl \
+            etcd:go.etcd.io/etcd/server/v3; do
+  KUBE_PKG=${pair#*:} ensure "${pair%%:*}" "$kube_key" kube_build
+done
+
+# vcsim, patched where it differs from vCenter in a way herder's tests depend on (tools/patches).
+vcsim_build() {
+  local src work
+  src=$(go mod download -json "github.com/vmware/govmomi@$GOVMOMI_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  work=$(mktemp -d)
+  cp -r "$src/." "$work" && chmod -R u+w "$work"
+  for p in "$here"/patches/vcsim-*.patch; do patch -s -d "$work" -p1 < "$p"; done
+  (cd "$work" && go build -o "$1" ./vcsim)
+  rm -rf "$work"
+}
+ensure vcsim "$(key "$GOVMOMI_VERSION" "$(files_key "$here"/patches/vcsim-*.patch)")" vcsim_build
+
+# go install puts a module's command into GOBIN under its own name: build into a scratch GOBIN.
+go_install() {  # $1: output, $GO_PKG: package@version
+  local gobin; gobin=$(mktemp -d)
+  GOBIN=$gobin go install "$GO_PKG"
+  mv "$gobin"/* "$1" && rm -rf "$gobin"
+}
+GO_PKG="github.com/vmware/govmomi/govc@$GOVMOMI_VERSION" ensure govc "$(key "$GOVMOMI_VERSION")" go_install
+GO_PKG="helm.sh/helm/v3/cmd/helm@$HELM_VERSION" ensure helm "$(key "$HELM_VERSION")" go_install
+
+echo "$links"
