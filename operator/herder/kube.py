@@ -12,10 +12,7 @@ import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from herder import GROUP, VERSION
-
-
-class SecretUnavailable(Exception):
-    """A referenced Secret or key is missing. The message names the reference, never the contents."""
+from herder.errors import SecretUnavailable
 
 
 @functools.cache

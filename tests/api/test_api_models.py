@@ -22,8 +22,9 @@ from herder.api import (
     quantity_to_bytes,
     quantity_to_mib,
 )
-from herder.api.common import KindInfo, format_mib
 from herder.api.crdgen import SchemaError, crd, render_all, stale, structural, write
+from herder.api.metadata import KindInfo
+from herder.api.quantities import format_mib
 
 CRDS = REPO / "crds"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from herder.controllers.runtime import Backoff
+from herder.controllers.shared.backoff import Backoff
 
 
 def test_the_delay_grows_only_when_a_retry_was_due() -> None:

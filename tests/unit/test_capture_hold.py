@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from herder.controllers import capture_hold
-from herder.controllers.lookups import Lookups
-from herder.reconcile.desired import CAPTURE_HOLD_ANNOTATION, CaptureHold
+from herder.api.annotations import CAPTURE_HOLD_ANNOTATION
+from herder.controllers.image import hold as capture_hold
+from herder.controllers.shared.indexes import Lookups
+from herder.reconcile.capture import CaptureHold
 
 
 def _image(source: dict[str, Any], phase: str = "Capturing", uid: str = "u-1", **meta: Any) -> dict[str, Any]:

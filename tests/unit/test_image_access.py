@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from herder.api.common import LabelSelector
-from herder.controllers.image_backend import template_name
+from herder.api.selectors import LabelSelector
+from herder.reconcile.image import template_name
 from herder.reconcile.selectors import selector_matches
 
 

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 
-from herder.controllers.runtime import Runtime
-from herder.providers.types import ObservedServer, PowerState
+from herder.controllers.shared.runtime import Runtime
+from herder.providers.types import ObservedVM, PowerState
 
 ECS = "ecs-uid"
 ADOPTED = "4211aaaa-0000-4000-8000-000000000001"
 
 
-def _vm(owner: str | None) -> ObservedServer:
-    return ObservedServer(unique_id=ADOPTED, ref="vm-1", name="adopted", power=PowerState.OFF, cpu=1,
+def _vm(owner: str | None) -> ObservedVM:
+    return ObservedVM(unique_id=ADOPTED, ref="vm-1", name="adopted", power=PowerState.OFF, cpu=1,
                           memory_mib=1024, owner_uid=owner)
 
 
-async def _woken(runtime: Runtime, change: ObservedServer | None) -> bool:
+async def _woken(runtime: Runtime, change: ObservedVM | None) -> bool:
     """Whether ECS's daemon, asleep, is woken by `change` to the adopted VM (reported from another thread)."""
     sleeper = asyncio.ensure_future(runtime.sleep(ECS, 2.0, asyncio.Event()))  # type: ignore[arg-type]
     await asyncio.sleep(0)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from herder.api.common import LabelSelector
-from herder.reconcile.scheduling import ZoneCandidate, ZoneRequest, choose_zone
+from herder.api.selectors import LabelSelector
 from herder.reconcile.selectors import selector_matches
+from herder.reconcile.zone import ZoneCandidate, ZoneRequest, choose_zone
 
 VC = ("VCenter", "vc")
 VMM = ("SCVMM", "vmm")

@@ -1,31 +1,7 @@
 """herder.api: the v1alpha1 API (group herder.dev). pydantic models are the source of truth for the CRDs."""
 
 from herder.api.clusterimage import ClusterImage, ClusterImageSpec
-from herder.api.common import (
-    API_VERSION,
-    CATEGORY,
-    GROUP,
-    VERSION,
-    Condition,
-    ConditionStatus,
-    DeletionPolicy,
-    KindInfo,
-    LabelSelector,
-    ObjectRef,
-    PendingTask,
-    ProviderKind,
-    ProviderRef,
-    Quantity,
-    Resource,
-    Scope,
-    SecretKeyRef,
-    SecretRef,
-    Status,
-    format_mib,
-    parse_quantity,
-    quantity_to_bytes,
-    quantity_to_mib,
-)
+from herder.api.common import DeletionPolicy, ObjectRef, ProviderKind, ProviderRef, SecretKeyRef, SecretRef
 from herder.api.ecs import (
     ElasticCloudServer,
     ElasticCloudServerSpec,
@@ -37,10 +13,25 @@ from herder.api.ecs import (
 )
 from herder.api.ecsset import ElasticCloudServerSet, ElasticCloudServerSetSpec, ElasticCloudServerSetStatus
 from herder.api.image import FREQUENTLY_USED_LABEL, Image, ImageSpec, ImageStatus, OSFamily
+from herder.api.metadata import (
+    API_VERSION,
+    CATEGORY,
+    GROUP,
+    VERSION,
+    Condition,
+    ConditionStatus,
+    KindInfo,
+    PendingTask,
+    Resource,
+    Scope,
+    Status,
+)
+from herder.api.quantities import Quantity, format_mib, parse_quantity, quantity_to_bytes, quantity_to_mib
 from herder.api.registry import BY_KIND, KINDS, kind_info, parse
 from herder.api.resourcepool import ResourcePool, ResourcePoolSpec, ResourcePoolStatus
 from herder.api.restore import ServerSnapshotRestore, ServerSnapshotRestoreSpec
 from herder.api.scvmm import SCVMM, SCVMMSpec, SCVMMStatus
+from herder.api.selectors import LabelSelector
 from herder.api.snapshot import ServerSnapshot, ServerSnapshotSpec, ServerSnapshotStatus
 from herder.api.vcenter import VCenter, VCenterSpec, VCenterStatus
 from herder.api.zone import AvailabilityZone, AvailabilityZoneSpec, AvailabilityZoneStatus

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from herder.api.common import KindInfo, LabelSelector, Resource, Scope
 from herder.api.image import IMAGE_COLUMNS, ImageSpec, ImageStatus, spec_rules
+from herder.api.metadata import KindInfo, Resource, Scope
+from herder.api.selectors import LabelSelector
 
 
 class ClusterImageSpec(ImageSpec):

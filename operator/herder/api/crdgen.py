@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from herder.api.common import GROUP, VERSION, KindInfo
+from herder.api.metadata import GROUP, VERSION, KindInfo
 from herder.api.registry import KINDS
 
 Schema = dict[str, Any]

@@ -7,24 +7,23 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field
 
-from herder.api.common import (
+from herder.api.common import DeletionPolicy, SecretKeyRef
+from herder.api.metadata import (
     AGE_COLUMN,
     READY_COLUMN,
     REASON_COLUMN,
     BackendName,
-    DeletionPolicy,
     HerderModel,
     KindInfo,
     Name,
     PendingTask,
-    Quantity,
     Resource,
     Scope,
-    SecretKeyRef,
     Status,
     cel,
     validations,
 )
+from herder.api.quantities import Quantity
 
 MAX_DATA_DISKS = 15
 MAX_NICS = 10

@@ -7,14 +7,14 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field
 
-from herder.api.common import (
+from herder.api.ecs import ElasticCloudServerSpec
+from herder.api.metadata import (
     AGE_COLUMN,
     MAX_LABELS,
     READY_COLUMN,
     REASON_COLUMN,
     HerderModel,
     KindInfo,
-    LabelSelector,
     Resource,
     Scope,
     Status,
@@ -22,7 +22,7 @@ from herder.api.common import (
     immutable,
     validations,
 )
-from herder.api.ecs import ElasticCloudServerSpec
+from herder.api.selectors import LabelSelector
 
 LabelValue = Annotated[str, Field(max_length=63)]
 AnnotationValue = Annotated[str, Field(max_length=4096)]

@@ -7,25 +7,24 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from herder.api.common import (
+from herder.api.common import DeletionPolicy, ProviderRef
+from herder.api.metadata import (
     AGE_COLUMN,
     READY_COLUMN,
     REASON_COLUMN,
     BackendName,
-    DeletionPolicy,
     HerderModel,
     KindInfo,
     Name,
     NamespaceName,
     PendingTask,
-    ProviderRef,
-    Quantity,
     Resource,
     Scope,
     Status,
     cel,
     validations,
 )
+from herder.api.quantities import Quantity
 
 #: The label the controller mirrors spec.frequentlyUsed to, so `kubectl get images -l` can filter.
 FREQUENTLY_USED_LABEL = "herder.dev/frequently-used"

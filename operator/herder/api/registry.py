@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from herder.api import clusterimage, ecs, ecsset, image, resourcepool, restore, scvmm, snapshot, vcenter, zone
-from herder.api.common import KindInfo, Resource
+from herder.api.metadata import KindInfo, Resource
 
 KINDS: tuple[KindInfo, ...] = (
     vcenter.KIND,

@@ -6,16 +6,14 @@ from enum import StrEnum
 
 from pydantic import ConfigDict, Field
 
-from herder.api.common import (
+from herder.api.common import DeletionPolicy
+from herder.api.metadata import (
     AGE_COLUMN,
     READY_COLUMN,
     REASON_COLUMN,
-    DeletionPolicy,
     HerderModel,
     KindInfo,
-    LabelSelector,
     Name,
-    Quantity,
     Resource,
     Scope,
     Status,
@@ -23,6 +21,8 @@ from herder.api.common import (
     immutable,
     validations,
 )
+from herder.api.quantities import Quantity
+from herder.api.selectors import LabelSelector
 
 
 class SharesLevel(StrEnum):
@@ -75,7 +75,7 @@ class CPUAllocation(HerderModel):
 class MemoryAllocation(HerderModel):
     """Memory allocation, as quantities (e.g. 64Gi)."""
 
-    reservation: Quantity = Field(default="0", description="Guaranteed memory.")
+    reservation: Quantity = Field(default="0", validate_default=True, description="Guaranteed memory.")
     limit: Quantity | None = Field(default=None, description="Upper bound. Unset: unlimited.")
     shares: Shares = Field(default_factory=Shares, description="Shares under contention.")
     expandable_reservation: bool = Field(

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from pydantic import Field
 
-from herder.api.common import (
+from herder.api.ecs import PowerState
+from herder.api.metadata import (
     AGE_COLUMN,
     READY_COLUMN,
     REASON_COLUMN,
@@ -20,7 +21,6 @@ from herder.api.common import (
     cel,
     validations,
 )
-from herder.api.ecs import PowerState
 
 
 class ServerSnapshotRestoreSpec(HerderModel):

@@ -6,7 +6,8 @@ from enum import StrEnum
 
 from pydantic import ConfigDict, Field
 
-from herder.api.common import (
+from herder.api.common import SecretRef
+from herder.api.metadata import (
     AGE_COLUMN,
     READY_COLUMN,
     REASON_COLUMN,
@@ -14,7 +15,6 @@ from herder.api.common import (
     KindInfo,
     Resource,
     Scope,
-    SecretRef,
     Status,
     cel,
     validations,

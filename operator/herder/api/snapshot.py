@@ -6,11 +6,11 @@ from datetime import datetime
 
 from pydantic import ConfigDict, Field
 
-from herder.api.common import (
+from herder.api.common import DeletionPolicy
+from herder.api.metadata import (
     AGE_COLUMN,
     READY_COLUMN,
     REASON_COLUMN,
-    DeletionPolicy,
     HerderModel,
     KindInfo,
     Name,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from herder.api.common import (
+from herder.api.common import SecretRef
+from herder.api.metadata import (
     AGE_COLUMN,
     READY_COLUMN,
     REASON_COLUMN,
@@ -12,7 +13,6 @@ from herder.api.common import (
     KindInfo,
     Resource,
     Scope,
-    SecretRef,
     Status,
     cel,
     validations,

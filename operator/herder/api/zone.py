@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from herder.api.common import (
+from herder.api.common import ProviderRef
+from herder.api.metadata import (
     AGE_COLUMN,
     READY_COLUMN,
     REASON_COLUMN,
     BackendName,
     HerderModel,
     KindInfo,
-    LabelSelector,
-    ProviderRef,
-    Quantity,
     Resource,
     Scope,
     Status,
@@ -21,6 +19,8 @@ from herder.api.common import (
     immutable,
     validations,
 )
+from herder.api.quantities import Quantity
+from herder.api.selectors import LabelSelector
 
 
 class VCenterPlacement(HerderModel):

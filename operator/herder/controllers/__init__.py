@@ -1,5 +1,14 @@
-"""Thin Kopf handlers, one module per kind. Importing this package registers them all."""
+"""Kopf handlers, one package per kind; each kind's `handlers.py` is the only module that registers any.
+Importing this package registers them all, with the operator's start-up settings."""
 
-from herder.controllers import ecs, ecsset, image, lookups, operator_settings, resourcepool, scvmm, vcenter, zone
+from herder import startup
+from herder.controllers.connection import handlers as connection_handlers
+from herder.controllers.ecs import handlers as ecs_handlers
+from herder.controllers.ecsset import handlers as ecsset_handlers
+from herder.controllers.image import handlers as image_handlers
+from herder.controllers.namespace import handlers as namespace_handlers
+from herder.controllers.pool import handlers as pool_handlers
+from herder.controllers.zone import handlers as zone_handlers
 
-__all__ = ["ecs", "ecsset", "image", "lookups", "operator_settings", "resourcepool", "scvmm", "vcenter", "zone"]
+__all__ = ["connection_handlers", "ecs_handlers", "ecsset_handlers", "image_handlers", "namespace_handlers",
+           "pool_handlers", "startup", "zone_handlers"]

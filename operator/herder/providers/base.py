@@ -1,7 +1,9 @@
 """The one backend interface. Controllers and decisions see only this; pyvmomi and pywinrm stay below it.
 
-Split by concern, after vm-operator's providers: the endpoint session, servers (VMs), and the inventory
-watch that feeds drift detection without per-VM polling.
+Split by concern, after vm-operator's providers: the endpoint session, VMs, the inventory watch that feeds
+drift detection without per-VM polling, images (templates), resource pools and zones. `Provider` names every
+capability for both backends; what a backend cannot do raises `herder.errors.NotSupported` with a message
+that says so, and is never discovered by probing for attributes.
 """
 
 from __future__ import annotations
@@ -9,64 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
+from herder.api.ecs import PowerState
 from herder.providers.types import (
     EndpointInfo,
     ObservedPool,
-    ObservedServer,
+    ObservedVM,
     Placement,
     PoolSpec,
-    PowerState,
-    ServerChange,
-    ServerSpec,
     TaskRef,
     TaskResult,
     TemplateInfo,
+    VMChange,
+    VMSpec,
     ZoneCapacity,
 )
-
-
-class ProviderError(Exception):
-    """A backend failure, with a condition reason users can act on.
-
-    `retryable` is False where retrying cannot help until something changes (bad credentials, a missing
-    template); the controller still retries, but with the longest backoff.
-    """
-
-    reason = "BackendError"
-    retryable = True
-
-    def __init__(self, message: str, *, reason: str | None = None, retryable: bool | None = None):
-        super().__init__(message)
-        if reason is not None:
-            self.reason = reason
-        if retryable is not None:
-            self.retryable = retryable
-
-
-class AuthenticationFailed(ProviderError):
-    reason = "AuthenticationFailed"
-    retryable = False
-
-
-class TLSVerificationFailed(ProviderError):
-    reason = "TLSVerificationFailed"
-    retryable = False
-
-
-class Unreachable(ProviderError):
-    reason = "Unreachable"
-
-
-class NotFound(ProviderError):
-    reason = "NotFound"
-    retryable = False
-
-
-class Conflict(ProviderError):
-    """More than one VM claims the same identity: never guess which one is ours."""
-
-    reason = "IdentityConflict"
-    retryable = False
 
 
 class Endpoint(Protocol):
@@ -79,61 +37,54 @@ class Endpoint(Protocol):
     def close(self) -> None: ...
 
 
-class Servers(Protocol):
+class VMs(Protocol):
     """VM lifecycle. Every call is safe to repeat after a crash."""
 
-    def find(self, uid: str, known_ref: str | None = None) -> ObservedServer | None:
+    def find(self, uid: str, known_ref: str | None = None) -> ObservedVM | None:
         """The VM that belongs to ECS `uid`: by recorded ref, else by identity. None if there is none.
 
         Raises Conflict when more than one VM matches.
         """
         ...
 
-    def find_by_unique_id(self, unique_id: str) -> ObservedServer | None:
+    def find_by_unique_id(self, unique_id: str) -> ObservedVM | None:
         """A VM by its instance UUID (vCenter) or VM ID (SCVMM), for adoption."""
         ...
 
-    def create(self, spec: ServerSpec) -> TaskRef:
+    def create(self, spec: VMSpec) -> TaskRef:
         """Start creating the VM, stamped with `spec.uid`. Returns the task to follow."""
         ...
 
     def task(self, task: TaskRef) -> TaskResult: ...
 
-    def reconfigure(self, server: ObservedServer, change: ServerChange) -> TaskRef: ...
+    def reconfigure(self, vm: ObservedVM, change: VMChange) -> TaskRef: ...
 
-    def set_power(self, server: ObservedServer, power: PowerState, *, graceful: bool = False) -> TaskRef:
+    def set_power(self, vm: ObservedVM, power: PowerState, *, graceful: bool = False) -> TaskRef:
         """Start the transition. `graceful` turns a running VM off through its guest OS (operation
         "guest-shutdown"; needs VMware Tools or Hyper-V integration services); otherwise the power is pulled."""
         ...
 
-    def destroy(self, server: ObservedServer) -> TaskRef:
+    def destroy(self, vm: ObservedVM) -> TaskRef:
         """Power off (hard) if needed, then delete the VM and its disks."""
         ...
 
-    def adopt(self, server: ObservedServer, uid: str) -> None:
+    def adopt(self, vm: ObservedVM, uid: str) -> None:
         """Mark an existing VM as belonging to ECS `uid`."""
         ...
 
-    def release(self, server: ObservedServer) -> None:
+    def release(self, vm: ObservedVM) -> None:
         """Remove herder's marks from a VM that is being orphaned."""
         ...
 
-    def relocate(self, server: ObservedServer, host: str | None, datastore: str | None) -> TaskRef:
+    def relocate(self, vm: ObservedVM, host: str | None, datastore: str | None) -> TaskRef:
         """Move a VM live to another host and/or datastore (vMotion / Storage vMotion); None: stay.
 
         Raises NotSupported where the backend cannot."""
         ...
 
 
-class NotSupported(ProviderError):
-    reason = "NotSupported"
-    retryable = False
 
 
-class InUse(ProviderError):
-    """The backend object still holds something (a pool with VMs or child pools)."""
-
-    reason = "InUse"
 
 
 class Pools(Protocol):
@@ -156,15 +107,15 @@ class Pools(Protocol):
 class Inventory(Protocol):
     """A cache of the VMs herder manages, kept current by the backend's change feed."""
 
-    def snapshot(self) -> Mapping[str, ObservedServer]:
+    def snapshot(self) -> Mapping[str, ObservedVM]:
         """The current view, keyed by unique ID."""
         ...
 
-    def subscribe(self, callback: Callable[[ObservedServer | None, str], None]) -> None:
-        """Call `callback(server_or_None_if_gone, unique_id)` from the watch thread on every change."""
+    def subscribe(self, callback: Callable[[ObservedVM | None, str], None]) -> None:
+        """Call `callback(vm_or_None_if_gone, unique_id)` from the watch thread on every change."""
         ...
 
-    def refresh(self, ref: str) -> ObservedServer | None:
+    def refresh(self, ref: str) -> ObservedVM | None:
         """Re-read one VM (by ref) into the cache and return it; None if it is gone."""
         ...
 
@@ -174,7 +125,7 @@ class Inventory(Protocol):
 
 
 class Images(Protocol):
-    """VM templates: find, capture from a server, import from a file, delete. Every call is safe to repeat.
+    """VM templates: find, capture from a VM, import from a file, delete. Every call is safe to repeat.
 
     Templates herder makes carry the Image's UID as their identity (vCenter: the instance UUID), so a
     capture or import that ran before a crash is found instead of repeated.
@@ -187,8 +138,8 @@ class Images(Protocol):
         """
         ...
 
-    def capture(self, server: ObservedServer, name: str, uid: str, placement: Placement) -> TaskRef:
-        """Start cloning the VM `server` into a template named `name` with identity `uid`, in the
+    def capture(self, vm: ObservedVM, name: str, uid: str, placement: Placement) -> TaskRef:
+        """Start cloning the VM `vm` into a template named `name` with identity `uid`, in the
         placement's folder and datastore. The source keeps running and stays managed."""
         ...
 
@@ -221,16 +172,19 @@ class Zones(Protocol):
 
 
 class Provider(Protocol):
-    """One backend endpoint: its session, its VMs and its inventory watch. Read-only members."""
+    """One backend endpoint and everything herder does on it. Read-only members."""
 
     @property
     def endpoint(self) -> Endpoint: ...
 
     @property
-    def servers(self) -> Servers: ...
+    def vms(self) -> VMs: ...
 
     @property
     def inventory(self) -> Inventory: ...
+
+    @property
+    def images(self) -> Images: ...
 
     @property
     def pools(self) -> Pools: ...

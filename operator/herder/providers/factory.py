@@ -25,10 +25,10 @@ def split_host_port(server: str, default_port: int) -> tuple[str, int]:
 
 def vcenter(server: str, datacenter: str, credentials: Credentials, tls: TLSSettings,
             on_request: RequestHook | None = None) -> Provider:
-    from herder.providers.vcenter import VCenterProvider
+    from herder.providers.vcenter import Session, VCenterProvider
 
     host, port = split_host_port(server, 443)
-    return VCenterProvider(host, credentials, tls, datacenter, port=port, on_request=on_request)
+    return VCenterProvider(Session(host, credentials, tls, datacenter, port=port, on_request=on_request))
 
 
 def scvmm(endpoint: str, credentials: Credentials, tls: TLSSettings, *, transport: str,

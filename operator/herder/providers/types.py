@@ -5,11 +5,27 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from herder.api.ecs import PowerState
 
-class PowerState(enum.StrEnum):
-    ON = "On"
-    OFF = "Off"
-    SUSPENDED = "Suspended"
+
+class Operation(enum.StrEnum):
+    """What a backend task does. Recorded with the task in status, so following it is told apart."""
+
+    CREATE = "create"
+    RECONFIGURE = "reconfigure"
+    POWER_ON = "power-on"
+    POWER_OFF = "power-off"
+    SUSPEND = "suspend"
+    GUEST_SHUTDOWN = "guest-shutdown"  # a power-off through the guest OS
+    DESTROY = "destroy"
+    COMPENSATE = "destroy-failed-create"  # destroying what a failed create left behind
+    RELOCATE = "relocate"
+    CAPTURE = "capture"
+    IMPORT = "import"
+
+    @property
+    def changes_power(self) -> bool:
+        return self in {Operation.POWER_ON, Operation.POWER_OFF, Operation.SUSPEND, Operation.GUEST_SHUTDOWN}
 
 
 class TaskStatus(enum.StrEnum):
@@ -37,7 +53,6 @@ class TLSSettings:
 
 @dataclass(frozen=True)
 class VCenterPlacement:
-    datacenter: str
     cluster: str | None = None
     host: str | None = None
     datastore: str | None = None
@@ -65,7 +80,7 @@ class DataDisk:
 
 
 @dataclass(frozen=True)
-class ServerSpec:
+class VMSpec:
     """What one ECS asks of its backend, already resolved from the zone, image and Secrets."""
 
     uid: str  # the ECS's metadata.uid: the VM's identity on the backend
@@ -91,7 +106,7 @@ class ObservedDisk:
 
 
 @dataclass(frozen=True)
-class ObservedServer:
+class ObservedVM:
     """A VM as the backend reports it."""
 
     unique_id: str  # instance UUID (vCenter) or VM ID (SCVMM)
@@ -112,10 +127,27 @@ class ObservedServer:
     busy: bool = False  # the backend is changing it (e.g. SCVMM UnderCreation/UnderUpdate)
 
 
+# The ID of a task that had nothing to do: the backend was already as asked.
+DONE = "done:"
+
+
 @dataclass(frozen=True)
 class TaskRef:
     id: str
-    operation: str
+    operation: Operation
+
+    @classmethod
+    def nothing_to_do(cls, operation: Operation, ref: str = "") -> TaskRef:
+        return cls(f"{DONE}{ref}", operation)
+
+    @property
+    def finished(self) -> bool:
+        """The backend had nothing to do: there is no task to follow."""
+        return self.id.startswith(DONE)
+
+    def finished_result(self) -> TaskResult:
+        """What a task that had nothing to do resulted in: success, with the object it was about."""
+        return TaskResult(TaskStatus.SUCCEEDED, result_ref=self.id[len(DONE):] or None)
 
 
 @dataclass(frozen=True)
@@ -126,7 +158,7 @@ class TaskResult:
 
 
 @dataclass(frozen=True)
-class ServerChange:
+class VMChange:
     """One reconfiguration, applied in a single backend call where the backend allows it."""
 
     cpu: int | None = None
@@ -162,15 +194,6 @@ class TemplateInfo:
     owner_uid: str | None = None  # the Image/ClusterImage UID that made it (herder-made templates only)
 
 
-class ImportFailed(Exception):
-    """An image import failed for a reason in the image itself or its URL, not the backend.
-
-    `reason` is the condition reason: DownloadFailed, ChecksumMismatch or InvalidImage.
-    """
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
 
 
 # -- resource pools -------------------------------------------------------------------------------------------
@@ -221,7 +244,7 @@ class ObservedPool:
     path: str  # absolute inventory path, e.g. /DC0/host/DC0_C0/Resources/team-a
     cpu: Allocation
     memory: Allocation
-    servers: int = 0  # VMs directly in the pool
+    vms: int = 0  # VMs directly in the pool
     children: int = 0  # child pools
     cpu_usage: PoolUsage = field(default_factory=PoolUsage)
     memory_usage: PoolUsage = field(default_factory=PoolUsage)

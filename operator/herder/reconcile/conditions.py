@@ -6,14 +6,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from herder.reasons import Reason
+
 READY = "Ready"
 
 
 @dataclass(frozen=True)
 class Condition:
+    """One aspect of an object's state, as a planner decides it (lastTransitionTime is added on write)."""
+
     type: str
     status: bool
-    reason: str
+    reason: Reason
     message: str = ""
 
 
@@ -37,7 +41,7 @@ def merge(
     return list(merged.values())
 
 
-def summary(conditions: Sequence[Condition], ready_reason: str = "Ready", ready_message: str = "") -> Condition:
+def summary(conditions: Sequence[Condition], ready_reason: Reason = Reason.READY, ready_message: str = "") -> Condition:
     """Ready is True only when every other condition that matters is True; else it carries the first failure."""
     for cond in conditions:
         if not cond.status:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from herder.api.common import LabelSelector, LabelSelectorOperator
+from herder.api.selectors import LabelSelector, LabelSelectorOperator
 
 
 def selector_matches(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:

@@ -60,7 +60,7 @@ class World:
 def wait_task(provider: Provider, ref: TaskRef, timeout: float = 20.0) -> TaskResult:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        result = provider.servers.task(ref)
+        result = provider.vms.task(ref)
         if result.status != TaskStatus.RUNNING:
             return result
         time.sleep(0.1)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from scvmm_world import PASSWORD, World
 
-from herder.providers.base import AuthenticationFailed, NotFound, Provider, ProviderError, TLSVerificationFailed
+from herder.errors import AuthenticationFailed, NotFound, ProviderError, TLSVerificationFailed
+from herder.providers.base import Provider
 from herder.providers.scvmm import SCVMMProvider
 from herder_dev import pki
 
@@ -59,7 +60,7 @@ def test_one_shell_is_reused_and_a_find_costs_two_requests(world: World, provide
     before = world.requests_made()
     counts = provider.endpoint.request_counts()
     for _ in range(3):
-        assert provider.servers.find("a2b3c4d5-0000-4000-8000-000000000000") is None
+        assert provider.vms.find("a2b3c4d5-0000-4000-8000-000000000000") is None
     after = world.requests_made()
     assert after.get("Create", 0) == before.get("Create", 0)  # no new shell
     assert after.get("Command", 0) == before.get("Command", 0)  # no new process
@@ -71,7 +72,7 @@ def test_one_shell_is_reused_and_a_find_costs_two_requests(world: World, provide
 def test_receive_timeouts_are_ridden_out(world: World, provider: SCVMMProvider) -> None:
     provider.endpoint.info()
     world.admin("POST", "/admin/faults", {"receive_timeouts": 2})
-    assert provider.servers.find("a2b3c4d5-0000-4000-8000-000000000000") is None
+    assert provider.vms.find("a2b3c4d5-0000-4000-8000-000000000000") is None
     assert world.admin("GET", "/admin/faults")["receive_timeouts"] == 0
 
 

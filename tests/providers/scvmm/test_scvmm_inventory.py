@@ -7,15 +7,15 @@ import uuid
 
 from scvmm_world import World, wait_for, wait_task
 
-from herder.providers.types import ObservedServer, PowerState, SCVMMPlacement, ServerSpec, TaskStatus
+from herder.providers.types import ObservedVM, PowerState, SCVMMPlacement, TaskStatus, VMSpec
 
 
 def test_inventory_sees_a_vm_stopped_behind_herders_back(world: World) -> None:
     provider = world.provider(inventory_interval=0.3, job_timeout=30.0)
-    seen: list[tuple[ObservedServer | None, str]] = []
+    seen: list[tuple[ObservedVM | None, str]] = []
     lock = threading.Lock()
 
-    def record(server: ObservedServer | None, unique_id: str) -> None:
+    def record(server: ObservedVM | None, unique_id: str) -> None:
         with lock:
             seen.append((server, unique_id))
 
@@ -24,10 +24,10 @@ def test_inventory_sees_a_vm_stopped_behind_herders_back(world: World) -> None:
         world.ps("$t = Get-SCVMTemplate -Name 'ubuntu-22.04-tmpl'\n$hg = Get-SCVMHostGroup -Name 'Zone-B'\n"
                  "$cfg = New-SCVMConfiguration -VMTemplate $t -Name 'other' -VMHostGroup $hg\n"
                  "$null = New-SCVirtualMachine -Name 'other' -VMConfiguration $cfg")
-        s = ServerSpec(uid=str(uuid.uuid4()), name="web-1", template="ubuntu-22.04-tmpl", cpu=2, memory_mib=2048,
+        s = VMSpec(uid=str(uuid.uuid4()), name="web-1", template="ubuntu-22.04-tmpl", cpu=2, memory_mib=2048,
                        placement=SCVMMPlacement(cloud="Cloud-Gold"))
-        assert wait_task(provider, provider.servers.create(s)).status == TaskStatus.SUCCEEDED
-        server = provider.servers.find(s.uid)
+        assert wait_task(provider, provider.vms.create(s)).status == TaskStatus.SUCCEEDED
+        server = provider.vms.find(s.uid)
         assert server is not None and server.power == PowerState.ON
         provider.inventory.subscribe(record)
         provider.inventory.start()
@@ -44,15 +44,15 @@ def test_inventory_sees_a_vm_stopped_behind_herders_back(world: World) -> None:
         assert wait_for(lambda: (None, server.unique_id) in list(seen), timeout=2.0)
         assert provider.inventory.snapshot() == {}
         # refresh() re-reads one VM at once, into the cache.
-        again = ServerSpec(uid=str(uuid.uuid4()), name="web-2", template="ubuntu-22.04-tmpl", cpu=1,
+        again = VMSpec(uid=str(uuid.uuid4()), name="web-2", template="ubuntu-22.04-tmpl", cpu=1,
                            memory_mib=1024, placement=SCVMMPlacement(host_group="Zone-B"), power=PowerState.OFF)
-        ref = provider.servers.create(again)
+        ref = provider.vms.create(again)
         assert wait_task(provider, ref).status == TaskStatus.SUCCEEDED
-        made = provider.servers.find(again.uid)
+        made = provider.vms.find(again.uid)
         assert made is not None
         assert provider.inventory.refresh(made.ref) == made
         assert provider.inventory.snapshot()[made.unique_id] == made
-        provider.servers.release(made)
+        provider.vms.release(made)
         assert provider.inventory.refresh(made.ref) is not None
         assert made.unique_id not in provider.inventory.snapshot()  # no longer herder's
     finally:

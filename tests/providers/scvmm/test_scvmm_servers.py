@@ -7,42 +7,42 @@ import uuid
 import pytest
 from scvmm_world import World, wait_task
 
-from herder.providers.base import Conflict
+from herder.errors import Conflict
 from herder.providers.scvmm import SCVMMProvider
-from herder.providers.scvmm.servers import disk_file
+from herder.providers.scvmm.vms import disk_file
 from herder.providers.types import (
     DataDisk,
-    ObservedServer,
+    ObservedVM,
     PowerState,
     SCVMMPlacement,
-    ServerChange,
-    ServerSpec,
     TaskStatus,
+    VMChange,
+    VMSpec,
 )
 
 GIB = 1 << 30
 
 
-def spec(uid: str | None = None, power: PowerState = PowerState.ON, **kwargs: object) -> ServerSpec:
+def spec(uid: str | None = None, power: PowerState = PowerState.ON, **kwargs: object) -> VMSpec:
     values: dict[str, object] = {
         "uid": uid or str(uuid.uuid4()), "name": "web-1", "template": "ubuntu-22.04-tmpl", "cpu": 2,
         "memory_mib": 4096, "placement": SCVMMPlacement(host_group="All Hosts\\Zone-A"),
         "data_disks": (DataDisk("data", 10 * GIB),), "power": power, **kwargs,
     }
-    return ServerSpec(**values)  # type: ignore[arg-type]
+    return VMSpec(**values)  # type: ignore[arg-type]
 
 
-def created(provider: SCVMMProvider, s: ServerSpec) -> ObservedServer:
-    result = wait_task(provider, provider.servers.create(s))
+def created(provider: SCVMMProvider, s: VMSpec) -> ObservedVM:
+    result = wait_task(provider, provider.vms.create(s))
     assert result.status == TaskStatus.SUCCEEDED, result.error
-    found = provider.servers.find(s.uid)
+    found = provider.vms.find(s.uid)
     assert found is not None
     return found
 
 
 def test_create_then_find_matches_the_simulator_state(world: World, provider: SCVMMProvider) -> None:
     s = spec()
-    ref = provider.servers.create(s)
+    ref = provider.vms.create(s)
     assert ref.operation == "create" and not ref.id.startswith("done:")
     server = created(provider, s)
     assert (server.name, server.cpu, server.memory_mib, server.power, server.owner_uid) == (
@@ -58,17 +58,17 @@ def test_create_then_find_matches_the_simulator_state(world: World, provider: SC
     assert state["host_group"] == "All Hosts\\Zone-A"
     assert sorted((d["lun"], d["size_mb"], d["file"]) for d in state["disks"])[1] == (
         1, 10240, disk_file("web-1", DataDisk("data", 10 * GIB)))
-    assert provider.servers.find(s.uid, known_ref=server.ref) == server
-    assert provider.servers.find_by_unique_id(server.unique_id) == server
+    assert provider.vms.find(s.uid, known_ref=server.ref) == server
+    assert provider.vms.find_by_unique_id(server.unique_id) == server
 
 
 def test_create_again_never_duplicates(world: World, provider: SCVMMProvider) -> None:
     s = spec()
-    first = provider.servers.create(s)
-    again = provider.servers.create(s)  # as if the first TaskRef was lost in a crash
+    first = provider.vms.create(s)
+    again = provider.vms.create(s)  # as if the first TaskRef was lost in a crash
     assert again.id == first.id  # the running creation job is followed, not a second VM made
     server = created(provider, s)
-    assert provider.servers.create(s).id == f"done:{server.ref}"
+    assert provider.vms.create(s).id == f"done:{server.ref}"
     assert len(world.vms()) == 1
 
 
@@ -81,9 +81,9 @@ def test_a_create_that_crashed_before_the_custom_property_is_found(world: World,
         f"$vm = New-SCVirtualMachine -Name 'web-1' -VMConfiguration $cfg -Description 'herder-ecs-uid={uid}' "
         "-RunAsynchronously\n[string]$vm.ID"
     )
-    found = provider.servers.find(uid)
+    found = provider.vms.find(uid)
     assert found is not None and found.unique_id == vm_id and found.owner_uid == uid
-    wait_task(provider, provider.servers.create(spec(uid)))
+    wait_task(provider, provider.vms.create(spec(uid)))
     assert [v["id"] for v in world.vms()] == [vm_id]
     assert (world.vm(vm_id) or {})["custom"] == {"HerderEcsUid": uid}  # healed by the second create
 
@@ -92,9 +92,9 @@ def test_two_vms_claiming_one_ecs_is_a_conflict(world: World, provider: SCVMMPro
     s = spec()
     server = created(provider, s)
     other = created(provider, spec(name="web-2"))
-    provider.servers.adopt(other, s.uid)
+    provider.vms.adopt(other, s.uid)
     with pytest.raises(Conflict, match=server.ref):
-        provider.servers.find(s.uid)
+        provider.vms.find(s.uid)
 
 
 def test_reconfigure_and_disks(world: World, provider: SCVMMProvider) -> None:
@@ -102,23 +102,23 @@ def test_reconfigure_and_disks(world: World, provider: SCVMMProvider) -> None:
     server = created(provider, s)
     assert server.power == PowerState.OFF
     data = next(d for d in server.disks if d.name == "data")
-    change = ServerChange(cpu=4, memory_mib=8192, grow_disks=((data.key, 20 * GIB),),
+    change = VMChange(cpu=4, memory_mib=8192, grow_disks=((data.key, 20 * GIB),),
                           add_disks=(DataDisk("logs", 2 * GIB),))
-    assert wait_task(provider, provider.servers.reconfigure(server, change)).status == TaskStatus.SUCCEEDED
-    after = provider.servers.find(s.uid)
+    assert wait_task(provider, provider.vms.reconfigure(server, change)).status == TaskStatus.SUCCEEDED
+    after = provider.vms.find(s.uid)
     assert after is not None and (after.cpu, after.memory_mib) == (4, 8192)
     assert sorted((d.name, d.size_bytes) for d in after.disks if not d.is_os_disk) == [
         ("data", 20 * GIB), ("logs", 2 * GIB)]
     state = world.vm(server.unique_id) or {}
     assert sorted(d["lun"] for d in state["disks"]) == [0, 1, 2]
     # Repeating the same change is safe: nothing is added twice.
-    assert wait_task(provider, provider.servers.reconfigure(after, change)).status == TaskStatus.SUCCEEDED
+    assert wait_task(provider, provider.vms.reconfigure(after, change)).status == TaskStatus.SUCCEEDED
     assert len((world.vm(server.unique_id) or {})["disks"]) == 3
     logs = next(d for d in after.disks if d.name == "logs")
-    done = wait_task(provider, provider.servers.reconfigure(after, ServerChange(remove_disks=(logs.key,))))
+    done = wait_task(provider, provider.vms.reconfigure(after, VMChange(remove_disks=(logs.key,))))
     assert done.status == TaskStatus.SUCCEEDED
     assert len((world.vm(server.unique_id) or {})["disks"]) == 2
-    assert provider.servers.reconfigure(after, ServerChange()).id.startswith("done:")
+    assert provider.vms.reconfigure(after, VMChange()).id.startswith("done:")
 
 
 def test_power_transitions(world: World, provider: SCVMMProvider) -> None:
@@ -126,24 +126,24 @@ def test_power_transitions(world: World, provider: SCVMMProvider) -> None:
     server = created(provider, s)
 
     def power(to: PowerState) -> str:
-        ref = provider.servers.set_power(server, to)
+        ref = provider.vms.set_power(server, to)
         assert wait_task(provider, ref).status == TaskStatus.SUCCEEDED
         return str((world.vm(server.unique_id) or {})["status"])
 
     assert power(PowerState.ON) == "Running"
-    assert provider.servers.set_power(server, PowerState.ON).id.startswith("done:")
+    assert provider.vms.set_power(server, PowerState.ON).id.startswith("done:")
     assert power(PowerState.SUSPENDED) == "Paused"
-    observed = provider.servers.find(s.uid)
+    observed = provider.vms.find(s.uid)
     assert observed is not None and observed.power == PowerState.SUSPENDED
     assert power(PowerState.ON) == "Running"
     assert power(PowerState.OFF) == "PowerOff"
-    assert provider.servers.set_power(server, PowerState.OFF).id.startswith("done:")
+    assert provider.vms.set_power(server, PowerState.OFF).id.startswith("done:")
 
 
 def test_graceful_power_off_asks_the_guest_os(world: World, provider: SCVMMProvider) -> None:
     s = spec()
     server = created(provider, s)
-    ref = provider.servers.set_power(server, PowerState.OFF, graceful=True)
+    ref = provider.vms.set_power(server, PowerState.OFF, graceful=True)
     assert ref.operation == "guest-shutdown"
     assert wait_task(provider, ref).status == TaskStatus.SUCCEEDED
     assert (world.vm(server.unique_id) or {})["status"] == "PowerOff"
@@ -153,12 +153,12 @@ def test_graceful_power_off_asks_the_guest_os(world: World, provider: SCVMMProvi
 def test_destroy_running_vm_then_again(world: World, provider: SCVMMProvider) -> None:
     s = spec()
     server = created(provider, s)
-    ref = provider.servers.destroy(server)
+    ref = provider.vms.destroy(server)
     assert ref.operation == "destroy"
     assert wait_task(provider, ref).status == TaskStatus.SUCCEEDED
     assert world.vms() == []
-    assert provider.servers.find(s.uid) is None
-    assert provider.servers.destroy(server).id == "done:"
+    assert provider.vms.find(s.uid) is None
+    assert provider.vms.destroy(server).id == "done:"
 
 
 def test_adopt_and_release(world: World, provider: SCVMMProvider) -> None:
@@ -167,23 +167,23 @@ def test_adopt_and_release(world: World, provider: SCVMMProvider) -> None:
         "$cfg = New-SCVMConfiguration -VMTemplate $t -Name 'legacy' -VMHostGroup $hg\n"
         "$vm = New-SCVirtualMachine -Name 'legacy' -VMConfiguration $cfg\n[string]$vm.ID"
     )
-    found = provider.servers.find_by_unique_id(vm_id)
+    found = provider.vms.find_by_unique_id(vm_id)
     assert found is not None and found.owner_uid is None
     uid = str(uuid.uuid4())
-    provider.servers.adopt(found, uid)
-    adopted = provider.servers.find(uid)
+    provider.vms.adopt(found, uid)
+    adopted = provider.vms.find(uid)
     assert adopted is not None and adopted.unique_id == vm_id
-    provider.servers.release(adopted)
-    assert provider.servers.find(uid) is None
+    provider.vms.release(adopted)
+    assert provider.vms.find(uid) is None
     assert (world.vm(vm_id) or {})["custom"] == {}
     # A VM herder created loses its Description mark too, so nothing claims it any more.
     s = spec(name="made")
     made = created(provider, s)
-    provider.servers.release(made)
-    assert provider.servers.find(s.uid) is None
-    provider.servers.release(made)  # again: nothing left to unmark
-    wait_task(provider, provider.servers.destroy(made))
-    provider.servers.release(made)  # gone: a no-op
+    provider.vms.release(made)
+    assert provider.vms.find(s.uid) is None
+    provider.vms.release(made)  # again: nothing left to unmark
+    wait_task(provider, provider.vms.destroy(made))
+    provider.vms.release(made)  # gone: a no-op
 
 
 def test_busy_twice_then_success_makes_one_vm(world: World, provider: SCVMMProvider) -> None:
@@ -197,18 +197,18 @@ def test_busy_twice_then_success_makes_one_vm(world: World, provider: SCVMMProvi
 def test_failed_create_job_is_reported_and_destroy_cleans_up(world: World, provider: SCVMMProvider) -> None:
     world.admin("POST", "/admin/faults", {"job_fail": "New-SCVirtualMachine", "error_id": 2912})
     s = spec()
-    result = wait_task(provider, provider.servers.create(s))
+    result = wait_task(provider, provider.vms.create(s))
     assert result.status == TaskStatus.FAILED
     assert result.error is not None and "2912" in result.error
-    half = provider.servers.find(s.uid)
+    half = provider.vms.find(s.uid)
     assert half is not None
     # Creating again follows the failed job instead of making a second VM.
-    assert wait_task(provider, provider.servers.create(s)).status == TaskStatus.FAILED
-    assert wait_task(provider, provider.servers.destroy(half)).status == TaskStatus.SUCCEEDED
+    assert wait_task(provider, provider.vms.create(s)).status == TaskStatus.FAILED
+    assert wait_task(provider, provider.vms.destroy(half)).status == TaskStatus.SUCCEEDED
     assert world.vms() == []
 
 
 def test_unknown_job_is_unknown(provider: SCVMMProvider) -> None:
     from herder.providers.types import TaskRef
 
-    assert provider.servers.task(TaskRef(str(uuid.uuid4()), "create")).status == TaskStatus.UNKNOWN
+    assert provider.vms.task(TaskRef(str(uuid.uuid4()), "create")).status == TaskStatus.UNKNOWN

@@ -6,7 +6,7 @@ import pytest
 from scvmm_world import World
 from test_scvmm_servers import created, spec
 
-from herder.providers.base import NotFound
+from herder.errors import NotFound
 from herder.providers.scvmm import SCVMMProvider
 from herder.providers.types import SCVMMPlacement
 

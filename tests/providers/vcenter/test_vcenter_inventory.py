@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from vcsim_world import Vcsim
 
-from herder.providers.types import ObservedServer, PowerState
+from herder.providers.types import ObservedVM, PowerState
 
 
 def _eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -38,10 +38,10 @@ def test_watch_sees_power_and_destroy_and_is_quiet(vcsim: Vcsim) -> None:
     )
     watched_uuid = vcsim.vm_info("watched")["config"]["instanceUuid"]
     p = vcsim.provider(keepalive_seconds=None, max_wait_seconds=5)
-    events: list[tuple[ObservedServer | None, str]] = []
+    events: list[tuple[ObservedVM | None, str]] = []
     lock = threading.Lock()
 
-    def record(server: ObservedServer | None, unique_id: str) -> None:
+    def record(server: ObservedVM | None, unique_id: str) -> None:
         with lock:
             events.append((server, unique_id))
 

@@ -9,11 +9,11 @@ import pytest
 from test_vcenter_servers import _create, _spec, _wait
 from vcsim_world import Vcsim
 
-from herder.providers.base import InUse
+from herder.errors import InUse
 from herder.providers.types import Allocation, PoolSpec, PowerState, SharesLevel, VCenterPlacement
 from herder.providers.vcenter import VCenterProvider
 
-ZONE = VCenterPlacement(datacenter="DC0", cluster="DC0_C0")
+ZONE = VCenterPlacement(cluster="DC0_C0")
 
 
 def _pool_info(vcsim: Vcsim, path: str) -> dict[str, object]:
@@ -40,7 +40,7 @@ def test_nested_pools_are_created_updated_live_and_deleted(provider: VCenterProv
     assert provider.pools.ensure(spec, known_ref=parent.ref).ref == parent.ref
     assert provider.pools.ensure(spec).ref == parent.ref
 
-    child_spec = PoolSpec("child-" + name, VCenterPlacement(datacenter="DC0", cluster="DC0_C0",
+    child_spec = PoolSpec("child-" + name, VCenterPlacement(cluster="DC0_C0",
                                                             resource_pool=parent.path))
     child = provider.pools.ensure(child_spec)
     assert child.path == f"{parent.path}/child-{name}"
@@ -48,11 +48,11 @@ def test_nested_pools_are_created_updated_live_and_deleted(provider: VCenterProv
 
     # A VM in the child keeps running while the child's settings change.
     vm = _create(provider, _spec(f"in-{name}", placement=VCenterPlacement(
-        datacenter="DC0", cluster="DC0_C0", datastore="LocalDS_0", network="VM Network", resource_pool=child.path)))
+        cluster="DC0_C0", datastore="LocalDS_0", network="VM Network", resource_pool=child.path)))
     assert vm.power is PowerState.ON
     updated = provider.pools.ensure(PoolSpec(child_spec.name, child_spec.parent, cpu=Allocation(limit=2000)),
                                     known_ref=child.ref)
-    assert updated.cpu.limit == 2000 and updated.servers == 1
+    assert updated.cpu.limit == 2000 and updated.vms == 1
     assert _pool_info(vcsim, child.path)["cpu"]["limit"] == 2000  # type: ignore[index]
     assert vcsim.vm_info(f"in-{name}")["runtime"]["powerState"] == "poweredOn"
 
@@ -60,7 +60,7 @@ def test_nested_pools_are_created_updated_live_and_deleted(provider: VCenterProv
         provider.pools.delete(child.ref)
     with pytest.raises(InUse):  # a child pool counts too
         provider.pools.delete(parent.ref)
-    _wait(provider, provider.servers.destroy(vm))
+    _wait(provider, provider.vms.destroy(vm))
     provider.pools.delete(child.ref)
     provider.pools.delete(parent.ref)
     provider.pools.delete(parent.ref)  # gone already: fine
@@ -72,16 +72,16 @@ def test_relocate_moves_a_running_vm_to_another_host(provider: VCenterProvider, 
     name = f"move-{uuid.uuid4().hex[:6]}"
     vm = _create(provider, _spec(name))
     target = next(h for h in ("DC0_C0_H0", "DC0_C0_H1", "DC0_C0_H2") if h != vm.host)
-    _wait(provider, provider.servers.relocate(vm, target, None))
+    _wait(provider, provider.vms.relocate(vm, target, None))
     deadline = time.monotonic() + 10
-    moved = provider.servers.find(vm.unique_id)
+    moved = provider.vms.find(vm.unique_id)
     while moved is not None and moved.host != target and time.monotonic() < deadline:
         time.sleep(0.2)
-        moved = provider.servers.find(vm.unique_id)
+        moved = provider.vms.find(vm.unique_id)
     assert moved is not None and moved.host == target and moved.power is PowerState.ON
     info = vcsim.vm_info(name)
     assert info["runtime"]["powerState"] == "poweredOn"
     host_name = vcsim.govc("ls", "-L", f"HostSystem:{info['runtime']['host']['value']}").strip()
     assert host_name.endswith(target)
-    assert provider.servers.relocate(moved, None, None).id.startswith("done:")
-    _wait(provider, provider.servers.destroy(moved))
+    assert provider.vms.relocate(moved, None, None).id.startswith("done:")
+    _wait(provider, provider.vms.destroy(moved))

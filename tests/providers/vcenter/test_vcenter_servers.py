@@ -8,24 +8,24 @@ import uuid
 import pytest
 from vcsim_world import TEMPLATE, Vcsim
 
-from herder.providers.base import Conflict
+from herder.errors import Conflict
 from herder.providers.types import (
     DataDisk,
-    ObservedServer,
+    ObservedVM,
     PowerState,
-    ServerChange,
-    ServerSpec,
     TaskRef,
     TaskStatus,
     VCenterPlacement,
+    VMChange,
+    VMSpec,
 )
 from herder.providers.vcenter import VCenterProvider
 
 GIB = 1024**3
-PLACEMENT = VCenterPlacement(datacenter="DC0", cluster="DC0_C0", datastore="LocalDS_0", network="VM Network")
+PLACEMENT = VCenterPlacement(cluster="DC0_C0", datastore="LocalDS_0", network="VM Network")
 
 
-def _spec(name: str, **overrides: object) -> ServerSpec:
+def _spec(name: str, **overrides: object) -> VMSpec:
     fields: dict[str, object] = {
         "uid": str(uuid.uuid4()),
         "name": name,
@@ -39,13 +39,13 @@ def _spec(name: str, **overrides: object) -> ServerSpec:
         "user_data": "#cloud-config\n",
     }
     fields.update(overrides)
-    return ServerSpec(**fields)  # type: ignore[arg-type]
+    return VMSpec(**fields)  # type: ignore[arg-type]
 
 
 def _wait(provider: VCenterProvider, ref: TaskRef) -> str | None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        result = provider.servers.task(ref)
+        result = provider.vms.task(ref)
         if result.status != TaskStatus.RUNNING:
             assert result.status == TaskStatus.SUCCEEDED, result.error
             return result.result_ref
@@ -53,10 +53,10 @@ def _wait(provider: VCenterProvider, ref: TaskRef) -> str | None:
     raise AssertionError(f"task {ref} did not finish")
 
 
-def _create(provider: VCenterProvider, spec: ServerSpec) -> ObservedServer:
-    ref = _wait(provider, provider.servers.create(spec))
+def _create(provider: VCenterProvider, spec: VMSpec) -> ObservedVM:
+    ref = _wait(provider, provider.vms.create(spec))
     assert ref is not None
-    server = provider.servers.find(spec.uid)
+    server = provider.vms.find(spec.uid)
     assert server is not None
     assert server.ref == ref
     return server
@@ -89,43 +89,43 @@ def test_clone_find_and_govc_agree(provider: VCenterProvider, vcsim: Vcsim) -> N
     os_file = next(d["backing"]["fileName"] for d in info["config"]["hardware"]["device"]
                    if d.get("capacityInBytes") == 10 * GIB)
     assert os_file.startswith("[LocalDS_0] clone-a/")
-    assert provider.servers.find_by_unique_id(spec.uid) == server
-    assert provider.servers.find(spec.uid, known_ref=server.ref) == server
+    assert provider.vms.find_by_unique_id(spec.uid) == server
+    assert provider.vms.find(spec.uid, known_ref=server.ref) == server
 
 
 def test_find_unknown_is_none(provider: VCenterProvider) -> None:
-    assert provider.servers.find(str(uuid.uuid4())) is None
-    assert provider.servers.find(str(uuid.uuid4()), known_ref="vm-999999") is None
+    assert provider.vms.find(str(uuid.uuid4())) is None
+    assert provider.vms.find(str(uuid.uuid4()), known_ref="vm-999999") is None
 
 
 def test_duplicate_create_resolves_to_the_same_vm(provider: VCenterProvider, vcsim: Vcsim) -> None:
     spec = _spec("clone-dup", data_disks=())
     first = _create(provider, spec)
-    again = provider.servers.create(spec)
+    again = provider.vms.create(spec)
     assert _wait(provider, again) == first.ref
     assert vcsim.govc("find", "/DC0/vm", "-type", "m", "-name", "clone-dup").split() == ["/DC0/vm/clone-dup"]
     with pytest.raises(Conflict):
-        provider.servers.create(_spec("clone-dup"))
+        provider.vms.create(_spec("clone-dup"))
 
 
 def test_reconfigure(provider: VCenterProvider, vcsim: Vcsim) -> None:
     server = _create(provider, _spec("clone-reconf"))
     data = next(d for d in server.disks if d.name == "data")
     os_disk = next(d for d in server.disks if d.is_os_disk)
-    change = ServerChange(
+    change = VMChange(
         cpu=4,
         memory_mib=4096,
         grow_disks=((os_disk.key, 30 * GIB),),
         add_disks=(DataDisk("logs", 3 * GIB),),
         remove_disks=(data.key,),
     )
-    _wait(provider, provider.servers.reconfigure(server, change))
+    _wait(provider, provider.vms.reconfigure(server, change))
     info = vcsim.vm_info("clone-reconf")
     assert (info["config"]["hardware"]["numCPU"], info["config"]["hardware"]["memoryMB"]) == (4, 4096)
     disks = _disks(vcsim, "clone-reconf")
     assert len(disks) == 2  # vcsim may reuse the removed disk's key, so count instead
     assert sorted(disks.values()) == [3 * GIB, 30 * GIB]
-    after = provider.servers.find(server.unique_id)
+    after = provider.vms.find(server.unique_id)
     assert after is not None
     assert {d.name: d.size_bytes for d in after.disks} == {None: 30 * GIB, "logs": 3 * GIB}
 
@@ -138,37 +138,37 @@ def test_power_transitions(provider: VCenterProvider, vcsim: Vcsim) -> None:
         (PowerState.SUSPENDED, "suspended"),
         (PowerState.OFF, "poweredOff"),
     ):
-        _wait(provider, provider.servers.set_power(server, power))
+        _wait(provider, provider.vms.set_power(server, power))
         assert vcsim.vm_info("clone-power")["runtime"]["powerState"] == expected
-    again = provider.servers.set_power(server, PowerState.OFF)
+    again = provider.vms.set_power(server, PowerState.OFF)
     assert again.id.startswith("done:")
 
 
 def test_graceful_power_off_shuts_the_guest_down_and_is_followed_by_power_state(provider: VCenterProvider,
                                                                                 vcsim: Vcsim) -> None:
     server = _create(provider, _spec("clone-shutdown", data_disks=()))
-    ref = provider.servers.set_power(server, PowerState.OFF, graceful=True)
+    ref = provider.vms.set_power(server, PowerState.OFF, graceful=True)
     assert ref.operation == "guest-shutdown"
     assert _wait(provider, ref) == server.ref
     assert vcsim.vm_info("clone-shutdown")["runtime"]["powerState"] == "poweredOff"
     assert "Guest OS shut down for clone-shutdown" in vcsim.govc("events", "/DC0/vm/clone-shutdown")
     # Nothing left to shut down: a plain no-op, not a second ShutdownGuest (which vCenter would refuse).
-    assert provider.servers.set_power(server, PowerState.OFF, graceful=True).id.startswith("done:")
-    _wait(provider, provider.servers.destroy(server))
-    assert provider.servers.task(ref).status is TaskStatus.UNKNOWN  # the VM is gone: nothing to follow
+    assert provider.vms.set_power(server, PowerState.OFF, graceful=True).id.startswith("done:")
+    _wait(provider, provider.vms.destroy(server))
+    assert provider.vms.task(ref).status is TaskStatus.UNKNOWN  # the VM is gone: nothing to follow
 
 
 def test_destroy_and_destroy_again(provider: VCenterProvider, vcsim: Vcsim) -> None:
     server = _create(provider, _spec("clone-gone"))
-    _wait(provider, provider.servers.destroy(server))
+    _wait(provider, provider.vms.destroy(server))
     assert vcsim.vm_info("clone-gone") is None
-    assert provider.servers.find(server.unique_id) is None
-    repeat = provider.servers.destroy(server)
-    assert provider.servers.task(repeat).status == TaskStatus.SUCCEEDED
+    assert provider.vms.find(server.unique_id) is None
+    repeat = provider.vms.destroy(server)
+    assert provider.vms.task(repeat).status == TaskStatus.SUCCEEDED
 
 
 def test_unknown_task_is_unknown(provider: VCenterProvider) -> None:
-    assert provider.servers.task(TaskRef(id="task-999999", operation="create")).status == TaskStatus.UNKNOWN
+    assert provider.vms.task(TaskRef(id="task-999999", operation="create")).status == TaskStatus.UNKNOWN
 
 
 def test_adopt_and_release(provider: VCenterProvider, vcsim: Vcsim) -> None:
@@ -188,14 +188,14 @@ def test_adopt_and_release(provider: VCenterProvider, vcsim: Vcsim) -> None:
         "legacy",
     )
     legacy_uuid = vcsim.vm_info("legacy")["config"]["instanceUuid"]
-    server = provider.servers.find_by_unique_id(legacy_uuid)
+    server = provider.vms.find_by_unique_id(legacy_uuid)
     assert server is not None
     owner = str(uuid.uuid4())
-    provider.servers.adopt(server, owner)
+    provider.vms.adopt(server, owner)
     assert owner in vcsim.govc("fields.info", "-n", "herder.dev/ecs-uid", "/DC0/vm/legacy")
-    found = provider.servers.find(owner)
+    found = provider.vms.find(owner)
     assert found is not None
     assert (found.unique_id, found.owner_uid) == (legacy_uuid, owner)
-    provider.servers.release(found)
+    provider.vms.release(found)
     assert owner not in vcsim.govc("fields.info", "-n", "herder.dev/ecs-uid", "/DC0/vm/legacy")
-    assert provider.servers.find(owner) is None
+    assert provider.vms.find(owner) is None

@@ -8,9 +8,10 @@ import ssl
 import pytest
 from vcsim_world import PASSWORD, USERNAME, Vcsim
 
-from herder.providers.base import AuthenticationFailed, TLSVerificationFailed, Unreachable
+from herder.errors import AuthenticationFailed, TLSVerificationFailed, Unreachable
 from herder.providers.types import Credentials, TLSSettings
-from herder.providers.vcenter import VCenterProvider
+from herder.providers.vcenter import Session, VCenterProvider
+from herder.reasons import Health
 from herder_dev.pki import ensure_ca
 from herder_dev.processes import free_port
 
@@ -33,7 +34,7 @@ def test_bad_password_is_authentication_failed(vcsim: Vcsim) -> None:
         p.endpoint.info()
     assert f"user '{USERNAME}'" in str(failure.value)
     assert "wrong-password" not in str(failure.value)
-    assert failure.value.retryable is False
+    assert failure.value.reason.health is Health.STALLED  # a person must fix the credentials
     p.close()
 
 
@@ -75,13 +76,8 @@ def test_insecure_only_when_explicit(vcsim: Vcsim) -> None:
 
 
 def test_unreachable(vcsim: Vcsim) -> None:
-    p = VCenterProvider(
-        "127.0.0.1",
-        Credentials(USERNAME, PASSWORD),
-        TLSSettings(ca_bundle=vcsim.ca_pem),
-        "DC0",
-        port=free_port(),
-    )
+    p = VCenterProvider(Session("127.0.0.1", Credentials(USERNAME, PASSWORD), TLSSettings(ca_bundle=vcsim.ca_pem),
+                                "DC0", port=free_port()))
     with pytest.raises(Unreachable):
         p.endpoint.info()
     p.close()

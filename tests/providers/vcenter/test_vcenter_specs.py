@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pyVmomi import vim
 
-from herder.providers.base import ProviderError
-from herder.providers.types import DataDisk, PowerState, ServerChange, ServerSpec, VCenterPlacement
+from herder.errors import ProviderError
+from herder.providers.types import DataDisk, PowerState, VCenterPlacement, VMChange, VMSpec
 from herder.providers.vcenter import specs
 from herder.providers.vcenter.observe import disk_names, observed_disks
 
@@ -30,17 +30,17 @@ def _template() -> list[Any]:
     return [scsi, disk, nic]
 
 
-def _spec(**overrides: Any) -> ServerSpec:
+def _spec(**overrides: Any) -> VMSpec:
     fields: dict[str, Any] = {
         "uid": "0b7c2bd4-9f1e-4c53-9d2a-5c1e7d6b8f00",
         "name": "web-0",
         "template": "t",
         "cpu": 2,
         "memory_mib": 4096,
-        "placement": VCenterPlacement(datacenter="DC0"),
+        "placement": VCenterPlacement(),
     }
     fields.update(overrides)
-    return ServerSpec(**fields)
+    return VMSpec(**fields)
 
 
 def _extra(config: Any) -> dict[str, str]:
@@ -119,7 +119,7 @@ def test_clone_spec_power() -> None:
 
 def test_reconfig_spec() -> None:
     devices = [*_template(), vim.vm.device.VirtualDisk(key=2001, controllerKey=1000, unitNumber=1, capacityInBytes=GIB)]
-    change = ServerChange(
+    change = VMChange(
         cpu=4, grow_disks=(("2000", 30 * GIB),), add_disks=(DataDisk("logs", GIB),), remove_disks=("2001", "9999")
     )
     config = specs.reconfig_spec(devices, change)
@@ -132,9 +132,9 @@ def test_reconfig_spec() -> None:
 
 def test_disks_cannot_shrink_and_unknown_grow_fails() -> None:
     with pytest.raises(ProviderError, match="shrink"):
-        specs.reconfig_spec(_template(), ServerChange(grow_disks=(("2000", GIB),)))
+        specs.reconfig_spec(_template(), VMChange(grow_disks=(("2000", GIB),)))
     with pytest.raises(ProviderError, match="does not exist"):
-        specs.reconfig_spec(_template(), ServerChange(grow_disks=(("2999", 20 * GIB),)))
+        specs.reconfig_spec(_template(), VMChange(grow_disks=(("2999", 20 * GIB),)))
 
 
 def test_observed_disks_names_and_os_disk() -> None:

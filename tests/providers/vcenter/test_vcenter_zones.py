@@ -7,7 +7,7 @@ import json
 import pytest
 from vcsim_world import Vcsim
 
-from herder.providers.base import NotFound
+from herder.errors import NotFound
 from herder.providers.types import VCenterPlacement
 from herder.providers.vcenter import VCenterProvider
 
@@ -15,7 +15,7 @@ _MIB = 1024 * 1024
 
 
 def _zone(**kwargs: str) -> VCenterPlacement:
-    values = {"datacenter": "DC0", "datastore": "LocalDS_0", "network": "VM Network", "folder": "vm", **kwargs}
+    values = {"datastore": "LocalDS_0", "network": "VM Network", "folder": "vm", **kwargs}
     return VCenterPlacement(**values)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from herder.providers.types import Credentials, TLSSettings
-from herder.providers.vcenter import VCenterProvider
+from herder.providers.vcenter import Session, VCenterProvider
 from herder_dev.tools import tool
 
 USERNAME = "herder"
@@ -45,12 +45,8 @@ class Vcsim:
         vms = self.govc_json("vm.info", "-json", "-e", name).get("virtualMachines") or []
         return vms[0] if vms else None
 
-    def provider(self, *, password: str = PASSWORD, tls: TLSSettings | None = None, **kwargs: Any) -> VCenterProvider:
-        return VCenterProvider(
-            "127.0.0.1",
-            Credentials(USERNAME, password),
-            tls or TLSSettings(ca_bundle=self.ca_pem),
-            "DC0",
-            port=self.port,
-            **kwargs,
-        )
+    def provider(self, *, password: str = PASSWORD, tls: TLSSettings | None = None, max_wait_seconds: int = 60,
+                 **session: Any) -> VCenterProvider:
+        return VCenterProvider(Session("127.0.0.1", Credentials(USERNAME, password),
+                                       tls or TLSSettings(ca_bundle=self.ca_pem), "DC0", port=self.port, **session),
+                               max_wait_seconds=max_wait_seconds)

@@ -15,11 +15,12 @@ import time
 from typing import Any
 from urllib.parse import urlparse
 
-from herder.providers.base import ProviderError
+from herder.errors import ProviderError
 from herder.providers.scvmm import results, scripts
 from herder.providers.scvmm.errors import Busy, translate, vmm_error
 from herder.providers.scvmm.shell import Meter, PowerShell
 from herder.providers.types import Credentials, EndpointInfo, TLSSettings
+from herder.reasons import Reason
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class CATrust:
         if tls.thumbprint and not tls.ca_bundle and not tls.insecure_skip_verify:
             raise ProviderError(
                 "SCVMM: certificate thumbprint pinning is not supported over WinRM; configure a CA bundle",
-                reason="TLSVerificationFailed", retryable=False,
+                reason=Reason.TLS_VERIFICATION_FAILED,
             )
         self.path: str | None = None
         if tls.ca_bundle and not tls.insecure_skip_verify:
@@ -56,9 +57,9 @@ class CATrust:
 def protocol_options(endpoint_url: str, credentials: Credentials, trust: CATrust, transport: str) -> dict[str, Any]:
     """The keyword arguments of winrm.protocol.Protocol for this endpoint."""
     if transport not in _TRANSPORTS:
-        raise ProviderError(f"SCVMM: unknown WinRM transport {transport!r}", retryable=False)
+        raise ProviderError(f"SCVMM: unknown WinRM transport {transport!r}")
     if transport == "basic" and urlparse(endpoint_url).scheme != "https":
-        raise ProviderError("SCVMM: Basic authentication is only allowed over https", retryable=False)
+        raise ProviderError("SCVMM: Basic authentication is only allowed over https")
     return {
         "endpoint": endpoint_url,
         "transport": _TRANSPORTS[transport],

@@ -18,13 +18,8 @@ from winrm.exceptions import (
     WSManFaultError,
 )
 
-from herder.providers.base import (
-    AuthenticationFailed,
-    NotFound,
-    ProviderError,
-    TLSVerificationFailed,
-    Unreachable,
-)
+from herder.errors import AuthenticationFailed, NotFound, ProviderError, TLSVerificationFailed, Unreachable
+from herder.reasons import Reason
 
 NOT_FOUND = 801
 BUSY = 1600
@@ -34,7 +29,7 @@ _ERROR_ID = re.compile(r"\(Error ID: (\d+)\)")
 class Busy(ProviderError):
     """VMM error 1600: another job holds the object. Retried by the driver, then by the controller."""
 
-    reason = "BackendBusy"
+    reason = Reason.BACKEND_BUSY
 
 
 def error_id(message: str) -> int | None:

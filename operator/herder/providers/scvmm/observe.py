@@ -1,5 +1,5 @@
-"""How a VM is read: one PowerShell projection (the small property set ObservedServer needs), and its
-translation into an ObservedServer. servers.py and the inventory use the same projection.
+"""How a VM is read: one PowerShell projection (the small property set ObservedVM needs), and its
+translation into an ObservedVM. servers.py and the inventory use the same projection.
 
 Identity: the VMM custom property `HerderEcsUid` holds the ECS UID. VMs herder creates also carry
 `herder-ecs-uid=<uid>` in their Description, set by New-SCVirtualMachine itself, so a VM is recognisable
@@ -12,8 +12,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from herder.api.ecs import PowerState
 from herder.providers.scvmm.scripts import quote
-from herder.providers.types import ObservedDisk, ObservedServer, PowerState
+from herder.providers.types import ObservedDisk, ObservedVM
 
 OWNER_PROPERTY = "HerderEcsUid"
 DESCRIPTION_MARK = "herder-ecs-uid="
@@ -88,10 +89,10 @@ def _disks(rows: Any) -> tuple[ObservedDisk, ...]:
     return tuple(disks)
 
 
-def to_server(row: Mapping[str, Any]) -> ObservedServer:
+def to_server(row: Mapping[str, Any]) -> ObservedVM:
     status = str(row.get("status") or "")
     owner = str(row.get("owner") or "") or description_owner(str(row.get("description") or ""))
-    return ObservedServer(
+    return ObservedVM(
         unique_id=str(row["id"]),
         ref=str(row["id"]),
         name=str(row.get("name") or ""),

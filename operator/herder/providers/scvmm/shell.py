@@ -22,7 +22,8 @@ from typing import Any
 from winrm.exceptions import WinRMOperationTimeoutError
 from winrm.protocol import Protocol
 
-from herder.providers.base import ProviderError
+from herder.errors import ProviderError
+from herder.reasons import Reason
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class _MeteredProtocol(Protocol):
 class ShellBroken(ProviderError):
     """The PowerShell process ended or stopped answering; the next script gets a new shell."""
 
-    reason = "Unreachable"
+    reason = Reason.UNREACHABLE
 
 
 class PowerShell:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from herder.providers.base import ProviderError
+from herder.errors import ProviderError
 from herder.providers.scvmm.driver import Driver
 from herder.providers.scvmm.scripts import find_cloud, find_host_group
 from herder.providers.types import Placement, SCVMMPlacement, ZoneCapacity
@@ -39,7 +39,7 @@ class SCVMMZones:
 
     def capacity(self, where: Placement) -> ZoneCapacity | None:
         if not isinstance(where, SCVMMPlacement):
-            raise ProviderError("an SCVMM zone needs an SCVMM placement", retryable=False)
+            raise ProviderError("an SCVMM zone needs an SCVMM placement")
         lines: list[str] = []
         if where.cloud:
             lines += find_cloud("cloud", where.cloud)

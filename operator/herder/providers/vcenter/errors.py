@@ -13,14 +13,8 @@ from typing import Any
 
 from pyVmomi import vim, vmodl
 
-from herder.providers.base import (
-    AuthenticationFailed,
-    Conflict,
-    NotFound,
-    ProviderError,
-    TLSVerificationFailed,
-    Unreachable,
-)
+from herder.errors import AuthenticationFailed, Conflict, NotFound, ProviderError, TLSVerificationFailed, Unreachable
+from herder.reasons import Reason
 
 
 def fault_message(fault: Any) -> str:
@@ -50,9 +44,9 @@ def translate(exc: BaseException, action: str) -> ProviderError:
     if isinstance(exc, vim.fault.DuplicateName):
         return Conflict(f"{action}: {fault_message(exc)}")
     if isinstance(exc, vim.fault.NoPermission):
-        return ProviderError(f"{action}: {fault_message(exc)}", reason="PermissionDenied", retryable=False)
+        return ProviderError(f"{action}: {fault_message(exc)}", reason=Reason.PERMISSION_DENIED)
     if isinstance(exc, vim.fault.InsufficientResourcesFault):
-        return ProviderError(f"{action}: {fault_message(exc)}", reason="InsufficientResources")
+        return ProviderError(f"{action}: {fault_message(exc)}", reason=Reason.INSUFFICIENT_RESOURCES)
     if isinstance(exc, vim.fault.FileNotFound):
         return NotFound(f"{action}: {fault_message(exc)}")
     if isinstance(exc, vmodl.MethodFault):

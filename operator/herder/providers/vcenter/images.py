@@ -27,10 +27,11 @@ from typing import IO, Any, Protocol
 
 from pyVmomi import vim, vmodl
 
-from herder.providers.base import Conflict, NotFound, ProviderError
+from herder.errors import Conflict, ImportFailed, NotFound, ProviderError
+from herder.providers import download
 from herder.providers.types import (
-    ImportFailed,
-    ObservedServer,
+    ObservedVM,
+    Operation,
     Placement,
     TaskRef,
     TaskResult,
@@ -42,11 +43,9 @@ from herder.providers.vcenter import query, tasks
 from herder.providers.vcenter.errors import fault_message
 from herder.providers.vcenter.fields import OwnerField
 from herder.providers.vcenter.session import Session
+from herder.reasons import Reason
 
 log = logging.getLogger(__name__)
-CHUNK = 1024 * 1024
-MAX_DESCRIPTOR = 16 * 1024 * 1024
-DOWNLOAD_TIMEOUT = 30.0
 LEASE_READY_TIMEOUT = 300.0
 LEASE_PROGRESS_SECONDS = 5.0
 _WAIT_TIMEOUT = 300.0
@@ -62,42 +61,6 @@ _Relocate: Any = vim.vm.RelocateSpec
 _ImportParams: Any = vim.OvfManager.CreateImportSpecParams
 
 
-
-
-class _HashingReader:
-    """A file-like view of an HTTP response that hashes and counts every byte read."""
-
-    def __init__(self, response: IO[bytes], url: str) -> None:
-        self._response = response
-        self._url = url
-        self.sha256 = hashlib.sha256()
-        self.count = 0
-
-    def read(self, size: int = -1) -> bytes:
-        try:
-            data = self._response.read(size if size is not None and size >= 0 else CHUNK)
-        except (OSError, http.client.HTTPException) as exc:
-            raise ImportFailed("DownloadFailed", f"reading {self._url} failed after {self.count} bytes: {exc}") from exc
-        self.sha256.update(data)
-        self.count += len(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(CHUNK):
-            pass
-
-
-def _open(url: str) -> tuple[IO[bytes], int]:
-    """(the response, its Content-Length or 0). Raises ImportFailed(DownloadFailed)."""
-    try:
-        response = urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT)  # noqa: S310 - http(s) only (API pattern)
-    except urllib.error.HTTPError as exc:
-        raise ImportFailed("DownloadFailed", f"GET {url}: HTTP {exc.code} {exc.reason}") from exc
-    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ImportFailed("DownloadFailed", f"GET {url}: {reason}") from exc
-    length = response.headers.get("Content-Length")
-    return response, int(length) if length and length.isdigit() else 0
 
 
 @dataclass(frozen=True)
@@ -116,56 +79,6 @@ class _Readable(Protocol):
 
 # Uploads a package's files: gets {path in the package: upload URL} and an upload function; returns what it sent.
 _Feed = Callable[[dict[str, str], Callable[[str, _Readable, int], None]], set[str]]
-
-
-class _Counting:
-    """Adds what is read to a shared counter (bytes sent across all of a package's files, for progress)."""
-
-    def __init__(self, reader: _HashingReader, counter: list[int]) -> None:
-        self._reader = reader
-        self._counter = counter
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._reader.read(size)
-        self._counter[0] += len(data)
-        return data
-
-
-def _fetch_small(url: str, what: str) -> bytes:
-    """A small file (a descriptor or manifest), whole. Raises ImportFailed."""
-    response, _ = _open(url)
-    try:
-        data = response.read(MAX_DESCRIPTOR + 1)
-    except (OSError, http.client.HTTPException) as exc:
-        raise ImportFailed("DownloadFailed", f"reading {url} failed: {exc}") from exc
-    finally:
-        response.close()
-    if len(data) > MAX_DESCRIPTOR:
-        raise ImportFailed("InvalidImage", f"{url}: {what} is larger than {MAX_DESCRIPTOR // 2**20} MiB")
-    return data
-
-
-def _manifest(descriptor_url: str) -> dict[str, str]:
-    """{file: sha256 hex} from the package's manifest beside the descriptor; {} when none is published.
-
-    Lines look like `SHA256(disk1.vmdk)= <hex>`; SHA-1 lines (older packages) are not trusted and skipped.
-    """
-    parts = urllib.parse.urlsplit(descriptor_url)
-    stem = parts.path.rsplit(".", 1)[0]
-    url = urllib.parse.urlunsplit(parts._replace(path=stem + ".mf"))
-    try:
-        text = _fetch_small(url, "the manifest").decode("utf-8", errors="replace")
-    except ImportFailed as exc:
-        if isinstance(exc.__cause__, urllib.error.HTTPError) and exc.__cause__.code == 404:
-            return {}
-        raise
-    found: dict[str, str] = {}
-    for line in text.splitlines():
-        algorithm, _, rest = line.partition("(")
-        path, _, digest = rest.partition(")=")
-        if algorithm.strip().upper() == "SHA256" and path and digest.strip():
-            found[path.strip()] = digest.strip().lower()
-    return found
 
 
 class VCenterImages:
@@ -226,18 +139,20 @@ class VCenterImages:
 
     # -- capture ----------------------------------------------------------------------------------------
 
-    def capture(self, server: ObservedServer, name: str, uid: str, placement: Placement) -> TaskRef:
+    def capture(self, server: ObservedVM, name: str, uid: str, placement: Placement) -> TaskRef:
         if not isinstance(placement, VCenterPlacement):
-            raise ProviderError(f"template {name}: a vCenter image needs a vCenter placement", retryable=False)
+            raise ProviderError(f"template {name}: a vCenter image needs a vCenter placement")
 
         def run() -> TaskRef:
             content, datacenter = self._session.content, self._session.datacenter()
             made = self._by_uuid(uid)
             if made is not None:
-                return tasks.done("capture", str(made._moId))  # a capture before a crash already made it
+                # A capture before a crash already made it.
+                return TaskRef.nothing_to_do(Operation.CAPTURE, str(made._moId))
             source = self._by_uuid(server.unique_id)
             if source is None:
-                raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason="ServerNotFound")
+                raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists",
+                                    reason=Reason.SERVER_NOT_FOUND)
             target = places.resolve(content, datacenter, placement, ())
             taken = content.searchIndex.FindChild(entity=target.folder, name=name)
             if taken is not None:
@@ -247,7 +162,7 @@ class VCenterImages:
             spec = _CloneSpec(location=_Relocate(datastore=target.datastore), template=True, powerOn=False,
                               config=_ConfigSpec(instanceUuid=uid))
             task = source.CloneVM_Task(folder=target.folder, name=name, spec=spec)
-            return TaskRef(id=str(task._moId), operation="capture")
+            return TaskRef(id=str(task._moId), operation=Operation.CAPTURE)
 
         return self._session.call(f"capture VM {server.name} as template {name}", run)
 
@@ -255,7 +170,7 @@ class VCenterImages:
 
     def task(self, task: TaskRef) -> TaskResult:
         def captured(ref: str | None) -> None:
-            if task.operation == "capture" and ref:
+            if task.operation is Operation.CAPTURE and ref:
                 # A captured adopted VM would hand its owner mark on to the template: clear it.
                 self._owner.set(self._session.content, _VM(ref, self._session.stub), "")
 
@@ -267,11 +182,11 @@ class VCenterImages:
         def run() -> TaskRef:
             vm = self._by_uuid(unique_id)
             if vm is None:
-                return tasks.done("destroy")
+                return TaskRef.nothing_to_do(Operation.DESTROY)
             try:
-                return TaskRef(id=str(vm.Destroy_Task()._moId), operation="destroy")
+                return TaskRef(id=str(vm.Destroy_Task()._moId), operation=Operation.DESTROY)
             except vmodl.fault.ManagedObjectNotFound:
-                return tasks.done("destroy")
+                return TaskRef.nothing_to_do(Operation.DESTROY)
 
         return self._session.call(f"delete template {unique_id}", run)
 
@@ -290,7 +205,7 @@ class VCenterImages:
     def import_ovf(self, url: str, checksum: str, name: str, uid: str, placement: Placement, *, packaged: bool,
                    progress: Callable[[int], bool]) -> TemplateInfo:
         if not isinstance(placement, VCenterPlacement):
-            raise ProviderError(f"template {name}: a vCenter image needs a vCenter placement", retryable=False)
+            raise ProviderError(f"template {name}: a vCenter image needs a vCenter placement")
         expected = checksum.removeprefix("sha256:").lower()
 
         def leftover() -> TemplateInfo | None:
@@ -311,7 +226,7 @@ class VCenterImages:
         job = _ImportJob(url, expected, name, uid, placement, progress)
         if not packaged:
             return self._import_ovf(job)
-        response, total = _open(url)
+        response, total = download.open_url(url)
         try:
             return self._import_ova(job, response, total)
         finally:
@@ -321,17 +236,18 @@ class VCenterImages:
         """One tar stream: the descriptor first, then each file straight into its upload URL; the whole
         archive's SHA-256 is known only at the end."""
         url, expected = job.url, job.expected
-        reader = _HashingReader(response, url)
+        reader = download.HashingReader(response, url)
         try:
             archive = tarfile.open(fileobj=reader, mode="r|")  # type: ignore[call-overload]  # noqa: SIM115
             first = archive.next()
         except tarfile.TarError as exc:
-            raise ImportFailed("InvalidImage", f"{url} is not an OVA (tar) archive: {exc}") from exc
-        if first is None or not first.name.lower().endswith(".ovf") or first.size > MAX_DESCRIPTOR:
-            raise ImportFailed("InvalidImage", f"{url} is not an OVA: its first entry must be the .ovf descriptor")
+            raise ImportFailed(Reason.INVALID_IMAGE, f"{url} is not an OVA (tar) archive: {exc}") from exc
+        if first is None or not first.name.lower().endswith(".ovf") or first.size > download.MAX_DESCRIPTOR:
+            raise ImportFailed(Reason.INVALID_IMAGE,
+                               f"{url} is not an OVA: its first entry must be the .ovf descriptor")
         stream = archive.extractfile(first)
         if stream is None:
-            raise ImportFailed("InvalidImage", f"{url}: the OVF descriptor is not a regular file")
+            raise ImportFailed(Reason.INVALID_IMAGE, f"{url}: the OVF descriptor is not a regular file")
         descriptor = stream.read().decode("utf-8", errors="replace")
 
         def feed(files: dict[str, str], upload: Callable[[str, _Readable, int], None]) -> set[str]:
@@ -347,7 +263,8 @@ class VCenterImages:
             reader.drain()
             digest = reader.sha256.hexdigest()
             if digest != expected:
-                raise ImportFailed("ChecksumMismatch", f"{url}: SHA-256 is sha256:{digest}, expected sha256:{expected}")
+                raise ImportFailed(Reason.CHECKSUM_MISMATCH,
+                               f"{url}: SHA-256 is sha256:{digest}, expected sha256:{expected}")
             return uploaded
 
         return self._run_import(job, descriptor, feed, lambda: min(99, reader.count * 100 // total) if total else 0)
@@ -357,11 +274,12 @@ class VCenterImages:
         anything is made; each file is fetched from beside it and streamed into its upload URL, checked against
         the package's manifest (`<descriptor>.mf`) when one is published."""
         url, expected = job.url, job.expected
-        descriptor = _fetch_small(url, "the OVF descriptor")
+        descriptor = download.fetch_small(url, "the OVF descriptor")
         digest = hashlib.sha256(descriptor).hexdigest()
         if digest != expected:
-            raise ImportFailed("ChecksumMismatch", f"{url}: SHA-256 is sha256:{digest}, expected sha256:{expected}")
-        manifest = _manifest(url)
+            raise ImportFailed(Reason.CHECKSUM_MISMATCH,
+                               f"{url}: SHA-256 is sha256:{digest}, expected sha256:{expected}")
+        published = download.manifest(url)
         sent = [0]
         opened: dict[str, tuple[str, IO[bytes], int]] = {}  # path in the package -> (URL, response, length)
 
@@ -369,19 +287,19 @@ class VCenterImages:
             # Every file is requested before anything is made in vCenter: a missing one leaves nothing behind.
             for path in paths:
                 file_url = urllib.parse.urljoin(url, urllib.parse.quote(path))
-                response, length = _open(file_url)
+                response, length = download.open_url(file_url)
                 opened[path] = (file_url, response, length)
                 if not length:
-                    raise ImportFailed("DownloadFailed", f"GET {file_url}: no Content-Length")
+                    raise ImportFailed(Reason.DOWNLOAD_FAILED, f"GET {file_url}: no Content-Length")
 
         def feed(files: dict[str, str], upload: Callable[[str, _Readable, int], None]) -> set[str]:
             for path, target in sorted(files.items()):
                 file_url, response, length = opened[path]
-                reader = _HashingReader(response, file_url)
-                upload(target, _Counting(reader, sent), length)
-                wanted, got = manifest.get(path), reader.sha256.hexdigest()
+                reader = download.HashingReader(response, file_url)
+                upload(target, download.Counting(reader, sent), length)
+                wanted, got = published.get(path), reader.sha256.hexdigest()
                 if wanted is not None and got != wanted:
-                    raise ImportFailed("ChecksumMismatch",
+                    raise ImportFailed(Reason.CHECKSUM_MISMATCH,
                                        f"{file_url}: SHA-256 is sha256:{got}, the manifest says sha256:{wanted}")
             return set(files)
 
@@ -411,7 +329,7 @@ class VCenterImages:
         def tick() -> None:
             done = percent()
             if not progress(done):
-                raise ProviderError(f"import of template {name} cancelled", reason="ImportCancelled")
+                raise ProviderError(f"import of template {name} cancelled", reason=Reason.IMPORT_CANCELLED)
             if time.monotonic() - last_tick[0] >= LEASE_PROGRESS_SECONDS:
                 last_tick[0] = time.monotonic()
                 self._session.call("report import progress", lambda: lease.HttpNfcLeaseProgress(percent=done))
@@ -420,7 +338,7 @@ class VCenterImages:
             uploaded = feed(files, lambda target, body, size: self._upload(target, body, size, tick))
             missing = sorted(set(files) - uploaded)
             if missing:
-                raise ImportFailed("InvalidImage", f"{url}: the package lacks the file(s) {', '.join(missing)}")
+                raise ImportFailed(Reason.INVALID_IMAGE, f"{url}: the package lacks the file(s) {', '.join(missing)}")
 
             def finish() -> TemplateInfo | None:
                 lease.HttpNfcLeaseProgress(percent=100)
@@ -467,10 +385,11 @@ class VCenterImages:
             result = content.ovfManager.CreateImportSpec(ovfDescriptor=descriptor, resourcePool=target.pool,
                                                          datastore=datastore, cisp=params)
         except vmodl.MethodFault as exc:
-            raise ImportFailed("InvalidImage", f"vCenter rejected the OVF descriptor: {fault_message(exc)}") from exc
+            raise ImportFailed(Reason.INVALID_IMAGE,
+                               f"vCenter rejected the OVF descriptor: {fault_message(exc)}") from exc
         if result.error:
             messages = "; ".join(e.localizedMessage or fault_message(e.fault) for e in result.error)
-            raise ImportFailed("InvalidImage", f"vCenter rejected the OVF descriptor: {messages}")
+            raise ImportFailed(Reason.INVALID_IMAGE, f"vCenter rejected the OVF descriptor: {messages}")
         result.importSpec.configSpec.instanceUuid = uid
         return result, target
 
@@ -514,7 +433,7 @@ class VCenterImages:
             if cookie:
                 connection.putheader("Cookie", str(cookie))
             connection.endheaders()
-            while chunk := body.read(CHUNK):
+            while chunk := body.read(download.CHUNK):
                 connection.send(chunk)
                 tick()
             response = connection.getresponse()
@@ -522,6 +441,6 @@ class VCenterImages:
             if response.status not in {200, 201, 204}:
                 raise ProviderError(f"upload to {parts.path}: HTTP {response.status} {response.reason}")
         except (OSError, http.client.HTTPException) as exc:
-            raise ProviderError(f"upload to {parts.path}: {exc}", reason="UploadFailed") from exc
+            raise ProviderError(f"upload to {parts.path}: {exc}", reason=Reason.UPLOAD_FAILED) from exc
         finally:
             connection.close()

@@ -9,14 +9,13 @@ collector dies with it: the thread logs in again, builds a new filter and resync
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from pyVmomi import vim, vmodl
 
-from herder.providers.base import ProviderError
-from herder.providers.types import ObservedServer
+from herder.errors import ProviderError
+from herder.providers.inventory_cache import Change, InventoryCache
+from herder.providers.types import ObservedVM
 from herder.providers.vcenter import query
 from herder.providers.vcenter.errors import translate
 from herder.providers.vcenter.fields import OwnerField
@@ -26,46 +25,23 @@ from herder.providers.vcenter.session import Session
 
 log = logging.getLogger(__name__)
 
-Callback = Callable[[ObservedServer | None, str], None]
 _WaitOptions: Any = vmodl.query.PropertyCollector.WaitOptions
 _VM: Any = vim.VirtualMachine
 _RETRY_SECONDS = 5.0
 
 
-class VCenterInventory:
+class VCenterInventory(InventoryCache):
     """The `Inventory` protocol on one vCenter datacenter."""
 
     def __init__(self, session: Session, owner_field: OwnerField, *, max_wait_seconds: int = 60) -> None:
+        super().__init__(f"vcenter-inventory-{session.host}")
         self._session = session
         self._owner = owner_field
         self._max_wait = max_wait_seconds
-        self._lock = threading.Lock()
-        self._servers: dict[str, ObservedServer] = {}
         self._props: dict[str, dict[str, Any]] = {}  # moref -> raw properties
         self._uuid_of: dict[str, str] = {}  # moref -> instance UUID, for leave updates
-        self._callbacks: list[Callback] = []
-        self._synced = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._collector: Any = None
         self._view: Any = None
-
-    # -- Inventory protocol -----------------------------------------------------------------------------
-
-    def snapshot(self) -> Mapping[str, ObservedServer]:
-        with self._lock:
-            return dict(self._servers)
-
-    def subscribe(self, callback: Callback) -> None:
-        with self._lock:
-            self._callbacks.append(callback)
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"vcenter-inventory-{self._session.host}", daemon=True)
-        self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -75,26 +51,20 @@ class VCenterInventory:
                 self._session.call("stop the inventory watch", collector.CancelWaitForUpdates)
             except ProviderError as exc:
                 log.debug("cancel of the inventory wait failed: %s", exc)
-        if self._thread is not None:
-            self._thread.join(timeout=self._max_wait + 10)
-            self._thread = None
+        self._join(self._max_wait + 10)
 
-    def wait_synced(self, timeout: float) -> bool:
-        """True once the first full listing has been applied."""
-        return self._synced.wait(timeout)
-
-    def owned_by(self, uid: str) -> list[ObservedServer] | None:
+    def owned_by(self, uid: str) -> list[ObservedVM] | None:
         """VMs marked with ECS `uid`, from the cache; None until the first full listing arrived."""
         if not self._synced.is_set():
             return None
         with self._lock:
             return [s for s in self._servers.values() if s.owner_uid == uid]
 
-    def refresh(self, ref: str) -> ObservedServer | None:
+    def refresh(self, ref: str) -> ObservedVM | None:
         """Re-read one VM into the cache right after herder's own task, instead of waiting for the feed
         (vcsim, for one, does not report every device change)."""
 
-        def run() -> ObservedServer | None:
+        def run() -> ObservedVM | None:
             content = self._session.content
             try:
                 props: dict[str, Any] | None = query.properties(content, _VM(ref, self._session.stub), PROPERTIES)
@@ -174,7 +144,7 @@ class VCenterInventory:
 
     def _apply(self, update: Any, seen: set[str] | None) -> None:
         owner_key = self._session.call("read herder's custom field", lambda: self._owner.key(self._session.content))
-        changed: list[tuple[ObservedServer | None, str]] = []
+        changed: list[Change] = []
         for filter_set in update.filterSet or ():
             for obj in filter_set.objectSet or ():
                 ref = str(obj.obj._moId)
@@ -183,7 +153,7 @@ class VCenterInventory:
                 changed += self._apply_object(ref, obj, owner_key)
         self._notify(changed)
 
-    def _apply_object(self, ref: str, obj: Any, owner_key: int) -> list[tuple[ObservedServer | None, str]]:
+    def _apply_object(self, ref: str, obj: Any, owner_key: int) -> list[Change]:
         with self._lock:
             if obj.kind == "leave":
                 self._props.pop(ref, None)
@@ -198,9 +168,9 @@ class VCenterInventory:
                 server = to_server(ref, props, owner_key, self._session.name_of)
             return self._put(ref, server)
 
-    def _put(self, ref: str, server: ObservedServer | None) -> list[tuple[ObservedServer | None, str]]:
+    def _put(self, ref: str, server: ObservedVM | None) -> list[Change]:
         """Store `server` for `ref` (None: gone or a template); the changes to report. Holds the lock."""
-        changes: list[tuple[ObservedServer | None, str]] = []
+        changes: list[Change] = []
         old_uuid = self._uuid_of.pop(ref, None)
         if old_uuid is not None and (server is None or server.unique_id != old_uuid):
             del self._servers[old_uuid]
@@ -221,13 +191,3 @@ class VCenterInventory:
                 self._props.pop(ref, None)
         self._notify(changed)
         self._synced.set()
-
-    def _notify(self, changes: list[tuple[ObservedServer | None, str]]) -> None:
-        with self._lock:
-            callbacks = list(self._callbacks)
-        for server, unique_id in changes:
-            for callback in callbacks:
-                try:
-                    callback(server, unique_id)
-                except Exception:
-                    log.exception("inventory subscriber failed for VM %s", unique_id)

@@ -1,4 +1,4 @@
-"""Turn the fixed set of VirtualMachine properties into an ObservedServer. Pure: no vCenter calls.
+"""Turn the fixed set of VirtualMachine properties into an ObservedVM. Pure: no vCenter calls.
 
 Both the one-off reads in servers.py and the inventory watch use the same property list, so a VM looks
 the same whichever path saw it.
@@ -11,7 +11,8 @@ from typing import Any
 
 from pyVmomi import vim
 
-from herder.providers.types import ObservedDisk, ObservedServer, PowerState
+from herder.api.ecs import PowerState
+from herder.providers.types import ObservedDisk, ObservedVM
 
 OWNER_FIELD = "herder.dev/ecs-uid"
 # extraConfig key prefix naming herder's data disks by position: herder.disk.<bus>.<unit> = <name>.
@@ -109,15 +110,15 @@ def _ips(props: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None,
-              name_of: Callable[[Any], str | None] = _moid) -> ObservedServer | None:
-    """The ObservedServer for a VM's properties; None for templates and VMs without a config yet.
+              name_of: Callable[[Any], str | None] = _moid) -> ObservedVM | None:
+    """The ObservedVM for a VM's properties; None for templates and VMs without a config yet.
 
     `name_of` turns host, datastore and pool references into what status shows (names, by default IDs)."""
     uuid = props.get("config.instanceUuid")
     if not uuid or props.get("config.template"):
         return None
     datastores = props.get("datastore") or ()
-    return ObservedServer(
+    return ObservedVM(
         unique_id=str(uuid),
         ref=ref,
         name=str(props.get("name", "")),

@@ -13,7 +13,7 @@ from typing import Any
 
 from pyVmomi import vim
 
-from herder.providers.base import NotFound, ProviderError
+from herder.errors import NotFound, ProviderError
 from herder.providers.types import VCenterPlacement
 from herder.providers.vcenter import query
 
@@ -59,7 +59,7 @@ def template(content: Any, datacenter: Any, ref: str) -> Any:
     if not found:
         raise NotFound(f"template {ref!r} does not exist in datacenter {datacenter.name}")
     if len(found) > 1:
-        raise ProviderError(f"template name {ref!r} is ambiguous: use its inventory path", retryable=False)
+        raise ProviderError(f"template name {ref!r} is ambiguous: use its inventory path")
     return found[0]
 
 

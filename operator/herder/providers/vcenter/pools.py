@@ -12,7 +12,7 @@ from typing import Any
 
 from pyVmomi import vim, vmodl
 
-from herder.providers.base import InUse, NotFound, ProviderError
+from herder.errors import InUse, NotFound, ProviderError
 from herder.providers.types import (
     Allocation,
     ObservedPool,
@@ -113,7 +113,7 @@ class VCenterPools:
             path=self._path(pool),
             cpu=allocation_of(getattr(config, "cpuAllocation", None)),
             memory=allocation_of(getattr(config, "memoryAllocation", None)),
-            servers=len(props.get("vm") or ()),
+            vms=len(props.get("vm") or ()),
             children=len(props.get("resourcePool") or ()),
             cpu_usage=_usage(getattr(runtime, "cpu", None), 1),
             memory_usage=_usage(getattr(runtime, "memory", None), _MIB),
@@ -121,7 +121,7 @@ class VCenterPools:
 
     def _parent(self, where: Any) -> Any:
         if not isinstance(where, VCenterPlacement):
-            raise ProviderError("a vCenter resource pool needs a vCenter zone", retryable=False)
+            raise ProviderError("a vCenter resource pool needs a vCenter zone")
         content, datacenter = self._session.content, self._session.datacenter()
         pool, _ = placement._compute(content, datacenter, where)
         if not isinstance(pool, vim.ResourcePool):
@@ -177,8 +177,8 @@ class VCenterPools:
             observed = self._observe(pool)
             if observed is None:
                 return
-            if observed.servers or observed.children:
-                raise InUse(f"resource pool {observed.path} still holds {observed.servers} VM(s) and "
+            if observed.vms or observed.children:
+                raise InUse(f"resource pool {observed.path} still holds {observed.vms} VM(s) and "
                             f"{observed.children} child pool(s); move or delete them first")
             task = pool.Destroy_Task()
             deadline = time.monotonic() + _DELETE_TIMEOUT

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from pyVim import connect
 from pyVmomi import SoapAdapter, vim
 
-from herder.providers.base import AuthenticationFailed, NotFound
+from herder.errors import AuthenticationFailed, NotFound
 from herder.providers.types import Credentials, EndpointInfo, TLSSettings
 from herder.providers.vcenter.errors import translate
 from herder.providers.vcenter.tls import client_context

@@ -15,8 +15,9 @@ from typing import Any
 
 from pyVmomi import vim
 
-from herder.providers.base import NotFound, ProviderError
-from herder.providers.types import DataDisk, PowerState, ServerChange, ServerSpec
+from herder.api.ecs import PowerState
+from herder.errors import NotFound, ProviderError
+from herder.providers.types import DataDisk, VMChange, VMSpec
 from herder.providers.vcenter.observe import controller_buses, disk_slot
 
 _SCSI_UNITS = [u for u in range(16) if u != 7]  # unit 7 is the controller itself
@@ -40,7 +41,7 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def guestinfo(spec: ServerSpec) -> list[Any]:
+def guestinfo(spec: VMSpec) -> list[Any]:
     """cloud-init's VMware datasource: metadata (instance-id, hostname) and user data, base64-encoded."""
     metadata = {"instance-id": spec.uid, "local-hostname": spec.hostname or spec.name}
     options = [
@@ -73,7 +74,7 @@ def _free_slots(devices: Sequence[Any], needed: int) -> tuple[list[Any], list[tu
     if len(slots) < needed:
         free_buses = [b for b in range(_MAX_SCSI_BUSES) if b not in buses.values()]
         if not free_buses:
-            raise ProviderError("no free SCSI slot for another data disk", retryable=False)
+            raise ProviderError("no free SCSI slot for another data disk")
         controller = _PVSCSI(key=_NEW_CONTROLLER_KEY, busNumber=free_buses[0], sharedBus="noSharing")
         added.append(_Change(operation="add", device=controller))
         slots += [(_NEW_CONTROLLER_KEY, free_buses[0], unit) for unit in _SCSI_UNITS]
@@ -103,7 +104,7 @@ def add_disks(devices: Sequence[Any], disks: Sequence[DataDisk]) -> tuple[list[A
 
 def grow_disk(disk: Any, size_bytes: int) -> Any:
     if size_bytes < int(disk.capacityInBytes or 0):
-        raise ProviderError(f"disk {disk.key} cannot shrink to {size_bytes} bytes", retryable=False)
+        raise ProviderError(f"disk {disk.key} cannot shrink to {size_bytes} bytes")
     grown = copy.deepcopy(disk)
     grown.capacityInBytes = size_bytes
     grown.capacityInKB = size_bytes // 1024
@@ -143,7 +144,7 @@ def networks(devices: Sequence[Any], backings: Sequence[Any]) -> list[Any]:
     return changes
 
 
-def clone_config(spec: ServerSpec, template_devices: Sequence[Any], backings: Sequence[Any]) -> Any:
+def clone_config(spec: VMSpec, template_devices: Sequence[Any], backings: Sequence[Any]) -> Any:
     """The config part of the clone: identity, size, data disks, NICs and guestinfo, in one spec.
 
     The OS disk is grown afterwards by a reconfigure: editing the template disk inside a clone spec made
@@ -168,8 +169,8 @@ def clone_spec(config: Any, *, pool: Any, datastore: Any, host: Any, power: Powe
     return _Clone(location=location, template=False, powerOn=power != PowerState.OFF, config=config)
 
 
-def reconfig_spec(devices: Sequence[Any], change: ServerChange) -> Any:
-    """One ReconfigVM spec for a ServerChange."""
+def reconfig_spec(devices: Sequence[Any], change: VMChange) -> Any:
+    """One ReconfigVM spec for a VMChange."""
     by_key: Mapping[str, Any] = {str(d.key): d for d in _disks(devices)}
     changes: list[Any] = []
     for key, size in change.grow_disks:

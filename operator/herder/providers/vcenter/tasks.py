@@ -1,4 +1,4 @@
-"""vCenter tasks: read one as a TaskResult, or wait for a short one. Shared by servers and images."""
+"""vCenter tasks: read one as a TaskResult, or wait for a short one. Shared by VMs and images."""
 
 from __future__ import annotations
 
@@ -8,25 +8,19 @@ from typing import Any
 
 from pyVmomi import vim, vmodl
 
-from herder.providers.base import ProviderError
+from herder.errors import ProviderError
 from herder.providers.types import TaskRef, TaskResult, TaskStatus
 from herder.providers.vcenter.errors import fault_message
 from herder.providers.vcenter.session import Session
 
-# A TaskRef for a call that had nothing to do ("done:<moref>"): it has already succeeded.
-DONE = "done:"
 _Task: Any = vim.Task
-
-
-def done(operation: str, ref: str = "") -> TaskRef:
-    return TaskRef(id=f"{DONE}{ref}", operation=operation)
 
 
 def read(session: Session, task: TaskRef, on_error: Callable[[Any], TaskResult | None] = lambda info: None,
          on_success: Callable[[str | None], None] = lambda ref: None) -> TaskResult:
     """The task's state. `on_error(info)` may reinterpret a failure; `on_success(ref)` sees the result."""
-    if task.id.startswith(DONE):
-        return TaskResult(status=TaskStatus.SUCCEEDED, result_ref=task.id[len(DONE):] or None)
+    if task.finished:
+        return task.finished_result()
 
     def run() -> TaskResult:
         try:

@@ -12,7 +12,7 @@ import ssl
 import string
 from typing import Any
 
-from herder.providers.base import TLSVerificationFailed
+from herder.errors import TLSVerificationFailed
 from herder.providers.types import TLSSettings
 
 _DIGESTS = {40: "sha1", 64: "sha256"}

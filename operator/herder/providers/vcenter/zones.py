@@ -12,7 +12,7 @@ from typing import Any
 
 from pyVmomi import vim, vmodl
 
-from herder.providers.base import NotFound, ProviderError
+from herder.errors import NotFound, ProviderError
 from herder.providers.types import Placement, VCenterPlacement, ZoneCapacity
 from herder.providers.vcenter import placement, query
 from herder.providers.vcenter.session import Session
@@ -82,7 +82,7 @@ class VCenterZones:
 
     def capacity(self, where: Placement) -> ZoneCapacity | None:
         if not isinstance(where, VCenterPlacement):
-            raise ProviderError("a vCenter zone needs a vCenter placement", retryable=False)
+            raise ProviderError("a vCenter zone needs a vCenter placement")
 
         def read() -> ZoneCapacity:
             content = self._session.content

@@ -1,0 +1,72 @@
+"""Deleting an ElasticCloudServer: Delete destroys the VM, Orphan unmarks it. Never hangs on a gone VM.
+
+Every pass re-finds the VM directly on the backend, so a crash at any point simply repeats the pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from herder.api import AvailabilityZone, DeletionPolicy, ElasticCloudServer
+from herder.controllers.shared import tasks
+from herder.controllers.shared.indexes import Lookups
+from herder.controllers.shared.runtime import Runtime
+from herder.errors import ProviderError
+from herder.providers.types import Operation, TaskRef, TaskStatus
+
+TASK_WAIT_SECONDS = 20.0
+RETRY_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Deletion:
+    done: bool
+    message: str
+    delay: float = RETRY_SECONDS
+
+
+def delete_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Deletion:
+    server = ElasticCloudServer.model_validate(body)
+    uid = server.metadata.uid or ""
+    label = f"{server.metadata.namespace}/{server.metadata.name}"
+    zone_name = server.status.zone or server.spec.availability_zone
+    zone_body = lookups.zone(zone_name) if zone_name else None
+    if zone_body is None:
+        if not server.status.unique_id and not server.status.pending_task:
+            return Deletion(True, f"{label}: no VM was ever created")
+        return Deletion(True, f"{label}: zone {zone_name} is gone; VM {server.status.unique_id} cannot be reached "
+                              "and is left as it is")
+    provider = AvailabilityZone.model_validate(zone_body).spec.provider
+    handle = runtime.providers.get((provider.kind.value, provider.name))
+    if handle is None or not handle.ready:
+        why = f"{handle.reason}: {handle.message}" if handle else "not connected"
+        return Deletion(False, f"{label}: waiting for {provider.kind.value} {provider.name} ({why}); set "
+                               "spec.deletionPolicy: Orphan to finish without touching the VM",
+                        runtime.backoff.failed(uid))
+    vms = handle.provider.vms
+    try:
+        pending = server.status.pending_task
+        operation = Operation(pending.operation) if pending is not None else None
+        # A guest shutdown (for a capture) may never end; the destroy powers off anyway, so it is not awaited.
+        if (pending is not None and operation is not None and operation is not Operation.GUEST_SHUTDOWN
+                and vms.task(TaskRef(pending.id, operation)).status is TaskStatus.RUNNING):
+            return Deletion(False, f"{label}: waiting for {pending.operation} task {pending.id} to finish")
+        vm = vms.find(uid, server.status.managed_object_id)
+        if vm is None:
+            runtime.forget(uid)
+            return Deletion(True, f"{label}: no VM left on the backend")
+        if server.spec.deletion_policy is DeletionPolicy.ORPHAN:
+            vms.release(vm)
+            runtime.forget(uid)
+            return Deletion(True, f"{label}: VM {vm.name} ({vm.unique_id}) orphaned: left as it is, unmarked")
+        status = tasks.wait(vms.task, vms.destroy(vm), TASK_WAIT_SECONDS).status
+        if status is TaskStatus.RUNNING:
+            return Deletion(False, f"{label}: destroying VM {vm.name}")
+        if vms.find(uid, vm.ref) is not None:
+            return Deletion(False, f"{label}: VM {vm.name} still exists after destroy ({status}); retrying",
+                            runtime.backoff.failed(uid))
+    except ProviderError as exc:
+        return Deletion(False, f"{label}: {exc.reason}: {exc}", runtime.backoff.failed(uid))
+    runtime.forget(uid)
+    return Deletion(True, f"{label}: VM {vm.name} ({vm.unique_id}) destroyed")

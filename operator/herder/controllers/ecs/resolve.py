@@ -1,0 +1,85 @@
+"""What an ElasticCloudServer references, followed: its zone (the scheduler's choice when it names none) and
+that zone's connected provider, its image (visibility rules included), its ResourcePool."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any, cast
+
+import kopf
+
+from herder.api import ElasticCloudServer, ResourcePool
+from herder.controllers.image.access import image_for
+from herder.controllers.shared.indexes import Lookups, zone_and_provider
+from herder.controllers.shared.runtime import ProviderHandle, Runtime
+from herder.controllers.zone.choice import candidates, image_provider, request_for
+from herder.errors import Unresolvable
+from herder.reasons import Reason
+from herder.reconcile.selectors import selector_matches
+from herder.reconcile.vm_spec import Resolved
+from herder.reconcile.zone import choose_zone
+
+log = logging.getLogger(__name__)
+
+
+def resolve(runtime: Runtime, server: ElasticCloudServer, lookups: Lookups) -> tuple[Resolved, ProviderHandle]:
+    namespace = server.metadata.namespace or ""
+    zone_name = server.spec.availability_zone or server.status.zone or _choose_zone(runtime, server, lookups)
+    zone, handle = zone_and_provider(runtime, lookups, zone_name)
+    if not server.status.unique_id and not selector_matches(zone.spec.allowed_namespaces,
+                                                            lookups.namespace_labels(namespace)):
+        raise Unresolvable(Reason.ZONE_NOT_ALLOWED, f"AvailabilityZone {zone_name} does not allow namespace "
+                           f"{namespace} (spec.allowedNamespaces)")
+    wanted = server.spec.image
+    # Visibility (own namespace / namespaceSelector) and the template the image resolved: image_access.
+    image = (image_for(namespace, wanted.kind, wanted.name, lookups, provisioned=bool(server.status.unique_id))
+             if wanted is not None else None)
+    holder = image_provider(server.spec, namespace, lookups)
+    ref = zone.spec.provider
+    if wanted is not None and not server.status.unique_id and holder not in {None, (ref.kind.value, ref.name)}:
+        kind, name = holder or ("", "")
+        raise Unresolvable(Reason.IMAGE_NOT_IN_ZONE, f"{wanted.kind.value} {wanted.name} is on {kind} {name}, but zone "
+                           f"{zone_name} is on {ref.kind.value} {ref.name}: a template is cloned on its own backend")
+    pool_path = None
+    if server.spec.resource_pool:
+        pool = lookups.pool(server.spec.resource_pool)
+        if pool is None:
+            raise Unresolvable(Reason.RESOURCE_POOL_NOT_FOUND, f"ResourcePool {server.spec.resource_pool} not found")
+        check_pool(server, pool, zone_name, lookups)  # zone and spec.allowedNamespaces
+        pool_path = (pool.get("status") or {}).get("path")
+        if not pool_path:
+            raise Unresolvable(Reason.RESOURCE_POOL_NOT_READY, f"ResourcePool {server.spec.resource_pool} is not ready")
+    return Resolved(server, zone, image, pool_path), handle
+
+
+def check_pool(server: ElasticCloudServer, pool: dict[str, Any], zone: str, lookups: Lookups) -> None:
+    """The ECS's ResourcePool must be in its zone and admit its namespace (spec.allowedNamespaces)."""
+    name, namespace = server.spec.resource_pool, server.metadata.namespace or ""
+    spec = ResourcePool.model_validate(pool).spec
+    if spec.zone != zone:
+        raise Unresolvable(Reason.RESOURCE_POOL_INVALID, f"ResourcePool {name} is in zone {spec.zone}, not {zone}")
+    if not selector_matches(spec.allowed_namespaces, lookups.namespace_labels(namespace)):
+        raise Unresolvable(Reason.RESOURCE_POOL_NOT_ALLOWED,
+                           f"ResourcePool {name} does not allow namespace {namespace} (spec.allowedNamespaces)")
+
+
+def _choose_zone(runtime: Runtime, server: ElasticCloudServer, lookups: Lookups) -> str:
+    """The scheduler's zone for an ECS that names none (herder.reconcile.zone); posts an Event once.
+    The choice is recorded in status.zone and kept from then on."""
+    namespace = server.metadata.namespace or ""
+    choice = choose_zone(request_for(server.spec, namespace, lookups), candidates(runtime, lookups, namespace))
+    if choice.zone is None:
+        raise Unresolvable(choice.reason, choice.message)
+    uid = server.metadata.uid or ""
+    if _announced.get(uid) != choice.zone:
+        _announced[uid] = choice.zone
+        body = {"apiVersion": server.api_version, "kind": server.kind,
+                "metadata": {"name": server.metadata.name, "namespace": namespace, "uid": uid}}
+        with contextlib.suppress(LookupError):  # outside a running operator there is no event queue
+            kopf.event(cast(kopf.Body, body), type="Normal", reason="ZoneChosen", message=choice.message[:1000])
+        log.info("ECS %s/%s: %s", namespace, server.metadata.name, choice.message)
+    return choice.zone
+
+
+_announced: dict[str, str] = {}  # ECS uid -> the zone whose choice was posted as an Event

@@ -1,0 +1,262 @@
+"""One pass over one ElasticCloudServer: resolve references, observe, plan, take at most one step.
+
+Runs in a worker thread (provider calls block). Reads come from the inventory cache; the backend is
+asked directly only where the cache could be stale: right after a task, and before any create.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from herder import kube
+from herder.api import ElasticCloudServer, format_mib
+from herder.api.annotations import PAUSED_ANNOTATION, RECREATE_ANNOTATION, annotation_set
+from herder.api.ecs import PowerState
+from herder.controllers.ecs.resolve import resolve
+from herder.controllers.image import hold as capture_hold
+from herder.controllers.shared.daemon import Pass
+from herder.controllers.shared.indexes import Lookups
+from herder.controllers.shared.runtime import ProviderHandle, Runtime
+from herder.controllers.shared.status import new_status
+from herder.controllers.shared.tasks import follow_delay
+from herder.errors import HerderError, SecretUnavailable, Unresolvable
+from herder.providers.types import ObservedVM, Operation, TaskRef, TaskResult, TaskStatus
+from herder.reasons import Reason
+from herder.reconcile.capture import CaptureHold
+from herder.reconcile.conditions import Condition, summary
+from herder.reconcile.ecs import (
+    CONFIG_SYNCED,
+    PROVISIONED,
+    RETRIED_FAILURES,
+    Desired,
+    Plan,
+    Recorded,
+    Step,
+    phase,
+    plan,
+    retries,
+)
+from herder.reconcile.vm_spec import Resolved, image_ref, vm_spec
+
+log = logging.getLogger(__name__)
+# A guest OS that has not shut down by then is not going to (no VMware Tools, a hung shutdown): PowerFailed.
+GUEST_SHUTDOWN_TIMEOUT_SECONDS = 300.0
+_CHANGES = frozenset({Step.RECONFIGURE, Step.POWER, Step.ADOPT, Step.DESTROY_FAILED_CREATE,
+                      Step.DESTROY_FOR_RECREATE, Step.RELOCATE})
+MAX_IPS = 16
+
+
+def _pinned(server: ElasticCloudServer) -> dict[str, Any]:
+    """Desired's placement fields: what spec.placement pins."""
+    pinned = server.spec.placement
+    return {"pinned_host": pinned.host if pinned else None,
+            "pinned_datastore": pinned.datastore if pinned else None}
+
+
+def _held(runtime: Runtime, server: ElasticCloudServer, generation: int) -> Condition | None:
+    """The step failure (this generation) whose backoff has not run out yet; None once it is due again."""
+    if not runtime.backoff.holding(server.metadata.uid or ""):
+        return None
+    for cond in server.status.conditions or ():
+        reason = Reason.parse(cond.reason)
+        if (reason is not None and RETRIED_FAILURES.get(reason) is not None and cond.status.value == "False"
+                and cond.observed_generation == generation):
+            return Condition(cond.type, False, reason, cond.message or "")
+    return None
+
+
+def _recorded(server: ElasticCloudServer) -> Recorded:
+    status = server.status
+    task = status.pending_task
+    return Recorded(unique_id=status.unique_id, ref=status.managed_object_id,
+                    pending_task=TaskRef(task.id, Operation(task.operation)) if task else None)
+
+
+def _observe(handle: ProviderHandle, recorded: Recorded, uid: str,
+             task: TaskResult | None) -> tuple[ObservedVM | None, bool]:
+    """(the VM, whether it was read just now). The watch cache, unless a task just ended or we have not
+    seen our VM yet."""
+    fresh_needed = task is not None and task.status is not TaskStatus.RUNNING
+    if not fresh_needed:
+        cache = handle.provider.inventory.snapshot()
+        owned = [s for s in cache.values() if s.owner_uid == uid]
+        cached = next((cache[key] for key in (recorded.unique_id, uid) if key and key in cache),
+                      owned[0] if len(owned) == 1 else None)
+        if cached is not None:
+            # The watch leaves devices out; the first pass after start-up reads them once.
+            return (cached, False) if cached.disks_known else (_read_now(handle, uid, cached.ref), True)
+        if not recorded.unique_id and not recorded.pending_task:
+            return None, False  # never created: a create step looks again, directly, before it clones
+    ref = (task.result_ref if task else None) or recorded.ref
+    return _read_now(handle, uid, ref), True
+
+
+def _read_now(handle: ProviderHandle, uid: str, ref: str | None) -> ObservedVM | None:
+    """Read the VM from the backend (and into the cache) instead of trusting the feed to have caught up."""
+    if ref:
+        server = handle.provider.inventory.refresh(ref)
+        if server is not None and uid in {server.unique_id, server.owner_uid}:
+            return server
+    return handle.provider.vms.find(uid, ref)
+
+
+def _user_data(server: ElasticCloudServer) -> str | None:
+    guest = server.spec.guest
+    if guest is None or guest.user_data is None:
+        return None
+    ref = guest.user_data
+    key = ref.key or "userData"
+    try:
+        return kube.read_secret(server.metadata.namespace or "", ref.name, (key,))[key]
+    except SecretUnavailable as exc:
+        raise Unresolvable(Reason.USER_DATA_UNAVAILABLE, f"spec.guest.userData: {exc}") from None
+
+
+def _execute(p: Plan, resolved: Resolved, handle: ProviderHandle,
+             observed: ObservedVM | None) -> tuple[TaskRef | None, ObservedVM | None]:
+    vms = handle.provider.vms
+    spec = vm_spec(resolved)
+    if p.step is Step.CREATE:
+        existing = vms.find(spec.uid)
+        if existing is not None:
+            return None, existing  # a create before a crash already made it
+        return vms.create(replace(spec, user_data=_user_data(resolved.server))), None
+    if observed is None:
+        return None, None
+    if p.step is Step.ADOPT:
+        vms.adopt(observed, spec.uid)
+        # Re-read it into the cache: the owner mark is what routes this VM's drift to this ECS (its UUID is
+        # not the ECS's), and not every backend reports a custom-field change on its watch (vcsim does not).
+        return None, handle.provider.inventory.refresh(observed.ref) or observed
+    if p.step is Step.RECONFIGURE:
+        return vms.reconfigure(observed, p.change), observed
+    if p.step is Step.POWER and p.power is not None:
+        return vms.set_power(observed, p.power, graceful=p.graceful), observed
+    if p.step is Step.RELOCATE:
+        return vms.relocate(observed, *p.relocate), observed
+    if p.step is Step.DESTROY_FAILED_CREATE:
+        task = vms.destroy(observed)
+        return (task if task.finished else replace(task, operation=Operation.COMPENSATE)), observed
+    if p.step is Step.DESTROY_FOR_RECREATE:
+        return vms.destroy(observed), observed
+    return None, observed
+
+
+def _age(server: ElasticCloudServer, pending: TaskRef) -> float:
+    """Seconds since status recorded `pending`; 0 for a task started in this pass."""
+    recorded = server.status.pending_task
+    if recorded is None or recorded.id != pending.id:
+        return 0.0
+    return (datetime.now(UTC) - recorded.started_at).total_seconds()
+
+
+def _task(handle: ProviderHandle, server: ElasticCloudServer, pending: TaskRef) -> TaskResult:
+    result = handle.provider.vms.task(pending)
+    if (result.status is TaskStatus.RUNNING and pending.operation is Operation.GUEST_SHUTDOWN
+            and _age(server, pending) > GUEST_SHUTDOWN_TIMEOUT_SECONDS):
+        return TaskResult(TaskStatus.FAILED, error=f"the guest OS did not shut down within "
+                          f"{GUEST_SHUTDOWN_TIMEOUT_SECONDS:.0f}s (are VMware Tools running?); retried with "
+                          "backoff. An image with powerPolicy PowerOff or Live captures it without the guest")
+    return result
+
+
+def _fields(server: ElasticCloudServer, resolved: Resolved | None, observed: ObservedVM | None,  # noqa: PLR0917
+            pending: TaskRef | None, p: Plan | None, hold: CaptureHold | None = None) -> dict[str, Any]:
+    status = server.status
+    stopped = observed is not None and observed.power is PowerState.OFF and pending is None
+    fields: dict[str, Any] = {
+        "pendingTask": {"id": pending.id, "operation": pending.operation,
+                        "startedAt": _started_at(server, pending)} if pending else None,
+        "stoppedForCapture": hold.annotation() if hold is not None and stopped else None,
+    }
+    if resolved is not None:
+        fields["zone"] = resolved.zone.metadata.name
+        fields["resourcePool"] = server.spec.resource_pool
+    if observed is not None and not (p is not None and p.forget_identity):
+        fields |= {
+            "uniqueID": observed.unique_id, "managedObjectID": observed.ref, "host": observed.host,
+            "datastore": observed.datastore, "powerState": observed.power.value,
+            "ipAddresses": list(observed.ip_addresses[:MAX_IPS]) or None, "cpu": observed.cpu,
+            "memory": format_mib(observed.memory_mib),
+            "disks": [{"name": "os" if d.is_os_disk else (d.name or d.key), "size": str(d.size_bytes)}
+                      for d in observed.disks] or None,
+            "image": status.image or image_ref(server.spec),
+        }
+    elif p is not None and p.forget_identity:
+        fields |= {"uniqueID": None, "managedObjectID": None, "image": None}
+    if p is not None:
+        fields["phase"] = phase(p, observed, pending)
+    return fields
+
+
+def _started_at(server: ElasticCloudServer, pending: TaskRef) -> str:
+    recorded = server.status.pending_task
+    if recorded is not None and recorded.id == pending.id:
+        return recorded.started_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pass:
+    """One pass; raises HerderError when a reference cannot be followed or the backend fails (see
+    `server_failed`)."""
+    server = ElasticCloudServer.model_validate(body)
+    uid = server.metadata.uid or ""
+    generation = server.metadata.generation or 0
+    recorded = _recorded(server)
+    resolved, handle = resolve(runtime, server, lookups)
+    task = _task(handle, server, recorded.pending_task) if recorded.pending_task else None
+    observed, fresh = _observe(handle, recorded, uid, task)
+    adopt = server.spec.adopt_from.unique_id if server.spec.adopt_from else None
+    if observed is None and adopt and not recorded.unique_id:
+        observed, fresh = handle.provider.vms.find_by_unique_id(adopt), True
+    desired = Desired(
+        spec=vm_spec(resolved), paused=annotation_set(server.metadata.annotations, PAUSED_ANNOTATION),
+        recreate_requested=annotation_set(server.metadata.annotations, RECREATE_ANNOTATION), adopt_unique_id=adopt,
+        power_cycle_allowed=server.spec.power_cycle_policy.value == "Automatic",
+        image_changed=bool(server.status.image and server.status.image != image_ref(server.spec)),
+        held=_held(runtime, server, generation), capture_hold=capture_hold.live(
+            server.metadata.annotations, server.metadata.namespace or "", server.metadata.name or "", lookups),
+        **_pinned(server),
+    )
+    p = plan(desired, observed, recorded, task)
+    if p.step in _CHANGES and observed is not None and not fresh:
+        # The cache decides that nothing needs doing; before changing the VM, confirm with a fresh read
+        # of the same VM (found by identity already: it may not carry our mark yet, e.g. to adopt).
+        observed = handle.provider.inventory.refresh(observed.ref)
+        p = plan(desired, observed, recorded, task)
+    if p.step not in {Step.NONE, Step.WAIT}:
+        log.info("ECS %s/%s: %s %s", server.metadata.namespace, server.metadata.name, p.step.value,
+                 p.power or p.change if p.step in {Step.POWER, Step.RECONFIGURE} else "")
+    new_task, observed = _execute(p, resolved, handle, observed)
+    pending = new_task or (None if p.forget_task else recorded.pending_task)
+    if pending is not None and pending.finished:
+        pending = None  # the backend had nothing to do
+    fields = _fields(server, resolved, observed, pending, p, desired.capture_hold)
+    # A task in flight is followed; a failed step is retried when its backoff runs out; otherwise wait.
+    failed = retries(p)
+    if pending is not None:
+        delay: float | None = follow_delay(_age(server, pending))
+    elif failed:
+        delay, _ = runtime.backoff.retry(uid)
+    else:
+        runtime.backoff.succeeded(uid)
+        delay = None
+    return Pass(new_status(body.get("status") or {}, p.conditions, generation, fields), delay, failed=failed)
+
+
+def server_failed(runtime: Runtime, body: dict[str, Any], exc: HerderError) -> Pass:
+    """A pass that could not get as far as a plan: report why on the aspect it blocks, retry with backoff."""
+    server = ElasticCloudServer.model_validate(body)
+    uid = server.metadata.uid or ""
+    recorded = _recorded(server)
+    failure = Condition(PROVISIONED if not recorded.unique_id else CONFIG_SYNCED, False, exc.reason, str(exc))
+    retry_in, grew = runtime.backoff.retry(uid)
+    log.log(logging.INFO if grew else logging.DEBUG, "ECS %s/%s: %s: %s (retry in %.0fs)",
+            server.metadata.namespace, server.metadata.name, exc.reason, exc, retry_in)
+    fields = _fields(server, None, None, recorded.pending_task, None)
+    status = new_status(body.get("status") or {}, [failure, summary([failure])], server.metadata.generation or 0,
+                        fields)
+    return Pass(status, retry_in, failed=True)

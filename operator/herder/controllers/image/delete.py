@@ -1,0 +1,45 @@
+"""Deleting an Image or ClusterImage: honour deletionPolicy (default Orphan for `existing`, Delete otherwise).
+ECSs cloned from an image are independent VMs and are never touched."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from herder.api.common import DeletionPolicy
+from herder.controllers.image import capture
+from herder.controllers.image.backend import images_of
+from herder.controllers.image.sync import model
+from herder.controllers.shared import tasks
+from herder.controllers.shared.indexes import Lookups
+from herder.controllers.shared.runtime import Runtime
+from herder.errors import NotSupported, ProviderError
+from herder.providers.types import TaskStatus
+
+DELETE_WAIT_SECONDS = 60.0
+
+
+def delete_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Lookups) -> str:
+    """What happened. Raises HerderError to be retried."""
+    image = model(kind, body)
+    source = image.spec.source
+    policy = image.spec.deletion_policy or (DeletionPolicy.ORPHAN if source.existing else DeletionPolicy.DELETE)
+    status = image.status
+    # Templates herder made carry the image's UID; an adopted one is known by its recorded UUID only.
+    identity = status.unique_id if source.existing else (status.unique_id or image.metadata.uid)
+    server = capture.source_server(image) if source.from_server is not None else None
+    if source.from_server is not None:
+        capture.end_capture(runtime, kind, image, lookups, server)
+    if policy is DeletionPolicy.ORPHAN:
+        return f"deletionPolicy Orphan: template {status.path or '-'} left in place"
+    if not identity:
+        return "no template to delete"
+    try:
+        images = images_of(runtime, image, lookups, server)
+        result = tasks.wait(images.task, images.destroy_template(identity), DELETE_WAIT_SECONDS)
+    except NotSupported as exc:
+        return str(exc)
+    if result.status is TaskStatus.FAILED:
+        raise ProviderError(f"delete template {identity}: {result.error}")
+    if result.status is TaskStatus.RUNNING:
+        raise ProviderError(f"delete template {identity}: still running")
+    return f"template {status.path or identity} deleted"

@@ -1,0 +1,114 @@
+"""The one daemon loop every kind runs: a pass in a worker thread, status written only when it changed, then
+sleep until woken (a change of the object, a dependency, the backend) or until the pass's own delay.
+
+One warm-up rule: right after start-up a missing backend connection is expected, not a failure worth
+reporting, so such a pass keeps the status as it is and looks again soon (it is woken on connect anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+
+from herder import metrics
+from herder.controllers.shared.runtime import Runtime
+from herder.controllers.shared.status import publish
+from herder.errors import HerderError, ProviderNotReady
+
+WARM_UP_RETRY_SECONDS = 5.0
+PROGRESS_PUBLISH_SECONDS = 1.0
+Body = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Pass:
+    """What one pass decided: the status it wants, and when to look again (None: only when woken)."""
+
+    status: dict[str, Any]
+    delay: float | None
+    failed: bool = False  # counted as an error in herder_reconcile_total
+
+
+@dataclass
+class Progress:
+    """Shared by a long pass (an import) and the loop: the percentage so far, and a request to stop."""
+
+    percent: int | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def report(self, percent: int) -> bool:
+        self.percent = percent
+        return not self.stop.is_set()
+
+
+Step = Callable[[Body, Progress], Pass]
+OnError = Callable[[Body, HerderError], Pass]
+ShowProgress = Callable[[dict[str, Any], int], dict[str, Any]]
+
+
+def deleting(body: Mapping[str, Any]) -> bool:
+    return bool((body.get("metadata") or {}).get("deletionTimestamp"))
+
+
+@dataclass(frozen=True)
+class Daemon:
+    """How one kind's daemon runs. `step` makes one pass over the object (with its status as this daemon last
+    wrote it); a HerderError it raises becomes `on_error`'s status, after the warm-up rule."""
+
+    kind: str
+    plural: str
+    step: Step
+    on_error: OnError
+    until_deleted: bool = True  # stop when the object is being deleted (its deletion handler takes over)
+    events_for: Sequence[str] = ("Ready",)
+    show_progress: ShowProgress | None = None  # the status to publish while a long pass reports progress
+    after: Callable[[dict[str, Any]], None] | None = None  # with the status as written (metrics)
+
+    async def run(self, body: kopf.Body, uid: str, runtime: Runtime, stopped: kopf.DaemonStopped) -> None:
+        # This daemon is the only writer of the status: its own copy is never older than the watched body's,
+        # so a pass that starts before our last patch comes back through the watch cannot repeat a step.
+        status = dict(body.get("status") or {})
+        try:
+            while not stopped and not (self.until_deleted and deleting(body)):
+                started = time.perf_counter()
+                outcome, status = await self._pass(body, runtime, status, stopped)
+                metrics.observe_reconcile(self.kind, metrics.RESULT_ERROR if outcome.failed else metrics.RESULT_SUCCESS,
+                                          time.perf_counter() - started)
+                if self.after is not None:
+                    self.after(status)
+                await runtime.sleep(uid, outcome.delay, stopped)
+        finally:
+            runtime.forget(uid)
+
+    async def _pass(self, body: kopf.Body, runtime: Runtime, status: dict[str, Any],
+                    stopped: kopf.DaemonStopped) -> tuple[Pass, dict[str, Any]]:
+        current = {**body, "status": status}
+        progress = Progress()
+        work = asyncio.ensure_future(asyncio.to_thread(self._step, runtime, current, progress))
+        shown: int | None = None
+        while not work.done():
+            await asyncio.wait({work}, timeout=PROGRESS_PUBLISH_SECONDS)
+            if stopped or deleting(body):
+                progress.stop.set()
+            if self.show_progress is not None and progress.percent not in {None, shown} and not work.done():
+                shown = progress.percent
+                status = await self._publish(body, status, self.show_progress(status, shown or 0))
+        outcome = work.result()
+        return outcome, await self._publish(body, status, outcome.status)
+
+    def _step(self, runtime: Runtime, body: Body, progress: Progress) -> Pass:
+        try:
+            return self.step(body, progress)
+        except HerderError as exc:
+            if isinstance(exc, ProviderNotReady) and runtime.warming_up():
+                return Pass(dict(body.get("status") or {}), WARM_UP_RETRY_SECONDS)
+            return self.on_error(body, exc)
+
+    async def _publish(self, body: kopf.Body, current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+        return await publish(body, self.plural, current, wanted, events_for=self.events_for)

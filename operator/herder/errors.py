@@ -1,0 +1,93 @@
+"""Typed errors. Each carries the condition reason users see; what to do about it is asked of its type or of
+its reason's properties (`herder.reasons`), never of the reason's spelling."""
+
+from __future__ import annotations
+
+from herder.reasons import Reason
+
+
+class HerderError(Exception):
+    """Why an object cannot progress right now. The message is for people and names no secret."""
+
+    reason: Reason = Reason.BACKEND_ERROR
+
+    def __init__(self, message: str, *, reason: Reason | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+
+# -- the backend ------------------------------------------------------------------------------------------------
+
+class ProviderError(HerderError):
+    """A backend call failed."""
+
+
+class AuthenticationFailed(ProviderError):
+    reason = Reason.AUTHENTICATION_FAILED
+
+
+class TLSVerificationFailed(ProviderError):
+    reason = Reason.TLS_VERIFICATION_FAILED
+
+
+class Unreachable(ProviderError):
+    reason = Reason.UNREACHABLE
+
+
+class NotFound(ProviderError):
+    reason = Reason.NOT_FOUND
+
+
+class Conflict(ProviderError):
+    """More than one backend object claims the same identity: never guess which one is ours."""
+
+    reason = Reason.IDENTITY_CONFLICT
+
+
+class NotSupported(ProviderError):
+    """The backend cannot do what the spec asks; the message says what and where."""
+
+    reason = Reason.NOT_SUPPORTED
+
+
+class InUse(ProviderError):
+    """The backend object still holds something (a pool with VMs or child pools)."""
+
+    reason = Reason.IN_USE
+
+
+class ImportFailed(ProviderError):
+    """An image import failed for a reason in the image itself or its URL, not the backend:
+    DownloadFailed, UploadFailed, ChecksumMismatch, InvalidImage or ImportCancelled."""
+
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(message, reason=reason)
+
+
+# -- the objects herder reconciles -------------------------------------------------------------------------------
+
+class Unresolvable(HerderError):
+    """A reference cannot be followed yet, or the spec asks for something this object cannot have."""
+
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(message, reason=reason)
+
+
+class ProviderNotReady(Unresolvable):
+    """The backend connection an object needs is not (yet) up; it wakes its waiters when it connects."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(Reason.PROVIDER_NOT_READY, message)
+
+
+class SecretUnavailable(HerderError):
+    """A referenced Secret or key is missing or unreadable. The message names the reference, never the contents."""
+
+    reason = Reason.CREDENTIALS_UNAVAILABLE
+
+
+class CaptureFailed(HerderError):
+    """An image capture's clone failed on the backend."""
+
+    reason = Reason.CAPTURE_FAILED

@@ -1,0 +1,321 @@
+"""Decisions for one ElasticCloudServer: desired spec + observed VM + recorded status -> the next step.
+
+Pure: no I/O, no clock. The controller executes at most one backend step per pass and follows its task
+to the end before planning again, so a step is never started twice.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from herder.api.ecs import PowerState
+from herder.providers.types import DataDisk, ObservedVM, Operation, TaskRef, TaskResult, TaskStatus, VMChange, VMSpec
+from herder.reasons import Reason
+from herder.reconcile.capture import CaptureHold
+from herder.reconcile.conditions import READY, Condition, summary
+
+PROVISIONED = "Provisioned"
+CONFIG_SYNCED = "ConfigSynced"
+POWER_SYNCED = "PowerSynced"
+PAUSED = "Paused"
+PLACEMENT_SYNCED = "PlacementSynced"  # only on ECSs that pin spec.placement.host or .datastore
+_CREATING = Condition(PROVISIONED, False, Reason.CREATING, "creating the VM")
+
+
+class Step(enum.StrEnum):
+    NONE = "None"
+    WAIT = "Wait"  # a task is in flight: follow it
+    CREATE = "Create"
+    ADOPT = "Adopt"
+    RECONFIGURE = "Reconfigure"
+    POWER = "Power"
+    DESTROY_FAILED_CREATE = "DestroyFailedCreate"  # compensation
+    DESTROY_FOR_RECREATE = "DestroyForRecreate"  # herder.dev/recreate after an image change
+    RELOCATE = "Relocate"  # vMotion / Storage vMotion to spec.placement.host / .datastore, live
+
+
+@dataclass(frozen=True)
+class Desired:
+    spec: VMSpec
+    paused: bool = False
+    recreate_requested: bool = False
+    adopt_unique_id: str | None = None
+    power_cycle_allowed: bool = False
+    image_changed: bool = False  # the image differs from the one the VM was made from
+    # spec.placement, as the user pinned it (names or inventory paths); None: wherever the zone put it.
+    pinned_host: str | None = None
+    pinned_datastore: str | None = None
+    # A step that failed for this generation and whose backoff has not run out (CreateFailed, PowerFailed,
+    # ReconfigureFailed, MigrationFailed): the step is not repeated yet and the failure stays reported.
+    held: Condition | None = None
+    # An image capture needs the VM stopped (herder.dev/stopped-for-capture): stop it, change nothing else.
+    capture_hold: CaptureHold | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What status already says: the identity of our VM and any task in flight."""
+
+    unique_id: str | None = None
+    ref: str | None = None
+    pending_task: TaskRef | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    step: Step
+    conditions: tuple[Condition, ...]
+    change: VMChange = field(default_factory=VMChange)
+    power: PowerState | None = None
+    graceful: bool = False  # a power-off through the guest OS instead of pulling the power
+    forget_task: bool = False  # the recorded task has ended: clear it from status
+    forget_identity: bool = False  # the user asked to re-create a vanished VM
+    relocate: tuple[str | None, str | None] = (None, None)  # (host, datastore) to move to; None: stays
+
+
+# The step each failure that is retried on a backoff came from.
+RETRIED_FAILURES = {Reason.CREATE_FAILED: Step.CREATE, Reason.POWER_FAILED: Step.POWER,
+                    Reason.RECONFIGURE_FAILED: Step.RECONFIGURE, Reason.MIGRATION_FAILED: Step.RELOCATE}
+
+
+def _holds(desired: Desired, step: Step) -> bool:
+    return desired.held is not None and RETRIED_FAILURES.get(desired.held.reason) is step
+
+
+def retries(p: Plan) -> bool:
+    """A failed step or a missing adoption target: looked at again when the backoff runs out (nothing else
+    would wake the server: vCenter may refuse a power-on for capacity that frees up later)."""
+    return any(RETRIED_FAILURES.get(c.reason) is not None or c.reason is Reason.ADOPT_TARGET_NOT_FOUND
+               for c in p.conditions)
+
+
+def phase(p: Plan, observed: ObservedVM | None, pending: TaskRef | None) -> str:
+    """status.phase: a one-word summary for `kubectl get`."""
+    provisioned = next((c.reason for c in p.conditions if c.type == PROVISIONED), None)
+    if provisioned is Reason.VM_MISSING:
+        return "Lost"
+    if provisioned is Reason.CREATE_FAILED:
+        return "Failed"
+    if observed is None:
+        return "Provisioning" if pending else "Pending"
+    return {PowerState.ON: "Running", PowerState.OFF: "Stopped", PowerState.SUSPENDED: "Suspended"}[observed.power]
+
+
+def plan(desired: Desired, observed: ObservedVM | None, recorded: Recorded,
+         task: TaskResult | None = None) -> Plan:
+    chosen = _plan(desired, observed, recorded, task)
+    held = desired.held
+    if held is None or not _holds(desired, chosen.step):
+        return chosen
+    # Not yet: report the failure in place of the condition the step would have fixed.
+    kept = tuple(held if c.type == held.type else c for c in chosen.conditions if c.type != READY)
+    return _finish(Step.NONE, kept, forget_task=chosen.forget_task, forget_identity=chosen.forget_identity)
+
+
+def _plan(desired: Desired, observed: ObservedVM | None, recorded: Recorded, task: TaskResult | None) -> Plan:
+    if recorded.pending_task is not None and task is not None:
+        followed = _follow_task(recorded.pending_task, task, observed)
+        if followed is not None:
+            return followed
+    forget_task = recorded.pending_task is not None
+    paused = Condition(PAUSED, desired.paused, Reason.PAUSED if desired.paused else Reason.ACTIVE,
+                       "herder.dev/paused is set: herder makes no backend changes" if desired.paused else "")
+    if observed is None:
+        return _plan_missing(desired, recorded, paused, forget_task)
+    return _plan_existing(desired, observed, paused, forget_task)
+
+
+def _follow_task(task_ref: TaskRef, task: TaskResult, observed: ObservedVM | None) -> Plan | None:
+    if task_ref.operation is Operation.COMPENSATE:
+        # Removing what a failed create left. Forget its identity throughout: once it is gone the ECS must
+        # be created again (after the CreateFailed backoff), not reported as VMMissing.
+        removed = task.status is not TaskStatus.RUNNING and observed is None
+        step = Step.NONE if removed else Step.WAIT if task.status is TaskStatus.RUNNING \
+            else Step.DESTROY_FAILED_CREATE
+        message = "the create failed; " + ("the half-made VM is removed, retrying" if removed
+                                           else "removing the half-made VM")
+        return _finish(step, (Condition(PROVISIONED, False, Reason.CREATE_FAILED, message),),
+                       forget_task=step is not Step.WAIT, forget_identity=True)
+    if task.status is TaskStatus.RUNNING:
+        # The same condition as when the step started: following a task writes nothing until it ends.
+        if task_ref.operation is Operation.CREATE:
+            return _finish(Step.WAIT, (_CREATING,))
+        # Not Ready while the task runs: Ready from this Provisioned alone would be True while the condition
+        # the task is fixing (PowerSynced, ConfigSynced) is still False.
+        waiting = f"waiting for {task_ref.operation} task"
+        return Plan(Step.WAIT, (Condition(PROVISIONED, observed is not None, Reason.TASK_RUNNING, waiting),
+                                Condition(READY, False, Reason.TASK_RUNNING, waiting)))
+    if task.status is TaskStatus.FAILED:
+        message = f"{task_ref.operation} task {task_ref.id} failed: {task.error or 'no reason given'}"
+        if task_ref.operation is Operation.CREATE:
+            # A half-made VM never stays behind: destroy it, then report.
+            step = Step.DESTROY_FAILED_CREATE if observed is not None else Step.NONE
+            return _finish(step, (Condition(PROVISIONED, False, Reason.CREATE_FAILED, message),), forget_task=True,
+                           forget_identity=True)
+        if task_ref.operation is Operation.RELOCATE:
+            return _finish(Step.NONE, (Condition(PLACEMENT_SYNCED, False, Reason.MIGRATION_FAILED, message),),
+                           forget_task=True)
+        power = task_ref.operation.changes_power
+        reason = Reason.POWER_FAILED if power else Reason.RECONFIGURE_FAILED
+        kind = POWER_SYNCED if power else CONFIG_SYNCED
+        return _finish(Step.NONE, (Condition(kind, False, reason, message),), forget_task=True)
+    return None  # succeeded or no longer known: plan from what the backend shows now
+
+
+def _plan_missing(desired: Desired, recorded: Recorded, paused: Condition, forget_task: bool) -> Plan:
+    if recorded.unique_id and not desired.recreate_requested:
+        missing = Condition(PROVISIONED, False, Reason.VM_MISSING,
+                            f"the VM {recorded.unique_id} is gone from the backend; herder will not re-create it "
+                            "on its own. Set the annotation herder.dev/recreate=true to create a new one.")
+        return _finish(Step.NONE, (missing, paused), forget_task=forget_task)
+    if desired.paused:
+        return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.PAUSED, "not created while paused"), paused),
+                       forget_task=forget_task)
+    if desired.adopt_unique_id:
+        return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.ADOPT_TARGET_NOT_FOUND,
+                                             f"no VM with ID {desired.adopt_unique_id} to adopt"), paused),
+                       forget_task=forget_task)
+    return _finish(Step.CREATE, (_CREATING, paused), forget_task=forget_task,
+                   forget_identity=bool(recorded.unique_id))
+
+
+def _plan_existing(desired: Desired, observed: ObservedVM, paused: Condition, forget_task: bool) -> Plan:
+    spec = desired.spec
+    provisioned = Condition(PROVISIONED, True, Reason.PROVISIONED, f"VM {observed.name} ({observed.unique_id})")
+    if desired.adopt_unique_id and spec.uid not in {observed.owner_uid, observed.unique_id}:
+        if desired.paused:
+            return _finish(Step.NONE, (provisioned, paused), forget_task=forget_task)
+        return _finish(Step.ADOPT, (provisioned, paused), forget_task=forget_task)
+
+    if desired.image_changed and desired.recreate_requested and not desired.paused and desired.capture_hold is None:
+        # Asked for: replace the VM with one from the new image. Destroy now; the next pass creates.
+        replacing = Condition(PROVISIONED, False, Reason.RECREATING,
+                              "destroying the VM to create it from the new image")
+        return _finish(Step.DESTROY_FOR_RECREATE, (replacing, paused), forget_task=forget_task)
+    change, shrink_note = _config_change(spec, observed)
+    needs_cycle = _needs_power_cycle(change, observed)
+    config = _config_condition(desired, change, needs_cycle, shrink_note)
+    power_ok = observed.power == spec.power
+    power = Condition(POWER_SYNCED, power_ok, Reason.POWER_SYNCED if power_ok else Reason.POWER_PENDING,
+                      f"power is {observed.power}" + ("" if power_ok else f", want {spec.power}"))
+    move, placed = _placement(desired, observed)
+    hold = desired.capture_hold
+    if hold is not None:
+        stopped = observed.power is PowerState.OFF
+        power = Condition(POWER_SYNCED, False, Reason.STOPPED_FOR_CAPTURE,
+                          f"{hold.by} is capturing this server: " + ("it stays off until the capture ends, then "
+                          f"power returns to {spec.power}" if stopped else "stopping it first"))
+    conditions = (provisioned, config, power, paused) + ((placed,) if placed is not None else ())
+    if desired.paused or observed.busy:
+        return _finish(Step.NONE, conditions, forget_task=forget_task)
+    if hold is not None:
+        # A consistent capture: the VM is stopped as the image's powerPolicy says, and nothing else changes
+        # until the template is made (a move or resize would race the clone).
+        if observed.power is PowerState.OFF:
+            return _finish(Step.NONE, conditions, forget_task=forget_task)
+        return _finish(Step.POWER, conditions, power=PowerState.OFF, graceful=hold.graceful and
+                       observed.power is PowerState.ON, forget_task=forget_task)
+    if move != (None, None) and not _holds(desired, Step.RELOCATE):
+        # Live, before any other change: vMotion keeps the VM running, whatever its power state.
+        return _finish(Step.RELOCATE, conditions, relocate=move, forget_task=forget_task)
+
+    if not change.is_empty():
+        if not needs_cycle or observed.power is PowerState.OFF:
+            return _finish(Step.RECONFIGURE, conditions, change=change, forget_task=forget_task)
+        if desired.power_cycle_allowed:
+            return _finish(Step.POWER, conditions, power=PowerState.OFF, forget_task=forget_task)
+        hot = VMChange(grow_disks=change.grow_disks, add_disks=change.add_disks,
+                           remove_disks=change.remove_disks)
+        if not hot.is_empty():
+            return _finish(Step.RECONFIGURE, conditions, change=hot, forget_task=forget_task)
+    if not power_ok:
+        # Suspending needs a running VM; everything else is one transition.
+        target = PowerState.ON if spec.power is PowerState.SUSPENDED and observed.power is PowerState.OFF \
+            else spec.power
+        return _finish(Step.POWER, conditions, power=target, forget_task=forget_task)
+    return _finish(Step.NONE, conditions, forget_task=forget_task)
+
+
+def _leaf(name: str) -> str:
+    """Status shows host and datastore names; the spec may use inventory paths."""
+    return name.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _placement(desired: Desired, observed: ObservedVM) -> tuple[tuple[str | None, str | None], Condition | None]:
+    """((host, datastore) to move to, the PlacementSynced condition); no condition when nothing is pinned."""
+    host, datastore = desired.pinned_host, desired.pinned_datastore
+    if not host and not datastore:
+        return (None, None), None
+    move_host = host if host and _leaf(host) != observed.host else None
+    move_datastore = datastore if datastore and _leaf(datastore) != observed.datastore else None
+    where = f"host {observed.host}, datastore {observed.datastore}"
+    if move_host is None and move_datastore is None:
+        return (None, None), Condition(PLACEMENT_SYNCED, True, Reason.PLACED, f"on {where}")
+    if desired.held is not None and _holds(desired, Step.RELOCATE):
+        return (move_host, move_datastore), desired.held
+    targets = " and ".join(f"{kind} {name}" for kind, name in (("host", move_host), ("datastore", move_datastore))
+                           if name)
+    return (move_host, move_datastore), Condition(PLACEMENT_SYNCED, False, Reason.MIGRATING,
+                                                  f"on {where}; moving to {targets}")
+
+
+def _config_change(spec: VMSpec, observed: ObservedVM) -> tuple[VMChange, str]:
+    notes: list[str] = []
+    grow: list[tuple[str, int]] = []
+    os_disk = next((d for d in observed.disks if d.is_os_disk), None)
+    if spec.os_disk_bytes and os_disk is not None:
+        if spec.os_disk_bytes > os_disk.size_bytes:
+            grow.append((os_disk.key, spec.os_disk_bytes))
+        elif spec.os_disk_bytes < os_disk.size_bytes:
+            notes.append("the OS disk cannot shrink")
+    named = {d.name: d for d in observed.disks if d.name and not d.is_os_disk}
+    add: list[DataDisk] = []
+    for disk in spec.data_disks:
+        current = named.get(disk.name)
+        if current is None:
+            add.append(disk)
+        elif disk.size_bytes > current.size_bytes:
+            grow.append((current.key, disk.size_bytes))
+        elif disk.size_bytes < current.size_bytes:
+            notes.append(f"data disk {disk.name} cannot shrink")
+    wanted = {d.name for d in spec.data_disks}
+    remove = tuple(d.key for name, d in sorted(named.items()) if name not in wanted)
+    change = VMChange(
+        cpu=spec.cpu if spec.cpu != observed.cpu else None,
+        memory_mib=spec.memory_mib if spec.memory_mib != observed.memory_mib else None,
+        grow_disks=tuple(grow), add_disks=tuple(add), remove_disks=remove,
+    )
+    return change, "; ".join(notes)
+
+
+def _needs_power_cycle(change: VMChange, observed: ObservedVM) -> bool:
+    """CPU and memory can only grow while running, and only where hot-add is enabled."""
+    cpu = change.cpu is not None and (not observed.cpu_hot_add or change.cpu < observed.cpu)
+    memory = change.memory_mib is not None and (
+        not observed.memory_hot_add or change.memory_mib < observed.memory_mib)
+    return observed.power is not PowerState.OFF and (cpu or memory)
+
+
+def _config_condition(desired: Desired, change: VMChange, needs_cycle: bool, shrink_note: str) -> Condition:
+    if desired.image_changed:
+        return Condition(CONFIG_SYNCED, False, Reason.RECREATE_REQUIRED,
+                         "spec.image changed; an image change is not an in-place update. Create a new ECS "
+                         "(or set herder.dev/recreate=true after deleting the VM) to use the new image")
+    if shrink_note:
+        return Condition(CONFIG_SYNCED, False, Reason.SHRINK_NOT_SUPPORTED, shrink_note)
+    if change.is_empty():
+        return Condition(CONFIG_SYNCED, True, Reason.CONFIG_SYNCED, "CPU, memory and disks match the spec")
+    if needs_cycle and not desired.power_cycle_allowed:
+        return Condition(CONFIG_SYNCED, False, Reason.POWER_CYCLE_REQUIRED,
+                         "CPU or memory cannot change while the VM runs (no hot-add). Power it off, or set "
+                         "spec.powerCyclePolicy: Automatic to let herder do it")
+    return Condition(CONFIG_SYNCED, False, Reason.RECONFIGURING, "applying CPU, memory or disk changes")
+
+
+def _finish(step: Step, conditions: tuple[Condition, ...], *, change: VMChange | None = None,
+            power: PowerState | None = None, graceful: bool = False, forget_task: bool = False,
+            forget_identity: bool = False, relocate: tuple[str | None, str | None] = (None, None)) -> Plan:
+    gating = tuple(c for c in conditions if c.type != PAUSED)
+    return Plan(step, (*conditions, summary(gating)), change=change or VMChange(), power=power,
+                graceful=graceful, forget_task=forget_task, forget_identity=forget_identity, relocate=relocate)

@@ -1,0 +1,91 @@
+"""Turn an ElasticCloudServer and the objects it references into a backend-neutral VMSpec. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from herder.api import AvailabilityZone, ElasticCloudServer, ElasticCloudServerSpec
+from herder.api.ecs import PowerState
+from herder.api.image import ImageSpec
+from herder.errors import Unresolvable
+from herder.providers.types import DataDisk, Placement, SCVMMPlacement, VCenterPlacement, VMSpec
+from herder.reasons import Reason
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """An ECS with everything it references, as the controller found it."""
+
+    server: ElasticCloudServer
+    zone: AvailabilityZone
+    image: ImageSpec | None
+    resource_pool_path: str | None = None
+
+
+def image_ref(spec: ElasticCloudServerSpec) -> str | None:
+    """`Kind/name` of the image a server is made from: what status.image records and a set compares."""
+    return f"{spec.image.kind.value}/{spec.image.name}" if spec.image else None
+
+
+def vm_name(namespace: str, name: str) -> str:
+    """Unique per ECS: namespaces never contain a dot, so `<namespace>.<name>` cannot collide."""
+    return f"{namespace}.{name}"
+
+
+def template_of(image: ImageSpec) -> str:
+    existing = image.source.existing
+    if existing is None:
+        raise Unresolvable(Reason.IMAGE_NOT_READY, "the image has no template yet (only source.existing is supported)")
+    return existing.path or existing.name or ""
+
+
+def zone_placement(zone: AvailabilityZone) -> Placement:
+    """Where a zone's VMs go, as its spec says."""
+    spec = zone.spec
+    if spec.vcenter is not None:
+        where = spec.vcenter
+        return VCenterPlacement(cluster=where.cluster, host=where.host, datastore=where.datastore,
+                                network=where.network, folder=where.folder, resource_pool=where.resource_pool)
+    if spec.scvmm is not None:
+        scvmm = spec.scvmm
+        return SCVMMPlacement(host_group=scvmm.host_group, cloud=scvmm.cloud, vm_path=scvmm.vm_path,
+                              logical_network=scvmm.vm_network or scvmm.logical_network)
+    raise Unresolvable(Reason.ZONE_INVALID, f"zone {zone.metadata.name} has no placement")
+
+
+def placement_of(resolved: Resolved) -> Placement:
+    """The zone's placement with the ECS's pinned host and datastore, and its ResourcePool."""
+    zone = zone_placement(resolved.zone)
+    pinned = resolved.server.spec.placement
+    host = pinned.host if pinned and pinned.host else None
+    if isinstance(zone, VCenterPlacement):
+        datastore = pinned.datastore if pinned and pinned.datastore else None
+        return replace(zone, host=host or zone.host, datastore=datastore or zone.datastore,
+                       resource_pool=resolved.resource_pool_path or zone.resource_pool)
+    return replace(zone, host=host)
+
+
+def vm_spec(resolved: Resolved, user_data: str | None = None) -> VMSpec:
+    server = resolved.server
+    spec = server.spec
+    meta = server.metadata
+    if resolved.image is None and spec.adopt_from is None:
+        raise Unresolvable(Reason.IMAGE_NOT_FOUND, "spec.image is not set")
+    placement = placement_of(resolved)
+    default_network = placement.network if isinstance(placement, VCenterPlacement) else placement.logical_network
+    networks = tuple(nic.network or default_network or "" for nic in spec.networks or ())
+    return VMSpec(
+        uid=meta.uid or "",
+        name=vm_name(meta.namespace or "", meta.name or ""),
+        # An adopted VM needs no template (the API allows no image with adoptFrom); it is never cloned.
+        template=template_of(resolved.image) if resolved.image is not None else "",
+        cpu=spec.cpu,
+        memory_mib=spec.memory.mib,
+        placement=placement,
+        os_disk_bytes=spec.disks.os.size.bytes if spec.disks.os.size is not None else None,
+        data_disks=tuple(DataDisk(d.name, d.size.bytes) for d in spec.disks.data or ()),
+        networks=tuple(n for n in networks if n),
+        power=PowerState(spec.power_state.value),
+        hostname=(spec.guest.hostname if spec.guest and spec.guest.hostname else meta.name),
+        user_data=user_data,
+    )

@@ -1,0 +1,91 @@
+"""The ResourcePool planner: the backend pool its spec asks for, its status, whether it may go."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from herder.api import ResourcePool
+from herder.api.selectors import LabelSelector
+from herder.api.zone import AvailabilityZone
+from herder.controllers.shared.indexes import Lookups
+from herder.errors import Unresolvable
+from herder.providers.types import Allocation, ObservedPool, PoolUsage, SharesLevel, VCenterPlacement
+from herder.reasons import Reason
+from herder.reconcile.ecsset import selector_string
+from herder.reconcile.pool import allocation, plan_deletion, pool_spec, status_fields
+
+ZONE = AvailabilityZone.model_validate({
+    "metadata": {"name": "z"},
+    "spec": {"region": "r", "provider": {"kind": "VCenter", "name": "vc"},
+             "vcenter": {"cluster": "C0", "datastore": "ds", "network": "n", "folder": "vm"}}})
+
+
+def pool(name: str, **spec: Any) -> ResourcePool:
+    return ResourcePool.model_validate({"metadata": {"name": name}, "spec": {"zone": "z"} | spec})
+
+
+def test_allocations_translate_units_and_shares() -> None:
+    p = pool("a", cpu={"reservation": 500, "limit": 2000, "shares": {"level": "High"}},
+             memory={"reservation": "1Gi", "limit": "2Gi", "shares": {"level": "Custom", "value": 7},
+                     "expandableReservation": False})
+    assert allocation(p.spec.cpu) == Allocation(500, 2000, SharesLevel.HIGH, None, True)
+    assert allocation(p.spec.memory) == Allocation(1024, 2048, SharesLevel.CUSTOM, 7, False)
+    assert allocation(pool("b").spec.memory) == Allocation()
+
+
+def test_parent_pool_path_is_the_parent_of_the_backend_pool() -> None:
+    parent = ResourcePool.model_validate({"metadata": {"name": "org"}, "spec": {"zone": "z"},
+                                          "status": {"path": "/DC0/host/C0/Resources/org"}})
+    spec = pool_spec(pool("team", parent="org"), ZONE, parent)
+    assert spec.parent == VCenterPlacement(cluster="C0", resource_pool="/DC0/host/C0/Resources/org")
+    root = pool_spec(pool("org"), ZONE, None)
+    assert root.parent == VCenterPlacement(cluster="C0")
+    with pytest.raises(Unresolvable, match="not created yet"):
+        pool_spec(pool("team", parent="org"), ZONE, pool("org"))
+    with pytest.raises(Unresolvable, match="in zone other"):
+        pool_spec(pool("team", parent="org"), ZONE, pool("org", zone="other"))
+    with pytest.raises(Unresolvable, match="not found"):
+        pool_spec(pool("team", parent="org"), ZONE, None)
+
+
+def test_status_reports_path_and_usage() -> None:
+    observed = ObservedPool("resgroup-9", "team", "/DC0/host/C0/Resources/team", Allocation(), Allocation(),
+                            vms=2, cpu_usage=PoolUsage(100, 900, 50), memory_usage=PoolUsage(1024, 3072, None))
+    assert status_fields(observed) == {
+        "managedObjectID": "resgroup-9", "path": "/DC0/host/C0/Resources/team",
+        "usage": {"cpuReservationUsedMHz": 100, "memoryReservationUsed": "1Gi", "cpuAvailableMHz": 900,
+                  "memoryAvailable": "3Gi", "servers": 2}}
+
+
+def test_selector_string_for_the_scale_subresource() -> None:
+    selector = LabelSelector.model_validate({"matchLabels": {"b": "2", "a": "1"},
+                                             "matchExpressions": [{"key": "t", "operator": "In",
+                                                                   "values": ["x", "y"]},
+                                                                  {"key": "z", "operator": "DoesNotExist"}]})
+    assert selector_string(selector) == "a=1,b=2,t in (x,y),!z"
+
+
+def test_a_pool_is_in_use_while_servers_or_child_pools_name_it() -> None:
+    pools = {"org": [{"metadata": {"name": "org"}, "spec": {"zone": "z"}}],
+             "team": [{"metadata": {"name": "team"}, "spec": {"zone": "z", "parent": "org"}}]}
+    lookups = Lookups({}, {}, {}, pools, pool_users={"org": ["a/web"], "team": ["b/db", "a/api"]})  # type: ignore[arg-type]
+    assert lookups.pool_dependents("org") == ["ElasticCloudServer a/web", "ResourcePool team"]
+    assert lookups.pool_dependents("team") == ["ElasticCloudServer a/api", "ElasticCloudServer b/db"]
+    assert lookups.pool_dependents("free") == []
+
+
+def test_deletion_orphans_waits_while_in_use_or_removes() -> None:
+    made = pool("team").model_copy(update={"status": pool("team").status.model_copy(
+        update={"managed_object_id": "resgroup-9", "path": "/DC0/host/C0/Resources/team"})})
+    orphan = plan_deletion(pool("team", deletionPolicy="Orphan"), ["ElasticCloudServer a/web"])
+    assert (orphan.remove, orphan.done, orphan.reason) == (False, True, Reason.ORPHANED)
+    users = [f"ElasticCloudServer a/web-{i}" for i in range(7)]
+    busy = plan_deletion(made, users)
+    assert (busy.remove, busy.done, busy.reason) == (False, False, Reason.IN_USE)
+    assert busy.message.endswith("web-4 and 2 more")
+    never_made = plan_deletion(pool("team"), [])
+    assert (never_made.remove, never_made.done) == (False, True)
+    gone = plan_deletion(made, [])
+    assert (gone.remove, gone.done, gone.reason) == (True, True, Reason.DELETED)
