@@ -49,6 +49,7 @@ class Process:
     pid: int
     port: int
     log: str
+    argv: list[str] = field(default_factory=list)  # to start it again the same way
 
 
 @dataclass
@@ -202,6 +203,20 @@ class Stack:
         (self.dir / STATE_FILE).unlink(missing_ok=True)
         self.say(f"stack in {self.dir} stopped")
 
+    def restart_apiserver(self, state: StackState, down_seconds: float = 0.0) -> float:
+        """Stop kube-apiserver, keep it down `down_seconds`, start it again with the same flags (an upgrade, a
+        leader change behind a load balancer). Returns time.monotonic() of its first ready answer."""
+        process = state.processes["kube-apiserver"]
+        stop(process.pid)
+        time.sleep(down_seconds)
+        pki_dir = self.dir / "pki"
+        ca = pki.ensure_ca(pki_dir)
+        admin = pki.issue_client_cert(pki_dir, "admin", ca, ADMIN_USER, ("system:masters",))
+        url = f"https://127.0.0.1:{process.port}/readyz"
+        self._start(state, "kube-apiserver", process.argv, process.port, lambda: _https_ok(url, ca.cert, admin),
+                    timeout=90)
+        return time.monotonic()
+
     # -- start-up -----------------------------------------------------------------------------------------
     def _port(self, purpose: str) -> int:
         if self._next is None:
@@ -216,7 +231,7 @@ class Stack:
         log = self.dir / "logs" / f"{name}.log"
         self.say(f"starting {name} on 127.0.0.1:{port}")
         pid = spawn(argv, log)
-        state.processes[name] = Process(pid=pid, port=port, log=str(log))
+        state.processes[name] = Process(pid=pid, port=port, log=str(log), argv=list(argv))
         state.save()
         wait_until(name, pid, log, ready, timeout)
 

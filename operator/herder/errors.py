@@ -77,8 +77,15 @@ class Unresolvable(HerderError):
 class ProviderNotReady(Unresolvable):
     """The backend connection an object needs is not (yet) up; it wakes its waiters when it connects."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(Reason.PROVIDER_NOT_READY, message)
+    def __init__(self, message: str, *, reason: Reason = Reason.PROVIDER_NOT_READY) -> None:
+        super().__init__(reason, message)
+
+
+class KubernetesUnavailable(HerderError):
+    """herder's own connection to the Kubernetes API failed (a restart, a load balancer switching over): nothing
+    is wrong with the object, so it changes no status and is retried within a second or two."""
+
+    reason = Reason.KUBERNETES_ERROR
 
 
 class SecretUnavailable(HerderError):

@@ -1,4 +1,8 @@
-"""The few Kubernetes calls herder makes outside Kopf: status patches and Secret reads by name."""
+"""The few Kubernetes calls herder makes outside Kopf: status patches, Secret reads by name, its own objects.
+
+A Kubernetes API that does not answer (a restart, a switch-over behind a load balancer) raises
+KubernetesUnavailable from every call here, so callers can wait for it instead of failing the object.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,27 @@ from collections.abc import Iterator
 from typing import Any
 
 import kubernetes
+import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from herder import GROUP, VERSION
-from herder.errors import SecretUnavailable
+from herder.errors import KubernetesUnavailable, SecretUnavailable
+
+# HTTP statuses of an API server that is starting, overloaded or behind a switching load balancer.
+_UNAVAILABLE = frozenset({0, 429, 500, 502, 503, 504})
+
+
+@contextlib.contextmanager
+def _available() -> Iterator[None]:
+    """Turn a Kubernetes API that does not answer into KubernetesUnavailable."""
+    try:
+        yield
+    except ApiException as exc:
+        if exc.status in _UNAVAILABLE:
+            raise KubernetesUnavailable(f"the Kubernetes API answered {exc.status} {exc.reason}") from None
+        raise
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise KubernetesUnavailable(f"the Kubernetes API is not reachable: {type(exc).__name__}") from None
 
 
 @functools.cache
@@ -28,10 +49,11 @@ def patch_status(plural: str, namespace: str | None, name: str, status: dict[str
     """Merge-patch `.status`; keys set to None are removed."""
     api = kubernetes.client.CustomObjectsApi(_api_client())
     body = {"status": status}
-    if namespace:
-        api.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, plural, name, body)
-    else:
-        api.patch_cluster_custom_object_status(GROUP, VERSION, plural, name, body)
+    with _available():
+        if namespace:
+            api.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, plural, name, body)
+        else:
+            api.patch_cluster_custom_object_status(GROUP, VERSION, plural, name, body)
 
 
 @contextlib.contextmanager
@@ -48,7 +70,8 @@ def read_secret(namespace: str, name: str, keys: tuple[str, ...]) -> dict[str, s
     """The decoded values of `keys` in a Secret. One GET by name: herder never lists Secrets."""
     api = kubernetes.client.CoreV1Api(_api_client())
     try:
-        secret = api.read_namespaced_secret(name, namespace)
+        with _available():
+            secret = api.read_namespaced_secret(name, namespace)
     except ApiException as exc:
         if exc.status == 404:
             raise SecretUnavailable(f"Secret {namespace}/{name} not found") from None
@@ -65,7 +88,7 @@ def read_secret(namespace: str, name: str, keys: tuple[str, ...]) -> dict[str, s
 def read_custom_object(plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
     """One herder object by name (None if it does not exist): for the rare reads outside the indexes."""
     api = kubernetes.client.CustomObjectsApi(_api_client())
-    with ignoring(404):
+    with _available(), ignoring(404):
         body: Any = (api.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name) if namespace
                      else api.get_cluster_custom_object(GROUP, VERSION, plural, name))
         return dict(body)
@@ -76,10 +99,12 @@ def patch_custom_object(plural: str, namespace: str | None, name: str, body: Any
     """Patch a herder object: a merge patch (a dict), or with `json_patch` a JSON patch (a list of operations)."""
     api = kubernetes.client.CustomObjectsApi(_api_client())
     content_type = "application/json-patch+json" if json_patch else None
-    if namespace:
-        api.patch_namespaced_custom_object(GROUP, VERSION, namespace, plural, name, body, _content_type=content_type)
-    else:
-        api.patch_cluster_custom_object(GROUP, VERSION, plural, name, body, _content_type=content_type)
+    with _available():
+        if namespace:
+            api.patch_namespaced_custom_object(GROUP, VERSION, namespace, plural, name, body,
+                                               _content_type=content_type)
+        else:
+            api.patch_cluster_custom_object(GROUP, VERSION, plural, name, body, _content_type=content_type)
 
 
 def patch_labels(plural: str, namespace: str | None, name: str, labels: dict[str, str | None]) -> None:
@@ -89,13 +114,13 @@ def patch_labels(plural: str, namespace: str | None, name: str, labels: dict[str
 
 def create_custom_object(plural: str, namespace: str, body: dict[str, Any]) -> None:
     """Create a namespaced herder object; one that already exists is fine (a repeated pass)."""
-    with ignoring(409):
+    with _available(), ignoring(409):
         kubernetes.client.CustomObjectsApi(_api_client()).create_namespaced_custom_object(
             GROUP, VERSION, namespace, plural, body)
 
 
 def delete_custom_object(plural: str, namespace: str, name: str) -> None:
     """Delete a namespaced herder object; one that is already gone is fine."""
-    with ignoring(404):
+    with _available(), ignoring(404):
         kubernetes.client.CustomObjectsApi(_api_client()).delete_namespaced_custom_object(
             GROUP, VERSION, namespace, plural, name)

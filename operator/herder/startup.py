@@ -55,6 +55,7 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: An
     # Long watch requests: at steady state herder should make no calls to the API server.
     settings.watching.server_timeout = 600
     settings.watching.client_timeout = 660
-    # Bounded exponential backoff for Kubernetes API errors.
-    settings.networking.error_backoffs = [1, 2, 4, 8, 16, 30]
+    # Kubernetes API errors are retried every second: the API is local to the operator, a retry is cheap, and
+    # its absence (a restart, a switch-over) must cost seconds, not a grown backoff.
+    settings.networking.error_backoffs = [0.5, 1.0]
     settings.queueing.error_delays = [1, 2, 4, 8, 16, 30, 60]

@@ -74,6 +74,8 @@ def test_example_applies(path: Path, kubectl: Kubectl, namespace: str) -> None:
         for doc, item in zip(docs, items, strict=True):
             assert item["kind"] == doc["kind"]
             if doc["kind"] != "Secret":
+                # no controller has seen it yet, and it says so (kstatus: InProgress, never Current)
+                assert item["status"]["observedGeneration"] == 0 < item["metadata"]["generation"]
                 # what we wrote is what is stored: nothing was pruned as unknown
                 for key, value in doc["spec"].items():
                     assert key in item["spec"], f"{doc['kind']}.spec.{key} was pruned"

@@ -10,6 +10,7 @@ from e2e_world import (
     CLUSTER_IMAGE,
     SCVMM_INVENTORY_SECONDS,
     VCENTER,
+    VCENTER_WATCH_SECONDS,
     ZONES,
     Govc,
     apply,
@@ -35,7 +36,8 @@ def operator(stack: StackState, tmp_path_factory: pytest.TempPathFactory) -> Ite
                       "source": {"existing": {"name": "ubuntu-22.04-tmpl"}}}}
     apply(stack, vcenter_manifest(stack), *zones, image, *scvmm_manifests(stack))
     process = OperatorProcess(stack, Path(tmp_path_factory.mktemp("operator")) / "herder.log",
-                              extra_env={"HERDER_SCVMM_INVENTORY_SECONDS": str(SCVMM_INVENTORY_SECONDS)})
+                              extra_env={"HERDER_SCVMM_INVENTORY_SECONDS": str(SCVMM_INVENTORY_SECONDS),
+                                         "HERDER_VCENTER_WATCH_SECONDS": str(VCENTER_WATCH_SECONDS)})
     process.start()
     try:
         yield process

@@ -227,6 +227,8 @@ SCVMM = "vmm-sim"
 SCVMM_ZONE = "vmm-zone-a"
 SCVMM_IMAGE = "ubuntu-vmm-e2e"
 SCVMM_INVENTORY_SECONDS = 2
+# The vCenter watch waits this long per WaitForUpdatesEx: a hung vCenter is noticed within about twice that.
+VCENTER_WATCH_SECONDS = 5
 MIB = 1024**2
 
 

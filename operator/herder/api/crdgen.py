@@ -157,7 +157,9 @@ def openapi_schema(info: KindInfo) -> Schema:
     properties = raw.get("properties", {})
     spec = structural(properties["spec"], defs, ".spec")
     status = structural(properties["status"], defs, ".status", keep_defaults=False)
-    status.pop("default", None)
+    # Until a controller writes status, the object reads as observed at generation 0 (kstatus: InProgress), so
+    # an object nothing has acted on yet never looks healthy to a GitOps tool.
+    status["default"] = {"observedGeneration": 0}
     schema: Schema = {
         "type": "object",
         "description": (info.model.__doc__ or info.kind).strip(),

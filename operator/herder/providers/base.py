@@ -34,6 +34,12 @@ class Endpoint(Protocol):
         """Log in if needed and describe the endpoint. Raises ProviderError subclasses."""
         ...
 
+    def unanswered(self) -> float | None:
+        """Seconds the backend has not answered anything (hung, or its port closed), once that is longer than
+        a healthy backend stays silent (its change feed answers at least once per wait); None while it answers.
+        Asks nothing of the backend."""
+        ...
+
     def close(self) -> None: ...
 
 

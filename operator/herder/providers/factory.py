@@ -28,7 +28,8 @@ def vcenter(server: str, datacenter: str, credentials: Credentials, tls: TLSSett
     from herder.providers.vcenter import Session, VCenterProvider
 
     host, port = split_host_port(server, 443)
-    return VCenterProvider(Session(host, credentials, tls, datacenter, port=port, on_request=on_request))
+    session = Session(host, credentials, tls, datacenter, port=port, on_request=on_request)
+    return VCenterProvider(session, max_wait_seconds=int(os.environ.get("HERDER_VCENTER_WATCH_SECONDS", "60")))
 
 
 def scvmm(endpoint: str, credentials: Credentials, tls: TLSSettings, *, transport: str,

@@ -6,9 +6,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from herder.reasons import Reason
+from herder.reasons import Health, Reason
 
 READY = "Ready"
+RECONCILING = "Reconciling"
+STALLED = "Stalled"
 
 
 @dataclass(frozen=True)
@@ -47,3 +49,15 @@ def summary(conditions: Sequence[Condition], ready_reason: Reason = Reason.READY
         if not cond.status:
             return Condition(READY, False, cond.reason, cond.message)
     return Condition(READY, True, ready_reason, ready_message)
+
+
+def progress(ready: Condition) -> tuple[Condition, Condition]:
+    """kstatus' Reconciling and Stalled beside Ready, from the health of Ready's reason: Reconciling while
+    herder works toward the spec or waits for something that heals on its own, Stalled when only a person can
+    move it on, neither once Ready."""
+    health = ready.reason.health
+    reconciling = not ready.status and health is not Health.STALLED
+    stalled = not ready.status and health is Health.STALLED
+    message = ready.message if not ready.status else ""
+    return (Condition(RECONCILING, reconciling, ready.reason, message if reconciling else ""),
+            Condition(STALLED, stalled, ready.reason, message if stalled else ""))

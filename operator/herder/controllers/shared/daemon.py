@@ -3,11 +3,17 @@ sleep until woken (a change of the object, a dependency, the backend) or until t
 
 One warm-up rule: right after start-up a missing backend connection is expected, not a failure worth
 reporting, so such a pass keeps the status as it is and looks again soon (it is woken on connect anyway).
+
+One rule for the Kubernetes API going away (a restart, a switch-over): nothing is wrong with the object, so
+its status is not touched; a status the pass wants written is kept and written as soon as the API answers
+again (tried every KUBERNETES_RETRY_SECONDS at most), before anything else is done, so a task a pass started
+is always recorded before the next pass plans.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,10 +25,12 @@ import kopf
 from herder import metrics
 from herder.controllers.shared.runtime import Runtime
 from herder.controllers.shared.status import publish
-from herder.errors import HerderError, ProviderNotReady
+from herder.errors import HerderError, KubernetesUnavailable, ProviderNotReady
 
 WARM_UP_RETRY_SECONDS = 5.0
 PROGRESS_PUBLISH_SECONDS = 1.0
+KUBERNETES_RETRY_SECONDS = 1.0
+log = logging.getLogger(__name__)
 Body = dict[str, Any]
 
 
@@ -106,9 +114,27 @@ class Daemon:
         try:
             return self.step(body, progress)
         except HerderError as exc:
+            if isinstance(exc, KubernetesUnavailable):
+                return Pass(dict(body.get("status") or {}), KUBERNETES_RETRY_SECONDS)
             if isinstance(exc, ProviderNotReady) and runtime.warming_up():
                 return Pass(dict(body.get("status") or {}), WARM_UP_RETRY_SECONDS)
             return self.on_error(body, exc)
 
     async def _publish(self, body: kopf.Body, current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
-        return await publish(body, self.plural, current, wanted, events_for=self.events_for)
+        """Write `wanted`; while the Kubernetes API does not answer, keep trying (the object may be deleted
+        meanwhile: then there is nothing left to write)."""
+        waited = False
+        while True:
+            try:
+                written = await publish(body, self.plural, current, wanted, events_for=self.events_for)
+            except KubernetesUnavailable as exc:
+                if not waited:
+                    log.warning("%s %s: status not written yet, retrying: %s", self.kind,
+                                (body.get("metadata") or {}).get("name"), exc)
+                waited = True
+                await asyncio.sleep(KUBERNETES_RETRY_SECONDS)
+                continue
+            if waited:
+                log.info("%s %s: status written after the Kubernetes API came back", self.kind,
+                         (body.get("metadata") or {}).get("name"))
+            return written

@@ -17,7 +17,8 @@ import kopf
 from herder.controllers.shared.backoff import Backoff
 from herder.errors import ProviderNotReady
 from herder.providers.base import Provider
-from herder.providers.types import ObservedVM
+from herder.providers.types import EndpointInfo, ObservedVM
+from herder.reasons import Reason
 
 ProviderKey = tuple[str, str]  # (kind, name)
 WARM_UP_SECONDS = 30.0
@@ -30,8 +31,10 @@ class ProviderHandle:
     provider: Provider
     settings: Hashable  # what the connection was built from; a change rebuilds it
     credentials_digest: str
+    credentials_read_at: float = 0.0  # time.monotonic() of the last read of its Secret
+    info: EndpointInfo | None = None  # what the endpoint said of itself at the last login
     ready: bool = False
-    reason: str = "Connecting"
+    reason: Reason = Reason.CONNECTING
     message: str = ""
     watching: bool = False
 
@@ -114,6 +117,8 @@ class Runtime:
         """The connected provider, or ProviderNotReady saying why not."""
         handle = self.providers.get((kind, name))
         if handle is None or not handle.ready:
+            if handle is not None and handle.reason is Reason.UNREACHABLE:
+                raise ProviderNotReady(f"{kind} {name} is unreachable: {handle.message}", reason=Reason.UNREACHABLE)
             why = f"{handle.reason}: {handle.message}" if handle else "not connected"
             raise ProviderNotReady(f"{kind} {name} is not ready ({why})")
         return handle

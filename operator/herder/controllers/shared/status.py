@@ -12,7 +12,7 @@ import kopf
 
 from herder import kube
 from herder.reasons import Reason
-from herder.reconcile.conditions import Condition, merge
+from herder.reconcile.conditions import READY, Condition, merge, progress
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,12 @@ def now() -> str:
 
 def new_status(current: Mapping[str, Any], conditions: Sequence[Condition], generation: int,
                fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The status herder wants: `fields` (None removes a key), merged conditions, observedGeneration."""
+    """The status herder wants: `fields` (None removes a key), merged conditions with kstatus' Reconciling and
+    Stalled derived from Ready, observedGeneration."""
     status = dict(fields)
-    status["conditions"] = merge(current.get("conditions") or [], conditions, generation, now())
+    ready = next((c for c in conditions if c.type == READY), None)
+    derived = progress(ready) if ready is not None else ()
+    status["conditions"] = merge(current.get("conditions") or [], [*conditions, *derived], generation, now())
     status["observedGeneration"] = generation
     return status
 

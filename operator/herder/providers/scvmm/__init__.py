@@ -5,6 +5,7 @@ Only this package imports winrm. See docs/scvmm.md for the identity scheme, disk
 
 from __future__ import annotations
 
+from herder.providers.liveness import Liveness
 from herder.providers.scvmm.driver import CATrust, Driver, protocol_options
 from herder.providers.scvmm.inventory import SCVMMInventory
 from herder.providers.scvmm.shell import Meter, RequestHook
@@ -12,6 +13,8 @@ from herder.providers.scvmm.unsupported import SCVMMImages, SCVMMPools
 from herder.providers.scvmm.vms import SCVMMVMs
 from herder.providers.scvmm.zones import SCVMMZones
 from herder.providers.types import Credentials, TLSSettings
+
+BULK_READ_SECONDS = 10.0
 
 
 class SCVMMProvider:
@@ -35,7 +38,9 @@ class SCVMMProvider:
     ) -> None:
         self._trust = CATrust(tls)
         options = protocol_options(endpoint_url, credentials, self._trust, transport)
-        meter = Meter(on_request)
+        # The inventory's own shell reads every `inventory_interval` (a bulk read takes seconds, not minutes),
+        # whatever the other shell waits for: so a healthy VMM answers at least that often.
+        meter = Meter(on_request, Liveness(answers_every=inventory_interval + BULK_READ_SECONDS))
         self.endpoint = Driver(endpoint_url, credentials, options, meter, vmm_server=vmm_server,
                                job_timeout=job_timeout)
         watch = Driver(endpoint_url, credentials, options, meter, vmm_server=vmm_server, job_timeout=job_timeout)

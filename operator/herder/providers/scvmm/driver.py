@@ -129,6 +129,9 @@ class Driver:
         self._connected.set()
         return answer.result
 
+    def unanswered(self) -> float | None:
+        return self._meter.liveness.unanswered()
+
     def info(self) -> EndpointInfo:
         server = scripts.quote(self.vmm_server or "localhost")
         found = self.run(

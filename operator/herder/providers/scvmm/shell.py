@@ -23,6 +23,7 @@ from winrm.exceptions import WinRMOperationTimeoutError
 from winrm.protocol import Protocol
 
 from herder.errors import ProviderError
+from herder.providers.liveness import Liveness
 from herder.reasons import Reason
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,9 @@ _POWERSHELL_ARGS = ("-NoProfile", "-NonInteractive", "-Command", "-")
 class Meter:
     """WinRM requests per operation, shared by all shells of one provider. Thread-safe."""
 
-    def __init__(self, hook: RequestHook | None) -> None:
+    def __init__(self, hook: RequestHook | None, liveness: Liveness) -> None:
         self._hook = hook
+        self.liveness = liveness
         self._lock = threading.Lock()
         self._counts: collections.Counter[str] = collections.Counter()
         self._local = threading.local()
@@ -50,6 +52,8 @@ class Meter:
             self._local.name = previous
 
     def record(self, ok: bool, seconds: float) -> None:
+        if ok:
+            self.liveness.answered()
         name = getattr(self._local, "name", None) or "other"
         with self._lock:
             self._counts[name] += 1

@@ -17,6 +17,7 @@ class VCenterProvider:
 
     def __init__(self, session: Session, *, max_wait_seconds: int = 60) -> None:
         self.endpoint = session
+        session.liveness.expect_answers_every(max_wait_seconds)  # the watch's WaitForUpdatesEx returns by then
         owner = OwnerField()
         self.inventory = VCenterInventory(self.endpoint, owner, max_wait_seconds=max_wait_seconds)
         self.vms = VCenterVMs(self.endpoint, owner, owned_by=self.inventory.owned_by)

@@ -16,9 +16,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pyVim import connect
-from pyVmomi import SoapAdapter, vim
+from pyVmomi import SoapAdapter, vim, vmodl
 
 from herder.errors import AuthenticationFailed, NotFound
+from herder.providers.liveness import Liveness
 from herder.providers.types import Credentials, EndpointInfo, TLSSettings
 from herder.providers.vcenter.errors import translate
 from herder.providers.vcenter.tls import client_context
@@ -47,9 +48,10 @@ _NotAuthenticated: Any = vim.fault.NotAuthenticated
 class _MeteredStub(_SoapStub):  # type: ignore[misc]
     """A SOAP stub that reports every request (methods and property fetches) to the session."""
 
-    def __init__(self, report: RequestHook, **kwargs: Any) -> None:
+    def __init__(self, report: RequestHook, liveness: Liveness, **kwargs: Any) -> None:
         _SoapStub.__init__(self, **kwargs)
         self._report = report
+        self._liveness = liveness
 
     def InvokeMethod(self, mo: Any, info: Any, args: Any, outerStub: Any = None) -> Any:
         started = time.monotonic()
@@ -57,7 +59,11 @@ class _MeteredStub(_SoapStub):  # type: ignore[misc]
         try:
             result = _SoapStub.InvokeMethod(self, mo, info, args, outerStub)
             ok = True
+            self._liveness.answered()
             return result
+        except vmodl.MethodFault:
+            self._liveness.answered()  # a fault is an answer: vCenter is there
+            raise
         finally:
             self._report(str(info.name), ok, time.monotonic() - started)
 
@@ -95,6 +101,8 @@ class Session:
         self._generation = 0  # bumped on every login, so concurrent callers re-login only once
         self._datacenter: Any = None
         self._stop = threading.Event()
+        # The inventory watch answers at least once per its wait; the provider sets that wait.
+        self.liveness = Liveness(answers_every=keepalive_seconds or DEFAULT_KEEPALIVE_SECONDS)
         self._keepalive: threading.Thread | None = None
 
     # -- requests ---------------------------------------------------------------------------------------
@@ -179,6 +187,7 @@ class Session:
         probe = _smart_stub(host=self.host, port=self.port, sslContext=context)
         stub = _MeteredStub(
             self._record,
+            self.liveness,
             host=self.host,
             port=self.port,
             version=probe.version,
@@ -237,6 +246,9 @@ class Session:
             log.debug("vCenter %s: logout failed: %s", self.host, exc)
 
     # -- lifecycle --------------------------------------------------------------------------------------
+
+    def unanswered(self) -> float | None:
+        return self.liveness.unanswered()
 
     def info(self) -> EndpointInfo:
         def read() -> Any:
