@@ -357,8 +357,9 @@ class Interpreter:
                 if (child.text or b"").strip() == b":" and raw and isinstance(raw[-1], Named):
                     pending_colon = raw[-1]
                 continue
-            if kind == "command_parameter":
-                raw.append(Named((child.text or b"").decode().lstrip("-").rstrip(":"), None, False))
+            if kind == "command_parameter":  # read from the source: the parser saw its digits masked
+                text = self.source[child.start_byte:child.end_byte].decode()
+                raw.append(Named(text.lstrip("-").rstrip(":"), None, False))
                 continue
             if kind == "redirection" or kind.endswith("redirection"):
                 raise NotSupportedError("redirections")

@@ -77,6 +77,7 @@ class Networks:
         return Outcome(lambda: [nv.vm_subnet(self.store, s) for s in subnets])
 
     def get_pool(self, inv: Invocation) -> Outcome:
+        self._purge()
         pools = self._named("ip_pools", inv)
         if inv.has("Subnet"):
             cidr = str(ipaddress.ip_network(inv.get("Subnet"), strict=False))
@@ -370,7 +371,8 @@ class Networks:
                 Param("IPAddress", convert=string), Param("GrantToObjectID", GUID, guid),
                 Param("Description", convert=string), _switch("RunAsynchronously"),
             ), self.grant),
-            c("Revoke-SCIPAddress", (_obj("AllocatedIPAddress", nv.ALLOCATED_IP, mandatory=True, pipeline=True),
+            c("Revoke-SCIPAddress", (Param("AllocatedIPAddress", nv.ALLOCATED_IP, of_type(nv.ALLOCATED_IP),
+                                           mandatory=True, position=0, pipeline=True),
                                      Param("ReturnToPool", "System.Boolean", boolean), _switch("RunAsynchronously")),
               self.revoke),
             c("Get-SCIPAddress", (_switch("All"), pool, Param("ID", GUID, guid), Param("GrantToObjectID", GUID, guid),
