@@ -366,6 +366,10 @@ class Interpreter:
             if kind == "variable" and (child.text or b"").startswith(b"@"):
                 raw.extend(self.splat((child.text or b"")[1:].decode()))
                 continue
+            if kind == "argument_list":  # New-Object T('a', $b): the parenthesized list is one array argument
+                items = _named(child)
+                raw.append(Positional([self.expr(e) for e in _named(items[0])] if items else []))
+                continue
             if kind == "generic_token":
                 text = (child.text or b"").decode()
                 if "$" in text or "`" in text:
