@@ -41,6 +41,10 @@ def test_refresh_imports_only_virtual_hard_disks(sim: Sim) -> None:
     write_vhd(root / "legacy.vhd", 16 * 1024 * 1024)
     (root / "junk.vhdx").write_bytes(b"not a disk" * 100)  # no "vhdxfile" signature
     (root / "junk.vhd").write_bytes(b"\0" * 4096)  # no "conectix" footer
+    write_vhd(root / "forged.vhd", 1024 * 1024)
+    with (root / "forged.vhd").open("r+b") as fh:  # a well-formed footer whose cookie is not "conectix"
+        fh.seek(-512, 2)
+        fh.write(b"notavhd!")
     (root / "readme.txt").write_text("hello")
     assert disks(sim, refresh=False) == []  # nothing until the share is read
     assert disks(sim) == [

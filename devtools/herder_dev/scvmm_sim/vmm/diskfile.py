@@ -56,10 +56,7 @@ def inspect(path: Path) -> DiskFile:
 
 
 def _vhdx(fh: io.BufferedReader, path: Path) -> DiskFile:
-    if fh.read(len(VHDX_SIGNATURE)) != VHDX_SIGNATURE:
-        raise NotADisk(f"{path.name} does not start with the VHDX signature")
-    fh.seek(0)
-    disk = VHDX(fh)  # dissect checks the header, region table and metadata signatures
+    disk = VHDX(fh)  # dissect checks the "vhdxfile" identifier and the header, region table and metadata signatures
     kind = "Differencing" if disk.has_parent else "DynamicallyExpanding"
     params = disk.metadata.get(FILE_PARAMETERS_GUID)
     if params.leave_block_allocated:
