@@ -59,11 +59,11 @@ def networks(seed: dict[str, Any]) -> dict[str, Any]:
     pools = []
     for pool in seed.get("ip_pools", []):
         ln = _by_name(logical, pool["logical_network"], "logical network")
-        cidr = ipaddress.ip_network(pool["subnet"])
-        start, end = (ipaddress.ip_address(a) for a in pool["range"])
-        if start not in cidr or end not in cidr or start > end:
-            raise ValueError(f"IP pool {pool['name']}: {start}-{end} is not a range within {cidr}")
-        pools.append({"id": _id(), "name": pool["name"], "logical_network": ln["id"], "subnet": str(cidr),
+        network = ipaddress.IPv4Network(pool["subnet"])  # the simulator's pools are IPv4
+        start, end = (ipaddress.IPv4Address(a) for a in pool["range"])
+        if start not in network or end not in network or start > end:
+            raise ValueError(f"IP pool {pool['name']}: {start}-{end} is not a range within {network}")
+        pools.append({"id": _id(), "name": pool["name"], "logical_network": ln["id"], "subnet": str(network),
                       "start": str(start), "end": str(end), "gateway": pool.get("gateway"),
                       "dns_servers": list(pool.get("dns_servers", [])), "dns_suffix": pool.get("dns_suffix", ""),
                       "description": ""})

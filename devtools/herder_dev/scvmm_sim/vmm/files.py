@@ -81,7 +81,7 @@ class Files:
                 raise _not_found(path, "Microsoft.PowerShell.Commands.ResolvePathCommand")
             digest = hashlib.new(_HASHES[algorithm])
             with local.open("rb") as fh:
-                for chunk in iter(lambda fh=fh: fh.read(_CHUNK), b""):
+                while chunk := fh.read(_CHUNK):
                     digest.update(chunk)
             out.append(PSObject("Microsoft.Powershell.Utility.FileHash", Props({
                 "Algorithm": algorithm, "Hash": digest.hexdigest().upper(), "Path": path})))

@@ -246,7 +246,7 @@ class Networks:
                                            if not (a["auto"] and a["assigned_to"] == nic_id)]
 
     def _new_nic(self, inv: Invocation, taken: set[str], generation: int) -> Record:
-        nic = {"id": new_id(), "mac": _next_mac(taken), "mac_type": "Dynamic", "vm_network": None,
+        nic: Record = {"id": new_id(), "mac": _next_mac(taken), "mac_type": "Dynamic", "vm_network": None,
                "vm_subnet": None, "vlan_enabled": False, "vlan_id": 0, "ipv4_type": "Dynamic", "ipv4": [],
                "pools": [], "synthetic": False}
         return self._configure(nic, inv, generation)
@@ -258,7 +258,7 @@ class Networks:
     @staticmethod
     def _hot_plug_allowed(vm: Record) -> bool:
         """Hyper-V adds and removes network adapters of a running VM only for generation 2 VMs."""
-        return vm["status"] == "PowerOff" or (vm["status"] == "Running" and vm["generation"] == 2)
+        return bool(vm["status"] == "PowerOff" or (vm["status"] == "Running" and vm["generation"] == 2))
 
     def new_adapter(self, inv: Invocation) -> Outcome:
         if not inv.has("VM"):
@@ -334,7 +334,7 @@ class Networks:
 
     def job_group_adapters(self, group: str, generation: int) -> list[Record]:
         """The adapters queued with New-SCVirtualNetworkAdapter -JobGroup, for the VM New-SCVirtualMachine makes."""
-        nics = self.store.data["nic_job_groups"].pop(group, [])
+        nics: list[Record] = self.store.data["nic_job_groups"].pop(group, [])
         for slot, nic in enumerate(nics, start=1):
             nic.update({"slot": slot, "synthetic": generation == 2 or nic["synthetic"]})
         return nics
@@ -397,16 +397,16 @@ class Networks:
 
 
 def _addresses(pool: Record) -> Any:
-    start, end = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
+    start, end = ipaddress.IPv4Address(pool["start"]), ipaddress.IPv4Address(pool["end"])
     return (start + i for i in range(int(end) - int(start) + 1))
 
 
 def _in_range(pool: Record, address: str) -> bool:
     try:
-        ip = ipaddress.ip_address(address)
+        ip = ipaddress.IPv4Address(address)
     except ValueError:
         return False
-    return ipaddress.ip_address(pool["start"]) <= ip <= ipaddress.ip_address(pool["end"])
+    return ipaddress.IPv4Address(pool["start"]) <= ip <= ipaddress.IPv4Address(pool["end"])
 
 
 def _mac(text: str) -> str:

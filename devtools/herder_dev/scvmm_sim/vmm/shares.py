@@ -24,7 +24,7 @@ class Shares:
         return self.store.get("library_servers", share["server"], "library server")
 
     def directory(self, share: Record) -> Path:
-        return self.store.library_root / self.server(share)["name"].lower() / share["name"]
+        return self.store.library_root / str(self.server(share)["name"]).lower() / str(share["name"])
 
     def unc(self, share: Record, relative: str = "") -> str:
         root = f"\\\\{self.server(share)['name']}\\{share['name']}"
