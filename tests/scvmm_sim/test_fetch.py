@@ -22,6 +22,15 @@ class _Quiet(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def do_GET(self) -> None:
+        if self.path == "/away":  # a redirect off the machine
+            self.send_response(302)
+            self.send_header("Location", "http://images.example.com/a.vhdx")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        super().do_GET()
+
 
 @pytest.fixture
 def web(tmp_path: Path) -> Iterator[tuple[str, Path]]:
@@ -82,6 +91,13 @@ def test_a_404_raises_the_web_exception_invoke_webrequest_raises(sim: Sim, web: 
 def test_outside_the_simulator_is_refused(sim: Sim, script: str, expected: str) -> None:
     r = sim.ps(HEAD + script)
     assert r.status_code == 1 and expected.encode() in r.std_err
+
+
+def test_a_redirect_off_loopback_is_refused(sim: Sim, web: tuple[str, Path]) -> None:
+    url, _ = web
+    r = sim.ps(HEAD + f"Invoke-WebRequest -Uri '{url}/away' -OutFile '{LIBRARY}\\a.vhdx'")
+    assert r.status_code == 1 and b"downloads only from loopback" in r.std_err
+    assert not (share_dir(sim) / "a.vhdx").exists()
 
 
 def test_missing_files(sim: Sim) -> None:

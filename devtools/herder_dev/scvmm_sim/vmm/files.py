@@ -102,8 +102,9 @@ class Files:
                                    "Microsoft.PowerShell.Commands.InvokeWebRequestCommand",
                           exception="System.IO.DirectoryNotFoundException")
         timeout = inv.get("TimeoutSec") or 100  # the .NET HttpWebRequest default
+        opener = urllib.request.build_opener(_LoopbackRedirects)
         try:
-            with urllib.request.urlopen(uri, timeout=timeout) as response, target.open("wb") as fh:
+            with opener.open(uri, timeout=timeout) as response, target.open("wb") as fh:
                 shutil.copyfileobj(response, fh, _CHUNK)
         except urllib.error.HTTPError as exc:
             raise _web_error(exc) from None
@@ -173,6 +174,15 @@ class Files:
             ), self.expand_archive, exclusive=(("Path", "LiteralPath"),)),
         ]
 
+
+
+class _LoopbackRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects as .NET does, but only to loopback."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,  # noqa: PLR0917 (the stdlib signature)
+                         newurl: str) -> urllib.request.Request | None:
+        _check_loopback(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 def _check_loopback(uri: str) -> None:
