@@ -79,3 +79,11 @@ def sim(tmp_path: Path, tls: tuple[pki.CertPair, pki.CertPair]) -> Iterator[Sim]
         yield Sim(running, config, tls[0].cert)
     finally:
         running.stop()
+
+
+LIBRARY = "\\\\vmm01.herder.test\\MSSCVMMLibrary"  # the seeded library share, as a UNC path
+
+
+def share_dir(sim: Sim) -> Path:
+    """The real directory behind the seeded library share."""
+    return sim.running.sim.store.library_root / "vmm01.herder.test" / "MSSCVMMLibrary"

@@ -31,6 +31,7 @@ class Param:
     position: int | None = None
     pipeline: bool = False
     switch: bool = False
+    aliases: tuple[str, ...] = ()  # exact alternative names, as [Alias()] gives them
 
 
 @dataclass
@@ -185,7 +186,7 @@ RawArg = Named | Positional
 
 def _resolve(cmd: Cmdlet, given: str) -> Param:
     params = cmd.params + COMMON
-    exact = [p for p in params if p.name.lower() == given.lower()]
+    exact = [p for p in params if given.lower() in (p.name.lower(), *(a.lower() for a in p.aliases))]
     if exact:
         return exact[0]
     matches = [p for p in params if p.name.lower().startswith(given.lower())]

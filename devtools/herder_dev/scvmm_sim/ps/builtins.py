@@ -6,7 +6,7 @@ import datetime as dt
 import time
 from typing import Any
 
-from herder_dev.scvmm_sim.ps import members
+from herder_dev.scvmm_sim.ps import members, secrets
 from herder_dev.scvmm_sim.ps.binding import (
     Cmdlet,
     Invocation,
@@ -220,6 +220,7 @@ def builtins() -> list[Cmdlet]:
         Cmdlet("Import-Module", (Param("Name", "System.String[]", list_of(string), mandatory=True, position=0),),
                _import),
         Cmdlet("Get-Date", (), _get_date),
+        *secrets.cmdlets(),
     ]
 
 

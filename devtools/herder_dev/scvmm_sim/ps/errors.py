@@ -49,6 +49,8 @@ class PSError(Exception):
         self.target = target
         self.command = command
         self.position: Position | None = None
+        # Properties of the exception beyond Message, e.g. the Response of a WebException.
+        self.exception_props: dict[str, Any] = {}
         # A cmdlet's WriteError: -ErrorAction decides. `throw` and -ErrorAction Stop end the whole script.
         self.non_terminating = False
         self.script_terminating = False
@@ -60,7 +62,7 @@ class PSError(Exception):
 
     def record(self) -> PSObject:
         """The $_ a catch block sees."""
-        exc = PSObject(self.exception, Props({"Message": self.message}), display=self.message)
+        exc = PSObject(self.exception, Props({"Message": self.message, **self.exception_props}), display=self.message)
         info = PSObject(
             "System.Management.Automation.ErrorCategoryInfo",
             Props({"Category": self.category, "Reason": self.exception.rsplit(".", 1)[-1]}),

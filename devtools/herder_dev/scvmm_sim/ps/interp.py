@@ -357,13 +357,18 @@ class Interpreter:
                 if (child.text or b"").strip() == b":" and raw and isinstance(raw[-1], Named):
                     pending_colon = raw[-1]
                 continue
-            if kind == "command_parameter":
-                raw.append(Named((child.text or b"").decode().lstrip("-").rstrip(":"), None, False))
+            if kind == "command_parameter":  # read from the source: the parser saw its digits masked
+                text = self.source[child.start_byte:child.end_byte].decode()
+                raw.append(Named(text.lstrip("-").rstrip(":"), None, False))
                 continue
             if kind == "redirection" or kind.endswith("redirection"):
                 raise NotSupportedError("redirections")
             if kind == "variable" and (child.text or b"").startswith(b"@"):
                 raw.extend(self.splat((child.text or b"")[1:].decode()))
+                continue
+            if kind == "argument_list":  # New-Object T('a', $b): the parenthesized list is one array argument
+                items = _named(child)
+                raw.append(Positional([self.expr(e) for e in _named(items[0])] if items else []))
                 continue
             if kind == "generic_token":
                 text = (child.text or b"").decode()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from herder_dev.scvmm_sim.ps.errors import NotSupportedError, runtime_error
-from herder_dev.scvmm_sim.ps.values import PSCUSTOMOBJECT, Hashtable, PSObject, TypeRef, to_bool, to_str
+from herder_dev.scvmm_sim.ps.values import PSCUSTOMOBJECT, Hashtable, PSEnum, PSObject, TypeRef, to_bool, to_str
 
 # Canonical names for the type literals the subset accepts.
 TYPE_ALIASES = {
@@ -62,6 +62,8 @@ def _cast_error(value: Any, target: str, reason: str = "Input string was not in 
 def to_int(value: Any, target: str = "System.Int32") -> int:
     if isinstance(value, bool):
         return int(value)
+    if isinstance(value, PSEnum):
+        return value.value
     if isinstance(value, int):
         return value
     if isinstance(value, float):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,8 @@ def _coerce(left: Any, right: Any) -> tuple[Any, Any]:
         return (left.value, _number(right)) if isinstance(right, int) else (left.name.lower(), to_str(right).lower())
     if isinstance(left, str):
         return left.lower(), to_str(right).lower()
+    if isinstance(left, uuid.UUID):  # a string on the right is read as a GUID
+        return str(left), to_str(right).strip("{}").lower()
     if isinstance(left, bool):
         return left, to_bool(right)
     if isinstance(left, int | float) and right is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import tree_sitter_powershell
 from tree_sitter import Language, Node, Parser, Tree
 
@@ -19,9 +21,27 @@ def _first_error(node: Node) -> Node | None:
     return None
 
 
+# The grammar splits a parameter name at its first digit (-IPv4AddressType), which PowerShell does not. Such names
+# are parsed with their digits masked; the interpreter reads parameter names from the unmasked source, and the
+# masking keeps every byte offset.
+_SKIP = re.compile(rb"""@'.*?\n'@|@".*?\n"@|'(?:[^']|'')*'|"(?:[^"`]|`.|"")*"|<#.*?#>|#[^\n]*""", re.DOTALL)
+_DIGIT_PARAMETER = re.compile(rb"(?<=[\s(])-[A-Za-z_][A-Za-z_]*[0-9][A-Za-z0-9_]*")
+
+
+def _mask_parameter_digits(source: bytes) -> bytes:
+    def mask(code: bytes) -> bytes:
+        return _DIGIT_PARAMETER.sub(lambda m: re.sub(rb"[0-9]", b"D", m.group(0)), code)
+
+    out, pos = [], 0
+    for literal in _SKIP.finditer(source):
+        out += [mask(source[pos:literal.start()]), literal.group(0)]
+        pos = literal.end()
+    return b"".join([*out, mask(source[pos:])])
+
+
 def parse(source: bytes) -> Tree:
     # A Parser is cheap and not thread-safe, so each call gets its own.
-    tree = Parser(_LANGUAGE).parse(source)
+    tree = Parser(_LANGUAGE).parse(_mask_parameter_digits(source))
     if tree.root_node.has_error:
         bad = _first_error(tree.root_node) or tree.root_node
         token = (bad.text or b"").decode("utf-8", "replace").strip().splitlines()

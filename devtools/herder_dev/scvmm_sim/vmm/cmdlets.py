@@ -58,6 +58,11 @@ class Vmm:
     def __init__(self, store: Store, faults: Faults) -> None:
         self.store = store
         self.faults = faults
+        # The library, networking and guest OS modules build on this one's plumbing, hence the late import.
+        from herder_dev.scvmm_sim.vmm import files, guest, library, networks
+
+        self.guest, self.library = guest.Guest(self), library.Library(self)
+        self.networks, self.files = networks.Networks(self), files.Files(store)
 
     # ---- plumbing --------------------------------------------------------------------------------
     def _cmdlet(self, name: str, params: tuple[Param, ...], fn: Callable[[Invocation], Outcome],
@@ -191,6 +196,8 @@ class Vmm:
             cfg["host"] = h["id"]
         if inv.has("VMLocation"):
             cfg["location"] = inv.get("VMLocation")
+        if inv.has("ComputerName"):
+            cfg["computer_name"] = inv.get("ComputerName")
         return Outcome(lambda: [views.config(self.store, cfg)])
 
     def update_config(self, inv: Invocation) -> Outcome:
@@ -223,20 +230,24 @@ class Vmm:
         if h is None:
             h = self._place(groups)
         vm_id, index = new_id(), len(self.store.data["vms"]) + len(self.store.data["jobs"])
-        disks = [_disk(0, 0, tmpl["disk_gb"] * 1024, f"{inv.get('Name')}_disk_1.vhdx", dynamic=True, boot=True)]
+        disks = [_disk(**spec) for spec in self.library.template_disks(tmpl, inv.get("Name"))]
+        computer_name = inv.get("ComputerName", (cfg or {}).get("computer_name") or inv.get("Name"))
+        guest = self.guest.for_vm(inv, tmpl, computer_name)
+        nics: list[Record] = []
         if inv.has("JobGroup"):
             disks += self.store.data["job_groups"].pop(str(inv.get("JobGroup")), [])
+            nics = self.networks.job_group_adapters(str(inv.get("JobGroup")), tmpl["generation"])
         memory = inv.get("MemoryMB", tmpl["memory_mb"])
         vm = {
             "id": vm_id, "vm_id": new_id().upper(), "bios_guid": new_id(), "name": inv.get("Name"),
-            "description": inv.get("Description", ""), "computer_name": inv.get("ComputerName", inv.get("Name")),
+            "description": inv.get("Description", ""), "computer_name": computer_name, "guest": guest,
             "status": "UnderCreation", "host_group": h["host_group"], "host": h["id"],
             "cloud": cloud["id"] if cloud else None, "cpu_count": inv.get("CPUCount", tmpl["cpu_count"]),
             "memory_mb": memory, "dynamic_memory": bool(inv.get("DynamicMemoryEnabled", False)),
             "dynamic_min_mb": memory, "dynamic_max_mb": memory, "generation": tmpl["generation"],
             "tag": "(none)", "os": tmpl["os"], "custom": {}, "most_recent_job": None, "disks": disks,
             "nics": [{"id": new_id(), "mac": f"00:1D:D8:B7:{index // 256 % 256:02X}:{index % 256:02X}",
-                      "ipv4": [f"10.20.{index // 250 % 250}.{index % 250 + 10}"]}],
+                      "ipv4": [f"10.20.{index // 250 % 250}.{index % 250 + 10}"]}, *nics],
             "checkpoints": [], "created": time.time(),
         }
         self.store.data["vms"].append(vm)
@@ -301,18 +312,6 @@ class Vmm:
     def read_vm(self, inv: Invocation) -> Outcome:
         vm = self._idle_vm(inv)
         return Outcome(self._vm_out(vm["id"]))
-
-    def new_template(self, inv: Invocation) -> Outcome:
-        vm = self._idle_vm(inv)
-        if vm["status"] != "PowerOff":
-            raise vmm_error(INVALID_STATE, "The virtual machine must be stopped to create a template from it.")
-        tmpl = {"id": new_id(), "name": inv.get("Name"), "os": vm["os"], "cpu_count": vm["cpu_count"],
-                "memory_mb": vm["memory_mb"], "generation": vm["generation"],
-                "disk_gb": max(d["size_mb"] for d in vm["disks"]) // 1024 if vm["disks"] else 20}
-        outcome = self._vm_job(inv, vm, "Create template", "UnderUpdate",
-                               {"kind": "new_template", "template": tmpl})
-        return Outcome(lambda: [views.template(self.store, t) for t in self.store.all("templates")
-                                if t["id"] == tmpl["id"]], outcome.job)
 
     # ---- disks -----------------------------------------------------------------------------------
     def new_disk(self, inv: Invocation) -> Outcome:
@@ -464,6 +463,8 @@ class Vmm:
 
     # ---- the table -------------------------------------------------------------------------------
     def cmdlets(self) -> list[Cmdlet]:
+        from herder_dev.scvmm_sim.vmm import guest
+
         name = Param("Name", convert=string)
         ident = Param("ID", GUID, guid)
         c = self._cmdlet
@@ -480,21 +481,20 @@ class Vmm:
                                _obj("VMHostGroup", views.HOST_GROUP)), self.get_host),
             c("Get-SCCloud", (name, ident), self.get_cloud),
             c("Get-SCVMTemplate", (name, ident, _switch("All")), self.get_template),
-            c("New-SCVMTemplate", (Param("Name", convert=string, mandatory=True), VM,
-                                   Param("SharePath", convert=string), *ASYNC), self.new_template),
             c("New-SCVMConfiguration", (_obj("VMTemplate", views.TEMPLATE, mandatory=True),
                                         Param("Name", convert=string, mandatory=True),
                                         _obj("VMHostGroup", views.HOST_GROUP), _obj("Cloud", views.CLOUD)),
               self.new_config),
             c("Set-SCVMConfiguration", (config_param, _obj("VMHost", views.HOST),
-                                        Param("VMLocation", convert=string)), self.set_config),
+                                        Param("VMLocation", convert=string), Param("ComputerName", convert=string)),
+              self.set_config),
             c("Update-SCVMConfiguration", (config_param,), self.update_config),
             c("New-SCVirtualMachine", (
                 Param("Name", convert=string, mandatory=True), _obj("VMConfiguration", views.CONFIG),
                 _obj("VMTemplate", views.TEMPLATE), _obj("VMHostGroup", views.HOST_GROUP),
                 _obj("Cloud", views.CLOUD), Param("CPUCount", "System.Byte", byte),
                 Param("MemoryMB", "System.Int32", integer), Param("DynamicMemoryEnabled", "System.Boolean", boolean),
-                Param("Description", convert=string), Param("ComputerName", convert=string),
+                Param("Description", convert=string), Param("ComputerName", convert=string), *guest.PARAMS,
                 _switch("StartVM"), *ASYNC,
             ), self.new_vm, exclusive=(("VMConfiguration", "VMTemplate"), ("VMConfiguration", "VMHostGroup"))),
             c("Get-SCJob", (ident, _switch("All"), _switch("Running")), self.get_job),
@@ -551,6 +551,7 @@ class Vmm:
             c("Get-SCVMCheckpoint", (VM, _switch("MostRecent")), self.get_checkpoint),
             c("Restore-SCVMCheckpoint", (checkpoint_param, *ASYNC), self.restore_checkpoint),
             c("Remove-SCVMCheckpoint", (checkpoint_param, *ASYNC), self.remove_checkpoint),
+            *self.library.cmdlets(), *self.networks.cmdlets(), *self.guest.cmdlets(), *self.files.cmdlets(),
         ]
 
 

@@ -19,16 +19,15 @@ def _disk_index(vm: Record, disk_id: str) -> int:
 
 
 def apply_effect(store: Store, effect: Record) -> None:
-    vm = _vm(store, effect)
     kind = effect["kind"]
+    if kind in store.handlers:
+        store.handlers[kind][0](store, effect)
+        return
+    vm = _vm(store, effect)
     if vm is None and kind != "none":
         return  # the VM went away meanwhile (e.g. removed with -Force)
     if kind == "remove_vm":
         store.data["vms"].remove(vm)
-        return
-    if kind == "new_template":
-        store.data["vms"].remove(vm)
-        store.data["templates"].append(effect["template"])
         return
     if vm is None:
         return
@@ -52,6 +51,9 @@ def apply_effect(store: Store, effect: Record) -> None:
 
 
 def fail_effect(store: Store, effect: Record) -> None:
+    if effect["kind"] in store.handlers:
+        store.handlers[effect["kind"]][1](store, effect)
+        return
     vm = _vm(store, effect)
     if vm is not None:
         vm["status"] = effect.get("fail_status") or effect["prev"]

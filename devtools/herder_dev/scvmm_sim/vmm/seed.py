@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from herder_dev.scvmm_sim.vmm import fabric
+
 DEFAULT_SEED: dict[str, Any] = {
     "server": "vmm01.herder.test",
     "host_groups": ["All Hosts\\Zone-A", "All Hosts\\Zone-B"],
@@ -27,6 +29,7 @@ DEFAULT_SEED: dict[str, Any] = {
         {"name": "windows-2022-tmpl", "os": "Windows Server 2022 Datacenter", "cpu_count": 2,
          "memory_mb": 4096, "generation": 2, "disk_gb": 60},
     ],
+    **fabric.DEFAULT_FABRIC,
 }
 
 
@@ -71,4 +74,5 @@ def build_inventory(seed: dict[str, Any]) -> dict[str, Any]:
         "server": seed.get("server", DEFAULT_SEED["server"]),
         "host_groups": list(groups.values()), "hosts": hosts, "clouds": clouds, "templates": templates,
         "vms": [], "jobs": [], "custom_properties": [], "configs": [], "job_groups": {},
+        **fabric.library(seed), **fabric.networks(seed),
     }

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from herder_dev.scvmm_sim.vmm.seed import build_inventory
 
 Record = dict[str, Any]
 KINDS = ("host_groups", "hosts", "clouds", "templates", "vms", "jobs", "custom_properties", "configs")
+Effect = Callable[["Store", Record], None]
+EffectHandlers = tuple[Effect, Effect]  # what a job's effect does when the job completes, and when it fails
 
 
 def new_id() -> str:
@@ -28,8 +31,14 @@ class Store:
         self.path = path
         self.job_seconds = job_seconds
         self.lock = threading.RLock()
+        # Library shares are real directories beside the state file.
+        self.library_root = (path.parent if path else Path(tempfile.mkdtemp(prefix="scvmm-sim-"))) / "library"
+        # Job effects that modules outside this package's core define (see effects.apply_effect).
+        self.handlers: dict[str, EffectHandlers] = {}
         if path is not None and path.exists():
             self.data: dict[str, Any] = json.loads(path.read_text())
+            for kind, records in build_inventory(seed).items():
+                self.data.setdefault(kind, records)  # a state file written before the kind existed
         else:
             self.data = build_inventory(seed)
             self.save()

@@ -79,10 +79,13 @@ def cloud(store: Store, c: Record) -> PSObject:
 
 
 def template(store: Store, t: Record) -> PSObject:
+    from herder_dev.scvmm_sim.vmm.library_views import template_extras  # it builds on this module
+
     return _obj(TEMPLATE, t["name"], {
         "ID": _guid(t["id"]), "Name": t["name"], "CPUCount": t["cpu_count"], "Memory": t["memory_mb"],
         "Generation": t["generation"], "OperatingSystem": t["os"], "Status": "Normal",
         "DynamicMemoryEnabled": False, "CustomProperty": Hashtable(t.get("custom", {})),
+        **template_extras(store, t),
     })
 
 
@@ -126,6 +129,8 @@ def checkpoint(vm: Record, c: Record) -> PSObject:
 
 
 def vm(store: Store, v: Record) -> PSObject:
+    from herder_dev.scvmm_sim.vmm.network_views import adapter  # it builds on this module
+
     h = store.find("hosts", v["host"]) if v["host"] else None
     c = store.find("clouds", v["cloud"]) if v["cloud"] else None
     recent = store.find("jobs", v["most_recent_job"]) if v["most_recent_job"] else None
@@ -145,10 +150,7 @@ def vm(store: Store, v: Record) -> PSObject:
         "MostRecentTask": job(store, recent) if recent else None,
         "MostRecentTaskIfLocal": job(store, recent) if recent else None,
         "VirtualDiskDrives": [disk(v, d) for d in v["disks"]],
-        "VirtualNetworkAdapters": [_obj(NS + "VirtualNetworkAdapter", n["mac"], {
-            "ID": _guid(n["id"]), "MACAddress": n["mac"],
-            "IPv4Addresses": n["ipv4"] if status == "Running" else [], "IPv6Addresses": [],
-        }) for n in v["nics"]],
+        "VirtualNetworkAdapters": [adapter(store, v, n) for n in v["nics"]],
         "VMCheckpoints": [checkpoint(v, cp) for cp in v["checkpoints"]],
         "CreationTime": _time(v["created"]), "Location": f"C:\\ClusterStorage\\Volume1\\{v['name']}",
     })
