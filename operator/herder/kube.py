@@ -124,3 +124,28 @@ def delete_custom_object(plural: str, namespace: str, name: str) -> None:
     with _available(), ignoring(404):
         kubernetes.client.CustomObjectsApi(_api_client()).delete_namespaced_custom_object(
             GROUP, VERSION, namespace, plural, name)
+
+
+def read_config_map(namespace: str, name: str) -> tuple[dict[str, str], str] | None:
+    """(its data, its resourceVersion); None when it does not exist."""
+    api = kubernetes.client.CoreV1Api(_api_client())
+    with _available(), ignoring(404):
+        found = api.read_namespaced_config_map(name, namespace)
+        return dict(found.data or {}), str(found.metadata.resource_version if found.metadata else "")
+    return None
+
+
+def write_config_map(namespace: str, name: str, data: dict[str, str], resource_version: str | None) -> bool:
+    """Create it (`resource_version` None) or replace it if it is still at `resource_version`. False when
+    someone got there first (409): read it again and retry."""
+    api = kubernetes.client.CoreV1Api(_api_client())
+    body = kubernetes.client.V1ConfigMap(data=data, metadata=kubernetes.client.V1ObjectMeta(
+        name=name, namespace=namespace, resource_version=resource_version,
+        labels={"app.kubernetes.io/part-of": "herder"}))
+    with _available(), ignoring(409):
+        if resource_version is None:
+            api.create_namespaced_config_map(namespace, body)
+        else:
+            api.replace_namespaced_config_map(name, namespace, body)
+        return True
+    return False

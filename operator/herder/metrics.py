@@ -26,9 +26,10 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from herder.metering import Clock, Metering, MeteringCollector
+from herder.metering import Metering, MeteringCollector
 
 RequestHook = Callable[[str, bool, float], None]
+Clock = Callable[[], float]
 
 # herder's own registry (not prometheus_client.REGISTRY) so that tests and other libraries in the process
 # cannot collide with it. Serve it with `prometheus_client.start_http_server(port, registry=REGISTRY)`.

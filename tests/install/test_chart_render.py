@@ -56,7 +56,14 @@ def test_defaults(helm_offline: Helm) -> None:
     assert service["spec"]["ports"][0]["port"] == 9090
     kinds = sorted(o["kind"] for o in objects)
     # Monitoring objects and the dashboard are opt-in; CRDs come from crds/, not templates.
-    assert kinds == ["ClusterRole"] * 4 + ["ClusterRoleBinding", "Deployment", "Service", "ServiceAccount"]
+    assert kinds == ["ClusterRole"] * 4 + ["ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "Service",
+                     "ServiceAccount"]
+    # Chargeback of deleted servers: one named ConfigMap in its own namespace, nothing else.
+    metering = find(objects, "Role", "herder-metering")
+    assert metering["metadata"]["namespace"] == "herder-system"
+    assert sorted(rules_of(metering)) == [("", "configmaps", "create"), ("", "configmaps", "get"),
+                                          ("", "configmaps", "update")]
+    assert metering["rules"][0]["resourceNames"] == ["herder-metering"]
 
 
 def test_security_context_is_restricted(helm_offline: Helm) -> None:
@@ -121,10 +128,10 @@ def test_user_roles_aggregate(helm_offline: Helm) -> None:
 def test_secret_namespaces_replace_the_cluster_wide_secret_read(helm_offline: Helm) -> None:
     objects = render(helm_offline, "rbac.secretNamespaces={herder-system,tenant-a}")
     assert not [r for r in rules_of(find(objects, "ClusterRole", "herder")) if r[1] == "secrets"]
-    roles = [o for o in objects if o["kind"] == "Role"]
+    roles = [o for o in objects if o["kind"] == "Role" and o["metadata"]["name"] == "herder-secrets"]
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["herder-system", "tenant-a"]
     assert all(rules_of(r) == [("", "secrets", "get")] for r in roles)
-    bindings = [o for o in objects if o["kind"] == "RoleBinding"]
+    bindings = [o for o in objects if o["kind"] == "RoleBinding" and o["metadata"]["name"] == "herder-secrets"]
     assert {(b["metadata"]["namespace"], b["subjects"][0]["name"], b["subjects"][0]["namespace"])
             for b in bindings} == {("herder-system", "herder", "herder-system"),
                                    ("tenant-a", "herder", "herder-system")}

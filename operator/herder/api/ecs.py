@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -252,6 +253,25 @@ class ObservedDisk(HerderModel):
     datastore: str | None = Field(default=None, max_length=1024, description="Datastore holding the disk.")
 
 
+class MeteredUsage(HerderModel):
+    """Resource use accrued, for chargeback."""
+
+    vcpu_seconds: float = Field(default=0, ge=0, description="vCPUs x seconds powered on.")
+    memory_byte_seconds: float = Field(default=0, ge=0, description="Memory bytes x seconds powered on.")
+    disk_byte_seconds: float = Field(default=0, ge=0, description="Provisioned disk bytes x seconds.")
+
+
+class Metering(HerderModel):
+    """Chargeback: what was accrued up to `since`, and the size and power the server has had since then."""
+
+    since: datetime = Field(description="When the current size and power were first observed.")
+    vcpus: int = Field(default=0, ge=0, description="vCPUs since then.")
+    memory_bytes: int = Field(default=0, ge=0, description="Memory bytes since then.")
+    disk_bytes: int = Field(default=0, ge=0, description="Provisioned disk bytes since then.")
+    running: bool = Field(default=False, description="Powered on since then.")
+    accrued: MeteredUsage = Field(default_factory=MeteredUsage, description="Use accrued up to `since`.")
+
+
 class ElasticCloudServerStatus(Status):
     """The server as last observed. Bounded in size: lists are capped."""
 
@@ -300,6 +320,9 @@ class ElasticCloudServerStatus(Status):
         description="The herder.dev/stopped-for-capture hold this server is stopped for, once its VM is off: "
         "the image's go-ahead to clone it.",
     )
+    metering: Metering | None = Field(
+        default=None, description="Chargeback, kept across operator restarts and downtime: written only when the "
+        "observed size or power changes.")
 
 
 class ElasticCloudServer(Resource):

@@ -12,18 +12,29 @@ from typing import Any
 import kopf
 
 from herder import GROUP, VERSION, metrics
-from herder.api import quantity_to_bytes
+from herder.controllers.ecs import billing
 from herder.controllers.ecs.delete import delete_server
 from herder.controllers.ecs.sync import server_failed, sync_server
 from herder.controllers.shared.daemon import Daemon
 from herder.controllers.shared.indexes import Lookups
 from herder.controllers.shared.runtime import runtime_of
 from herder.controllers.shared.status import condition_in
+from herder.errors import HerderError
 from herder.reasons import Reason
+from herder.reconcile.metering import from_status
 from herder.reconcile.zone import pending_memory
 
 PLURAL = "elasticcloudservers"
 KIND = "ElasticCloudServer"
+
+
+@kopf.on.startup()
+async def load_billing(**_: Any) -> None:
+    """What servers deleted before this start used: the counters carry on where they were."""
+    try:
+        metrics.METERING.load_deleted(await asyncio.to_thread(billing.load))
+    except HerderError as exc:
+        raise kopf.TemporaryError(f"{exc.reason}: {exc}", delay=1) from None
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
@@ -61,10 +72,9 @@ def _record(body: kopf.Body, uid: str, status: dict[str, Any]) -> None:
     ready = (condition_in(status, "Ready") or {}).get("status") == "True"
     power = status.get("powerState") or ""
     metrics.record_ecs((namespace, meta.get("name", "")), status.get("phase") or "Pending", power, zone, ready)
-    if status.get("uniqueID"):
-        disks = sum(quantity_to_bytes(d["size"]) for d in status.get("disks") or [])
-        metrics.METERING.update(uid, namespace, zone, float(status.get("cpu") or 0),
-                                float(quantity_to_bytes(status.get("memory") or 0)), float(disks), power == "On")
+    record = from_status(status.get("metering"))
+    if record is not None:
+        metrics.METERING.update(uid, namespace, zone, record)
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
@@ -84,7 +94,12 @@ async def server_deleted(*, body: kopf.Body, memo: kopf.Memo, logger: kopf.Logge
     result = await asyncio.to_thread(delete_server, runtime, dict(body), Lookups.of(kwargs))
     if not result.done:
         raise kopf.TemporaryError(result.message, delay=result.delay)
-    meta = body.get("metadata", {})
+    meta, status = body.get("metadata", {}), dict(body.get("status") or {})
+    try:  # what it used stays billed to its namespace
+        await asyncio.to_thread(billing.fold, meta.get("uid", ""), meta.get("namespace", ""), status.get("zone") or "",
+                                status)
+    except HerderError as exc:
+        raise kopf.TemporaryError(f"{exc.reason}: {exc}", delay=1) from None
     metrics.forget_ecs((meta.get("namespace", ""), meta.get("name", "")))
     metrics.METERING.forget(meta.get("uid", ""))
     logger.info(result.message)

@@ -25,6 +25,7 @@ from herder.controllers.shared.tasks import follow_delay
 from herder.errors import HerderError, SecretUnavailable, Unresolvable
 from herder.providers.types import ObservedVM, Operation, TaskRef, TaskResult, TaskStatus
 from herder.reasons import Reason
+from herder.reconcile import metering
 from herder.reconcile.capture import CaptureHold
 from herder.reconcile.conditions import Condition, summary
 from herder.reconcile.ecs import (
@@ -192,6 +193,20 @@ def _fields(server: ElasticCloudServer, resolved: Resolved | None, observed: Obs
     return fields
 
 
+def _metered(recorded: dict[str, Any] | None, observed: ObservedVM | None) -> dict[str, Any] | None:
+    """status.metering after this observation: unchanged unless the size or power changed; a VM that is not
+    there (never made, vanished, being re-made) accrues nothing."""
+    previous = metering.from_status(recorded)
+    if observed is None:
+        if previous is None:
+            return None
+        size = metering.Size(0, 0, 0, running=False)
+    else:
+        size = metering.Size(observed.cpu, observed.memory_mib * 2**20, sum(d.size_bytes for d in observed.disks),
+                             running=observed.power is PowerState.ON)
+    return metering.to_status(metering.observe(previous, size, datetime.now(UTC)))
+
+
 def _started_at(server: ElasticCloudServer, pending: TaskRef) -> str:
     recorded = server.status.pending_task
     if recorded is not None and recorded.id == pending.id:
@@ -235,6 +250,8 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pas
     if pending is not None and pending.finished:
         pending = None  # the backend had nothing to do
     fields = _fields(server, resolved, observed, pending, p, desired.capture_hold)
+    fields["metering"] = _metered((body.get("status") or {}).get("metering"), observed if not p.forget_identity
+                                  else None)
     # A task in flight is followed; a failed step is retried when its backoff runs out; otherwise wait.
     failed = retries(p)
     if pending is not None:
