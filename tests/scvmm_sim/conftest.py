@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
+import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +20,18 @@ from herder_dev import pki
 from herder_dev.scvmm_sim.server import Config, Running, start
 
 USER, PASSWORD = "herder", "s3cret-Pa55"
+HEAD = "$ProgressPreference = 'SilentlyContinue'\n$ErrorActionPreference = 'Stop'\n"
+
+
+def clixml_errors(stderr: bytes) -> str:
+    """The error records' text in CLIXML stderr, as powershell.exe writes it."""
+    text = stderr.decode("utf-8")
+    assert text.startswith("#< CLIXML\r\n")
+    root = ET.fromstring(text[len("#< CLIXML\r\n"):])
+    ns = "{http://schemas.microsoft.com/powershell/2004/04}"
+    lines = [s.text or "" for s in root.iter(f"{ns}S") if s.get("S") == "Error"]
+    assert lines, "no error records"
+    return "".join(lines).replace("_x000D__x000A_", "\n")
 
 
 @dataclass
@@ -71,11 +86,42 @@ def make_config(tmp_path: Path, tls: tuple[pki.CertPair, pki.CertPair], job_seco
                   state_file=tmp_path / "scvmm-state.json", job_seconds=job_seconds)
 
 
-@pytest.fixture
-def sim(tmp_path: Path, tls: tuple[pki.CertPair, pki.CertPair]) -> Iterator[Sim]:
-    config = make_config(tmp_path, tls)
+def _serve(config: Config, tls: tuple[pki.CertPair, pki.CertPair]) -> Iterator[Sim]:
     running = start(config)
     try:
         yield Sim(running, config, tls[0].cert)
     finally:
         running.stop()
+
+
+@pytest.fixture
+def sim(tmp_path: Path, tls: tuple[pki.CertPair, pki.CertPair]) -> Iterator[Sim]:
+    yield from _serve(make_config(tmp_path, tls), tls)
+
+
+@pytest.fixture
+def slow_sim(tmp_path: Path, tls: tuple[pki.CertPair, pki.CertPair]) -> Iterator[Sim]:
+    """Jobs of 4 s: long enough to act on an object while its job runs, even on a loaded machine."""
+    yield from _serve(make_config(tmp_path, tls, job_seconds=4.0), tls)
+
+
+def ps_json(sim: Sim, script: str) -> Any:
+    r = sim.ps(script)
+    assert r.status_code == 0, r.std_err.decode()
+    return json.loads(r.std_out)
+
+
+def vm_in_state(sim: Sim, vm_id: str) -> dict[str, Any] | None:
+    return next((v for v in sim.admin("GET", "/admin/state")["vms"] if v["id"] == vm_id), None)
+
+
+def wait_job(sim: Sim, job_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = ps_json(sim, HEAD + f"$j = Get-SCJob -ID '{job_id}'\n"
+                      "[pscustomobject]@{ Status = [string]$j.Status; Done = $j.IsCompleted; "
+                      "Code = $j.ErrorInfo.Code; Problem = $j.ErrorInfo.Problem } | ConvertTo-Json -Compress")
+        if job["Done"]:
+            return dict(job)
+        time.sleep(0.1)
+    raise AssertionError("job did not finish")
