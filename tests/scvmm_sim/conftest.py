@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -125,3 +126,26 @@ def wait_job(sim: Sim, job_id: str) -> dict[str, Any]:
             return dict(job)
         time.sleep(0.1)
     raise AssertionError("job did not finish")
+
+
+def make_vm(sim: Sim, name: str, *, host_group: str = "Zone-B", cloud: str | None = None, cpu: int = 2,
+            memory_mb: int = 2048, start: bool = False) -> str:
+    """A VM made from the Ubuntu template (synchronously); its ID."""
+    place = f"-Cloud (Get-SCCloud -Name '{cloud}')" if cloud else \
+        f"-VMHostGroup (Get-SCVMHostGroup -Name '{host_group}')"
+    created = sim.ps(HEAD + "$t = Get-SCVMTemplate -Name 'ubuntu-22.04-tmpl'\n"
+                     f"$cfg = New-SCVMConfiguration -VMTemplate $t -Name '{name}' {place}\n"
+                     "$cfg = Update-SCVMConfiguration -VMConfiguration $cfg\n"
+                     f"$vm = New-SCVirtualMachine -Name '{name}' -VMConfiguration $cfg -CPUCount {cpu} "
+                     f"-MemoryMB {memory_mb}{' -StartVM' if start else ''}\n[string]$vm.ID")
+    assert created.status_code == 0, created.std_err.decode()
+    return created.std_out.decode().strip()
+
+
+def vmm_error_id(sim: Sim, script: str) -> int:
+    """The VMM error ID a failing script ends with."""
+    r = sim.ps(HEAD + script)
+    assert r.status_code == 1, r.std_out.decode()
+    found = re.search(rb"\(Error ID: (\d+)\)", r.std_err)
+    assert found, r.std_err.decode()
+    return int(found.group(1))

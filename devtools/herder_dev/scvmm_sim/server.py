@@ -26,7 +26,11 @@ from herder_dev.scvmm_sim.ps.binding import Cmdlet
 from herder_dev.scvmm_sim.ps.runspace import Runspace
 from herder_dev.scvmm_sim.shells import Shells
 from herder_dev.scvmm_sim.stats import Stats
+from herder_dev.scvmm_sim.vmm.checkpoints import Checkpoints
+from herder_dev.scvmm_sim.vmm.clouds import Clouds
 from herder_dev.scvmm_sim.vmm.cmdlets import Vmm
+from herder_dev.scvmm_sim.vmm.hosts import Hosts
+from herder_dev.scvmm_sim.vmm.moves import Moves
 from herder_dev.scvmm_sim.vmm.seed import load_seed
 from herder_dev.scvmm_sim.vmm.state import Store
 
@@ -54,7 +58,8 @@ class Simulator:
         self.faults = Faults()
         self.stats = Stats()
         self.store = Store(config.state_file, load_seed(config.seed), config.job_seconds)
-        self.cmdlets = Vmm(self.store, self.faults).cmdlets()
+        parts = (Vmm, Checkpoints, Clouds, Hosts, Moves)  # the VMM cmdlets, one class per area
+        self.cmdlets = [c for part in parts for c in part(self.store, self.faults).cmdlets()]
         self.shells = Shells(self.new_runspace)
 
     def new_runspace(self) -> Runspace:
