@@ -71,10 +71,12 @@ def _new(store: Store, vm: Record, effect: Record) -> None:
 def _restore(store: Store, vm: Record, effect: Record) -> None:
     cp = next(c for c in vm["checkpoints"] if c["id"] == effect["checkpoint"])
     config = cp["config"]
-    vm.update(cpu_count=config["cpu_count"], memory_mb=config["memory_mb"], dynamic_memory=config["dynamic_memory"],
+    vm.update(cpu_count=config["cpu_count"], memory_mb=config["memory_mb"],
+              dynamic_memory=config.get("dynamic_memory", vm["dynamic_memory"]),
               disks=[dict(d) for d in config["disks"]])  # a copy: the checkpoint keeps its own
     # A standard checkpoint brings back the power state it was taken in; a production one leaves the VM off.
-    effect["status"] = cp["config"]["status"] if cp["type"] == "Standard" else "PowerOff"
+    # (Checkpoints in state files written before types were modelled restore as the standard ones they were.)
+    effect["status"] = config["status"] if cp.get("type", "Standard") == "Standard" else "PowerOff"
     vm["current_checkpoint"] = cp["checkpoint_id"]
 
 
