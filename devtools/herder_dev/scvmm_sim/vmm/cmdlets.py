@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ntpath
 import time
 import uuid
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from herder_dev.scvmm_sim.ps.binding import (
     string,
 )
 from herder_dev.scvmm_sim.ps.values import Props, PSObject, to_str
-from herder_dev.scvmm_sim.vmm import views
+from herder_dev.scvmm_sim.vmm import capacity, placement, views
 from herder_dev.scvmm_sim.vmm.errors import INVALID_STATE, NOT_FOUND, vmm_error
 from herder_dev.scvmm_sim.vmm.state import Record, Store, new_id
 
@@ -44,6 +45,7 @@ def _obj(name: str, type_name: str, mandatory: bool = False, pipeline: bool = Fa
 SERVER = _obj("VMMServer", views.SERVER)
 ASYNC = (_switch("RunAsynchronously"), Param("JobGroup", GUID, guid))
 VM = _obj("VM", views.VM, mandatory=True, pipeline=True)
+CHECKPOINT_TYPE = Param("CheckpointType", views.CHECKPOINT_TYPE, enum(views.CHECKPOINT_TYPE, *views.CHECKPOINT_TYPES))
 
 
 @dataclass
@@ -66,7 +68,7 @@ class Vmm:
 
     # ---- plumbing --------------------------------------------------------------------------------
     def _cmdlet(self, name: str, params: tuple[Param, ...], fn: Callable[[Invocation], Outcome],
-                exclusive: tuple[tuple[str, ...], ...] = ()) -> Cmdlet:
+                exclusive: tuple[tuple[str, ...], ...] = (), one_of: tuple[tuple[str, ...], ...] = ()) -> Cmdlet:
         def handler(inv: Invocation) -> list[Any]:
             self.faults.delay()
             injected = self.faults.cmdlet_error(name)
@@ -85,7 +87,7 @@ class Vmm:
             with self.store.lock:
                 return outcome.output()
 
-        return Cmdlet(name, (*params, SERVER), handler, exclusive=exclusive, module=MODULE)
+        return Cmdlet(name, (*params, SERVER), handler, exclusive=exclusive, one_of=one_of, module=MODULE)
 
     def _job(self, inv: Invocation, target: Record | None, effect: Record, title: str) -> Record:
         return self.store.start_job(title, inv.name, target, effect, self.faults.job_failure(inv.name))
@@ -165,7 +167,8 @@ class Vmm:
 
     # ---- configurations and creation -------------------------------------------------------------
     def _place(self, group_paths: list[str]) -> Record:
-        hosts = [h for h in self.store.all("hosts") if any(_under(h["host_group"], p) for p in group_paths)]
+        hosts = [h for h in self.store.all("hosts") if any(_under(h["host_group"], p) for p in group_paths)
+                 and placement.placeable(h)]
         if not hosts:
             raise vmm_error(23759, "Unable to find a suitable host for the virtual machine in "
                                    f"{', '.join(group_paths)}.")
@@ -191,6 +194,7 @@ class Vmm:
         cfg = self._config(inv)
         h = self._ref(inv, "VMHost", "hosts", "host")
         if h is not None:
+            placement.ensure_placeable(h)
             if cfg["host_group"] and not _under(h["host_group"], cfg["host_group"]):
                 raise vmm_error(23760, f"The host {h['name']} is not in host group {cfg['host_group']}.")
             cfg["host"] = h["id"]
@@ -229,6 +233,7 @@ class Vmm:
         h = self.store.find("hosts", cfg["host"]) if cfg and cfg["host"] else self._place(groups)
         if h is None:
             h = self._place(groups)
+        placement.ensure_placeable(h)
         vm_id, index = new_id(), len(self.store.data["vms"]) + len(self.store.data["jobs"])
         disks = [_disk(**spec) for spec in self.library.template_disks(tmpl, inv.get("Name"))]
         computer_name = inv.get("ComputerName", (cfg or {}).get("computer_name") or inv.get("Name"))
@@ -248,8 +253,12 @@ class Vmm:
             "tag": "(none)", "os": tmpl["os"], "custom": {}, "most_recent_job": None, "disks": disks,
             "nics": [{"id": new_id(), "mac": f"00:1D:D8:B7:{index // 256 % 256:02X}:{index % 256:02X}",
                       "ipv4": [f"10.20.{index // 250 % 250}.{index % 250 + 10}"]}, *nics],
-            "checkpoints": [], "created": time.time(),
+            "checkpoints": [], "created": time.time(), "current_checkpoint": None,
+            "checkpoint_type": inv.get("CheckpointType", "Production"),
+            "location": ntpath.join(cfg["location"], inv.get("Name")) if cfg and cfg["location"] else None,
         }
+        if cloud is not None:
+            capacity.admit(self.store, cloud, capacity.demand(vm))
         self.store.data["vms"].append(vm)
         if cfg is not None:
             self.store.data["configs"].remove(cfg)
@@ -274,7 +283,7 @@ class Vmm:
         fields: Record = {}
         names = {"CPUCount": "cpu_count", "MemoryMB": "memory_mb", "DynamicMemoryEnabled": "dynamic_memory",
                  "DynamicMemoryMinimumMB": "dynamic_min_mb", "DynamicMemoryMaximumMB": "dynamic_max_mb",
-                 "Description": "description", "Tag": "tag", "Name": "name"}
+                 "Description": "description", "Tag": "tag", "Name": "name", "CheckpointType": "checkpoint_type"}
         for param, key in names.items():
             if inv.has(param):
                 fields[key] = inv.get(param)
@@ -282,6 +291,14 @@ class Vmm:
         if hardware and vm["status"] not in ("PowerOff", "Saved"):
             raise vmm_error(INVALID_STATE, f"Unable to change the hardware of {vm['name']} while it is "
                                            f"{vm['status']}; stop the virtual machine first.")
+        cloud = self._ref(inv, "Cloud", "clouds", "cloud")
+        if cloud is not None and cloud["id"] != vm["cloud"]:
+            if not any(_under(vm["host_group"], p) for p in cloud["host_groups"]):
+                raise vmm_error(23760, f"The host of {vm['name']} is not in a host group of cloud {cloud['name']}.")
+            capacity.admit(self.store, cloud, capacity.demand({**vm, **fields}))
+            fields["cloud"] = cloud["id"]
+        else:
+            capacity.admit_change(self.store, vm, fields)
         return self._vm_job(inv, vm, "Change properties of virtual machine", "UnderUpdate",
                             {"kind": "update", "fields": fields})
 
@@ -328,6 +345,7 @@ class Vmm:
         vm = self._idle_vm(inv)
         if any(x["bus_type"] == bus_type and x["bus"] == d["bus"] and x["lun"] == d["lun"] for x in vm["disks"]):
             raise vmm_error(13206, f"The {bus_type} location {d['bus']}:{d['lun']} of {vm['name']} is in use.")
+        capacity.admit_change(self.store, vm, {"disks": [*vm["disks"], d]})
         outcome = self._vm_job(inv, vm, "Create virtual disk drive", "UnderUpdate",
                                {"kind": "add_disk", "disk": d})
         return Outcome(lambda: self._disk_out(vm["id"], d["id"]), outcome.job)
@@ -354,6 +372,8 @@ class Vmm:
         if size_mb <= d["size_mb"]:
             raise vmm_error(23315, f"The new size {size_mb} MB must be larger than the current size "
                                    f"{d['size_mb']} MB.")
+        capacity.admit_change(self.store, vm, {"disks": [{**x, "size_mb": size_mb} if x is d else x
+                                                         for x in vm["disks"]]})
         outcome = self._vm_job(inv, vm, "Expand virtual disk drive", vm["status"],
                                {"kind": "expand_disk", "disk": d["id"], "size_mb": size_mb})
         return Outcome(lambda: self._disk_out(vm["id"], d["id"]), outcome.job)
@@ -418,49 +438,6 @@ class Vmm:
         del record["custom"][value.props["Name"]]
         return Outcome(lambda: [])
 
-    # ---- checkpoints -----------------------------------------------------------------------------
-    def new_checkpoint(self, inv: Invocation) -> Outcome:
-        vm = self._idle_vm(inv)
-        cp = {"id": new_id(), "checkpoint_id": new_id().upper(), "name": inv.get("Name", f"{vm['name']} - "
-              f"({time.strftime('%m/%d/%Y - %H:%M:%S')})"), "description": inv.get("Description", ""),
-              "added": time.time(), "config": {"cpu_count": vm["cpu_count"], "memory_mb": vm["memory_mb"],
-                                               "disks": [dict(d) for d in vm["disks"]], "status": vm["status"]}}
-        outcome = self._vm_job(inv, vm, "Create checkpoint", vm["status"], {"kind": "new_checkpoint",
-                                                                            "checkpoint": cp})
-        return Outcome(lambda: self._checkpoint_out(vm["id"], cp["id"]), outcome.job)
-
-    def _checkpoint_out(self, vm_id: str, cp_id: str | None) -> list[Any]:
-        vm = self.store.find("vms", vm_id)
-        cps = vm["checkpoints"] if vm else []
-        return [views.checkpoint(vm, c) for c in cps if cp_id is None or c["id"] == cp_id] if vm else []
-
-    def get_checkpoint(self, inv: Invocation) -> Outcome:
-        vm = self._vm(inv)
-        if inv.get("MostRecent"):
-            latest = vm["checkpoints"][-1]["id"] if vm["checkpoints"] else ""
-            return Outcome(lambda: self._checkpoint_out(vm["id"], latest))
-        return Outcome(lambda: self._checkpoint_out(vm["id"], None))
-
-    def _checkpoint_target(self, inv: Invocation) -> tuple[Record, Record]:
-        obj: PSObject = inv.get("VMCheckpoint")
-        vm = self.store.get("vms", to_str(obj.props["VMId"]), "virtual machine")
-        cp = next((c for c in vm["checkpoints"] if c["id"] == str(obj.props["ID"])), None)
-        if cp is None:
-            raise vmm_error(NOT_FOUND, f"VMM cannot find the checkpoint object with ID {obj.props['ID']}.")
-        return vm, cp
-
-    def restore_checkpoint(self, inv: Invocation) -> Outcome:
-        vm, cp = self._checkpoint_target(inv)
-        outcome = self._vm_job(inv, vm, "Restore checkpoint", "UnderUpdate",
-                               {"kind": "restore_checkpoint", "checkpoint": cp["id"]})
-        return Outcome(lambda: self._checkpoint_out(vm["id"], cp["id"]), outcome.job)
-
-    def remove_checkpoint(self, inv: Invocation) -> Outcome:
-        vm, cp = self._checkpoint_target(inv)
-        outcome = self._vm_job(inv, vm, "Remove checkpoint", vm["status"],
-                               {"kind": "remove_checkpoint", "checkpoint": cp["id"]})
-        return Outcome(lambda: [], outcome.job)
-
     # ---- the table -------------------------------------------------------------------------------
     def cmdlets(self) -> list[Cmdlet]:
         from herder_dev.scvmm_sim.vmm import guest
@@ -470,7 +447,6 @@ class Vmm:
         c = self._cmdlet
         power = self._power
         disk_param = _obj("VirtualDiskDrive", views.DISK, mandatory=True, pipeline=True)
-        checkpoint_param = _obj("VMCheckpoint", views.CHECKPOINT, mandatory=True, pipeline=True)
         config_param = _obj("VMConfiguration", views.CONFIG, mandatory=True, pipeline=True)
         return [
             c("Get-SCVMMServer", (Param("ComputerName", convert=string, mandatory=True, position=0),
@@ -495,7 +471,7 @@ class Vmm:
                 _obj("Cloud", views.CLOUD), Param("CPUCount", "System.Byte", byte),
                 Param("MemoryMB", "System.Int32", integer), Param("DynamicMemoryEnabled", "System.Boolean", boolean),
                 Param("Description", convert=string), Param("ComputerName", convert=string), *guest.PARAMS,
-                _switch("StartVM"), *ASYNC,
+                CHECKPOINT_TYPE, _switch("StartVM"), *ASYNC,
             ), self.new_vm, exclusive=(("VMConfiguration", "VMTemplate"), ("VMConfiguration", "VMHostGroup"))),
             c("Get-SCJob", (ident, _switch("All"), _switch("Running")), self.get_job),
             c("Get-SCVirtualMachine", (Param("Name", convert=string, position=0), ident, _switch("All"),
@@ -506,7 +482,8 @@ class Vmm:
                 Param("DynamicMemoryEnabled", "System.Boolean", boolean),
                 Param("DynamicMemoryMinimumMB", "System.Int32", integer),
                 Param("DynamicMemoryMaximumMB", "System.Int32", integer), Param("Description", convert=string),
-                Param("Tag", convert=string), Param("Name", convert=string), *ASYNC,
+                Param("Tag", convert=string), Param("Name", convert=string), _obj("Cloud", views.CLOUD),
+                CHECKPOINT_TYPE, *ASYNC,
             ), self.set_vm),
             c("Start-SCVirtualMachine", (VM, *ASYNC),
               power("Start virtual machine", ("PowerOff", "Saved"), "Starting", "Running")),
@@ -547,10 +524,6 @@ class Vmm:
             c("Remove-SCCustomPropertyValue", (_obj("CustomPropertyValue", views.NS + "CustomPropertyValue",
                                                     mandatory=True, pipeline=True), *ASYNC),
               self.remove_custom_value),
-            c("New-SCVMCheckpoint", (VM, name, Param("Description", convert=string), *ASYNC), self.new_checkpoint),
-            c("Get-SCVMCheckpoint", (VM, _switch("MostRecent")), self.get_checkpoint),
-            c("Restore-SCVMCheckpoint", (checkpoint_param, *ASYNC), self.restore_checkpoint),
-            c("Remove-SCVMCheckpoint", (checkpoint_param, *ASYNC), self.remove_checkpoint),
             *self.library.cmdlets(), *self.networks.cmdlets(), *self.guest.cmdlets(), *self.files.cmdlets(),
         ]
 
