@@ -1,12 +1,14 @@
 """A stand-in for `herder.kube` (the few Kubernetes calls herder makes outside Kopf): objects in a dict, every
-call recorded. It keeps those functions' contracts: a read of what is missing is None, a create of what
-exists and a delete of what is gone are fine, a merge patch carrying a stale resourceVersion is a 409 and a
-failed JSON-patch test a 422."""
+call recorded. It keeps those functions' contracts: a read of what is missing is None, a create of what exists
+and a delete of what is gone are fine, a merge patch carrying a stale resourceVersion is a 409 and a failed
+JSON-patch test a 422; and the API server's bookkeeping: uid, generation (a spec change bumps it),
+resourceVersion."""
 
 from __future__ import annotations
 
 import copy
 import itertools
+import uuid
 from typing import Any
 
 import jsonpatch
@@ -92,12 +94,15 @@ class FakeKube:
             if version is not None and version != current["metadata"]["resourceVersion"]:
                 raise ApiException(status=409, reason="Conflict")
             patched = _merged(current, body)
+        if patched.get("spec") != current.get("spec"):
+            patched["metadata"]["generation"] = current["metadata"].get("generation", 1) + 1
         self.put(plural, patched)
 
     def create_custom_object(self, plural: str, namespace: str, body: dict[str, Any]) -> None:
         self.calls.append(("create", plural, body["metadata"]["name"]))
         if (plural, namespace, body["metadata"]["name"]) not in self.objects:
-            self.put(plural, {**body, "metadata": {**body["metadata"], "namespace": namespace}})
+            made = {"namespace": namespace, "uid": str(uuid.uuid4()), "generation": 1}
+            self.put(plural, {**body, "metadata": {**body["metadata"], **made}})
 
     def delete_custom_object(self, plural: str, namespace: str, name: str) -> None:
         self.calls.append(("delete", plural, name))
