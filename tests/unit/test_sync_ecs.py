@@ -17,6 +17,7 @@ from herder.controllers.ecs.sync import server_failed, sync_server
 from herder.controllers.shared.tasks import FOLLOW_MIN_SECONDS
 from herder.errors import Conflict, HerderError, Unreachable
 from herder.providers.base import Provider
+from herder.providers.types import Operation, TaskRef, TaskStatus
 from herder.reconcile.capture import CaptureHold
 
 GIB = 1024**3
@@ -60,10 +61,19 @@ def woken(harness: Harness, uid: str, change: Callable[[], object]) -> bool:
     return harness.runtime.loop.run_until_complete(scenario())
 
 
-def test_the_fake_is_a_provider(harness: Harness) -> None:
-    provider: Provider = FakeProvider()  # mypy --strict checks it against the Protocol
-    assert provider.vms.find("nobody") is None
-    assert provider.inventory.snapshot() == {}
+def test_the_fake_keeps_the_protocol_contract() -> None:
+    fake = FakeProvider()
+    vm = fake.vms.add("legacy")
+    provider: Provider = fake  # mypy --strict (make lint) checks the fake against the Protocol here
+    assert provider.vms.set_power(vm, PowerState.ON).finished  # already on: nothing to do
+    task = provider.vms.destroy(vm)
+    assert provider.vms.task(task).status is TaskStatus.RUNNING
+    assert provider.vms.destroy(vm) == task  # repeated while it runs: the same task
+    fake.tasks.succeed(task.id)
+    assert provider.vms.task(task).status is TaskStatus.SUCCEEDED
+    assert provider.vms.find_by_unique_id(vm.unique_id) is None
+    assert provider.vms.destroy(vm).finished  # gone: nothing to do
+    assert provider.vms.task(TaskRef("task-999", Operation.DESTROY)).status is TaskStatus.UNKNOWN
 
 
 def test_create_clones_once_and_follows_its_task_to_provisioned(harness: Harness) -> None:
@@ -321,3 +331,9 @@ def test_a_backend_error_is_reported_and_retried_after_its_backoff(harness: Harn
     body, _ = harness.sync(body)
     assert harness.fake.calls.count("vms.create") == 2
     assert body["status"]["pendingTask"]["operation"] == "create"
+    body, _ = follow(harness, body)
+    assert condition(body["status"], "Ready")["status"] == "True"  # settled: the backoff starts afresh
+    harness.fake.vms.drift(body["status"]["managedObjectID"], power=PowerState.OFF)
+    harness.fake.fail_next("inventory.refresh", Unreachable("down again"))
+    _, later = failed_pass(harness, body)
+    assert later.delay == 2.0

@@ -136,6 +136,8 @@ def _stopped_for_capture(harness: Harness, kube: FakeKube) -> tuple[Body, Body]:
     assert "images.capture" not in harness.fake.calls
 
     harness.fake.tasks.succeed(ecs["status"]["pendingTask"]["id"])
+    image, _ = image_pass(harness, image)  # the VM is off, but its ECS has not said so: no clone yet
+    assert reason(image["status"]) == "StoppingServer"
     ecs, _ = harness.sync(ecs)
     kube.put(SERVERS, ecs)  # its status now carries the go-ahead, stoppedForCapture
     image, cloning = image_pass(harness, image)
