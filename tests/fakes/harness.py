@@ -1,7 +1,8 @@
 """Sync passes without Kopf: a real `Runtime` holding the fake provider, `Lookups` over plain dicts (a
 `kopf.Index` is a mapping of key -> store of values, so `{key: [body]}` serves), and the bodies passes read.
 
-The Runtime's event loop is never run: the wake-ups a pass or the inventory feed sends just queue on it.
+Passes never run the Runtime's event loop: the wake-ups they or the inventory feed send just queue on it (a
+test that wants to see one delivered runs the loop briefly).
 """
 
 from __future__ import annotations

@@ -153,6 +153,7 @@ class FakeVMs:
         self._fake = fake
         self._vms: dict[str, ObservedVM] = {}  # ref -> the VM as the backend has it
         self._refs = itertools.count(100)
+        self._disk_keys = itertools.count(1000)  # for disks a reconfigure adds
 
     # -- the test's hand on the backend ---------------------------------------------------------------------
     def add(self, name: str, *, unique_id: str | None = None, owner_uid: str | None = None,
@@ -268,8 +269,7 @@ class FakeVMs:
         grown = dict(change.grow_disks)
         kept = [replace(d, size_bytes=grown.get(d.key, d.size_bytes)) for d in vm.disks
                 if d.key not in change.remove_disks]
-        keys = itertools.count(len(vm.disks) + len(change.add_disks))
-        added = [ObservedDisk(f"disk-{next(keys)}", d.size_bytes, name=d.name) for d in change.add_disks]
+        added = [ObservedDisk(f"disk-{next(self._disk_keys)}", d.size_bytes, name=d.name) for d in change.add_disks]
         return self._change(ref, cpu=change.cpu or vm.cpu, memory_mib=change.memory_mib or vm.memory_mib,
                             disks=(*kept, *added))
 
