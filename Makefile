@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make install   .venv with herder[dev], plus the pinned test binaries (etcd, kube-apiserver, kubectl, vcsim, govc, helm)"
-	@echo "make lint      ruff, and mypy --strict on operator/"
+	@echo "make lint      ruff, and mypy --strict on operator/ and on the fake provider and the sync tests"
 	@echo "make crds      regenerate crds/ from the pydantic models"
 	@echo "make manifests regenerate charts/herder/crds and manifests/ from crds/ and the chart"
 	@echo "make test      everything: install, lint, all tests against the real local stack"
@@ -32,6 +32,7 @@ install: $(STAMP) tools
 lint: $(STAMP)
 	$(BIN)/ruff check operator devtools tests
 	$(BIN)/mypy operator/herder
+	$(BIN)/mypy tests/fakes tests/unit/conftest.py tests/unit/test_sync_*.py
 
 crds: $(STAMP)
 	$(BIN)/python -m herder.api.crdgen crds

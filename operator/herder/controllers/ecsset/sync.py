@@ -16,7 +16,7 @@ from herder.api.ecsset import ElasticCloudServerSet
 from herder.controllers.shared.daemon import Pass
 from herder.controllers.shared.indexes import Lookups
 from herder.controllers.shared.runtime import Runtime
-from herder.controllers.shared.status import new_status
+from herder.controllers.shared.status import condition_in, new_status
 from herder.controllers.zone.choice import candidates, request_for
 from herder.errors import HerderError, Unresolvable
 from herder.reasons import Reason
@@ -25,8 +25,25 @@ from herder.reconcile.ecsset import Child, plan_set, template_hash
 from herder.reconcile.zone import choose_zone
 
 SERVERS = "elasticcloudservers"
+KIND = "ElasticCloudServerSet"
 TEMPLATE_HASH = "herder.dev/template-hash"
 log = logging.getLogger(__name__)
+
+
+def child_of(name: str, body: Mapping[str, Any]) -> tuple[str, Child] | None:
+    """(the set's UID, what it sees of the ECS) for an ECS a set owns; None for any other ECS."""
+    meta = body.get("metadata") or {}
+    owners = [o for o in meta.get("ownerReferences") or [] if o.get("kind") == KIND]
+    if not owners:
+        return None
+    status, spec = body.get("status") or {}, body.get("spec") or {}
+    image = spec.get("image") or {}
+    return str(owners[0]["uid"]), Child(
+        name=name, ready=(condition_in(status, READY) or {}).get("status") == "True",
+        zone=spec.get("availabilityZone") or status.get("zone"), deleting=bool(meta.get("deletionTimestamp")),
+        template_hash=(meta.get("annotations") or {}).get(TEMPLATE_HASH),
+        image=f"{image.get('kind')}/{image.get('name')}" if image else None,
+        settled=status.get("observedGeneration") == meta.get("generation"))
 
 
 def _zone_for(runtime: Runtime, server_set: ElasticCloudServerSet, children: list[Child], lookups: Lookups,
@@ -58,7 +75,7 @@ def _child(server_set: ElasticCloudServerSet, name: str, zone: str, current: str
         "apiVersion": f"{GROUP}/{VERSION}", "kind": "ElasticCloudServer",
         "metadata": {"name": name, "namespace": meta.namespace, "labels": dict(template.metadata.labels or {}),
                      "annotations": annotations,
-                     "ownerReferences": [{"apiVersion": f"{GROUP}/{VERSION}", "kind": "ElasticCloudServerSet",
+                     "ownerReferences": [{"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND,
                                           "name": meta.name, "uid": meta.uid, "controller": True,
                                           "blockOwnerDeletion": True}]},
         "spec": _child_spec(server_set, zone),
