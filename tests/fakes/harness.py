@@ -19,6 +19,7 @@ from herder.controllers.shared.daemon import Pass
 from herder.controllers.shared.indexes import Lookups
 from herder.controllers.shared.runtime import ProviderHandle, ProviderKey, Runtime
 from herder.providers.types import ObservedVM
+from herder.reasons import Reason
 
 Body = dict[str, Any]
 VCENTER: ProviderKey = ("VCenter", "vcsim")
@@ -123,7 +124,7 @@ class Harness:
 
     def connect(self, key: ProviderKey, fake: FakeProvider) -> ProviderHandle:
         """What a connection pass leaves behind: a ready handle whose inventory feeds the Runtime."""
-        handle = self.runtime.providers[key] = ProviderHandle(fake, "fake", "", ready=True, reason="Connected",
+        handle = self.runtime.providers[key] = ProviderHandle(fake, "fake", "", ready=True, reason=Reason.CONNECTED,
                                                               watching=True)
         fake.inventory.subscribe(self.runtime.on_inventory_change)
         fake.inventory.start()

@@ -129,6 +129,10 @@ class FakeEndpoint:
     def __init__(self, fake: FakeProvider) -> None:
         self._fake = fake
         self.closed = False
+        self.silent_for: float | None = None  # set: the backend has stopped answering for that long
+
+    def unanswered(self) -> float | None:
+        return self.silent_for
 
     def info(self) -> EndpointInfo:
         self._fake.call("endpoint.info")

@@ -10,6 +10,7 @@ from herder.api.annotations import CAPTURE_HOLD_ANNOTATION
 from herder.api.ecs import PowerState
 from herder.controllers.ecs import delete
 from herder.controllers.ecs.delete import Deletion, delete_server
+from herder.reasons import Reason
 from herder.reconcile.capture import CaptureHold
 
 
@@ -94,7 +95,7 @@ def test_delete_does_not_wait_for_a_guest_shutdown(harness: Harness) -> None:
 def test_delete_waits_for_a_disconnected_provider_and_offers_orphan(harness: Harness) -> None:
     body, _ = harness.provision(server())
     handle = harness.runtime.providers[VCENTER]
-    handle.ready, handle.reason, handle.message = False, "Unreachable", "connection refused"
+    handle.ready, handle.reason, handle.message = False, Reason.UNREACHABLE, "connection refused"
     result = deleting(harness, body)
     assert not result.done
     assert "deletionPolicy: Orphan" in result.message and "connection refused" in result.message
