@@ -21,9 +21,10 @@ key() { { printf '%s\n' "$@"; } | sha256sum | cut -c1-16; }
 files_key() { cat "$@" | sha256sum | cut -c1-16; }
 
 # ensure NAME KEY BUILDER: build NAME with `BUILDER <output path>` unless the cache has it under KEY.
-wanted=("$@")
+wanted=("$@") known=()
 ensure() {
   local name=$1 k=$2 builder=$3 out="$cache_root/$1-$2"
+  known+=("$name")
   if [ ${#wanted[@]} -gt 0 ] && [[ " ${wanted[*]} " != *" $name "* ]]; then return; fi
   if [ ! -x "$out" ]; then
     local start; start=$(date +%s)
@@ -82,4 +83,7 @@ go_install() {  # $1: output, $GO_PKG: package@version
 GO_PKG="github.com/vmware/govmomi/govc@$GOVMOMI_VERSION" ensure govc "$(key "$GOVMOMI_VERSION")" go_install
 GO_PKG="helm.sh/helm/v3/cmd/helm@$HELM_VERSION" ensure helm "$(key "$HELM_VERSION")" go_install
 
+for name in "${wanted[@]}"; do
+  [[ " ${known[*]} " == *" $name "* ]] || { echo "tools/build.sh: no tool named '$name' (${known[*]})" >&2; exit 2; }
+done
 echo "$links"
