@@ -7,8 +7,11 @@ to the end before planning again, so a step is never started twice.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from herder.api import format_mib
 from herder.api.ecs import PowerState
 from herder.providers.types import DataDisk, ObservedVM, Operation, TaskRef, TaskResult, TaskStatus, VMChange, VMSpec
 from herder.reasons import Reason
@@ -319,3 +322,22 @@ def _finish(step: Step, conditions: tuple[Condition, ...], *, change: VMChange |
     gating = tuple(c for c in conditions if c.type != PAUSED)
     return Plan(step, (*conditions, summary(gating)), change=change or VMChange(), power=power,
                 graceful=graceful, forget_task=forget_task, forget_identity=forget_identity, relocate=relocate)
+
+
+def drifted(last: Mapping[str, Any], observed: ObservedVM, spec: VMSpec) -> list[str]:
+    """What changed on the VM since status last recorded it, where it now differs from the spec: changes made
+    out of band (herder's own steps are recorded before they run, so they never show up here)."""
+    seen = [("CPU", last.get("cpu"), observed.cpu, spec.cpu),
+            ("memory", last.get("memory"), format_mib(observed.memory_mib), format_mib(spec.memory_mib)),
+            ("power", last.get("powerState"), observed.power.value, spec.power.value)]
+    found = [f"{what} {before} -> {now} (spec {wanted})" for what, before, now, wanted in seen
+             if before is not None and now not in {before, wanted}]
+    before_disks = {d.get("name"): str(d.get("size")) for d in last.get("disks") or ()}
+    now_disks = {"os" if d.is_os_disk else (d.name or d.key): str(d.size_bytes) for d in observed.disks}
+    if last.get("disks") is not None and observed.disks and before_disks != now_disks:
+        found.append(f"disks {_sizes(before_disks)} -> {_sizes(now_disks)}")
+    return found
+
+
+def _sizes(disks: Mapping[Any, str]) -> str:
+    return ", ".join(f"{name}={size}" for name, size in sorted(disks.items(), key=lambda kv: str(kv[0]))) or "none"

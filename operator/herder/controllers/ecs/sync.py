@@ -17,7 +17,7 @@ from herder.api.annotations import PAUSED_ANNOTATION, RECREATE_ANNOTATION, annot
 from herder.api.ecs import PowerState
 from herder.controllers.ecs.resolve import resolve
 from herder.controllers.image import hold as capture_hold
-from herder.controllers.shared.daemon import Pass
+from herder.controllers.shared.daemon import Notice, Pass
 from herder.controllers.shared.indexes import Lookups
 from herder.controllers.shared.runtime import ProviderHandle, Runtime
 from herder.controllers.shared.status import new_status
@@ -36,6 +36,7 @@ from herder.reconcile.ecs import (
     Plan,
     Recorded,
     Step,
+    drifted,
     phase,
     plan,
     retries,
@@ -87,7 +88,7 @@ def _observe(handle: ProviderHandle, recorded: Recorded, uid: str,
         cached = next((cache[key] for key in (recorded.unique_id, uid) if key and key in cache),
                       owned[0] if len(owned) == 1 else None)
         if cached is not None:
-            # The watch leaves devices out; the first pass after start-up reads them once.
+            # A reading without devices (none of today's feeds) is completed by a direct read.
             return (cached, False) if cached.disks_known else (_read_now(handle, uid, cached.ref), True)
         if not recorded.unique_id and not recorded.pending_task:
             return None, False  # never created: a create step looks again, directly, before it clones
@@ -245,6 +246,9 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pas
     if p.step not in {Step.NONE, Step.WAIT}:
         log.info("ECS %s/%s: %s %s", server.metadata.namespace, server.metadata.name, p.step.value,
                  p.power or p.change if p.step in {Step.POWER, Step.RECONFIGURE} else "")
+    drift = (drifted(server.status.model_dump(mode="json", by_alias=True, exclude_none=True), observed, desired.spec)
+             if observed is not None and fresh is False and not recorded.pending_task
+             and server.status.observed_generation == generation else [])
     new_task, observed = _execute(p, resolved, handle, observed)
     pending = new_task or (None if p.forget_task else recorded.pending_task)
     if pending is not None and pending.finished:
@@ -261,7 +265,10 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pas
     else:
         runtime.backoff.succeeded(uid)
         delay = None
-    return Pass(new_status(body.get("status") or {}, p.conditions, generation, fields), delay, failed=failed)
+    notices = (Notice("Warning", "Drift", "changed out of band: " + "; ".join(drift)
+                      + ("; correcting" if p.step is not Step.NONE else "")),) if drift else ()
+    return Pass(new_status(body.get("status") or {}, p.conditions, generation, fields), delay, failed=failed,
+                notices=notices)
 
 
 def server_failed(runtime: Runtime, body: dict[str, Any], exc: HerderError) -> Pass:

@@ -35,12 +35,22 @@ Body = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class Notice:
+    """An Event for users that a pass wants posted (after its status is written)."""
+
+    type: str  # Normal or Warning
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Pass:
     """What one pass decided: the status it wants, and when to look again (None: only when woken)."""
 
     status: dict[str, Any]
     delay: float | None
     failed: bool = False  # counted as an error in herder_reconcile_total
+    notices: tuple[Notice, ...] = ()
 
 
 @dataclass
@@ -108,7 +118,10 @@ class Daemon:
                 shown = progress.percent
                 status = await self._publish(body, status, self.show_progress(status, shown or 0))
         outcome = work.result()
-        return outcome, await self._publish(body, status, outcome.status)
+        written = await self._publish(body, status, outcome.status)
+        for notice in outcome.notices:
+            kopf.event(body, type=notice.type, reason=notice.reason, message=notice.message[:1000])
+        return outcome, written
 
     def _step(self, runtime: Runtime, body: Body, progress: Progress) -> Pass:
         try:

@@ -48,6 +48,15 @@ def properties(content: Any, obj: Any, paths: Sequence[str]) -> dict[str, Any]:
     return found[0][1] if found else {}
 
 
+def many(content: Any, objs: Sequence[Any], paths: Sequence[str]) -> list[tuple[Any, dict[str, Any]]]:
+    """The given properties of several objects of one type, in one call; gone ones are left out."""
+    if not objs:
+        return []
+    spec = _FilterSpec(objectSet=[_ObjectSpec(obj=obj, skip=False) for obj in objs],
+                       propSet=[_PropertySpec(type=type(objs[0]), pathSet=list(paths))])
+    return _collect(content, spec)
+
+
 def all_of_type(content: Any, root: Any, vim_type: Any, paths: Sequence[str]) -> list[tuple[Any, dict[str, Any]]]:
     """Properties of every `vim_type` object below `root`, in one temporary ContainerView."""
     view = content.viewManager.CreateContainerView(container=root, type=[vim_type], recursive=True)
