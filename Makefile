@@ -16,7 +16,7 @@ help:
 	@echo "make manifests regenerate charts/herder/crds and manifests/ from crds/ and the chart"
 	@echo "make test      everything: install, lint, all tests against the real local stack"
 	@echo "make demo      bring up the stack, apply examples/, run the operator, show ECSs reaching Ready"
-	@echo "make bench     benchmarks that print figures"
+	@echo "make bench     benchmarks that print figures; BENCH_ARGS='-n 1000 --breakdown', or '--soak --minutes 10'"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,7 +56,7 @@ demo-down:
 	$(BIN)/herder dev down --dir $(DEMO_DIR)
 
 bench: install
-	$(BIN)/python -m herder_dev.bench
+	$(BIN)/python -m herder_dev.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .dev

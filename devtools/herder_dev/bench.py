@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim
 
+from herder_dev import soak
 from herder_dev.operator_process import OperatorProcess
 from herder_dev.stack import Stack, StackState
 
@@ -192,7 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--breakdown", action="store_true", help="also print vCenter calls by operation")
     parser.add_argument("--dir", type=Path, default=None, help="keep the stack's files and logs here on failure")
+    parser.add_argument("--soak", action="store_true", help="churn with faults on both backends instead (soak.py)")
+    parser.add_argument("--minutes", type=float, default=10.0, help="with --soak: how long the churn lasts")
     args = parser.parse_args(argv)
+    if args.soak:
+        return soak.main(["--minutes", str(args.minutes), *(["--dir", str(args.dir)] if args.dir else [])])
     directory = args.dir or Path(tempfile.mkdtemp(prefix="herder-bench-"))
     figures = run(args.count, args.clone_ms, args.idle_seconds, directory, args.breakdown)
     if args.dir is None:
