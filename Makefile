@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 .PHONY: help install tools lint crds crds-check manifests manifests-check image test demo demo-down bench clean
 
 help:
-	@echo "make install   .venv with herder[dev], plus the pinned test binaries (etcd, kube-apiserver, kubectl, vcsim, govc, helm)"
+	@echo "make install   .venv with herder[dev], plus the pinned test binaries (etcd, kube-apiserver, kubectl, vcsim, govc, helm, gitleaks)"
 	@echo "make lint      ruff, and mypy --strict on operator/"
 	@echo "make crds      regenerate crds/ from the pydantic models"
 	@echo "make manifests regenerate charts/herder/crds and manifests/ from crds/ and the chart"

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TOOLS = ("etcd", "kube-apiserver", "kubectl", "vcsim", "govc", "helm")
+TOOLS = ("etcd", "kube-apiserver", "kubectl", "vcsim", "govc", "helm", "gitleaks")
 
 
 class MissingToolError(RuntimeError):
