@@ -66,6 +66,7 @@ def test_the_image_reconciles_on_both_backends_and_stops_on_sigterm(
         assert backend.vm(namespace, name) is None
 
     seconds = container.stop()
+    print(f"SIGTERM to exit: {seconds:.1f}s")
     state = container.state()
     assert state["ExitCode"] == 0 and not state["OOMKilled"], state
     assert seconds < GRACE_SECONDS, f"SIGTERM took {seconds:.1f}s"
