@@ -207,7 +207,8 @@ def ensure_image(say: Callable[[str], None] = print) -> str:
         if not image_exists(ref):
             started = time.monotonic()
             say(f"building {ref}")
-            podman("build", "--network", "host", *ulimits(), *_pip_ca(),
+            # --layers=false: no intermediate images are kept (the content key already decides when to build).
+            podman("build", "--layers=false", "--network", "host", *ulimits(), *_pip_ca(),
                    "--build-arg", f"PYTHON_IMAGE={bases.runtime}", "--build-arg", f"BUILDER_IMAGE={bases.builder}",
                    "--tag", ref, str(REPO_ROOT), timeout=1800)
             podman("save", "--quiet", "--output", f"{tar}.tmp", ref)
