@@ -190,6 +190,7 @@ def _prune(say: Callable[[str], None]) -> None:
         say(f"pruning {old.name}")
         podman("rmi", f"{IMAGE}:{old.stem.removeprefix('herder-')}", check=False)
         old.unlink(missing_ok=True)
+        old.with_suffix(".lock").unlink(missing_ok=True)
 
 
 def ensure_image(say: Callable[[str], None] = print) -> str:
