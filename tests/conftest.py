@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from herder_dev import image_build, operator_identity
+from herder_dev.operator_identity import ServiceAccountLogin
 from herder_dev.processes import alive
 from herder_dev.stack import Stack, StackState
 
@@ -28,6 +30,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackState]:
         yield state
     finally:
         runner.down()
+
+
+@pytest.fixture(scope="session")
+def operator_login(stack: StackState) -> ServiceAccountLogin:
+    """The chart's ServiceAccount and RBAC (release `herder` in herder-system), applied into the stack: the
+    identity every operator the tests run acts as, so a permission the chart lacks fails a test."""
+    return operator_identity.install(stack)
+
+
+@pytest.fixture(scope="session")
+def herder_image() -> str:
+    """The operator image built from this checkout (make image); cached by content, so usually no build."""
+    return image_build.ensure_image(say=lambda line: print(f"[image] {line}"))
 
 
 @pytest.fixture

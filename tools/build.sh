@@ -82,6 +82,7 @@ go_install() {  # $1: output, $GO_PKG: package@version
 }
 GO_PKG="github.com/vmware/govmomi/govc@$GOVMOMI_VERSION" ensure govc "$(key "$GOVMOMI_VERSION")" go_install
 GO_PKG="helm.sh/helm/v3/cmd/helm@$HELM_VERSION" ensure helm "$(key "$HELM_VERSION")" go_install
+GO_PKG="github.com/zricethezav/gitleaks/v8@$GITLEAKS_VERSION" ensure gitleaks "$(key "$GITLEAKS_VERSION")" go_install
 
 for name in "${wanted[@]}"; do
   [[ " ${known[*]} " == *" $name "* ]] || { echo "tools/build.sh: no tool named '$name' (${known[*]})" >&2; exit 2; }

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from herder_dev import operator_identity
 from herder_dev.operator_process import OperatorProcess
 from herder_dev.stack import Process, Stack, StackState
 from herder_dev.tools import REPO_ROOT
@@ -79,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     state.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([_server(n) for n in EXTRA_SERVERS]),
                   namespace=NAMESPACE)
     if "herder" not in state.processes:
-        operator = OperatorProcess(state, args.dir / "logs" / "herder.log")
+        # As the chart's ServiceAccount, with the chart's RBAC: what `helm install` would give it.
+        login = operator_identity.install(state)
+        operator = OperatorProcess(state, args.dir / "logs" / "herder.log",
+                                   kubeconfig=login.kubeconfig(args.dir / "herder-operator.kubeconfig"))
         operator.start()
         assert operator.proc is not None
         # Recorded with the stack, so `herder dev down` (make demo-down) stops the operator too.

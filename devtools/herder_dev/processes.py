@@ -31,6 +31,8 @@ def free_port() -> int:
 
 def ensure_port_free(port: int, purpose: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the servers bind: a connection of a server that just stopped (TIME_WAIT) does not hold the port.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:

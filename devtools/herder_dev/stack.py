@@ -262,6 +262,9 @@ class Stack:
             f"--tls-cert-file={serving.cert}", f"--tls-private-key-file={serving.key}",
             f"--client-ca-file={ca.cert}",
             "--authorization-mode=RBAC",
+            # As OpenShift and hardened clusters run it: setting blockOwnerDeletion on an ownerReference needs
+            # `update` on the owner's finalizers (the chart grants it for ECS sets and their servers).
+            "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
             f"--service-account-issuer={SA_ISSUER}", f"--api-audiences={SA_ISSUER}",
             f"--service-account-key-file={sa_key.with_suffix('.pub')}",
             f"--service-account-signing-key-file={sa_key}",

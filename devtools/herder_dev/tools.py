@@ -8,7 +8,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ("etcd", "kube-apiserver", "kubectl", "vcsim", "govc", "helm", "promtool", "promql-metrics", "kstatus",
-         "argocd-health")
+         "argocd-health", "gitleaks")
 
 
 class MissingToolError(RuntimeError):

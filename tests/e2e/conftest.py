@@ -1,4 +1,4 @@
-"""End-to-end fixtures: the real operator process, connected to the stack's vcsim."""
+"""End-to-end fixtures: the real operator process under the chart's RBAC, connected to the stack's vcsim."""
 
 from __future__ import annotations
 
@@ -18,14 +18,17 @@ from e2e_world import (
     vcenter_manifest,
 )
 
+from herder_dev.operator_identity import ServiceAccountLogin
 from herder_dev.operator_process import OperatorProcess
 from herder_dev.stack import StackState
 
 
 @pytest.fixture(scope="session")
-def operator(stack: StackState, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    """herder run as a subprocess, with a VCenter, two zones and a public image in place, and (when the stack
-    runs the SCVMM simulator) an SCVMM, its zone and image, read in bulk every SCVMM_INVENTORY_SECONDS."""
+def operator(stack: StackState, operator_login: ServiceAccountLogin,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    """herder run as a subprocess, as the chart's ServiceAccount (a token kubeconfig: nothing of the admin's),
+    with a VCenter, two zones and a public image in place, and (when the stack runs the SCVMM simulator) an
+    SCVMM, its zone and image, read in bulk every SCVMM_INVENTORY_SECONDS."""
     zones = [{"apiVersion": "herder.dev/v1alpha1", "kind": "AvailabilityZone", "metadata": {"name": zone},
               "spec": {"region": "region-1", "provider": {"kind": "VCenter", "name": VCENTER},
                        "vcenter": {"cluster": cluster, "datastore": "LocalDS_0", "network": "VM Network",
@@ -35,9 +38,11 @@ def operator(stack: StackState, tmp_path_factory: pytest.TempPathFactory) -> Ite
              "spec": {"provider": {"kind": "VCenter", "name": VCENTER}, "osFamily": "Linux",
                       "source": {"existing": {"name": "ubuntu-22.04-tmpl"}}}}
     apply(stack, vcenter_manifest(stack), *zones, image, *scvmm_manifests(stack))
-    process = OperatorProcess(stack, Path(tmp_path_factory.mktemp("operator")) / "herder.log",
+    directory = Path(tmp_path_factory.mktemp("operator"))
+    process = OperatorProcess(stack, directory / "herder.log",
                               extra_env={"HERDER_SCVMM_INVENTORY_SECONDS": str(SCVMM_INVENTORY_SECONDS),
-                                         "HERDER_VCENTER_WATCH_SECONDS": str(VCENTER_WATCH_SECONDS)})
+                                         "HERDER_VCENTER_WATCH_SECONDS": str(VCENTER_WATCH_SECONDS)},
+                              kubeconfig=operator_login.kubeconfig(directory / "kubeconfig"))
     process.start()
     try:
         yield process

@@ -87,6 +87,7 @@ def test_operator_rbac_is_least_privilege(helm_offline: Helm) -> None:
     expected = {("herder.dev", p, v) for p in plurals for v in ("get", "list", "watch", "patch")}
     expected |= {("herder.dev", f"{p}/status", "patch") for p in plurals}
     expected |= {("herder.dev", "elasticcloudservers", v) for v in ("create", "delete")}
+    expected |= {("herder.dev", "elasticcloudserversets/finalizers", "update")}  # blockOwnerDeletion on members
     expected |= {(g, "events", v) for g in ("", "events.k8s.io") for v in ("create", "patch")}
     expected |= {("", "namespaces", v) for v in ("get", "list", "watch")}
     expected |= {("apiextensions.k8s.io", "customresourcedefinitions", v) for v in ("get", "list", "watch")}
