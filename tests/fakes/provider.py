@@ -369,6 +369,13 @@ class FakeInventory:
     def snapshot(self) -> Mapping[str, ObservedVM]:
         return dict(self._cache)
 
+    def lookup(self, uid: str, recorded: str | None = None) -> ObservedVM | None:
+        for key in (recorded, uid):
+            if key and key in self._cache:
+                return self._cache[key]
+        owned = [vm for vm in self._cache.values() if vm.owner_uid == uid]
+        return owned[0] if len(owned) == 1 else None
+
     def subscribe(self, callback: Callback) -> None:
         self._callbacks.append(callback)
 

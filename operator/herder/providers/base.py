@@ -114,7 +114,12 @@ class Inventory(Protocol):
     """A cache of the VMs herder manages, kept current by the backend's change feed."""
 
     def snapshot(self) -> Mapping[str, ObservedVM]:
-        """The current view, keyed by unique ID."""
+        """The current view, keyed by unique ID (a copy: for tests and metrics, not for every pass)."""
+        ...
+
+    def lookup(self, uid: str, recorded: str | None = None) -> ObservedVM | None:
+        """The cached VM of ECS `uid`: by the unique ID it recorded, by identity, else by its owner mark when
+        exactly one VM carries it; in constant time."""
         ...
 
     def subscribe(self, callback: Callable[[ObservedVM | None, str], None]) -> None:

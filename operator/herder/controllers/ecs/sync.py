@@ -79,14 +79,12 @@ def _recorded(server: ElasticCloudServer) -> Recorded:
 
 def _observe(handle: ProviderHandle, recorded: Recorded, uid: str,
              task: TaskResult | None) -> tuple[ObservedVM | None, bool]:
-    """(the VM, whether it was read just now). The watch cache, unless a task just ended or we have not
-    seen our VM yet."""
-    fresh_needed = task is not None and task.status is not TaskStatus.RUNNING
+    """(the VM, whether it was read just now). The watch cache, unless a task failed or was lost (its leftovers
+    must be seen as they are) or we have not seen our VM yet. After a task that succeeded the cache may lag:
+    planning from it is safe, because any change is confirmed by a fresh read before it is made."""
+    fresh_needed = task is not None and task.status not in {TaskStatus.RUNNING, TaskStatus.SUCCEEDED}
     if not fresh_needed:
-        cache = handle.provider.inventory.snapshot()
-        owned = [s for s in cache.values() if s.owner_uid == uid]
-        cached = next((cache[key] for key in (recorded.unique_id, uid) if key and key in cache),
-                      owned[0] if len(owned) == 1 else None)
+        cached = handle.provider.inventory.lookup(uid, recorded.unique_id)
         if cached is not None:
             # A reading without devices (none of today's feeds) is completed by a direct read.
             return (cached, False) if cached.disks_known else (_read_now(handle, uid, cached.ref), True)

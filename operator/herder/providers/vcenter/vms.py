@@ -53,6 +53,7 @@ class VCenterVMs:
         self._owner = owner_field
         self._owned_by = owned_by
         self._cache: dict[Hashable, tuple[float, Any]] = {}
+        self._duplicate_names: set[str] = set()  # VM names a clone found taken
 
     # -- reads ------------------------------------------------------------------------------------------
 
@@ -127,10 +128,13 @@ class VCenterVMs:
         content, datacenter = self._session.content, self._session.datacenter()
         target = self._cached(("target", where, spec.networks),
                               lambda: placement.resolve(content, datacenter, where, spec.networks))
-        existing = content.searchIndex.FindChild(entity=target.folder, name=spec.name)
-        if existing is not None:
-            return self._already_created(existing, spec)
-
+        # A VM of that name already (an earlier create of this ECS, or someone else's) fails the clone with
+        # DuplicateName. Asking first would cost a call on every create, so only a name that failed so is looked
+        # up: the VM is this ECS's (an earlier create) or a Conflict.
+        if spec.name in self._duplicate_names:
+            existing = content.searchIndex.FindChild(entity=target.folder, name=spec.name)
+            if existing is not None:
+                return self._already_created(existing, spec)
         def load_template() -> tuple[Any, list[Any]]:
             found = placement.template(content, datacenter, spec.template)
             devices = query.properties(content, found, ["config.hardware.device"]).get("config.hardware.device")
@@ -144,6 +148,7 @@ class VCenterVMs:
         try:
             task = template.CloneVM_Task(folder=target.folder, name=spec.name, spec=clone)
         except vim.fault.DuplicateName:
+            self._duplicate_names.add(spec.name)
             existing = content.searchIndex.FindChild(entity=target.folder, name=spec.name)
             if existing is None:
                 raise
@@ -171,7 +176,9 @@ class VCenterVMs:
 
         def duplicate(info: Any) -> TaskResult | None:
             if task.operation is Operation.CREATE and isinstance(info.error, vim.fault.DuplicateName):
-                # Another create of the same ECS got there first: the VM it made is ours, not a failure.
+                # Another create of the same ECS got there first (its VM is found by identity next), or the name
+                # is someone else's (the next create looks it up and says so).
+                self._duplicate_names.add(str(info.error.name))
                 return TaskResult(status=TaskStatus.UNKNOWN)
             return None
 
