@@ -7,10 +7,12 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= .dev/demo
 PYTEST_ARGS ?=
 
-.PHONY: help install tools lint crds crds-check manifests manifests-check test demo demo-down bench clean
+.PHONY: help install tools packages lint crds crds-check manifests manifests-check test demo demo-down bench clean
 
 help:
-	@echo "make install   .venv with herder[dev], plus the pinned test binaries (etcd, kube-apiserver, kubectl, vcsim, govc, helm)"
+	@echo "make install   .venv with herder[dev], the pinned test binaries (etcd, kube-apiserver, kubectl, vcsim, govc, helm;"
+	@echo "               for the node: kubelet, kube-controller-manager, kube-scheduler, containerd, pause) and the"
+	@echo "               Debian packages the node needs (runc, CNI plugins, podman)"
 	@echo "make lint      ruff, and mypy --strict on operator/"
 	@echo "make crds      regenerate crds/ from the pydantic models"
 	@echo "make manifests regenerate charts/herder/crds and manifests/ from crds/ and the chart"
@@ -27,7 +29,10 @@ $(STAMP): pyproject.toml
 tools:
 	tools/build.sh
 
-install: $(STAMP) tools
+packages:
+	tools/packages.sh
+
+install: $(STAMP) tools packages
 
 lint: $(STAMP)
 	$(BIN)/ruff check operator devtools tests

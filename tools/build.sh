@@ -32,15 +32,32 @@ ensure() {
   ln -sfn "$out" "$links/$name"
 }
 
-# Kubernetes binaries and etcd: one tools module with a replace line per staging module (tools/kube).
-kube_key=$(files_key "$here/kube/go.mod" "$here/kube/go.sum")
-kube_build() {  # $1: output; the package is chosen by the tool's name below
-  (cd "$here/kube" && go mod download && go build -o "$1" "$KUBE_PKG")
+# module_build: build package $PKG of the tools module in tools/$MODULE (its go.mod pins everything).
+module_build() {  # $1: output
+  (cd "$here/$MODULE" && go mod download && go build -o "$1" "$PKG")
 }
+module_key() { files_key "$here/$1/go.mod" "$here/$1/go.sum"; }
+
+# Kubernetes binaries and etcd: one tools module with a replace line per staging module (tools/kube).
+kube_key=$(module_key kube)
+# The node's kubelet, kube-controller-manager and kube-scheduler share most packages with kube-apiserver
+# through Go's build cache.
 for pair in kube-apiserver:k8s.io/kubernetes/cmd/kube-apiserver kubectl:k8s.io/kubernetes/cmd/kubectl \
-            etcd:go.etcd.io/etcd/server/v3; do
-  KUBE_PKG=${pair#*:} ensure "${pair%%:*}" "$kube_key" kube_build
+            etcd:go.etcd.io/etcd/server/v3 kubelet:k8s.io/kubernetes/cmd/kubelet \
+            kube-controller-manager:k8s.io/kubernetes/cmd/kube-controller-manager \
+            kube-scheduler:k8s.io/kubernetes/cmd/kube-scheduler; do
+  MODULE=kube PKG=${pair#*:} ensure "${pair%%:*}" "$kube_key" module_build
 done
+
+# The pod sandbox's pause process, compiled from the C source in the pinned Kubernetes module (no registry
+# serves its image here); static, so the image needs nothing else.
+pause_build() {
+  local src
+  src=$(cd "$here/kube" && go mod download -json k8s.io/kubernetes | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  command -v gcc >/dev/null || { echo "tools/build.sh: 'gcc' is not on PATH (needed for pause)" >&2; exit 1; }
+  gcc -Os -static -Wall -DVERSION="herder-$KUBERNETES_VERSION" -o "$1" "$src/build/pause/linux/pause.c"
+}
+ensure pause "$(key "$KUBERNETES_VERSION")" pause_build
 
 # vcsim, patched where it differs from vCenter in a way herder's tests depend on (tools/patches).
 vcsim_build() {
@@ -62,5 +79,9 @@ go_install() {  # $1: output, $GO_PKG: package@version
 }
 GO_PKG="github.com/vmware/govmomi/govc@$GOVMOMI_VERSION" ensure govc "$(key "$GOVMOMI_VERSION")" go_install
 GO_PKG="helm.sh/helm/v3/cmd/helm@$HELM_VERSION" ensure helm "$(key "$HELM_VERSION")" go_install
+# The node's container runtime: containerd, its runc shim and ctr, which imports images (tools/containerd).
+for cmd in containerd containerd-shim-runc-v2 ctr; do
+  MODULE=containerd PKG="github.com/containerd/containerd/v2/cmd/$cmd" ensure "$cmd" "$(module_key containerd)" module_build
+done
 
 echo "$links"

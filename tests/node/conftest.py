@@ -1,0 +1,62 @@
+"""Fixtures for the chart on a real node: a stack of its own with a node (herder dev up --node), the herder
+image imported into the node's containerd, and helm against that stack."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from chart_helpers import Helm, run_helm
+from e2e_world import Govc
+
+from herder_dev import node, node_images
+from herder_dev.stack import Stack, StackState
+
+# Each vCenter clone takes this long, so that a test can act while one is in flight.
+CLONE_MS = 4000
+
+
+@pytest.fixture(scope="session")
+def node_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackState]:
+    """Control plane, simulators and a node. Not the session's shared stack: its controller-manager collects
+    garbage and finalizes namespaces, which the tests on the shared stack do not expect."""
+    runner = Stack(tmp_path_factory.mktemp("node-stack"), say=lambda line: print(f"[node-stack] {line}"),
+                   vcsim_args=("-method-delay", f"CloneVM_Task:{CLONE_MS}"), with_node=True)
+    state = runner.up()
+    try:
+        yield state
+    finally:
+        runner.down()
+
+
+@pytest.fixture(scope="session")
+def herder_image(node_stack: StackState) -> str:
+    """The herder image (`make image`, saved by podman to $HERDER_IMAGE_ARCHIVE) in the node's containerd;
+    its name."""
+    archive = os.environ.get("HERDER_IMAGE_ARCHIVE")
+    if not archive or not Path(archive).is_file():
+        pytest.fail(f"HERDER_IMAGE_ARCHIVE={archive!r} names no image archive: build it with 'make image'")
+    socket = node.NodeLayout(node_stack.dir).socket
+    before = set(node_images.images(socket))
+    node_images.import_archive(socket, Path(archive))
+    added = [ref for ref in node_images.images(socket) if ref not in before and not ref.startswith("sha256:")]
+    assert len(added) == 1, f"{archive} should hold one named image; containerd added {added}"
+    return added[0]
+
+
+@pytest.fixture(scope="session")
+def node_helm(node_stack: StackState, tmp_path_factory: pytest.TempPathFactory) -> Helm:
+    home = tmp_path_factory.mktemp("node-helm")
+    env = node_stack.env() | {f"HELM_{part}_HOME": str(home / part.lower()) for part in ("CACHE", "CONFIG", "DATA")}
+
+    def call(*args: str, check: bool = True):  # type: ignore[no-untyped-def]
+        return run_helm(env, *args, check=check)
+
+    return call
+
+
+@pytest.fixture(scope="session")
+def node_govc(node_stack: StackState) -> Govc:
+    return Govc(node_stack)
