@@ -10,6 +10,7 @@ import io
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from pathlib import Path
 
 from herder_dev.processes import StackError
@@ -27,7 +28,7 @@ def _run(*argv: str, what: str) -> str:
     return result.stdout
 
 
-def podman(work: Path) -> list[str]:
+def _podman(work: Path) -> list[str]:
     """podman with storage of its own under `work`: nothing in the machine's shared image store."""
     if shutil.which("podman") is None:
         raise StackError("podman is not installed (make install runs tools/packages.sh for it)")
@@ -35,20 +36,24 @@ def podman(work: Path) -> list[str]:
             str(work / "tmp"), "--storage-driver", "vfs", "--events-backend", "none"]
 
 
-def build_pause_archive(work: Path) -> Path:
-    """An OCI archive of PAUSE_IMAGE: the static pause binary alone, as its entrypoint."""
-    work.mkdir(parents=True, exist_ok=True)
-    rootfs = work / "pause-rootfs.tar"
-    with tarfile.open(rootfs, "w") as tar:
-        binary = tool("pause").read_bytes()
-        info = tarfile.TarInfo("pause")
-        info.size, info.mode = len(binary), 0o755
-        tar.addfile(info, io.BytesIO(binary))
-    archive = work / "pause.oci.tar"
-    archive.unlink(missing_ok=True)
-    base = podman(work)
-    _run(*base, "import", "--change", 'ENTRYPOINT ["/pause"]', str(rootfs), PAUSE_IMAGE, what="podman import")
-    _run(*base, "save", "--format", "oci-archive", "-o", str(archive), PAUSE_IMAGE, what="podman save")
+def build_pause_archive(directory: Path) -> Path:
+    """directory/pause.oci.tar: PAUSE_IMAGE, the static pause binary alone, as its entrypoint."""
+    directory.mkdir(parents=True, exist_ok=True)
+    archive = directory / "pause.oci.tar"
+    # podman refuses a runroot path longer than 50 characters: a short scratch directory.
+    with tempfile.TemporaryDirectory(prefix="herder-pause-") as scratch:
+        work = Path(scratch)
+        rootfs = work / "rootfs.tar"
+        with tarfile.open(rootfs, "w") as tar:
+            binary = tool("pause").read_bytes()
+            info = tarfile.TarInfo("pause")
+            info.size, info.mode = len(binary), 0o755
+            tar.addfile(info, io.BytesIO(binary))
+        podman = _podman(work)
+        _run(*podman, "import", "--change", 'ENTRYPOINT ["/pause"]', str(rootfs), PAUSE_IMAGE,
+             what="podman import")
+        archive.unlink(missing_ok=True)
+        _run(*podman, "save", "--format", "oci-archive", "-o", str(archive), PAUSE_IMAGE, what="podman save")
     return archive
 
 

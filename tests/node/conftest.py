@@ -14,8 +14,9 @@ from e2e_world import Govc
 from herder_dev import node, node_images
 from herder_dev.stack import Stack, StackState
 
-# Each vCenter clone takes this long, so that a test can act while one is in flight.
-CLONE_MS = 4000
+# Each vCenter clone task runs this long (vcsim's task delay; LockHandoff:0 keeps the template readable
+# meanwhile), so that a test can act while one is in flight.
+CLONE_DELAY = "CloneVm:4000,LockHandoff:0"  # the task is named CloneVm
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +24,7 @@ def node_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackState]
     """Control plane, simulators and a node. Not the session's shared stack: its controller-manager collects
     garbage and finalizes namespaces, which the tests on the shared stack do not expect."""
     runner = Stack(tmp_path_factory.mktemp("node-stack"), say=lambda line: print(f"[node-stack] {line}"),
-                   vcsim_args=("-method-delay", f"CloneVM_Task:{CLONE_MS}"), with_node=True)
+                   vcsim_args=("-method-delay", CLONE_DELAY), with_node=True)
     state = runner.up()
     try:
         yield state
