@@ -124,6 +124,8 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt"]
 
 [{runtime}.containerd.runtimes.runc.options]
   SystemdCgroup = false
+  # runc's state of the node's containers: with the node, not in the machine's /run/containerd/runc.
+  Root = "{layout.root / 'runc'}"
 
 [{runtime}.cni]
   bin_dirs = ["{CNI_BIN_DIR}"]
@@ -263,7 +265,7 @@ def clean_up(stack_dir: Path) -> None:
     """After the node's processes are stopped: its containers and shims, mounts, cgroups and bridge."""
     layout = NodeLayout(stack_dir)
     node_cleanup.kill_containers(layout.cgroup_parent)
-    node_cleanup.kill_shims(layout.containerd_state)
+    node_cleanup.kill_shims(layout.socket, layout.containerd_state)
     node_cleanup.unmount_under(layout.root)
     node_cleanup.remove_cgroups(layout.cgroup_parent)
     node_cleanup.delete_link(layout.bridge)

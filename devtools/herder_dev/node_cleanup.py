@@ -8,6 +8,7 @@ directories and cgroup parent, so nothing of another node (or of anyone else on 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -48,7 +49,7 @@ def create_cgroup_parent(parent: str) -> None:
                 mine.write_text(root.read_text())
 
 
-def _cgroups_under(parent: str) -> list[Path]:
+def cgroups_under(parent: str) -> list[Path]:
     """The parent's cgroups in every hierarchy, children before their parents."""
     found: list[Path] = []
     for hierarchy in cgroup_hierarchies():
@@ -60,7 +61,7 @@ def _cgroups_under(parent: str) -> list[Path]:
 
 def _pids_in(parent: str) -> set[int]:
     pids: set[int] = set()
-    for cgroup in _cgroups_under(parent):
+    for cgroup in cgroups_under(parent):
         try:
             pids.update(int(p) for p in (cgroup / "cgroup.procs").read_text().split())
         except OSError:
@@ -84,31 +85,50 @@ def kill_containers(parent: str, timeout: float = 20.0) -> None:
         time.sleep(0.1)
 
 
-def kill_shims(containerd_state: Path) -> None:
-    """containerd's runc shims, by the pid each records in its task's bundle directory."""
-    shims: list[int] = []
-    for pid_file in containerd_state.glob("io.containerd.runtime.v2.task/*/*/shim.pid"):
-        pid = int(pid_file.read_text().strip() or 0)
-        try:
-            exe = os.readlink(f"/proc/{pid}/exe")
-        except OSError:
-            continue  # gone already
-        if Path(exe).name == "containerd-shim-runc-v2":  # not a recycled pid
-            shims.append(pid)
-    _kill(shims)
+def _serving(socket: Path) -> list[int]:
+    """Processes started with `-address <socket>`: containerd's shims for that containerd (a shim outlives
+    containerd, and containerd 2 records no pid file for it)."""
+    wanted = f"\0-address\0{socket}\0".encode()
+    pids: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if wanted in (entry / "cmdline").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                continue  # gone meanwhile
+    return pids
+
+
+def kill_shims(socket: Path, containerd_state: Path) -> None:
+    """The runc shims serving `socket`, and the sockets they listened on (in containerd's fixed
+    /run/containerd/s, named in each task's bootstrap.json)."""
+    _kill(_serving(socket))
+    for bootstrap in containerd_state.glob("io.containerd.runtime.v2.task/*/*/bootstrap.json"):
+        address = json.loads(bootstrap.read_text()).get("address", "")
+        if address.startswith("unix://"):
+            Path(address.removeprefix("unix://")).unlink(missing_ok=True)
+
+
+def leftover_shims(socket: Path) -> list[int]:
+    return _serving(socket)
+
+
+def mounts_under(root: Path) -> list[str]:
+    """Mount points below root, deepest first."""
+    prefix = str(root.resolve()) + os.sep
+    return sorted({p for p, _ in _mounts() if p.startswith(prefix)}, key=len, reverse=True)
 
 
 def unmount_under(root: Path) -> None:
-    """Unmount everything mounted below root (overlay root filesystems, tmpfs volumes, shm), deepest first."""
-    prefix = str(root.resolve()) + os.sep
-    points = sorted({p for p, _ in _mounts() if p.startswith(prefix)}, key=len, reverse=True)
-    for point in points:
+    """Unmount everything mounted below root (overlay root filesystems, tmpfs volumes, shm)."""
+    for point in mounts_under(root):
         if subprocess.run(["umount", point], capture_output=True, check=False).returncode != 0:
             subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
 
 
 def remove_cgroups(parent: str) -> None:
-    for cgroup in _cgroups_under(parent):
+    for cgroup in cgroups_under(parent):
         with contextlib.suppress(FileNotFoundError):
             cgroup.rmdir()
 
