@@ -153,7 +153,7 @@ class Stack:
             dead = [name for name, p in existing.processes.items() if not alive(p.pid)]
             if not dead:
                 if self.with_node and not state_has_node(existing):
-                    self._start_guarded(existing, self._start_node)
+                    self._add_node(existing)
                     return existing
                 self.say(f"stack in {self.dir} is already running")
                 return existing
@@ -174,20 +174,28 @@ class Stack:
         # Simulator logs may echo credentials (vcsim prints its URL): keep them private.
         (self.dir / "logs").mkdir(mode=0o700, exist_ok=True)
         state = StackState(directory=str(self.dir))
-        self._start_guarded(state, self._start_all)
-        return state
-
-    def _start_guarded(self, state: StackState, starter: Callable[[StackState], None]) -> None:
-        """Run `starter`; if it fails, stop everything in `state` so that no half world is left running."""
         started = time.monotonic()
         try:
-            starter(state)
+            self._start_all(state)
         except BaseException:
             self.say("start-up failed; stopping what was started")
             self._stop_all(state)
             (self.dir / STATE_FILE).unlink(missing_ok=True)
             raise
         self.say(f"stack up in {time.monotonic() - started:.1f}s; run: source {state.env_file}")
+        return state
+
+    def _add_node(self, state: StackState) -> None:
+        """A node for a running stack; if it fails to start, the stack keeps running without one."""
+        started = time.monotonic()
+        try:
+            self._start_node(state)
+        except BaseException:
+            self.say("the node failed to start; stopping what of it was started")
+            self._stop_node(state)
+            state.save()
+            raise
+        self.say(f"node up in {time.monotonic() - started:.1f}s")
 
     def down(self) -> None:
         state = StackState.load(self.dir)
@@ -360,13 +368,24 @@ class Stack:
 
     # -- shut-down ----------------------------------------------------------------------------------------
     def _stop_all(self, state: StackState) -> None:
+        self._stop_node(state)
         # Reverse start order: clients before the servers they depend on.
         for name, process in reversed(list(state.processes.items())):
-            if alive(process.pid):
-                self.say(f"stopping {name} (pid {process.pid})")
-            stop(process.pid)
-        if state_has_node(state):
-            node.clean_up(self.dir)
+            self._stop_process(name, process)
+
+    def _stop_node(self, state: StackState) -> None:
+        """The node's processes (taken out of `state`), then what they leave behind."""
+        if not state_has_node(state):
+            return
+        for name in reversed(node.PROCESSES):
+            if name in state.processes:
+                self._stop_process(name, state.processes.pop(name))
+        node.clean_up(self.dir)
+
+    def _stop_process(self, name: str, process: Process) -> None:
+        if alive(process.pid):
+            self.say(f"stopping {name} (pid {process.pid})")
+        stop(process.pid)
 
 
 def state_has_node(state: StackState) -> bool:
