@@ -3,9 +3,10 @@ kube-scheduler, so that a Deployment gets a ReplicaSet and a scheduled, running 
 
 The node keeps to itself, so that several stacks can run on one machine: containerd's root and state, the
 kubelet's root and pod logs and the CNI configuration live under DIR/node, its cgroups under a parent named
-after DIR, its ports are free ones. Pods reach the loopback stack (vcsim, the SCVMM simulator, the API
-server) with hostNetwork. The kubelet is the real one and so sets the kernel tunables every kubelet sets
-(vm.overcommit_memory=1, kernel.panic=10, kernel.panic_on_oops=1).
+after DIR, its ports are free ones. Pods run with hostNetwork, as there is no pod network (see
+_cni_config), and so reach the loopback stack: vcsim, the SCVMM simulator, the API server. The kubelet is
+the real one and so sets the kernel tunables every kubelet sets (vm.overcommit_memory=1, kernel.panic=10,
+kernel.panic_on_oops=1).
 """
 
 from __future__ import annotations
@@ -33,10 +34,8 @@ if TYPE_CHECKING:
 NODE_NAME = "herder-dev-node"
 # Started in this order, stopped in the reverse one.
 PROCESSES = ("containerd", "kube-controller-manager", "kube-scheduler", "kubelet")
-# Debian's containernetworking-plugins: the kubelet reports the node Ready only once the runtime has a
-# network configuration, even when every pod uses hostNetwork.
+# Debian's containernetworking-plugins.
 CNI_BIN_DIR = Path("/usr/lib/cni")
-POD_SUBNET = "10.244.0.0/24"
 
 
 @dataclass(frozen=True)
@@ -57,10 +56,6 @@ class NodeLayout:
     @property
     def cgroup_parent(self) -> str:
         return f"/herder-node-{self.tag}"
-
-    @property
-    def bridge(self) -> str:
-        return f"hn{self.tag}"  # at most 15 characters for a Linux interface name
 
     @property
     def containerd_state(self) -> Path:
@@ -133,16 +128,11 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt"]
 """
 
 
-def _cni_config(layout: NodeLayout) -> dict[str, object]:
-    return {
-        "cniVersion": "1.0.0", "name": "herder-dev",
-        "plugins": [
-            {"type": "bridge", "bridge": layout.bridge, "isGateway": True, "ipMasq": False,
-             "ipam": {"type": "host-local", "ranges": [[{"subnet": POD_SUBNET}]],
-                      "dataDir": str(layout.root / "cni-ipam")}},
-            {"type": "portmap", "capabilities": {"portMappings": True}},
-        ],
-    }
+def _cni_config() -> dict[str, object]:
+    """Loopback only: the kubelet reports the node Ready once the runtime has a network configuration, but
+    a pod network would put pod addresses in a private range, which these machines must not send to. Pods
+    with hostNetwork (the test world's) do not use it; any other pod gets a namespace with just `lo`."""
+    return {"cniVersion": "1.0.0", "name": "herder-dev", "plugins": [{"type": "loopback"}]}
 
 
 def _kubelet_config(layout: NodeLayout, *, address: str, port: int, healthz_port: int, ca: Path,
@@ -190,7 +180,7 @@ def _start_containerd(stack: Stack, state: StackState, layout: NodeLayout, env: 
     config = layout.root / "containerd.toml"
     config.write_text(_containerd_config(layout))
     layout.cni_conf_dir.mkdir()
-    (layout.cni_conf_dir / "10-herder-dev.conflist").write_text(json.dumps(_cni_config(layout), indent=2))
+    (layout.cni_conf_dir / "10-herder-dev.conflist").write_text(json.dumps(_cni_config(), indent=2))
     stack.start_process(state, "containerd", [str(tool("containerd")), "--config", str(config)], 0,
                         partial(_containerd_ready, layout), env=env)
     node_images.import_archive(layout.socket, node_images.build_pause_archive(layout.root / "images"))
@@ -243,6 +233,8 @@ def _containerd_ready(layout: NodeLayout) -> bool:
 
 
 def _wait_node_ready(state: StackState, timeout: float = 120.0) -> None:
+    """Until the Node is Ready and the controller-manager has made the `default` namespace's ServiceAccount
+    (without it no pod can be created there)."""
     kubelet = state.processes["kubelet"]
     deadline = time.monotonic() + timeout
     last = "not registered"
@@ -253,19 +245,19 @@ def _wait_node_ready(state: StackState, timeout: float = 120.0) -> None:
         if result.returncode == 0:
             conditions = {c["type"]: c for c in json.loads(result.stdout)["status"].get("conditions", [])}
             ready = conditions.get("Ready", {})
-            if ready.get("status") == "True":
-                return
             last = f"{ready.get('reason')}: {ready.get('message')}"
+            account = state.kubectl("get", "serviceaccount", "default", namespace="default", check=False)
+            if ready.get("status") == "True" and account.returncode == 0:
+                return
         time.sleep(1)
-    raise StackError(f"node {NODE_NAME} was not Ready after {timeout:.0f}s ({last}). "
+    raise StackError(f"node {NODE_NAME} was not ready for pods after {timeout:.0f}s ({last}). "
                      f"Last lines of {kubelet.log}:\n{log_tail(Path(kubelet.log))}")
 
 
 def clean_up(stack_dir: Path) -> None:
-    """After the node's processes are stopped: its containers and shims, mounts, cgroups and bridge."""
+    """After the node's processes are stopped: its containers and shims, mounts and cgroups."""
     layout = NodeLayout(stack_dir)
     node_cleanup.kill_containers(layout.cgroup_parent)
     node_cleanup.kill_shims(layout.socket, layout.containerd_state)
     node_cleanup.unmount_under(layout.root)
     node_cleanup.remove_cgroups(layout.cgroup_parent)
-    node_cleanup.delete_link(layout.bridge)

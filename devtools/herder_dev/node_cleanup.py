@@ -131,9 +131,3 @@ def remove_cgroups(parent: str) -> None:
     for cgroup in cgroups_under(parent):
         with contextlib.suppress(FileNotFoundError):
             cgroup.rmdir()
-
-
-def delete_link(name: str) -> None:
-    """The CNI bridge, created only when a pod without hostNetwork ran on the node."""
-    if Path("/sys/class/net", name).exists():
-        subprocess.run(["ip", "link", "delete", name], capture_output=True, check=False)
