@@ -261,3 +261,11 @@ def clean_up(stack_dir: Path) -> None:
     node_cleanup.kill_shims(layout.socket, layout.containerd_state)
     node_cleanup.unmount_under(layout.root)
     node_cleanup.remove_cgroups(layout.cgroup_parent)
+
+
+def leftovers(stack_dir: Path) -> list[str]:
+    """What of the node is still there (mounts, cgroups, shims); empty after a complete clean-up."""
+    layout = NodeLayout(stack_dir)
+    return [*(f"mount {point}" for point in node_cleanup.mounts_under(layout.root)),
+            *(f"cgroup {cgroup}" for cgroup in node_cleanup.cgroups_under(layout.cgroup_parent)),
+            *(f"shim (pid {pid})" for pid in node_cleanup.serving(layout.socket))]

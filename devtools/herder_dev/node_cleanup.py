@@ -85,7 +85,7 @@ def kill_containers(parent: str, timeout: float = 20.0) -> None:
         time.sleep(0.1)
 
 
-def _serving(socket: Path) -> list[int]:
+def serving(socket: Path) -> list[int]:
     """Processes started with `-address <socket>`: containerd's shims for that containerd (a shim outlives
     containerd, and containerd 2 records no pid file for it)."""
     wanted = f"\0-address\0{socket}\0".encode()
@@ -103,15 +103,11 @@ def _serving(socket: Path) -> list[int]:
 def kill_shims(socket: Path, containerd_state: Path) -> None:
     """The runc shims serving `socket`, and the sockets they listened on (in containerd's fixed
     /run/containerd/s, named in each task's bootstrap.json)."""
-    _kill(_serving(socket))
+    _kill(serving(socket))
     for bootstrap in containerd_state.glob("io.containerd.runtime.v2.task/*/*/bootstrap.json"):
         address = json.loads(bootstrap.read_text()).get("address", "")
         if address.startswith("unix://"):
             Path(address.removeprefix("unix://")).unlink(missing_ok=True)
-
-
-def leftover_shims(socket: Path) -> list[int]:
-    return _serving(socket)
 
 
 def mounts_under(root: Path) -> list[str]:

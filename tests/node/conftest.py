@@ -11,7 +11,7 @@ import pytest
 from chart_helpers import Helm, run_helm
 from e2e_world import Govc
 
-from herder_dev import node, node_cleanup, node_images
+from herder_dev import node, node_images
 from herder_dev.stack import Stack, StackState
 
 # Each vCenter clone task runs this long (vcsim's task delay; LockHandoff:0 keeps the template readable
@@ -30,14 +30,7 @@ def node_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackState]
         yield state
     finally:
         runner.down()
-    _assert_nothing_left(node.NodeLayout(state.dir))
-
-
-def _assert_nothing_left(layout: node.NodeLayout) -> None:
-    """`down` leaves no container, shim, mount or cgroup of the node behind."""
-    assert node_cleanup.mounts_under(layout.root) == []
-    assert node_cleanup.cgroups_under(layout.cgroup_parent) == []
-    assert node_cleanup.leftover_shims(layout.socket) == []
+    assert node.leftovers(state.dir) == []
 
 
 @pytest.fixture(scope="session")
