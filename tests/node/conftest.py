@@ -4,6 +4,7 @@ image imported into the node's containerd, and helm against that stack."""
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,11 +50,11 @@ def herder_image(node_stack: StackState) -> str:
 
 
 @pytest.fixture(scope="session")
-def node_helm(node_stack: StackState, tmp_path_factory: pytest.TempPathFactory) -> Helm:
-    home = tmp_path_factory.mktemp("node-helm")
-    env = node_stack.env() | {f"HELM_{part}_HOME": str(home / part.lower()) for part in ("CACHE", "CONFIG", "DATA")}
+def node_helm(node_stack: StackState, helm_home: dict[str, str]) -> Helm:
+    """helm against the node's stack."""
+    env = node_stack.env() | helm_home
 
-    def call(*args: str, check: bool = True):  # type: ignore[no-untyped-def]
+    def call(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return run_helm(env, *args, check=check)
 
     return call
