@@ -131,7 +131,8 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt"]
 def _cni_config() -> dict[str, object]:
     """Loopback only: the kubelet reports the node Ready once the runtime has a network configuration, but
     a pod network would put pod addresses in a private range, which these machines must not send to. Pods
-    with hostNetwork (the test world's) do not use it; any other pod gets a namespace with just `lo`."""
+    with hostNetwork (the test world's) do not use it; any other pod fails in containerd for want of an
+    address ("failed to find network info for sandbox")."""
     return {"cniVersion": "1.0.0", "name": "herder-dev", "plugins": [{"type": "loopback"}]}
 
 
