@@ -36,6 +36,9 @@ NODE_NAME = "herder-dev-node"
 PROCESSES = ("containerd", "kube-controller-manager", "kube-scheduler", "kubelet")
 # Debian's containernetworking-plugins.
 CNI_BIN_DIR = Path("/usr/lib/cni")
+# Where every kubelet links its containers' logs (fixed in the kubelet); the node's links point into its
+# pod log directory.
+CONTAINER_LOG_LINKS = Path("/var/log/containers")
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,15 @@ class NodeLayout:
     @property
     def cni_conf_dir(self) -> Path:
         return self.root / "cni"
+
+    @property
+    def pod_logs(self) -> Path:
+        return self.root / "pod-logs"
+
+    @property
+    def volume_plugins(self) -> Path:
+        """FlexVolume plugins: none, but the kubelet and the controller-manager create the directory."""
+        return self.root / "volume-plugins"
 
 
 def node_ip() -> str:
@@ -150,7 +162,8 @@ def _kubelet_config(layout: NodeLayout, *, address: str, port: int, healthz_port
         "cgroupDriver": "cgroupfs", "cgroupRoot": layout.cgroup_parent,
         # cgroup v1 is deprecated but still supported by Kubernetes 1.34; this machine has no other.
         "failCgroupV1": False,
-        "podLogsDir": str(layout.root / "pod-logs"),
+        "podLogsDir": str(layout.pod_logs),
+        "volumePluginDir": str(layout.volume_plugins),
         # A development machine's disk and memory are shared: evict only when really short.
         "evictionHard": {"memory.available": "100Mi", "nodefs.available": "2%", "imagefs.available": "2%"},
         "imageGCHighThresholdPercent": 99, "imageGCLowThresholdPercent": 98,
@@ -166,7 +179,7 @@ def start(stack: Stack, state: StackState, ca: pki.CertPair, sa_key: Path) -> No
     # containerd finds its shim (.tools/bin) and runc (Debian's, /usr/sbin) on PATH.
     env = os.environ | {"PATH": f"{bin_dir()}{os.pathsep}/usr/sbin{os.pathsep}{os.environ.get('PATH', '')}"}
     _start_containerd(stack, state, layout, env)
-    _start_controllers(stack, state, ca, sa_key)
+    _start_controllers(stack, state, layout, ca, sa_key)
     _start_kubelet(stack, state, layout, ca, env)
     _wait_node_ready(state)
 
@@ -187,13 +200,15 @@ def _start_containerd(stack: Stack, state: StackState, layout: NodeLayout, env: 
     node_images.import_archive(layout.socket, node_images.build_pause_archive(layout.root / "images"))
 
 
-def _start_controllers(stack: Stack, state: StackState, ca: pki.CertPair, sa_key: Path) -> None:
+def _start_controllers(stack: Stack, state: StackState, layout: NodeLayout, ca: pki.CertPair,
+                       sa_key: Path) -> None:
     serving = pki.issue_server_cert(state.dir / "pki", "serving", ca)
     own_flags = {
         # Each controller acts as its own service account, as in a kubeadm cluster; the CA goes into every
         # namespace's kube-root-ca.crt, which pods' service-account volumes carry.
         "kube-controller-manager": ["--use-service-account-credentials=true",
-                                    f"--service-account-private-key-file={sa_key}", f"--root-ca-file={ca.cert}"],
+                                    f"--service-account-private-key-file={sa_key}", f"--root-ca-file={ca.cert}",
+                                    f"--flex-volume-plugin-dir={layout.volume_plugins}"],
         "kube-scheduler": [],
     }
     for name, flags in own_flags.items():
@@ -262,6 +277,7 @@ def clean_up(stack_dir: Path) -> None:
     node_cleanup.kill_shims(layout.socket, layout.containerd_state)
     node_cleanup.unmount_under(layout.root)
     node_cleanup.remove_cgroups(layout.cgroup_parent)
+    node_cleanup.remove_links_into(CONTAINER_LOG_LINKS, layout.pod_logs)
 
 
 def leftovers(stack_dir: Path) -> list[str]:
@@ -269,4 +285,5 @@ def leftovers(stack_dir: Path) -> list[str]:
     layout = NodeLayout(stack_dir)
     return [*(f"mount {point}" for point in node_cleanup.mounts_under(layout.root)),
             *(f"cgroup {cgroup}" for cgroup in node_cleanup.cgroups_under(layout.cgroup_parent)),
-            *(f"shim (pid {pid})" for pid in node_cleanup.serving(layout.socket))]
+            *(f"shim (pid {pid})" for pid in node_cleanup.serving(layout.socket)),
+            *(f"log link {link}" for link in node_cleanup.links_into(CONTAINER_LOG_LINKS, layout.pod_logs))]

@@ -127,3 +127,16 @@ def remove_cgroups(parent: str) -> None:
     for cgroup in cgroups_under(parent):
         with contextlib.suppress(FileNotFoundError):
             cgroup.rmdir()
+
+
+def links_into(directory: Path, target: Path) -> list[Path]:
+    """Symbolic links in `directory` that point below `target`."""
+    if not directory.is_dir():
+        return []
+    prefix = str(target) + os.sep
+    return [link for link in directory.iterdir() if link.is_symlink() and os.readlink(link).startswith(prefix)]
+
+
+def remove_links_into(directory: Path, target: Path) -> None:
+    for link in links_into(directory, target):
+        link.unlink(missing_ok=True)
