@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from herder_dev import node, pki
+from herder_dev import node, node_images, pki
 from herder_dev.processes import (
     StackError,
     alive,
@@ -107,6 +107,9 @@ class StackState:
                 "HERDER_SCVMM_USERNAME": self.scvmm_username,
                 "HERDER_SCVMM_PASSWORD": self.scvmm_password,
             }
+        if "containerd" in self.processes:  # ctr then works on the node's containerd, where its pods are
+            exported |= {"CONTAINERD_ADDRESS": str(node.NodeLayout(self.dir).socket),
+                         "CONTAINERD_NAMESPACE": node_images.K8S_NAMESPACE}
         return exported
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True,
@@ -286,6 +289,7 @@ class Stack:
     def _start_node(self, state: StackState) -> None:
         pki_dir = self.dir / "pki"
         node.start(self, state, pki.ensure_ca(pki_dir), pki.ensure_rsa_key(pki_dir / "service-account.key"))
+        self._write_env(state)
 
     def _start_scvmm_simulator(self, state: StackState, ca: pki.CertPair, pki_dir: Path) -> None:
         if importlib.util.find_spec("herder_dev.scvmm_sim.__main__") is None:
