@@ -7,10 +7,12 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= .dev/demo
 PYTEST_ARGS ?=
 
-.PHONY: help install tools lint crds crds-check manifests manifests-check image image-report test demo demo-down bench clean
+.PHONY: help install tools packages lint crds crds-check manifests manifests-check image image-report test demo demo-down bench clean
 
 help:
-	@echo "make install   .venv with herder[dev], plus the pinned test binaries (etcd, kube-apiserver, kubectl, vcsim, govc, helm, promtool, kstatus, gitleaks, ...)"
+	@echo "make install   .venv with herder[dev], the pinned test binaries (etcd, kube-apiserver, kubectl, vcsim, govc, helm,"
+	@echo "               promtool, kstatus, gitleaks, ...; for the node: kubelet, kube-controller-manager, kube-scheduler,"
+	@echo "               containerd, pause) and the Debian packages the node needs (runc, CNI plugins, podman)"
 	@echo "make lint      ruff, and mypy --strict on operator/ and on the fake provider and the sync tests"
 	@echo "make crds      regenerate crds/ from the pydantic models"
 	@echo "make manifests regenerate charts/herder/crds and manifests/ from crds/ and the chart"
@@ -29,7 +31,10 @@ $(STAMP): pyproject.toml
 tools:
 	tools/build.sh
 
-install: $(STAMP) tools
+packages:
+	tools/packages.sh
+
+install: $(STAMP) tools packages
 
 lint: $(STAMP)
 	$(BIN)/ruff check operator devtools tests

@@ -45,6 +45,13 @@ def herder_image() -> str:
     return image_build.ensure_image(say=lambda line: print(f"[image] {line}"))
 
 
+@pytest.fixture(scope="session")
+def helm_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Helm's cache/config/data under tmp: the tests must not read or write the user's ~/.config/helm."""
+    home = tmp_path_factory.mktemp("helm")
+    return {f"HELM_{part}_HOME": str(home / part.lower()) for part in ("CACHE", "CONFIG", "DATA")}
+
+
 @pytest.fixture
 def kubectl(stack: StackState) -> Kubectl:
     def call(*args: str, input: str | None = None, check: bool = True,

@@ -38,14 +38,26 @@ def _documents(state: StackState, name: str) -> list[dict[str, Any]]:
     return docs
 
 
-def _server(name: str) -> dict[str, Any]:
+def server_manifest(name: str) -> dict[str, Any]:
     return {"apiVersion": "herder.dev/v1alpha1", "kind": "ElasticCloudServer", "metadata": {"name": name},
             "spec": {"image": {"kind": "ClusterImage", "name": "windows-2022"}, "availabilityZone": "dc0-c0",
                      "cpu": 1, "memory": "1Gi"}}
 
 
-def _ready(state: StackState) -> tuple[int, int]:
-    items = json.loads(state.kubectl("get", "ecs", "-o", "json", namespace=NAMESPACE).stdout)["items"]
+def apply_examples(state: StackState) -> None:
+    """The examples, pointed at this stack's simulators, and two more servers, in namespace NAMESPACE."""
+    state.kubectl("create", "namespace", NAMESPACE, check=False)
+    for name in EXAMPLES:
+        docs = _documents(state, name)
+        state.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs),
+                      namespace=NAMESPACE if name in NAMESPACED else None)
+    state.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([server_manifest(n) for n in EXTRA_SERVERS]),
+                  namespace=NAMESPACE)
+
+
+def ready_counts(state: StackState, namespace: str = NAMESPACE) -> tuple[int, int]:
+    """(Ready ECSs, all ECSs) in `namespace`."""
+    items = json.loads(state.kubectl("get", "ecs", "-o", "json", namespace=namespace).stdout)["items"]
     ready = sum(any(c["type"] == "Ready" and c["status"] == "True" for c in (i.get("status") or {}).get(
         "conditions", [])) for i in items)
     return ready, len(items)
@@ -72,13 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stack = Stack(args.dir)
     state = stack.up()
-    state.kubectl("create", "namespace", NAMESPACE, check=False)
-    for name in EXAMPLES:
-        docs = _documents(state, name)
-        state.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs),
-                      namespace=NAMESPACE if name in NAMESPACED else None)
-    state.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([_server(n) for n in EXTRA_SERVERS]),
-                  namespace=NAMESPACE)
+    apply_examples(state)
     if "herder" not in state.processes:
         # As the chart's ServiceAccount, with the chart's RBAC: what `helm install` would give it.
         login = operator_identity.install(state)
@@ -92,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         state.save()
         print(f"herder is running (log: {operator.log_path}, metrics: {operator.metrics_url})")
     deadline = time.monotonic() + args.timeout
-    while (counts := _ready(state))[0] < counts[1] and time.monotonic() < deadline:
+    while (counts := ready_counts(state))[0] < counts[1] and time.monotonic() < deadline:
         print(f"  {counts[0]}/{counts[1]} ECSs Ready...")
         time.sleep(2)
     _show(state)
@@ -102,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     kubectl describe ecs -n {NAMESPACE} web-1
     govc ls /DC0/vm                # what vCenter (vcsim) holds
 Stop everything with: make demo-down   (or: herder dev down --dir {args.dir})""")
-    ready, total = _ready(state)
+    ready, total = ready_counts(state)
     return 0 if ready == total else 1
 
 

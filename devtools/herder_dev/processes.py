@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -21,6 +23,20 @@ def log_tail(path: Path, lines: int = 25) -> str:
     except FileNotFoundError:
         return "(no log written)"
     return "\n".join(text.splitlines()[-lines:])
+
+
+def https_ok(url: str, ca: Path, client: tuple[Path, Path] | None = None) -> bool:
+    """GET `url` answers 200, verified against `ca`, optionally with a client certificate (cert, key)."""
+    context = ssl.create_default_context(cafile=str(ca))
+    if client:
+        context.load_cert_chain(str(client[0]), str(client[1]))
+    with urllib.request.urlopen(url, context=context, timeout=2) as response:
+        return bool(response.status == 200)
+
+
+def http_ok(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return bool(response.status == 200)
 
 
 def free_port() -> int:

@@ -31,6 +31,7 @@ def test_helm_lint_strict(helm_offline: Helm) -> None:
     ("metrics.port=70000", "maximum"),
     ("rbac.secretNamespaces={Not_A_Namespace}", "does not match pattern"),
     ("unknownKey=1", "additional properties 'unknownKey' not allowed"),
+    ("hostNetwork=yes", "got string, want boolean"),
 ])
 def test_schema_rejects_bad_values(helm_offline: Helm, value: str, message: str) -> None:
     for command in (["template", "x", str(CHART)], ["lint", "--strict", str(CHART)]):
@@ -79,6 +80,13 @@ def test_image_is_configurable(helm_offline: Helm) -> None:
     main = container(render(helm_offline, "image.repository=registry.example/herder", "image.tag=1.2.3",
                             "image.pullPolicy=Always"))
     assert (main["image"], main["imagePullPolicy"]) == ("registry.example/herder:1.2.3", "Always")
+
+
+def test_host_network_is_opt_in(helm_offline: Helm) -> None:
+    pod = find(render(helm_offline), "Deployment")["spec"]["template"]["spec"]
+    assert "hostNetwork" not in pod and "dnsPolicy" not in pod
+    pod = find(render(helm_offline, "hostNetwork=true"), "Deployment")["spec"]["template"]["spec"]
+    assert (pod["hostNetwork"], pod["dnsPolicy"]) == (True, "ClusterFirstWithHostNet")
 
 
 def test_operator_rbac_is_least_privilege(helm_offline: Helm) -> None:
