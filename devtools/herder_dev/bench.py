@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
 import ssl
@@ -132,19 +133,27 @@ class ReadyWatch:
             kubernetes.config.new_client_from_config(config_file=str(state.kubeconfig)))
         self._watch = kubernetes.watch.Watch()
         self.ready: dict[str, float] = {}
+        self._stopped = False
         self._thread = threading.Thread(target=self._run, name="bench-ready-watch", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        for event in self._watch.stream(self._api.list_namespaced_custom_object, GROUP, "v1alpha1", "bench",
-                                        "elasticcloudservers", timeout_seconds=3600):
-            body = event["object"]
-            name = body["metadata"]["name"]
-            if name not in self.ready and any(c["type"] == "Ready" and c["status"] == "True"
-                                              for c in (body.get("status") or {}).get("conditions") or []):
-                self.ready[name] = time.monotonic()
+        while not self._stopped:  # a watch ends now and then (server timeouts): list and watch again
+            try:
+                for event in self._watch.stream(self._api.list_namespaced_custom_object, GROUP, "v1alpha1",
+                                                "bench", "elasticcloudservers", timeout_seconds=300):
+                    self._seen(event["object"])
+            except Exception:
+                time.sleep(0.2)
+
+    def _seen(self, body: dict[str, Any]) -> None:
+        name = body["metadata"]["name"]
+        if name not in self.ready and any(c["type"] == "Ready" and c["status"] == "True"
+                                          for c in (body.get("status") or {}).get("conditions") or []):
+            self.ready[name] = time.monotonic()
 
     def stop(self) -> None:
+        self._stopped = True
         self._watch.stop()
 
 
@@ -157,6 +166,12 @@ def _servers(count: int) -> list[dict[str, Any]]:
     return [{"apiVersion": f"{GROUP}/v1alpha1", "kind": "ElasticCloudServer", "metadata": {"name": f"ecs-{i}"},
              "spec": {"image": {"kind": "ClusterImage", "name": "ubuntu"}, "availabilityZone": "dc0-c0",
                       "cpu": 1, "memory": "1Gi"}} for i in range(count)]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _peak_rss_mib(pid: int) -> float:
@@ -189,6 +204,8 @@ def run(count: int, clone_ms: int, idle_seconds: float, directory: Path, verbose
         time.sleep(2)
         calls_before, writes_before = _operator_calls(operator), _apiserver_writes(state)
         by_operation_before = _calls_by_operation(operator)
+        assert operator.proc is not None
+        cpu_before = _cpu_seconds(operator.proc.pid)
         watch = ReadyWatch(state)
         profiler = _profile(operator, profile) if profile is not None else None
         started = time.monotonic()
@@ -199,6 +216,7 @@ def run(count: int, clone_ms: int, idle_seconds: float, directory: Path, verbose
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(timeout=60)
+        cpu_per_ecs = (_cpu_seconds(operator.proc.pid) - cpu_before) / count
         latencies = [at - started for at in watch.ready.values()]
         herder_seconds = max(latencies)
         time.sleep(3)  # let trailing status writes land before counting
@@ -224,6 +242,7 @@ def run(count: int, clone_ms: int, idle_seconds: float, directory: Path, verbose
             "k8s_writes_per_ecs": (sum(writes_after.values()) - sum(writes_before.values()) - count) / count,
             "idle_vcenter_calls_per_minute": calls_idle * 60 / idle_seconds,
             "peak_rss_mib": _peak_rss_mib(operator.proc.pid),
+            "operator_cpu_ms_per_ecs": cpu_per_ecs * 1000,
             "ready_p50_seconds": _percentile(latencies, 0.5), "ready_p95_seconds": _percentile(latencies, 0.95),
         }
     finally:
@@ -265,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         ("Kubernetes writes per ECS (target <= 4)", f"{figures['k8s_writes_per_ecs']:.2f}"),
         ("vCenter calls per minute, idle", f"{figures['idle_vcenter_calls_per_minute']:.1f}"),
         ("operator peak RSS (MiB)", f"{figures['peak_rss_mib']:.0f}"),
+        ("operator CPU per ECS, apply to Ready (ms)", f"{figures['operator_cpu_ms_per_ecs']:.0f}"),
     ]
     for label, value in rows:
         print(f"  {label:<42} {value:>10}")
