@@ -196,6 +196,9 @@ def test_user_roles_aggregate_into_builtin_roles(kubectl, installed: tuple[str, 
     assert alice("update", "elasticcloudserversets.herder.dev", "--subresource=scale", "-n", namespace)
     assert not alice("create", "elasticcloudservers.herder.dev", "-n", "default")
     assert not alice("create", "vcenters.herder.dev")
+    # a tenant reads its quota but cannot raise it
+    assert alice("get", "serverquotas.herder.dev", "-n", namespace)
+    assert not alice("update", "serverquotas.herder.dev", "-n", namespace)
 
 
 def test_kustomize_base_applies(kubectl, namespace: str, tmp_path: Path) -> None:
