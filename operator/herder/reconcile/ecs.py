@@ -51,6 +51,8 @@ class Desired:
     held: Condition | None = None
     # An image capture needs the VM stopped (herder.dev/stopped-for-capture): stop it, change nothing else.
     capture_hold: CaptureHold | None = None
+    # Why the VM spec.adoptFrom names may not be adopted (herder.reconcile.adoption); it is then not observed.
+    adoption_refused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,10 @@ RETRIED_FAILURES = {Reason.CREATE_FAILED: Step.CREATE, Reason.POWER_FAILED: Step
                     Reason.RECONFIGURE_FAILED: Step.RECONFIGURE, Reason.MIGRATION_FAILED: Step.RELOCATE}
 
 
+# Refusals that something outside the spec may lift (the VM appears, its owner lets it go).
+_LOOKED_AT_AGAIN = frozenset({Reason.ADOPT_TARGET_NOT_FOUND, Reason.ADOPTION_REFUSED})
+
+
 def _holds(desired: Desired, step: Step) -> bool:
     return desired.held is not None and RETRIED_FAILURES.get(desired.held.reason) is step
 
@@ -86,8 +92,7 @@ def _holds(desired: Desired, step: Step) -> bool:
 def retries(p: Plan) -> bool:
     """A failed step or a missing adoption target: looked at again when the backoff runs out (nothing else
     would wake the server: vCenter may refuse a power-on for capacity that frees up later)."""
-    return any(RETRIED_FAILURES.get(c.reason) is not None or c.reason is Reason.ADOPT_TARGET_NOT_FOUND
-               for c in p.conditions)
+    return any(RETRIED_FAILURES.get(c.reason) is not None or c.reason in _LOOKED_AT_AGAIN for c in p.conditions)
 
 
 def phase(p: Plan, observed: ObservedVM | None, pending: TaskRef | None) -> str:
@@ -172,6 +177,9 @@ def _plan_missing(desired: Desired, recorded: Recorded, paused: Condition, forge
     if desired.paused:
         return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.PAUSED, "not created while paused"), paused),
                        forget_task=forget_task)
+    if desired.adoption_refused:
+        return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.ADOPTION_REFUSED, desired.adoption_refused),
+                                   paused), forget_task=forget_task)
     if desired.adopt_unique_id:
         return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.ADOPT_TARGET_NOT_FOUND,
                                              f"no VM with ID {desired.adopt_unique_id} to adopt"), paused),

@@ -39,6 +39,14 @@ def pool_user_index(*, namespace: str | None, name: str, spec: kopf.Spec, **_: A
     return {str(pool): f"{namespace}/{name}"} if pool else None
 
 
+@kopf.index(GROUP, VERSION, PLURAL)
+def server_claim_index(*, uid: str, status: kopf.Status, **_: Any) -> dict[str, str]:
+    """{VM unique ID: ECS UID} for the VMs an ECS claims: its own UID (the identity of a VM herder made for it)
+    and the VM it recorded. Adoption refuses a VM another ECS claims."""
+    recorded = status.get("uniqueID")
+    return {uid: uid} | ({str(recorded): uid} if recorded else {})
+
+
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=30.0)
 async def server_daemon(*, body: kopf.Body, uid: str, stopped: kopf.DaemonStopped, memo: kopf.Memo,
                         **kwargs: Any) -> None:

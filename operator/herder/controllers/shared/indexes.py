@@ -55,12 +55,13 @@ class Lookups:
     namespaces: kopf.Index[str, dict[str, str]] | None = None
     server_zones: kopf.Index[str, int] | None = None
     pool_users: kopf.Index[str, str] | None = None
+    server_claims: kopf.Index[str, str] | None = None
 
     @classmethod
     def of(cls, kwargs: dict[str, Any]) -> Lookups:
         return cls(kwargs["zone_index"], kwargs["image_index"], kwargs["cluster_image_index"],
                    kwargs["pool_index"], kwargs.get("namespace_index"), kwargs.get("server_zone_index"),
-                   kwargs.get("pool_user_index"))
+                   kwargs.get("pool_user_index"), kwargs.get("server_claim_index"))
 
     def zone(self, name: str) -> Body | None:
         return _one(self.zones, name)
@@ -91,6 +92,12 @@ class Lookups:
         """The namespace's labels ({} while unknown)."""
         found = _one(self.namespaces, name) if self.namespaces is not None else None
         return dict(found or {})
+
+    def claimants(self, unique_id: str) -> frozenset[str]:
+        """The UIDs of the ECSs that claim a VM by this unique ID: as their own UID (a VM herder made for them)
+        or as the VM they recorded (one they adopted)."""
+        store = self.server_claims.get(unique_id) if self.server_claims is not None else None
+        return frozenset(store or ())
 
     def zone_load(self, zone: str) -> tuple[int, int]:
         """(number of ECSs, memory MiB those not running yet will take) in `zone`."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ class Runtime:
         self._fingerprints: dict[str, str] = {}
         self._server_of_vm: dict[str, str] = {}  # a VM's unique ID -> the ECS UID that recorded it
         self._vm_of_server: dict[str, str] = {}  # and back
+        # Held from checking a VM's owner marks to writing ours: two servers never both adopt one VM.
+        self.adoption_lock = threading.Lock()
 
     # -- wake-ups -----------------------------------------------------------------------------------------
     def _waker(self, key: str) -> asyncio.Event:
