@@ -98,3 +98,9 @@ class CaptureFailed(HerderError):
     """An image capture's clone failed on the backend."""
 
     reason = Reason.CAPTURE_FAILED
+
+
+class QuotaExceeded(HerderError):
+    """A namespace's ServerQuota does not admit what an object asks for; the message has the numbers."""
+
+    reason = Reason.QUOTA_EXCEEDED

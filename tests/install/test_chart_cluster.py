@@ -196,7 +196,11 @@ def test_user_roles_aggregate_into_builtin_roles(kubectl, installed: tuple[str, 
     assert alice("update", "elasticcloudserversets.herder.dev", "--subresource=scale", "-n", namespace)
     assert not alice("create", "elasticcloudservers.herder.dev", "-n", "default")
     assert not alice("create", "vcenters.herder.dev")
-    # a tenant reads its quota but cannot raise it
+    # a tenant cannot raise its quota, and reads it through the view role (which edit aggregates)
+    assert not alice("update", "serverquotas.herder.dev", "-n", namespace)
+    assert not alice("get", "serverquotas.herder.dev", "-n", namespace)
+    kubectl("create", "rolebinding", "alice-view", f"--clusterrole={release}-herder-view", "--user=alice",
+            namespace=namespace)
     assert alice("get", "serverquotas.herder.dev", "-n", namespace)
     assert not alice("update", "serverquotas.herder.dev", "-n", namespace)
 

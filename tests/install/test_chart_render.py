@@ -167,7 +167,9 @@ def test_alerts_and_dashboard_use_existing_metrics(helm_offline: Helm) -> None:
                      "grafanaDashboard.enabled=true")
     rules = find(objects, "PrometheusRule")["spec"]["groups"][0]["rules"]
     alerts = {rule["alert"]: rule["expr"] for rule in rules}
-    assert set(alerts) == {"HerderBackendDown", "HerderReconcileErrors", "HerderServerNotReady", "HerderOperatorDown"}
+    assert set(alerts) == {"HerderBackendDown", "HerderReconcileErrors", "HerderServerNotReady", "HerderOperatorDown",
+                           "HerderQuotaNearlyExhausted"}
+    assert "herder_quota_used" in alerts["HerderQuotaNearlyExhausted"]
     assert alerts["HerderBackendDown"].strip() == "herder_backend_up == 0"
     assert next(r for r in rules if r["alert"] == "HerderBackendDown")["for"] == "5m"
     assert 'herder_reconcile_total{result="error"}' in alerts["HerderReconcileErrors"]

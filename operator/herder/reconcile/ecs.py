@@ -53,6 +53,9 @@ class Desired:
     capture_hold: CaptureHold | None = None
     # Why the VM spec.adoptFrom names may not be adopted (herder.reconcile.adoption); it is then not observed.
     adoption_refused: str | None = None
+    # Why the namespace's ServerQuotas do not admit what the spec asks (herder.reconcile.quota): no create, no
+    # adoption, no growth; everything else goes on.
+    quota_refused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ RETRIED_FAILURES = {Reason.CREATE_FAILED: Step.CREATE, Reason.POWER_FAILED: Step
 
 
 # Refusals that something outside the spec may lift (the VM appears, its owner lets it go).
-_LOOKED_AT_AGAIN = frozenset({Reason.ADOPT_TARGET_NOT_FOUND, Reason.ADOPTION_REFUSED})
+_LOOKED_AT_AGAIN = frozenset({Reason.ADOPT_TARGET_NOT_FOUND, Reason.ADOPTION_REFUSED, Reason.QUOTA_EXCEEDED})
 
 
 def _holds(desired: Desired, step: Step) -> bool:
@@ -181,17 +184,29 @@ def _plan_missing(desired: Desired, recorded: Recorded, paused: Condition, forge
         return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.ADOPTION_REFUSED, desired.adoption_refused),
                                    paused), forget_task=forget_task)
     if desired.adopt_unique_id:
+        if desired.quota_refused:
+            return _finish(Step.NONE, (_over_quota(desired), paused), forget_task=forget_task)
         return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.ADOPT_TARGET_NOT_FOUND,
                                              f"no VM with ID {desired.adopt_unique_id} to adopt"), paused),
                        forget_task=forget_task)
+    if desired.quota_refused:
+        return _finish(Step.NONE, (_over_quota(desired), paused), forget_task=forget_task,
+                       forget_identity=bool(recorded.unique_id))
     return _finish(Step.CREATE, (_CREATING, paused), forget_task=forget_task,
                    forget_identity=bool(recorded.unique_id))
+
+
+def _over_quota(desired: Desired, kind: str = PROVISIONED) -> Condition:
+    return Condition(kind, False, Reason.QUOTA_EXCEEDED, f"{desired.quota_refused}; nothing was changed on the "
+                     "backend. Delete servers or lower the spec, or ask for a larger ServerQuota")
 
 
 def _plan_existing(desired: Desired, observed: ObservedVM, paused: Condition, forget_task: bool) -> Plan:
     spec = desired.spec
     provisioned = Condition(PROVISIONED, True, Reason.PROVISIONED, f"VM {observed.name} ({observed.unique_id})")
     if desired.adopt_unique_id and spec.uid not in {observed.owner_uid, observed.unique_id}:
+        if desired.quota_refused:
+            return _finish(Step.NONE, (_over_quota(desired), paused), forget_task=forget_task)
         if desired.paused:
             return _finish(Step.NONE, (provisioned, paused), forget_task=forget_task)
         return _finish(Step.ADOPT, (provisioned, paused), forget_task=forget_task)
@@ -202,6 +217,8 @@ def _plan_existing(desired: Desired, observed: ObservedVM, paused: Condition, fo
                               "destroying the VM to create it from the new image")
         return _finish(Step.DESTROY_FOR_RECREATE, (replacing, paused), forget_task=forget_task)
     change, shrink_note = _config_change(spec, observed)
+    if desired.quota_refused and not change.is_empty():
+        change = VMChange()  # no resize at all: the quota does not admit what the spec asks
     needs_cycle = _needs_power_cycle(change, observed)
     config = _config_condition(desired, change, needs_cycle, shrink_note)
     power_ok = observed.power == spec.power
@@ -306,6 +323,8 @@ def _needs_power_cycle(change: VMChange, observed: ObservedVM) -> bool:
 
 
 def _config_condition(desired: Desired, change: VMChange, needs_cycle: bool, shrink_note: str) -> Condition:
+    if desired.quota_refused:
+        return _over_quota(desired, CONFIG_SYNCED)
     if desired.image_changed:
         return Condition(CONFIG_SYNCED, False, Reason.RECREATE_REQUIRED,
                          "spec.image changed; an image change is not an in-place update. Create a new ECS "

@@ -16,6 +16,7 @@ from herder import kube
 from herder.api import ElasticCloudServer, format_mib
 from herder.api.annotations import PAUSED_ANNOTATION, RECREATE_ANNOTATION, annotation_set
 from herder.api.ecs import PowerState
+from herder.controllers.ecs import admission
 from herder.controllers.ecs.resolve import resolve
 from herder.controllers.image import hold as capture_hold
 from herder.controllers.shared.daemon import Pass
@@ -249,6 +250,10 @@ def _sync(runtime: Runtime, server: ElasticCloudServer, body: dict[str, Any], lo
         # The cache decides that nothing needs doing; before changing the VM, confirm with a fresh read
         # of the same VM (found by identity already: it may not carry our mark yet, e.g. to adopt).
         observed = handle.provider.inventory.refresh(observed.ref)
+        p = plan(desired, observed, recorded, task)
+    over_quota = admission.admit(runtime, server, observed, p.step, lookups)
+    if over_quota:
+        desired = replace(desired, quota_refused=over_quota)
         p = plan(desired, observed, recorded, task)
     if p.step not in {Step.NONE, Step.WAIT}:
         log.info("ECS %s/%s: %s %s", server.metadata.namespace, server.metadata.name, p.step.value,

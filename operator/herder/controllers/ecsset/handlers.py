@@ -35,7 +35,7 @@ def set_children_index(*, namespace: str | None, name: str, body: kopf.Body,
     status, meta, spec = body.get("status") or {}, body.get("metadata", {}), body.get("spec", {})
     image = spec.get("image") or {}
     return {(namespace or "", owners[0]["uid"]): Child(
-        name=name, ready=(condition_in(status, READY) or {}).get("status") == "True",
+        name=name, uid=str(meta.get("uid") or ""), ready=(condition_in(status, READY) or {}).get("status") == "True",
         zone=spec.get("availabilityZone") or status.get("zone"), deleting=bool(meta.get("deletionTimestamp")),
         template_hash=(meta.get("annotations") or {}).get(TEMPLATE_HASH),
         image=f"{image.get('kind')}/{image.get('name')}" if image else None,
@@ -69,4 +69,6 @@ async def set_deleted(*, namespace: str | None, uid: str, memo: kopf.Memo, **kwa
     for child in list(index.get((namespace or "", uid), ())):
         if not child.deleting:
             await asyncio.to_thread(kube.delete_custom_object, SERVERS, namespace or "", child.name)
-    runtime_of(memo).forget(uid)
+    runtime = runtime_of(memo)
+    runtime.ledger.wait(namespace or "", uid, False)
+    runtime.forget(uid)

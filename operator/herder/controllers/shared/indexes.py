@@ -13,11 +13,15 @@ from typing import Any
 
 import kopf
 
+from herder.api import quantity_to_bytes
+from herder.api.ecs import ImageKind, ImageRef
+from herder.api.quota import ServerQuota
 from herder.api.zone import AvailabilityZone
 from herder.controllers.shared.runtime import ProviderHandle, Runtime
 from herder.controllers.shared.status import condition_in
 from herder.errors import Unresolvable
 from herder.reasons import Reason
+from herder.reconcile.quota import Quota, Usage
 
 Body = dict[str, Any]
 
@@ -56,12 +60,16 @@ class Lookups:
     server_zones: kopf.Index[str, int] | None = None
     pool_users: kopf.Index[str, str] | None = None
     server_claims: kopf.Index[str, str] | None = None
+    quotas: kopf.Index[str, Body] | None = None
+    server_usage: kopf.Index[str, tuple[str, Usage]] | None = None
+    image_usage: kopf.Index[str, tuple[str, Usage]] | None = None
 
     @classmethod
     def of(cls, kwargs: dict[str, Any]) -> Lookups:
         return cls(kwargs["zone_index"], kwargs["image_index"], kwargs["cluster_image_index"],
                    kwargs["pool_index"], kwargs.get("namespace_index"), kwargs.get("server_zone_index"),
-                   kwargs.get("pool_user_index"), kwargs.get("server_claim_index"))
+                   kwargs.get("pool_user_index"), kwargs.get("server_claim_index"), kwargs.get("quota_index"),
+                   kwargs.get("server_usage_index"), kwargs.get("image_usage_index"))
 
     def zone(self, name: str) -> Body | None:
         return _one(self.zones, name)
@@ -74,6 +82,15 @@ class Lookups:
 
     def cluster_image(self, name: str) -> Body | None:
         return _one(self.cluster_images, name)
+
+    def image_size(self, namespace: str, ref: ImageRef | None) -> int:
+        """Bytes of the template an ECS's image resolved (0 while unknown): a clone's OS disk, unless its spec
+        sizes it."""
+        if ref is None:
+            return 0
+        body = self.image(namespace, ref.name) if ref.kind is ImageKind.IMAGE else self.cluster_image(ref.name)
+        size = ((body or {}).get("status") or {}).get("size")
+        return quantity_to_bytes(size) if size else 0
 
     def pool(self, name: str) -> Body | None:
         return _one(self.pools, name)
@@ -98,6 +115,24 @@ class Lookups:
         or as the VM they recorded (one they adopted)."""
         store = self.server_claims.get(unique_id) if self.server_claims is not None else None
         return frozenset(store or ())
+
+    def namespace_quotas(self, namespace: str) -> list[Quota]:
+        """Every ServerQuota of the namespace (all of them apply), by name."""
+        store = self.quotas.get(namespace) if self.quotas is not None else None
+        found = [ServerQuota.model_validate(body) for body in store or ()]
+        return sorted((Quota.of(q.metadata.name or "", q.spec.hard) for q in found), key=lambda q: q.name)
+
+    def quota_uids(self, namespace: str) -> list[str]:
+        store = self.quotas.get(namespace) if self.quotas is not None else None
+        return [str((body.get("metadata") or {}).get("uid")) for body in store or ()]
+
+    def namespace_usage(self, namespace: str) -> dict[str, Usage]:
+        """{object UID: what it takes} of the namespace's servers and private images, by their stored status."""
+        found: dict[str, Usage] = {}
+        for index in (self.server_usage, self.image_usage):
+            store = index.get(namespace) if index is not None else None
+            found.update(dict(store or ()))
+        return found
 
     def zone_load(self, zone: str) -> tuple[int, int]:
         """(number of ECSs, memory MiB those not running yet will take) in `zone`."""

@@ -16,6 +16,7 @@ from typing import Any
 import kopf
 
 from herder.controllers.shared.backoff import Backoff
+from herder.controllers.shared.ledger import Ledger
 from herder.errors import ProviderNotReady
 from herder.providers.base import Provider
 from herder.providers.types import EndpointInfo, ObservedVM
@@ -52,6 +53,7 @@ class Runtime:
         self._vm_of_server: dict[str, str] = {}  # and back
         # Held from checking a VM's owner marks to writing ours: two servers never both adopt one VM.
         self.adoption_lock = threading.Lock()
+        self.ledger = Ledger()  # ServerQuota admission, one namespace at a time
 
     # -- wake-ups -----------------------------------------------------------------------------------------
     def _waker(self, key: str) -> asyncio.Event:
