@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -110,6 +111,16 @@ def patch_custom_object(plural: str, namespace: str | None, name: str, body: Any
 def patch_labels(plural: str, namespace: str | None, name: str, labels: dict[str, str | None]) -> None:
     """Merge-patch `metadata.labels` of a herder object; a None value removes the label."""
     patch_custom_object(plural, namespace, name, {"metadata": {"labels": labels}})
+
+
+def refusal(exc: ApiException) -> str:
+    """What the API server said when it refused a request: its Status message (e.g. which field is invalid),
+    not the HTTP response."""
+    try:
+        message = json.loads(exc.body or "{}").get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return str(message) if message else f"HTTP {exc.status} {exc.reason}"
 
 
 def create_custom_object(plural: str, namespace: str, body: dict[str, Any]) -> None:

@@ -117,7 +117,7 @@ def sync_set(runtime: Runtime, body: dict[str, Any], children: list[Child], look
             log.info("ECS set %s/%s: updating %s in place", namespace, name, child_name)
             _update_in_place(server_set, by_name[child_name], current)
     except ApiException as exc:
-        raise HerderError(f"Kubernetes refused a change to a child: {exc.status} {exc.reason}",
+        raise HerderError(f"Kubernetes refused a change to a server of the set: {kube.refusal(exc)}",
                           reason=Reason.SCALE_FAILED) from None
     generation = server_set.metadata.generation or 0
     # Stopped at a quota's limit: woken when room frees up or a quota changes, and looks again on the backoff.

@@ -98,11 +98,27 @@ class Lookups:
     def pool_names(self) -> list[str]:
         return sorted(self.pools.keys())
 
+    def pool_parent(self, name: str) -> str | None:
+        return ((self.pool(name) or {}).get("spec") or {}).get("parent")
+
+    def pool_ancestors(self, name: str) -> list[str]:
+        """ResourcePool `name`'s parent, its parent's parent, ...; a chain that comes back to a pool already on
+        it (a cycle: pools made in an order that let each name the other) ends there, with that pool last."""
+        chain: list[str] = []
+        current = self.pool_parent(name)
+        while current is not None and current not in chain:
+            chain.append(current)
+            if current == name:
+                break
+            current = self.pool_parent(current)
+        return chain
+
     def pool_dependents(self, name: str) -> list[str]:
-        """What still uses ResourcePool `name`: its ECSs ("ElasticCloudServer ns/x") and child pools."""
+        """What still uses ResourcePool `name`: its ECSs ("ElasticCloudServer ns/x") and child pools. A child that
+        is also an ancestor (a cycle of parents) does not hold it: nothing of a cycle was ever made."""
         users = sorted(self.pool_users.get(name) or ()) if self.pool_users is not None else []
-        children = sorted(p for p in self.pool_names()
-                          if ((self.pool(p) or {}).get("spec") or {}).get("parent") == name)
+        cycle = {name, *self.pool_ancestors(name)}
+        children = sorted(p for p in self.pool_names() if self.pool_parent(p) == name and p not in cycle)
         return [f"ElasticCloudServer {u}" for u in users] + [f"ResourcePool {c}" for c in children]
 
     def namespace_labels(self, name: str) -> dict[str, str]:
