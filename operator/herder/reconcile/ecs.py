@@ -93,8 +93,9 @@ def _holds(desired: Desired, step: Step) -> bool:
 
 
 def retries(p: Plan) -> bool:
-    """A failed step or a missing adoption target: looked at again when the backoff runs out (nothing else
-    would wake the server: vCenter may refuse a power-on for capacity that frees up later)."""
+    """A failed step, a missing adoption target, or a refusal (adoption, quota): looked at again when the backoff
+    runs out (nothing else may wake the server: vCenter may refuse a power-on for capacity that frees up later,
+    another tenant may let a VM go)."""
     return any(RETRIED_FAILURES.get(c.reason) is not None or c.reason in _LOOKED_AT_AGAIN for c in p.conditions)
 
 
@@ -184,8 +185,6 @@ def _plan_missing(desired: Desired, recorded: Recorded, paused: Condition, forge
         return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.ADOPTION_REFUSED, desired.adoption_refused),
                                    paused), forget_task=forget_task)
     if desired.adopt_unique_id:
-        if desired.quota_refused:
-            return _finish(Step.NONE, (_over_quota(desired), paused), forget_task=forget_task)
         return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.ADOPT_TARGET_NOT_FOUND,
                                              f"no VM with ID {desired.adopt_unique_id} to adopt"), paused),
                        forget_task=forget_task)
@@ -217,7 +216,7 @@ def _plan_existing(desired: Desired, observed: ObservedVM, paused: Condition, fo
                               "destroying the VM to create it from the new image")
         return _finish(Step.DESTROY_FOR_RECREATE, (replacing, paused), forget_task=forget_task)
     change, shrink_note = _config_change(spec, observed)
-    if desired.quota_refused and not change.is_empty():
+    if desired.quota_refused:
         change = VMChange()  # no resize at all: the quota does not admit what the spec asks
     needs_cycle = _needs_power_cycle(change, observed)
     config = _config_condition(desired, change, needs_cycle, shrink_note)
