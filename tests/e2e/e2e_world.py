@@ -193,8 +193,11 @@ def custom_field(vm: dict[str, Any], field_name: str) -> str | None:
 
 def owner_field_value(govc: Govc, vm_path: str) -> str:
     """herder's `herder.dev/ecs-uid` on a VM, as govc's fields.info shows it ("" when unset)."""
-    out = json.loads(govc("fields.info", "-json", "-n", "herder.dev/ecs-uid", vm_path).stdout or "{}")
-    values = [row.get("value") or "" for row in out.get("info") or []]
+    return _owner_in(govc("fields.info", "-json", "-n", "herder.dev/ecs-uid", vm_path).stdout)
+
+
+def _owner_in(fields_info_json: str) -> str:
+    values = [row.get("value") or "" for row in json.loads(fields_info_json or "{}").get("info") or []]
     return values[0] if values else ""
 
 
@@ -360,8 +363,11 @@ class Backend:
             return None
         cpu, memory, disks = hardware(info)
         state = info["runtime"]["powerState"]
+        fields = self.govc("fields.info", "-json", "-n", "herder.dev/ecs-uid", path, check=False)
+        if fields.returncode != 0:
+            return None  # deleted between the two reads
         return {"cpu": cpu, "memory_mib": memory, "power": _VCENTER_POWER.get(state, state), "disks": disks,
-                "owner": owner_field_value(self.govc, path), "description": "",
+                "owner": _owner_in(fields.stdout), "description": "",
                 "id": info["config"]["instanceUuid"], "identity": info["config"]["instanceUuid"]}
 
     def make_vm(self, name: str, where: str) -> str:
