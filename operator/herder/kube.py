@@ -58,12 +58,13 @@ def patch_status(plural: str, namespace: str | None, name: str, status: dict[str
 
 
 def refusal(exc: ApiException) -> str:
-    """What the API server said when it refused a request: its Status message, never the raw response."""
+    """What the API server said when it refused a request: its Status message (e.g. which field is invalid, who
+    may not do what), never the HTTP response."""
     try:
         message = json.loads(exc.body or "{}").get("message")
     except (ValueError, AttributeError):
         message = None
-    return f"{exc.status} {exc.reason}: {message}" if message else f"{exc.status} {exc.reason}"
+    return str(message) if message else f"HTTP {exc.status} {exc.reason}"
 
 
 @contextlib.contextmanager

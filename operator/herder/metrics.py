@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter as Tally
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -124,6 +124,12 @@ class _Zone:
     memory_used_bytes: float
 
 
+@dataclass(frozen=True)
+class _Quota:
+    hard: dict[str, float]  # resource -> limit, base units
+    used: dict[str, float]  # resource -> in use, for the limited resources
+
+
 class Inventory:
     """What the controllers last observed, read by `InventoryCollector` at scrape time. Thread-safe."""
 
@@ -136,6 +142,7 @@ class Inventory:
         self._backends: dict[tuple[str, str], bool] = {}
         self._pools: dict[str, _Pool] = {}
         self._zones: dict[str, _Zone] = {}
+        self._quotas: dict[tuple[str, str], _Quota] = {}
 
     # servers
     def record_ecs(self, key: tuple[str, str], phase: str, power: str, zone: str, ready: bool,  # noqa: PLR0917
@@ -199,6 +206,19 @@ class Inventory:
         with self._lock:
             self._zones.pop(name, None)
 
+    # ServerQuotas, key (namespace, name): servers, cpu (vCPUs), memory and disk (bytes), images
+    def record_quota(self, key: tuple[str, str], hard: Mapping[str, float], used: Mapping[str, float]) -> None:
+        with self._lock:
+            self._quotas[key] = _Quota(dict(hard), dict(used))
+
+    def forget_quota(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._quotas.pop(key, None)
+
+    def quotas(self) -> dict[tuple[str, str], _Quota]:
+        with self._lock:
+            return dict(self._quotas)
+
     def snapshot(self) -> tuple[list[_Server], dict[Hashable, tuple[str, str]], dict[tuple[str, str], bool],
                                 dict[str, _Pool], dict[str, _Zone], float]:
         with self._lock:
@@ -240,6 +260,10 @@ class InventoryCollector(Collector):
             families["zone_hosts"].add_metric([name], zone.hosts)
             families["zone_mem"].add_metric([name], zone.memory_bytes)
             families["zone_mem_used"].add_metric([name], zone.memory_used_bytes)
+        for (namespace, quota_name), quota in sorted(self._inventory.quotas().items()):
+            for resource, limit in sorted(quota.hard.items()):
+                families["quota_hard"].add_metric([namespace, quota_name, resource], limit)
+                families["quota_used"].add_metric([namespace, quota_name, resource], quota.used.get(resource, 0.0))
         yield from families.values()
 
     @staticmethod
@@ -272,6 +296,12 @@ class InventoryCollector(Collector):
             "zone_mem": GaugeMetricFamily("herder_zone_memory_bytes", "Memory of those hosts.", labels=["zone"]),
             "zone_mem_used": GaugeMetricFamily("herder_zone_memory_used_bytes",
                                                "Memory in use on those hosts, by any VM.", labels=["zone"]),
+            "quota_hard": GaugeMetricFamily(
+                "herder_quota_hard", "Limit of a ServerQuota, per resource (servers, cpu in vCPUs, memory and "
+                "disk in bytes, images).", labels=["namespace", "quota", "resource"]),
+            "quota_used": GaugeMetricFamily(
+                "herder_quota_used", "What the namespace takes of a resource its ServerQuota limits (same units as "
+                "herder_quota_hard).", labels=["namespace", "quota", "resource"]),
         }
 
 
@@ -291,6 +321,8 @@ record_pool = INVENTORY.record_pool
 forget_pool = INVENTORY.forget_pool
 record_zone = INVENTORY.record_zone
 forget_zone = INVENTORY.forget_zone
+record_quota = INVENTORY.record_quota
+forget_quota = INVENTORY.forget_quota
 
 
 def start_server(port: int, addr: str = "0.0.0.0") -> None:  # noqa: S104 - scraped from outside the pod

@@ -93,6 +93,8 @@ class Reason(enum.StrEnum):
     SERVER_NOT_FOUND = "ServerNotFound"
     USER_DATA_UNAVAILABLE = "UserDataUnavailable"
     ADOPT_TARGET_NOT_FOUND = "AdoptTargetNotFound"
+    ADOPTION_REFUSED = "AdoptionRefused"
+    QUOTA_EXCEEDED = "QuotaExceeded"
     VM_MISSING = "VMMissing"
     RECREATE_REQUIRED = "RecreateRequired"
     SHRINK_NOT_SUPPORTED = "ShrinkNotSupported"

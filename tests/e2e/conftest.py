@@ -16,6 +16,7 @@ from e2e_world import (
     apply,
     scvmm_manifests,
     vcenter_manifest,
+    vcenter_zone_spec,
 )
 
 from herder_dev.operator_identity import ServiceAccountLogin
@@ -30,10 +31,7 @@ def operator(stack: StackState, operator_login: ServiceAccountLogin,
     with a VCenter, two zones and a public image in place, and (when the stack runs the SCVMM simulator) an
     SCVMM, its zone and image, read in bulk every SCVMM_INVENTORY_SECONDS."""
     zones = [{"apiVersion": "herder.dev/v1alpha1", "kind": "AvailabilityZone", "metadata": {"name": zone},
-              "spec": {"region": "region-1", "provider": {"kind": "VCenter", "name": VCENTER},
-                       "vcenter": {"cluster": cluster, "datastore": "LocalDS_0", "network": "VM Network",
-                                   "folder": "vm"}}}
-             for zone, cluster in ZONES.items()]
+              "spec": vcenter_zone_spec(cluster)} for zone, cluster in ZONES.items()]
     image = {"apiVersion": "herder.dev/v1alpha1", "kind": "ClusterImage", "metadata": {"name": CLUSTER_IMAGE},
              "spec": {"provider": {"kind": "VCenter", "name": VCENTER}, "osFamily": "Linux",
                       "source": {"existing": {"name": "ubuntu-22.04-tmpl"}}}}

@@ -30,6 +30,12 @@ def vcenter_manifest(stack: StackState, name: str = VCENTER, secret: str = "vcsi
     }
 
 
+def vcenter_zone_spec(cluster: str) -> dict[str, Any]:
+    """An AvailabilityZone's spec on a vcsim cluster, the datastore, network and VM folder vcsim starts with."""
+    return {"region": "region-1", "provider": {"kind": "VCenter", "name": VCENTER},
+            "vcenter": {"cluster": cluster, "datastore": "LocalDS_0", "network": "VM Network", "folder": "vm"}}
+
+
 def apply(stack: StackState, *objects: dict[str, Any], namespace: str | None = None) -> None:
     stack.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objects), namespace=namespace)
 
@@ -187,8 +193,11 @@ def custom_field(vm: dict[str, Any], field_name: str) -> str | None:
 
 def owner_field_value(govc: Govc, vm_path: str) -> str:
     """herder's `herder.dev/ecs-uid` on a VM, as govc's fields.info shows it ("" when unset)."""
-    out = json.loads(govc("fields.info", "-json", "-n", "herder.dev/ecs-uid", vm_path).stdout or "{}")
-    values = [row.get("value") or "" for row in out.get("info") or []]
+    return _owner_in(govc("fields.info", "-json", "-n", "herder.dev/ecs-uid", vm_path).stdout)
+
+
+def _owner_in(fields_info_json: str) -> str:
+    values = [row.get("value") or "" for row in json.loads(fields_info_json or "{}").get("info") or []]
     return values[0] if values else ""
 
 
@@ -334,7 +343,10 @@ class Backend:
         """{cpu, memory_mib, power: On/Off/Suspended (else the backend's word), disks: sorted bytes, id,
         owner: herder's removable mark (vCenter: the herder.dev/ecs-uid field, set on adopted VMs; SCVMM: the
         HerderEcsUid custom property), identity: the ECS UID herder knows the VM by (vCenter: instanceUuid)}."""
-        full = f"{namespace}.{name}"
+        return self.vm_named(f"{namespace}.{name}")
+
+    def vm_named(self, full: str, folder: str = "") -> dict[str, Any] | None:
+        """`vm` of the VM called `full` (vCenter: in `folder` under /DC0/vm)."""
         if self.sim is not None:
             vm = self.sim.vm(full)
             if vm is None:
@@ -345,14 +357,54 @@ class Backend:
                     "owner": str((vm.get("custom") or {}).get(ScvmmSim.OWNER_PROPERTY) or ""),
                     "description": vm.get("description") or "", "id": vm["id"],
                     "identity": str((vm.get("custom") or {}).get(ScvmmSim.OWNER_PROPERTY) or "")}
-        info = self.govc.vm(full)
+        path = "/".join(p for p in ("/DC0/vm", folder.strip("/"), full) if p)
+        info = self.govc.vm(path)
         if info is None:
             return None
         cpu, memory, disks = hardware(info)
         state = info["runtime"]["powerState"]
+        fields = self.govc("fields.info", "-json", "-n", "herder.dev/ecs-uid", path, check=False)
+        if fields.returncode != 0:
+            return None  # deleted between the two reads
         return {"cpu": cpu, "memory_mib": memory, "power": _VCENTER_POWER.get(state, state), "disks": disks,
-                "owner": owner_field_value(self.govc, f"/DC0/vm/{full}"), "description": "",
+                "owner": _owner_in(fields.stdout), "description": "",
                 "id": info["config"]["instanceUuid"], "identity": info["config"]["instanceUuid"]}
+
+    def make_vm(self, name: str, where: str) -> str:
+        """A running VM made out of band, as an administrator would: vCenter in folder `where` (under /DC0/vm) on
+        cluster DC0_C0, SCVMM in host group `where` (Zone-A or Zone-B). Returns its unique ID."""
+        if self.sim is not None:
+            return self.sim.run_ps(
+                f"$t = Get-SCVMTemplate -Name 'ubuntu-22.04-tmpl'\n$hg = Get-SCVMHostGroup -Name '{where}'\n"
+                f"$cfg = New-SCVMConfiguration -VMTemplate $t -Name '{name}' -VMHostGroup $hg\n"
+                f"$vm = New-SCVirtualMachine -Name '{name}' -VMConfiguration $cfg -StartVM\n[string]$vm.ID").strip()
+        folder = "/".join(p for p in ("/DC0/vm", where.strip("/")) if p)
+        self.govc("folder.create", folder, check=False)
+        self.govc("vm.clone", "-vm", "ubuntu-22.04-tmpl", "-on=true", "-folder", folder, "-ds", "LocalDS_0",
+                  "-pool", "/DC0/host/DC0_C0/Resources", name)
+        made = self.govc.vm(f"{folder}/{name}")
+        assert made is not None
+        return str(made["config"]["instanceUuid"])
+
+    def mark(self, full: str, uid: str, folder: str = "") -> None:
+        """Write herder's owner mark for ECS `uid` on a VM, out of band."""
+        if self.sim is not None:
+            self.sim.run_ps(
+                f"$cp = Get-SCCustomProperty -Name '{ScvmmSim.OWNER_PROPERTY}'\n"
+                f"if ($null -eq $cp) {{ $cp = New-SCCustomProperty -Name '{ScvmmSim.OWNER_PROPERTY}' "
+                "-AddMember @('VM') }\n"
+                f"$null = Set-SCCustomPropertyValue -InputObject (Get-SCVirtualMachine -Name '{full}') "
+                f"-CustomProperty $cp -Value '{uid}'")
+            return
+        self.govc("fields.add", "herder.dev/ecs-uid", check=False)
+        self.govc("fields.set", "herder.dev/ecs-uid", uid, "/".join(p for p in ("/DC0/vm", folder.strip("/"), full)
+                                                                    if p))
+
+    def zone_spec(self) -> dict[str, Any]:
+        """The spec of the session's zone on this backend (for zones of a test's own on the same placement)."""
+        if self.sim is not None:
+            return next(m["spec"] for m in scvmm_manifests(self.stack) if m["kind"] == "AvailabilityZone")
+        return vcenter_zone_spec(ZONES["dc0-c0"])
 
     def names(self, namespace: str) -> list[str]:
         """Every VM named after an ECS of `namespace`, duplicates included."""

@@ -50,7 +50,7 @@ def test_a_set_without_the_create_rule_says_forbidden_then_recovers(
         status = wait_for(lambda: condition_is(stack, "ecsset", "workers", namespace, "Ready", "False", "ScaleFailed"),
                           timeout=60, what="the set's Ready condition: ScaleFailed")
         message = next(c["message"] for c in status["conditions"] if c["type"] == "Ready")
-        assert "Forbidden" in message and operator_login.username in message, message
+        assert "forbidden" in message.lower() and operator_login.username in message, message
         assert "cannot create resource \"elasticcloudservers\"" in message, message
         assert stack.kubectl("get", "ecs", "-o", "name", namespace=namespace).stdout == ""
 

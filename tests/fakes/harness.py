@@ -39,10 +39,12 @@ def _metadata(name: str, namespace: str | None, annotations: dict[str, str] | No
 
 
 def zone(name: str = ZONE, **placement: str) -> Body:
-    """An AvailabilityZone on the fake vCenter; `placement` overrides spec.vcenter fields (camelCase)."""
+    """An AvailabilityZone on the fake vCenter, open to adoption from its folder by every namespace; `placement`
+    overrides spec.vcenter fields (camelCase)."""
     where = {"cluster": CLUSTER, "datastore": DATASTORE, "network": NETWORK, "folder": FOLDER} | placement
     return {"apiVersion": API_VERSION, "kind": "AvailabilityZone", "metadata": _metadata(name, None),
-            "spec": {"region": "region-1", "provider": {"kind": VCENTER[0], "name": VCENTER[1]}, "vcenter": where}}
+            "spec": {"region": "region-1", "provider": {"kind": VCENTER[0], "name": VCENTER[1]}, "vcenter": where,
+                     "adoption": {"allowedNamespaces": {}, "folders": [FOLDER]}}}
 
 
 def cluster_image(name: str = IMAGE, template: str = TEMPLATE, **spec: Any) -> Body:

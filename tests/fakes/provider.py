@@ -23,6 +23,7 @@ Tests change the backend behind herder's back with `vms.add`, `vms.drift` and `v
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -44,6 +45,7 @@ from herder.providers.types import (
     TemplateInfo,
     VCenterPlacement,
     VMChange,
+    VMLocation,
     VMSpec,
     ZoneCapacity,
 )
@@ -165,7 +167,8 @@ class FakeVMs:
             resource_pool: str = ROOT_POOL) -> ObservedVM:
         """A VM made outside herder (or a stray copy of one)."""
         ref = f"vm-{next(self._refs)}"
-        vm = ObservedVM(unique_id=unique_id or f"4211{ref}", ref=ref, name=name, power=power, cpu=cpu,
+        identity = unique_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"fake:{ref}"))
+        vm = ObservedVM(unique_id=identity, ref=ref, name=name, power=power, cpu=cpu,
                         memory_mib=memory_mib, owner_uid=owner_uid, host=HOST, datastore=DATASTORE,
                         resource_pool=resource_pool, disks=(ObservedDisk("disk-0", 10 * GIB, is_os_disk=True),))
         self._store(vm)
@@ -200,7 +203,7 @@ class FakeVMs:
             self._store(replace(vm, **fields))
         return ref
 
-    def locate(self, vm: ObservedVM) -> ObservedVM | None:
+    def current(self, vm: ObservedVM) -> ObservedVM | None:
         """The VM `vm` stands for: by ref, re-checked by unique ID so a stale ref never hits another VM."""
         known = self._vms.get(vm.ref)
         if known is not None and known.unique_id == vm.unique_id:
@@ -208,7 +211,7 @@ class FakeVMs:
         return _one([v for v in self._vms.values() if v.unique_id == vm.unique_id], f"unique ID {vm.unique_id}")
 
     def _existing(self, vm: ObservedVM) -> ObservedVM:
-        found = self.locate(vm)
+        found = self.current(vm)
         if found is None:
             raise ProviderError(f"VM {vm.name} ({vm.unique_id}) no longer exists", reason=Reason.NOT_FOUND)
         return found
@@ -221,6 +224,13 @@ class FakeVMs:
             return known
         return (_one([v for v in self._vms.values() if v.unique_id == uid], f"instance UUID {uid}")
                 or _one([v for v in self._vms.values() if v.owner_uid == uid], f"ECS {uid}"))
+
+    def locate(self, vm: ObservedVM) -> VMLocation:
+        """Every VM of the fake sits in the zone's cluster and folder."""
+        self._fake.call("vms.locate")
+        if vm.ref not in self._vms:
+            raise NotFound(f"VM {vm.ref} is gone")
+        return VMLocation(host=HOST, folder=f"/{DATACENTER}/{FOLDER}", vm_root=f"/{DATACENTER}/vm", compute=CLUSTER)
 
     def find_by_unique_id(self, unique_id: str) -> ObservedVM | None:
         self._fake.call("vms.find_by_unique_id")
@@ -293,7 +303,7 @@ class FakeVMs:
 
     def destroy(self, vm: ObservedVM) -> TaskRef:
         self._fake.call("vms.destroy")
-        current = self.locate(vm)
+        current = self.current(vm)
         if current is None:
             return TaskRef.nothing_to_do(Operation.DESTROY)
         running = self._fake.tasks.running(current.ref, Operation.DESTROY)
@@ -314,7 +324,7 @@ class FakeVMs:
 
     def release(self, vm: ObservedVM) -> None:
         self._fake.call("vms.release")
-        current = self.locate(vm)
+        current = self.current(vm)
         if current is not None:  # releasing a VM that is gone leaves nothing to unmark
             self._store(replace(current, owner_uid=None), reported=False)
 
@@ -432,7 +442,7 @@ class FakeImages:
         made = next((t for t in self._templates.values() if t.unique_id == uid), None)
         if made is not None:  # a capture before a crash already made it
             return TaskRef.nothing_to_do(Operation.CAPTURE, made.ref)
-        source = self._fake.vms.locate(vm)
+        source = self._fake.vms.current(vm)
         if source is None:
             raise ProviderError(f"VM {vm.name} ({vm.unique_id}) no longer exists", reason=Reason.SERVER_NOT_FOUND)
         if any(t.name == name for t in self._templates.values()) or any(v.name == name for v in self._fake.vms.all()):

@@ -237,6 +237,16 @@ def test_user_roles_grant_what_they_say(kubectl, installed: tuple[str, str], nam
         assert as_user(kubectl, "carol", "delete", "vcenter", f"{release}-carols", "--wait=false").returncode == 0
         assert as_user(kubectl, "carol", "get", "ecs", "-n", namespace).returncode != 0
 
+        # quotas: written by the admin role only; a tenant cannot raise its own, and reads it through view
+        quota = {"apiVersion": "herder.dev/v1alpha1", "kind": "ServerQuota",
+                 "metadata": {"name": "compute", "namespace": namespace}, "spec": {"hard": {"servers": 3}}}
+        assert as_user(kubectl, "alice", "create", "-f", "-", input=json.dumps(quota)).returncode != 0
+        assert as_user(kubectl, "carol", "create", "-f", "-", input=json.dumps(quota)).returncode == 0
+        assert as_user(kubectl, "bob", "get", "squota", "compute", "-n", namespace).returncode == 0
+        assert as_user(kubectl, "alice", "patch", "squota", "compute", "-n", namespace, "--type=merge", "-p",
+                       '{"spec":{"hard":{"servers":30}}}').returncode != 0
+        assert as_user(kubectl, "carol", "delete", "squota", "compute", "-n", namespace).returncode == 0
+
         assert as_user(kubectl, "alice", "delete", "ecs", "alices", "-n", namespace, "--wait=false").returncode == 0
     finally:
         kubectl("delete", "clusterrolebinding", f"{release}-carol-admin", check=False)

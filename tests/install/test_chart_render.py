@@ -108,8 +108,10 @@ def test_chart_kind_lists_match_the_registry(helm_offline: Helm) -> None:
     objects = render(helm_offline)
     admin = {r for _, r, _ in rules_of(find(objects, "ClusterRole", "herder-admin")) if "/" not in r}
     edit = {r for _, r, _ in rules_of(find(objects, "ClusterRole", "herder-edit")) if "/" not in r}
-    assert admin == {info.plural for info in KINDS if info.scope == "Cluster"}
-    assert edit == {info.plural for info in KINDS if info.scope == "Namespaced"}
+    assert admin == {info.plural for info in KINDS if info.scope == "Cluster" or info.administered}
+    assert edit == {info.plural for info in KINDS if info.scope == "Namespaced" and not info.administered}
+    view = {r for _, r, _ in rules_of(find(objects, "ClusterRole", "herder-view")) if "/" not in r}
+    assert view == {info.plural for info in KINDS}
 
 
 def test_user_roles_aggregate(helm_offline: Helm) -> None:
@@ -129,7 +131,7 @@ def test_user_roles_aggregate(helm_offline: Helm) -> None:
     assert view_verbs == {"get", "list", "watch"}
     edit = set(rules_of(find(objects, "ClusterRole", "herder-edit")))
     assert ("herder.dev", "elasticcloudserversets/scale", "update") in edit
-    assert not any(r == "vcenters" for _, r, _ in edit)
+    assert not any(r in {"vcenters", "serverquotas"} for _, r, _ in edit)
 
 
 def test_secret_namespaces_replace_the_cluster_wide_secret_read(helm_offline: Helm) -> None:

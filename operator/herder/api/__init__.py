@@ -27,6 +27,7 @@ from herder.api.metadata import (
     Status,
 )
 from herder.api.quantities import Quantity, format_mib, parse_quantity, quantity_to_bytes, quantity_to_mib
+from herder.api.quota import ServerQuota, ServerQuotaSpec, ServerQuotaStatus
 from herder.api.registry import BY_KIND, KINDS, kind_info, parse
 from herder.api.resourcepool import ResourcePool, ResourcePoolSpec, ResourcePoolStatus
 from herder.api.restore import ServerSnapshotRestore, ServerSnapshotRestoreSpec
@@ -83,6 +84,9 @@ __all__ = [
     "Scope",
     "SecretKeyRef",
     "SecretRef",
+    "ServerQuota",
+    "ServerQuotaSpec",
+    "ServerQuotaStatus",
     "ServerSnapshot",
     "ServerSnapshotRestore",
     "ServerSnapshotRestoreSpec",

@@ -22,6 +22,7 @@ from herder.providers.types import (
     TaskResult,
     TemplateInfo,
     VMChange,
+    VMLocation,
     VMSpec,
     ZoneCapacity,
 )
@@ -57,6 +58,11 @@ class VMs(Protocol):
         """A VM by its instance UUID (vCenter) or VM ID (SCVMM), for adoption."""
         ...
 
+    def locate(self, vm: ObservedVM) -> VMLocation:
+        """Where the VM sits (folder and cluster; host group and cloud), read now, for the adoption checks.
+        Raises NotFound if it is gone."""
+        ...
+
     def create(self, spec: VMSpec) -> TaskRef:
         """Start creating the VM, stamped with `spec.uid`. Returns the task to follow."""
         ...
@@ -87,10 +93,6 @@ class VMs(Protocol):
 
         Raises NotSupported where the backend cannot."""
         ...
-
-
-
-
 
 
 class Pools(Protocol):

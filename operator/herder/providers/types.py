@@ -127,6 +127,18 @@ class ObservedVM:
     busy: bool = False  # the backend is changing it (e.g. SCVMM UnderCreation/UnderUpdate)
 
 
+@dataclass(frozen=True)
+class VMLocation:
+    """Where a VM sits in the backend's inventory: what adoption is checked against."""
+
+    host: str | None = None  # the host it runs on
+    folder: str | None = None  # vCenter: inventory path of its VM folder, e.g. /DC0/vm/tenant-a
+    vm_root: str | None = None  # vCenter: the datacenter's VM folder, e.g. /DC0/vm (folder paths start there)
+    compute: str | None = None  # vCenter: its cluster (or a stand-alone host's compute resource)
+    host_group: str | None = None  # SCVMM: its host group path, e.g. All Hosts\Zone-A
+    cloud: str | None = None  # SCVMM: the cloud it is deployed to
+
+
 # The ID of a task that had nothing to do: the backend was already as asked.
 DONE = "done:"
 

@@ -39,6 +39,13 @@ def delete_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> D
                               "and is left as it is")
     provider = AvailabilityZone.model_validate(zone_body).spec.provider
     handle = runtime.providers.get((provider.kind.value, provider.name))
+    never_created = not server.status.unique_id and not server.status.pending_task
+    if (handle is None or not handle.ready) and never_created and not runtime.warming_up():
+        # Its provider never existed or never became ready, so no create ever started: nothing to wait for. (Right
+        # after a start-up providers are still connecting: then it waits, as a crashed create may be unrecorded.)
+        runtime.forget(uid)
+        return Deletion(True, f"{label}: no VM was ever created ({provider.kind.value} {provider.name} is not "
+                              "ready)")
     if handle is None or not handle.ready:
         why = f"{handle.reason}: {handle.message}" if handle else "not connected"
         return Deletion(False, f"{label}: waiting for {provider.kind.value} {provider.name} ({why}); set "

@@ -16,6 +16,7 @@ from herder.controllers.shared.runtime import ProviderHandle, Runtime
 from herder.controllers.zone.choice import candidates, image_provider, request_for
 from herder.errors import Unresolvable
 from herder.reasons import Reason
+from herder.reconcile import adoption
 from herder.reconcile.selectors import selector_matches
 from herder.reconcile.vm_spec import Resolved
 from herder.reconcile.zone import choose_zone
@@ -31,6 +32,10 @@ def resolve(runtime: Runtime, server: ElasticCloudServer, lookups: Lookups) -> t
                                                             lookups.namespace_labels(namespace)):
         raise Unresolvable(Reason.ZONE_NOT_ALLOWED, f"AvailabilityZone {zone_name} does not allow namespace "
                            f"{namespace} (spec.allowedNamespaces)")
+    if server.spec.adopt_from is not None and not server.status.unique_id:
+        closed = adoption.closed(zone, namespace, lookups.namespace_labels(namespace))
+        if closed:
+            raise Unresolvable(Reason.ADOPTION_REFUSED, closed)
     wanted = server.spec.image
     # Visibility (own namespace / namespaceSelector) and the template the image resolved: image_access.
     image = (image_for(namespace, wanted.kind, wanted.name, lookups, provisioned=bool(server.status.unique_id))

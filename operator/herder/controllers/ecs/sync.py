@@ -6,6 +6,7 @@ asked directly only where the cache could be stale: right after a task, and befo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from herder import kube
 from herder.api import ElasticCloudServer, format_mib
 from herder.api.annotations import PAUSED_ANNOTATION, RECREATE_ANNOTATION, annotation_set
 from herder.api.ecs import PowerState
+from herder.controllers.ecs import admission
 from herder.controllers.ecs.resolve import resolve
 from herder.controllers.image import hold as capture_hold
 from herder.controllers.shared.daemon import Notice, Pass
@@ -25,7 +27,7 @@ from herder.controllers.shared.tasks import follow_delay
 from herder.errors import HerderError, SecretUnavailable, Unresolvable
 from herder.providers.types import ObservedVM, Operation, TaskRef, TaskResult, TaskStatus
 from herder.reasons import Reason
-from herder.reconcile import metering
+from herder.reconcile import adoption, metering
 from herder.reconcile.capture import CaptureHold
 from herder.reconcile.conditions import Condition, summary
 from herder.reconcile.ecs import (
@@ -213,10 +215,30 @@ def _started_at(server: ElasticCloudServer, pending: TaskRef) -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _adoption_target(handle: ProviderHandle, resolved: Resolved, unique_id: str,
+                     lookups: Lookups) -> tuple[ObservedVM | None, str | None]:
+    """(the VM to adopt, read now, or None; why it may not be adopted). A refused VM is not observed: nothing of
+    it reaches this server's status, and no step is planned on it."""
+    vms = handle.provider.vms
+    target = vms.find_by_unique_id(unique_id)
+    if target is None:
+        return None, None
+    uid = resolved.server.metadata.uid or ""
+    why = adoption.refused(resolved.zone, target, vms.locate(target), uid, lookups.claimants(target.unique_id))
+    return (None, why) if why else (target, None)
+
+
 def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pass:
     """One pass; raises HerderError when a reference cannot be followed or the backend fails (see
-    `server_failed`)."""
+    `server_failed`). A server that is adopting a VM holds the adoption lock from the owner-mark check to the
+    mark, so two servers never take the same VM."""
     server = ElasticCloudServer.model_validate(body)
+    adopting = server.spec.adopt_from is not None and not server.status.unique_id
+    with runtime.adoption_lock if adopting else contextlib.nullcontext():
+        return _sync(runtime, server, body, lookups)
+
+
+def _sync(runtime: Runtime, server: ElasticCloudServer, body: dict[str, Any], lookups: Lookups) -> Pass:
     uid = server.metadata.uid or ""
     generation = server.metadata.generation or 0
     recorded = _recorded(server)
@@ -224,14 +246,15 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pas
     task = _task(handle, server, recorded.pending_task) if recorded.pending_task else None
     observed, fresh = _observe(handle, recorded, uid, task)
     adopt = server.spec.adopt_from.unique_id if server.spec.adopt_from else None
+    refused = None
     if observed is None and adopt and not recorded.unique_id:
-        observed, fresh = handle.provider.vms.find_by_unique_id(adopt), True
+        (observed, refused), fresh = _adoption_target(handle, resolved, adopt, lookups), True
     desired = Desired(
         spec=vm_spec(resolved), paused=annotation_set(server.metadata.annotations, PAUSED_ANNOTATION),
         recreate_requested=annotation_set(server.metadata.annotations, RECREATE_ANNOTATION), adopt_unique_id=adopt,
         power_cycle_allowed=server.spec.power_cycle_policy.value == "Automatic",
         image_changed=bool(server.status.image and server.status.image != image_ref(server.spec)),
-        held=_held(runtime, server, generation), capture_hold=capture_hold.live(
+        held=_held(runtime, server, generation), adoption_refused=refused, capture_hold=capture_hold.live(
             server.metadata.annotations, server.metadata.namespace or "", server.metadata.name or "", lookups),
         **_pinned(server),
     )
@@ -240,6 +263,10 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pas
         # The cache decides that nothing needs doing; before changing the VM, confirm with a fresh read
         # of the same VM (found by identity already: it may not carry our mark yet, e.g. to adopt).
         observed = handle.provider.inventory.refresh(observed.ref)
+        p = plan(desired, observed, recorded, task)
+    over_quota = admission.admit(runtime, server, observed, p.step, lookups)
+    if over_quota:
+        desired = replace(desired, quota_refused=over_quota)
         p = plan(desired, observed, recorded, task)
     if p.step not in {Step.NONE, Step.WAIT}:
         log.info("ECS %s/%s: %s %s", server.metadata.namespace, server.metadata.name, p.step.value,

@@ -57,4 +57,6 @@ async def set_deleted(*, namespace: str | None, uid: str, memo: kopf.Memo, **kwa
     for child in list(index.get((namespace or "", uid), ())):
         if not child.deleting:
             await asyncio.to_thread(kube.delete_custom_object, SERVERS, namespace or "", child.name)
-    runtime_of(memo).forget(uid)
+    runtime = runtime_of(memo)
+    runtime.ledger.wait(namespace or "", uid, False)
+    runtime.forget(uid)

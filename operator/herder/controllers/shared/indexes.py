@@ -13,11 +13,15 @@ from typing import Any
 
 import kopf
 
+from herder.api import quantity_to_bytes
+from herder.api.ecs import ImageKind, ImageRef
+from herder.api.quota import ServerQuota
 from herder.api.zone import AvailabilityZone
 from herder.controllers.shared.runtime import ProviderHandle, Runtime
 from herder.controllers.shared.status import condition_in
 from herder.errors import Unresolvable
 from herder.reasons import Reason
+from herder.reconcile.quota import Quota, Usage
 
 Body = dict[str, Any]
 
@@ -55,12 +59,17 @@ class Lookups:
     namespaces: kopf.Index[str, dict[str, str]] | None = None
     server_zones: kopf.Index[str, int] | None = None
     pool_users: kopf.Index[str, str] | None = None
+    server_claims: kopf.Index[str, str] | None = None
+    quotas: kopf.Index[str, Body] | None = None
+    server_usage: kopf.Index[str, tuple[str, Usage]] | None = None
+    image_usage: kopf.Index[str, tuple[str, Usage]] | None = None
 
     @classmethod
     def of(cls, kwargs: dict[str, Any]) -> Lookups:
         return cls(kwargs["zone_index"], kwargs["image_index"], kwargs["cluster_image_index"],
                    kwargs["pool_index"], kwargs.get("namespace_index"), kwargs.get("server_zone_index"),
-                   kwargs.get("pool_user_index"))
+                   kwargs.get("pool_user_index"), kwargs.get("server_claim_index"), kwargs.get("quota_index"),
+                   kwargs.get("server_usage_index"), kwargs.get("image_usage_index"))
 
     def zone(self, name: str) -> Body | None:
         return _one(self.zones, name)
@@ -74,23 +83,72 @@ class Lookups:
     def cluster_image(self, name: str) -> Body | None:
         return _one(self.cluster_images, name)
 
+    def image_size(self, namespace: str, ref: ImageRef | None) -> int:
+        """Bytes of the template an ECS's image resolved (0 while unknown): a clone's OS disk, unless its spec
+        sizes it."""
+        if ref is None:
+            return 0
+        body = self.image(namespace, ref.name) if ref.kind is ImageKind.IMAGE else self.cluster_image(ref.name)
+        size = ((body or {}).get("status") or {}).get("size")
+        return quantity_to_bytes(size) if size else 0
+
     def pool(self, name: str) -> Body | None:
         return _one(self.pools, name)
 
     def pool_names(self) -> list[str]:
         return sorted(self.pools.keys())
 
+    def pool_parent(self, name: str) -> str | None:
+        return ((self.pool(name) or {}).get("spec") or {}).get("parent")
+
+    def pool_ancestors(self, name: str) -> list[str]:
+        """ResourcePool `name`'s parent, its parent's parent, ...; a chain that comes back to a pool already on
+        it (a cycle: pools made in an order that let each name the other) ends there, with that pool last."""
+        chain: list[str] = []
+        current = self.pool_parent(name)
+        while current is not None and current not in chain:
+            chain.append(current)
+            if current == name:
+                break
+            current = self.pool_parent(current)
+        return chain
+
     def pool_dependents(self, name: str) -> list[str]:
-        """What still uses ResourcePool `name`: its ECSs ("ElasticCloudServer ns/x") and child pools."""
+        """What still uses ResourcePool `name`: its ECSs ("ElasticCloudServer ns/x") and child pools. A child that
+        is also an ancestor (a cycle of parents) does not hold it: nothing of a cycle was ever made."""
         users = sorted(self.pool_users.get(name) or ()) if self.pool_users is not None else []
-        children = sorted(p for p in self.pool_names()
-                          if ((self.pool(p) or {}).get("spec") or {}).get("parent") == name)
+        cycle = {name, *self.pool_ancestors(name)}
+        children = sorted(p for p in self.pool_names() if self.pool_parent(p) == name and p not in cycle)
         return [f"ElasticCloudServer {u}" for u in users] + [f"ResourcePool {c}" for c in children]
 
     def namespace_labels(self, name: str) -> dict[str, str]:
         """The namespace's labels ({} while unknown)."""
         found = _one(self.namespaces, name) if self.namespaces is not None else None
         return dict(found or {})
+
+    def claimants(self, unique_id: str) -> frozenset[str]:
+        """The UIDs of the ECSs that claim a VM by this unique ID: as their own UID (a VM herder made for them)
+        or as the VM they recorded (one they adopted)."""
+        store = self.server_claims.get(unique_id) if self.server_claims is not None else None
+        return frozenset(store or ())
+
+    def namespace_quotas(self, namespace: str) -> list[Quota]:
+        """Every ServerQuota of the namespace (all of them apply), by name."""
+        store = self.quotas.get(namespace) if self.quotas is not None else None
+        found = [ServerQuota.model_validate(body) for body in store or ()]
+        return sorted((Quota.of(q.metadata.name or "", q.spec.hard) for q in found), key=lambda q: q.name)
+
+    def quota_uids(self, namespace: str) -> list[str]:
+        store = self.quotas.get(namespace) if self.quotas is not None else None
+        return [str((body.get("metadata") or {}).get("uid")) for body in store or ()]
+
+    def namespace_usage(self, namespace: str) -> dict[str, Usage]:
+        """{object UID: what it takes} of the namespace's servers and private images, by their stored status."""
+        found: dict[str, Usage] = {}
+        for index in (self.server_usage, self.image_usage):
+            store = index.get(namespace) if index is not None else None
+            found.update(dict(store or ()))
+        return found
 
     def zone_load(self, zone: str) -> tuple[int, int]:
         """(number of ECSs, memory MiB those not running yet will take) in `zone`."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 import kopf
 
 from herder.controllers.shared.backoff import Backoff
+from herder.controllers.shared.ledger import Ledger
 from herder.errors import ProviderNotReady
 from herder.providers.base import Provider
 from herder.providers.types import EndpointInfo, ObservedVM
@@ -49,6 +51,9 @@ class Runtime:
         self._fingerprints: dict[str, str] = {}
         self._server_of_vm: dict[str, str] = {}  # a VM's unique ID -> the ECS UID that recorded it
         self._vm_of_server: dict[str, str] = {}  # and back
+        # Held from checking a VM's owner marks to writing ours: two servers never both adopt one VM.
+        self.adoption_lock = threading.Lock()
+        self.ledger = Ledger()  # ServerQuota admission, one namespace at a time
 
     # -- wake-ups -----------------------------------------------------------------------------------------
     def _waker(self, key: str) -> asyncio.Event:

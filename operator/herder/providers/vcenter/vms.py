@@ -17,7 +17,7 @@ from typing import Any
 from pyVmomi import vim, vmodl
 
 from herder.api.ecs import PowerState
-from herder.errors import Conflict, ProviderError
+from herder.errors import Conflict, NotFound, ProviderError
 from herder.providers.types import (
     ObservedVM,
     Operation,
@@ -26,6 +26,7 @@ from herder.providers.types import (
     TaskStatus,
     VCenterPlacement,
     VMChange,
+    VMLocation,
     VMSpec,
 )
 from herder.providers.vcenter import placement, query, specs, tasks
@@ -105,6 +106,25 @@ class VCenterVMs:
         return self._session.call(
             f"find VM {unique_id}", lambda: self._one(self._by_uuid(unique_id), f"instance UUID {unique_id}")
         )
+
+    def locate(self, server: ObservedVM) -> VMLocation:
+        def run() -> VMLocation:
+            vm = self._locate(server)
+            if vm is None:
+                raise NotFound(f"VM {server.unique_id} no longer exists")
+            content, datacenter = self._session.content, self._session.datacenter()
+            root = self._session.datacenter_name
+            props = query.properties(content, vm, ["parent", "runtime.host"])
+            folder, host = props.get("parent"), props.get("runtime.host")
+            compute = query.properties(content, host, ["parent"]).get("parent") if host is not None else None
+            return VMLocation(
+                host=self._session.name_of(host),
+                folder=placement.inventory_path(folder, datacenter, root) if folder is not None else None,
+                vm_root=placement.inventory_path(datacenter.vmFolder, datacenter, root),
+                compute=self._session.name_of(compute),
+            )
+
+        return self._session.call(f"locate VM {server.unique_id}", run)
 
     # -- create -----------------------------------------------------------------------------------------
 
