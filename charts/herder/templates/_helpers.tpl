@@ -47,4 +47,5 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - elasticcloudserversets
 - serversnapshots
 - serversnapshotrestores
+- serversnapshotschedules
 {{- end -}}

@@ -29,7 +29,8 @@ from herder.api.metadata import (
 from herder.api.quantities import Quantity, format_mib, parse_quantity, quantity_to_bytes, quantity_to_mib
 from herder.api.registry import BY_KIND, KINDS, kind_info, parse
 from herder.api.resourcepool import ResourcePool, ResourcePoolSpec, ResourcePoolStatus
-from herder.api.restore import ServerSnapshotRestore, ServerSnapshotRestoreSpec
+from herder.api.restore import RestorePhase, ServerSnapshotRestore, ServerSnapshotRestoreSpec
+from herder.api.schedule import ServerSnapshotSchedule, ServerSnapshotScheduleSpec
 from herder.api.scvmm import SCVMM, SCVMMSpec, SCVMMStatus
 from herder.api.selectors import LabelSelector
 from herder.api.snapshot import ServerSnapshot, ServerSnapshotSpec, ServerSnapshotStatus
@@ -78,6 +79,7 @@ __all__ = [
     "ResourcePool",
     "ResourcePoolSpec",
     "ResourcePoolStatus",
+    "RestorePhase",
     "SCVMMSpec",
     "SCVMMStatus",
     "Scope",
@@ -86,6 +88,8 @@ __all__ = [
     "ServerSnapshot",
     "ServerSnapshotRestore",
     "ServerSnapshotRestoreSpec",
+    "ServerSnapshotSchedule",
+    "ServerSnapshotScheduleSpec",
     "ServerSnapshotSpec",
     "ServerSnapshotStatus",
     "Status",

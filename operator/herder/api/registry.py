@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from herder.api import clusterimage, ecs, ecsset, image, resourcepool, restore, scvmm, snapshot, vcenter, zone
+from herder.api import (
+    clusterimage,
+    ecs,
+    ecsset,
+    image,
+    resourcepool,
+    restore,
+    schedule,
+    scvmm,
+    snapshot,
+    vcenter,
+    zone,
+)
 from herder.api.metadata import KindInfo, Resource
 
 KINDS: tuple[KindInfo, ...] = (
@@ -16,6 +28,7 @@ KINDS: tuple[KindInfo, ...] = (
     ecsset.KIND,
     snapshot.KIND,
     restore.KIND,
+    schedule.KIND,
 )
 
 BY_KIND: dict[str, KindInfo] = {info.kind: info for info in KINDS}
