@@ -193,7 +193,7 @@ class VCenterVMs:
 
     # -- changes ----------------------------------------------------------------------------------------
 
-    def _locate(self, server: ObservedVM) -> Any:
+    def locate(self, server: ObservedVM) -> Any:
         """The VM object for `server`, re-checked by instance UUID so a stale ref never hits another VM."""
         content = self._session.content
         vm = self._vm(server.ref)
@@ -211,7 +211,7 @@ class VCenterVMs:
         def run() -> TaskRef:
             if change.is_empty():
                 return TaskRef.nothing_to_do(Operation.RECONFIGURE, server.ref)
-            vm = self._locate(server)
+            vm = self.locate(server)
             if vm is None:
                 raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason=Reason.NOT_FOUND)
             devices = query.properties(self._session.content, vm, ["config.hardware.device"])
@@ -222,7 +222,7 @@ class VCenterVMs:
 
     def set_power(self, server: ObservedVM, power: PowerState, *, graceful: bool = False) -> TaskRef:
         def run() -> TaskRef:
-            vm = self._locate(server)
+            vm = self.locate(server)
             if vm is None:
                 raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason=Reason.NOT_FOUND)
             current = str(query.properties(self._session.content, vm, ["runtime.powerState"]).get("runtime.powerState"))
@@ -248,7 +248,7 @@ class VCenterVMs:
 
     def destroy(self, server: ObservedVM) -> TaskRef:
         def run() -> TaskRef:
-            vm = self._locate(server)
+            vm = self.locate(server)
             if vm is None:
                 return TaskRef.nothing_to_do(Operation.DESTROY)
             try:
@@ -266,7 +266,7 @@ class VCenterVMs:
         def run() -> TaskRef:
             if not host and not datastore:
                 return TaskRef.nothing_to_do(Operation.RELOCATE, server.ref)
-            vm = self._locate(server)
+            vm = self.locate(server)
             if vm is None:
                 raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason=Reason.NOT_FOUND)
             content, datacenter = self._session.content, self._session.datacenter()
@@ -289,7 +289,7 @@ class VCenterVMs:
 
     def _mark(self, server: ObservedVM, value: str, action: str) -> None:
         def run() -> None:
-            vm = self._locate(server)
+            vm = self.locate(server)
             if vm is None and value:
                 raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason=Reason.NOT_FOUND)
             if vm is not None:  # releasing a VM that is gone leaves nothing to unmark
