@@ -51,6 +51,8 @@ class Desired:
     held: Condition | None = None
     # An image capture needs the VM stopped (herder.dev/stopped-for-capture): stop it, change nothing else.
     capture_hold: CaptureHold | None = None
+    # A ServerSnapshotRestore reverts the VM, (its UID, its name): make no backend change until it ends.
+    restoring: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,10 @@ def _plan(desired: Desired, observed: ObservedVM | None, recorded: Recorded, tas
         if followed is not None:
             return followed
     forget_task = recorded.pending_task is not None
+    if desired.restoring is not None:
+        # The restore reverts the VM and may power it; once it ends, the spec applies again (ConfigSynced).
+        what = f"ServerSnapshotRestore {desired.restoring[1]} is reverting this server: no change until it ends"
+        return Plan(Step.NONE, (Condition(READY, False, Reason.RESTORING, what),), forget_task=forget_task)
     paused = Condition(PAUSED, desired.paused, Reason.PAUSED if desired.paused else Reason.ACTIVE,
                        "herder.dev/paused is set: herder makes no backend changes" if desired.paused else "")
     if observed is None:

@@ -6,10 +6,13 @@ asked directly only where the cache could be stale: right after a task, and befo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
+
+import kopf
 
 from herder import kube
 from herder.api import ElasticCloudServer, format_mib
@@ -234,9 +237,12 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pas
         image_changed=bool(server.status.image and server.status.image != image_ref(server.spec)),
         held=_held(runtime, server, generation), capture_hold=capture_hold.live(
             server.metadata.annotations, server.metadata.namespace or "", server.metadata.name or "", lookups),
+        restoring=lookups.restore_hold(server.metadata.namespace or "", server.metadata.name or ""),
         **_pinned(server),
     )
     p = plan(desired, observed, recorded, task)
+    if server.status.restoring and desired.restoring is None:
+        restored(server, p)
     if p.step in _CHANGES and observed is not None and not fresh:
         # The cache decides that nothing needs doing; before changing the VM, confirm with a fresh read
         # of the same VM (found by identity already: it may not carry our mark yet, e.g. to adopt).
@@ -250,6 +256,8 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pas
     if pending is not None and pending.finished:
         pending = None  # the backend had nothing to do
     fields = _fields(server, resolved, observed, pending, p, desired.capture_hold)
+    # The restore's go-ahead: no task of this server's own is in flight any more.
+    fields["restoring"] = desired.restoring[0] if desired.restoring is not None and pending is None else None
     fields["metering"] = _metered((body.get("status") or {}).get("metering"), observed if not p.forget_identity
                                   else None)
     # A task in flight is followed; a failed step is retried when its backoff runs out; otherwise wait.
@@ -262,6 +270,20 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pas
         runtime.backoff.succeeded(uid)
         delay = None
     return Pass(new_status(body.get("status") or {}, p.conditions, generation, fields), delay, failed=failed)
+
+
+def restored(server: ElasticCloudServer, p: Plan) -> None:
+    """The first pass after a restore: say so if the revert left the server off its spec (it is put back)."""
+    differ = [c for c in p.conditions if c.type == CONFIG_SYNCED and not c.status]
+    if not differ:
+        return
+    body = {"apiVersion": server.api_version, "kind": server.kind,
+            "metadata": {"name": server.metadata.name, "namespace": server.metadata.namespace,
+                         "uid": server.metadata.uid}}
+    message = f"after the restore the server differs from its spec: {differ[0].message}"
+    log.info("ECS %s/%s: %s", server.metadata.namespace, server.metadata.name, message)
+    with contextlib.suppress(LookupError):  # outside a running operator there is no event queue
+        kopf.event(cast(kopf.Body, body), type="Normal", reason="RevertedOffSpec", message=message[:1000])
 
 
 def server_failed(runtime: Runtime, body: dict[str, Any], exc: HerderError) -> Pass:
