@@ -227,6 +227,10 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pas
     resolved, handle = resolve(runtime, server, lookups)
     task = _task(handle, server, recorded.pending_task) if recorded.pending_task else None
     observed, fresh = _observe(handle, recorded, uid, task)
+    restoring = lookups.restore_hold(server.metadata.namespace or "", server.metadata.name or "")
+    if server.status.restoring and restoring is None and observed is not None and not fresh:
+        # A restore just ended: see the VM as the revert left it, not as the feed last reported it.
+        observed, fresh = handle.provider.inventory.refresh(observed.ref) or observed, True
     adopt = server.spec.adopt_from.unique_id if server.spec.adopt_from else None
     if observed is None and adopt and not recorded.unique_id:
         observed, fresh = handle.provider.vms.find_by_unique_id(adopt), True
@@ -237,7 +241,7 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pas
         image_changed=bool(server.status.image and server.status.image != image_ref(server.spec)),
         held=_held(runtime, server, generation), capture_hold=capture_hold.live(
             server.metadata.annotations, server.metadata.namespace or "", server.metadata.name or "", lookups),
-        restoring=lookups.restore_hold(server.metadata.namespace or "", server.metadata.name or ""),
+        restoring=restoring,
         **_pinned(server),
     )
     p = plan(desired, observed, recorded, task)

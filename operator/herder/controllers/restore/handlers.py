@@ -29,10 +29,11 @@ def _holds(body: kopf.Body) -> str | None:
 
 @kopf.index(GROUP, VERSION, PLURAL)
 def restore_hold_index(*, namespace: str | None, name: str, uid: str, body: kopf.Body,
-                       **_: Any) -> dict[tuple[str, str], tuple[str, str]] | None:
-    """{(namespace, server): (restore UID, name)} while a restore holds that server still."""
+                       **_: Any) -> dict[tuple[str, str], tuple[str, str]]:
+    """{(namespace, server): (restore UID, name)} while a restore holds that server still. Empty, never None,
+    when it holds none: Kopf keeps an object's previous entries when its index handler returns None."""
     server = _holds(body)
-    return {(namespace or "", server): (uid, name)} if server else None
+    return {(namespace or "", server): (uid, name)} if server else {}
 
 
 def _wake_server(runtime: Runtime, lookups: Lookups, namespace: str, server: str | None) -> None:

@@ -46,9 +46,11 @@ def snapshot_index(*, namespace: str | None, name: str, body: kopf.Body,
 
 @kopf.index(GROUP, VERSION, PLURAL)
 def schedule_held_index(*, namespace: str | None, name: str, body: kopf.Body,
-                        **_: Any) -> dict[tuple[str, str], Held] | None:
+                        **_: Any) -> dict[tuple[str, str], Held]:
+    """{(namespace, schedule UID): the snapshot} for ServerSnapshots a schedule made (empty for others: Kopf
+    keeps an object's previous entries when its index handler returns None)."""
     held = held_of(name, body)
-    return {(namespace or "", held[0]): held[1]} if held is not None else None
+    return {(namespace or "", held[0]): held[1]} if held is not None else {}
 
 
 @kopf.on.event(GROUP, VERSION, SERVERS)
