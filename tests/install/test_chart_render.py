@@ -88,7 +88,7 @@ def test_operator_rbac_is_least_privilege(helm_offline: Helm) -> None:
     plurals = {info.plural for info in KINDS}
     expected = {("herder.dev", p, v) for p in plurals for v in ("get", "list", "watch", "patch")}
     expected |= {("herder.dev", f"{p}/status", "patch") for p in plurals}
-    expected |= {("herder.dev", "elasticcloudservers", v) for v in ("create", "delete")}
+    expected |= {("herder.dev", p, v) for p in ("elasticcloudservers", "serversnapshots") for v in ("create", "delete")}
     expected |= {(g, "events", v) for g in ("", "events.k8s.io") for v in ("create", "patch")}
     expected |= {("", "namespaces", v) for v in ("get", "list", "watch")}
     expected |= {("apiextensions.k8s.io", "customresourcedefinitions", v) for v in ("get", "list", "watch")}
@@ -172,7 +172,9 @@ def test_alerts_and_dashboard_use_existing_metrics(helm_offline: Helm) -> None:
                      "grafanaDashboard.enabled=true")
     rules = find(objects, "PrometheusRule")["spec"]["groups"][0]["rules"]
     alerts = {rule["alert"]: rule["expr"] for rule in rules}
-    assert set(alerts) == {"HerderBackendDown", "HerderReconcileErrors", "HerderServerNotReady", "HerderOperatorDown"}
+    assert set(alerts) == {"HerderBackendDown", "HerderReconcileErrors", "HerderServerNotReady", "HerderOperatorDown",
+                           "HerderSnapshotMissing"}
+    assert "2 * herder_snapshot_schedule_interval_seconds" in alerts["HerderSnapshotMissing"]
     assert alerts["HerderBackendDown"].strip() == "herder_backend_up == 0"
     assert next(r for r in rules if r["alert"] == "HerderBackendDown")["for"] == "5m"
     assert 'herder_reconcile_total{result="error"}' in alerts["HerderReconcileErrors"]
