@@ -19,6 +19,7 @@ from e2e_world import (
     apply,
     condition_is,
     conditions,
+    ecs_ready,
     get,
     patch_spec,
     status_of,
@@ -92,7 +93,8 @@ def test_take_restore_and_delete(stack: StackState, backend: Backend, namespace:
 
     # After the snapshot: more CPUs by spec, and a disk added by hand (herder leaves such disks alone).
     patch_spec(stack, namespace, "web", {"cpu": 4})
-    wait_for(lambda: (backend.vm(namespace, "web") or {}).get("cpu") == 4, timeout=90, what="4 vCPUs")
+    wait_for(lambda: (s := ecs_ready(stack, namespace, "web")) and s.get("observedGeneration") == 2
+             and s.get("cpu") == 4 and not s.get("pendingTask"), timeout=90, what="4 vCPUs, running again")
     backend.add_disk_out_of_band(namespace, "web")
     wait_for(lambda: len((backend.vm(namespace, "web") or {}).get("disks") or []) == 2, timeout=30,
              what="the hand-made disk")
