@@ -16,6 +16,9 @@ from herder_dev.processes import alive
 from herder_dev.stack import Stack, StackState
 
 Kubectl = Callable[..., "subprocess.CompletedProcess[str]"]
+# Snapshot tasks take a moment on vCenter; in vcsim they are instant unless slowed down, and a test kills herder
+# while one runs (tools/patches/vcsim-snapshots.patch keeps the VM readable meanwhile).
+VCSIM_ARGS = ("-method-delay", "CreateSnapshot:1500,RevertToSnapshot:1500")
 _started_pids: list[int] = []
 
 
@@ -23,7 +26,7 @@ _started_pids: list[int] = []
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackState]:
     """etcd + kube-apiserver + vcsim (+ SCVMM simulator), started once for the whole session."""
     directory = Path(os.environ.get("HERDER_TEST_STACK_DIR") or tmp_path_factory.mktemp("stack"))
-    runner = Stack(directory, say=lambda line: print(f"[stack] {line}"))
+    runner = Stack(directory, say=lambda line: print(f"[stack] {line}"), vcsim_args=VCSIM_ARGS)
     state = runner.up()
     _started_pids.extend(p.pid for p in state.processes.values())
     try:

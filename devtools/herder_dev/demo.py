@@ -1,4 +1,5 @@
-"""`make demo`: the stack, the examples, the operator, and ECSs reaching Ready beside what govc sees."""
+"""`make demo`: the stack, the examples, the operator, ECSs reaching Ready beside what govc sees, and a snapshot
+of web-1 Ready beside `govc snapshot.tree`."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ EXAMPLES = ("vcenter.yaml", "availabilityzone.yaml", "clusterimage.yaml", "image
             "scvmm.yaml", "elasticcloudserver-scvmm.yaml")
 NAMESPACED = frozenset({"image.yaml", "elasticcloudserver.yaml", "elasticcloudserver-scvmm.yaml"})
 EXTRA_SERVERS = ("app-1", "app-2")
+# Applied once the servers are Ready: a snapshot of web-1, and a nightly schedule (it waits for 02:00).
+SNAPSHOT_EXAMPLES = ("serversnapshot.yaml", "serversnapshotschedule.yaml")
+SNAPSHOT = "web-1-before-upgrade"
 
 
 def _documents(state: StackState, name: str) -> list[dict[str, Any]]:
@@ -77,6 +81,22 @@ def _show(state: StackState) -> None:
         print("  " + " | ".join(keep))
 
 
+def _snapshot_ready(state: StackState) -> bool:
+    found = state.kubectl("get", "ssnap", SNAPSHOT, "-o", "json", namespace=NAMESPACE, check=False)
+    if found.returncode != 0:
+        return False
+    status = json.loads(found.stdout).get("status") or {}
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions", []))
+
+
+def _show_snapshots(state: StackState) -> None:
+    print(state.kubectl("get", "ssnap,ssched", "-n", NAMESPACE, "-o", "wide").stdout)
+    tree = subprocess.run(["govc", "snapshot.tree", "-vm", f"{NAMESPACE}.web-1", "-i", "-D", "-d", "-c=false"],
+                          env=os.environ | state.env(), capture_output=True, text=True, check=False).stdout
+    print(f"what govc snapshot.tree reports for {NAMESPACE}.web-1:")
+    print("\n".join(f"  {line}" for line in tree.splitlines()) or "  (no snapshot)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dir", type=Path, required=True)
@@ -102,14 +122,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {counts[0]}/{counts[1]} ECSs Ready...")
         time.sleep(2)
     _show(state)
+    for name in SNAPSHOT_EXAMPLES:
+        state.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(_documents(state, name)), namespace=NAMESPACE)
+    while not _snapshot_ready(state) and time.monotonic() < deadline + 60:
+        print(f"  waiting for ServerSnapshot {SNAPSHOT}...")
+        time.sleep(2)
+    _show_snapshots(state)
     print(f"""The stack and herder keep running. To use them:
     source {state.env_file}
     kubectl get herder -A          # every herder object
     kubectl describe ecs -n {NAMESPACE} web-1
+    kubectl get ssnap,ssrestore,ssched -n {NAMESPACE}
     govc ls /DC0/vm                # what vCenter (vcsim) holds
 Stop everything with: make demo-down   (or: herder dev down --dir {args.dir})""")
     ready, total = ready_counts(state)
-    return 0 if ready == total else 1
+    return 0 if ready == total and _snapshot_ready(state) else 1
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from herder import clock
 from herder.metering import Metering, MeteringCollector
 
 RequestHook = Callable[[str, bool, float], None]
@@ -58,6 +59,14 @@ BACKEND_REQUEST_ERRORS = Counter(
 BACKEND_REQUEST_DURATION = Histogram(
     "herder_backend_request_duration_seconds", "Latency of backend requests, failed ones included.",
     ["provider", "operation"], buckets=_BACKEND_BUCKETS, registry=REGISTRY)
+
+SNAPSHOTS_TAKEN = Counter(
+    "herder_snapshots_taken", "ServerSnapshots taken on the backend, by namespace and backend (vcenter, scvmm).",
+    ["namespace", "backend"], registry=REGISTRY)
+SNAPSHOTS_FAILED = Counter(
+    "herder_snapshots_failed",
+    "Attempts to take a ServerSnapshot that failed on the backend, by namespace and backend.",
+    ["namespace", "backend"], registry=REGISTRY)
 
 RESULT_SUCCESS = "success"
 RESULT_ERROR = "error"
@@ -305,10 +314,63 @@ class InventoryCollector(Collector):
         }
 
 
+@dataclass(frozen=True)
+class _Schedule:
+    interval_seconds: float | None  # None: suspended (no age is exported: a suspended schedule is not late)
+    newest: dict[str, float]  # server -> epoch seconds of its newest usable snapshot (or the schedule's creation)
+
+
+class SnapshotAges(Collector):
+    """Per ServerSnapshotSchedule and server, the age of the newest usable snapshot, and the schedule's interval:
+    what "no successful snapshot in 2x the schedule interval" is computed from. Ages are taken at scrape time
+    from `clock` (herder.clock.now, which tests may move)."""
+
+    def __init__(self, clock: Clock = time.time) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._schedules: dict[tuple[str, str], _Schedule] = {}
+
+    def record_schedule(self, key: tuple[str, str], interval_seconds: float | None, newest: dict[str, float]) -> None:
+        """key is (namespace, schedule)."""
+        with self._lock:
+            self._schedules[key] = _Schedule(interval_seconds, dict(newest))
+
+    def forget_schedule(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._schedules.pop(key, None)
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self._lock:
+            schedules = dict(self._schedules)
+        now = self._clock()
+        age, interval = self._families()
+        for (namespace, schedule), entry in sorted(schedules.items()):
+            if entry.interval_seconds is None:
+                continue
+            interval.add_metric([namespace, schedule], entry.interval_seconds)
+            for server, newest in sorted(entry.newest.items()):
+                age.add_metric([namespace, schedule, server], max(now - newest, 0.0))
+        yield age
+        yield interval
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (GaugeMetricFamily("herder_snapshot_age_seconds", "Age of the newest usable ServerSnapshot a "
+                                  "schedule made of a server (since the schedule's creation while it has none).",
+                                  labels=["namespace", "schedule", "server"]),
+                GaugeMetricFamily("herder_snapshot_schedule_interval_seconds", "Seconds between two runs of the "
+                                  "ServerSnapshotSchedule (absent while suspended).", labels=["namespace", "schedule"]))
+
+
 INVENTORY = Inventory()
 METERING = Metering()
 REGISTRY.register(InventoryCollector(INVENTORY))
 REGISTRY.register(MeteringCollector(METERING))
+SNAPSHOT_AGES = SnapshotAges(lambda: clock.now().timestamp())
+REGISTRY.register(SNAPSHOT_AGES)
 
 # Module-level shortcuts for the controllers.
 record_ecs = INVENTORY.record_ecs
@@ -323,6 +385,8 @@ record_zone = INVENTORY.record_zone
 forget_zone = INVENTORY.forget_zone
 record_quota = INVENTORY.record_quota
 forget_quota = INVENTORY.forget_quota
+record_schedule = SNAPSHOT_AGES.record_schedule
+forget_schedule = SNAPSHOT_AGES.forget_schedule
 
 
 def start_server(port: int, addr: str = "0.0.0.0") -> None:  # noqa: S104 - scraped from outside the pod

@@ -7,18 +7,21 @@ from pathlib import Path
 
 import pytest
 from e2e_world import (
+    CLOCK_FILE,
     CLUSTER_IMAGE,
     SCVMM_INVENTORY_SECONDS,
     VCENTER,
     VCENTER_WATCH_SECONDS,
     ZONES,
     Govc,
+    HerderClock,
     apply,
     scvmm_manifests,
     vcenter_manifest,
     vcenter_zone_spec,
 )
 
+from herder.clock import OFFSET_FILE_ENV
 from herder_dev.operator_identity import ServiceAccountLogin
 from herder_dev.operator_process import OperatorProcess
 from herder_dev.stack import StackState
@@ -39,13 +42,24 @@ def operator(stack: StackState, operator_login: ServiceAccountLogin,
     directory = Path(tmp_path_factory.mktemp("operator"))
     process = OperatorProcess(stack, directory / "herder.log",
                               extra_env={"HERDER_SCVMM_INVENTORY_SECONDS": str(SCVMM_INVENTORY_SECONDS),
-                                         "HERDER_VCENTER_WATCH_SECONDS": str(VCENTER_WATCH_SECONDS)},
+                                         "HERDER_VCENTER_WATCH_SECONDS": str(VCENTER_WATCH_SECONDS),
+                                         OFFSET_FILE_ENV: str(directory / CLOCK_FILE)},
                               kubeconfig=operator_login.kubeconfig(directory / "kubeconfig"))
     process.start()
     try:
         yield process
     finally:
         process.stop()
+
+
+@pytest.fixture
+def herder_clock(operator: OperatorProcess) -> Iterator[HerderClock]:
+    """Moves the clock herder's schedules read (herder.clock); put back after the test."""
+    clock = HerderClock(Path(operator.extra_env[OFFSET_FILE_ENV]))
+    try:
+        yield clock
+    finally:
+        clock.set(0.0)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import re
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,29 @@ class Govc:
     @staticmethod
     def disks(vm: dict[str, Any]) -> list[int]:
         return sorted(d["capacityInBytes"] for d in vm["config"]["hardware"]["device"] if "capacityInBytes" in d)
+
+
+CLOCK_FILE = "clock-offset"
+
+
+class HerderClock:
+    """The operator's schedule clock (herder.clock): real time plus the offset in this file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def set(self, seconds: float) -> None:
+        self.path.write_text(f"{seconds}\n")
+
+    def offset(self) -> float:
+        return float(self.path.read_text()) if self.path.exists() else 0.0
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.offset())
+
+    def move_to(self, moment: datetime) -> None:
+        """herder's now() is `moment` from here on (and runs on in real time)."""
+        self.set((moment - datetime.now(UTC)).total_seconds())
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.5,
@@ -430,6 +454,42 @@ class Backend:
             self.sim.run_ps(f"$null = Remove-SCVirtualMachine -VM (Get-SCVirtualMachine -Name '{full}') -Force")
         else:
             self.govc("vm.destroy", full)
+
+    # -- snapshots, as the backend's own tools list them ---------------------------------------------------------
+    def snapshots(self, namespace: str, name: str) -> list[dict[str, str]]:
+        """[{id, name, description}] of the VM's snapshots: `govc snapshot.tree`, or Get-SCVMCheckpoint over a plain
+        WinRM session."""
+        full = f"{namespace}.{name}"
+        if self.sim is not None:
+            out = self.sim.run_ps(
+                f"ConvertTo-Json -Compress -InputObject @(Get-SCVMCheckpoint -VM (Get-SCVirtualMachine -Name '{full}') "
+                "| ForEach-Object { @{ id = [string]$_.ID; name = [string]$_.Name; "
+                "description = [string]$_.Description } })")
+            rows = json.loads(out or "[]")
+            return rows if isinstance(rows, list) else [rows]
+        lines = self.govc("snapshot.tree", "-vm", full, "-i", "-d", "-c=false").stdout.splitlines()
+        found = []
+        for line in lines:
+            match = re.search(r"\[(snapshot-\d+)\]\s+(\S+)\s*(.*)$", line)
+            if match:
+                found.append({"id": match.group(1), "name": match.group(2), "description": match.group(3).strip()})
+        return found
+
+    def remove_snapshot_out_of_band(self, namespace: str, name: str, snapshot_id: str) -> None:
+        full = f"{namespace}.{name}"
+        if self.sim is not None:
+            self.sim.run_ps(f"$null = Remove-SCVMCheckpoint -VMCheckpoint (Get-SCVMCheckpoint -ID '{snapshot_id}')")
+        else:
+            self.govc("snapshot.remove", "-vm", full, snapshot_id)
+
+    def add_disk_out_of_band(self, namespace: str, name: str) -> None:
+        """A 1 GiB disk that herder did not make (herder leaves such disks alone)."""
+        full = f"{namespace}.{name}"
+        if self.sim is not None:
+            self.sim.run_ps(f"$null = New-SCVirtualDiskDrive -VM (Get-SCVirtualMachine -Name '{full}') -SCSI -Bus 0 "
+                            "-LUN 9 -Dynamic -VirtualHardDiskSizeMB 1024 -FileName 'by-hand.vhdx'")
+        else:
+            self.govc("vm.disk.create", "-vm", full, "-ds", "LocalDS_0", "-name", f"{full}/by-hand", "-size", "1G")
 
     def settle(self) -> None:
         """Before restarting a killed operator: let work the dead one started finish (see test_ecs_crash)."""

@@ -94,8 +94,10 @@ def test_operator_rbac_is_least_privilege(helm_offline: Helm) -> None:
     plurals = {info.plural for info in KINDS}
     expected = {("herder.dev", p, v) for p in plurals for v in ("get", "list", "watch", "patch")}
     expected |= {("herder.dev", f"{p}/status", "patch") for p in plurals}
-    expected |= {("herder.dev", "elasticcloudservers", v) for v in ("create", "delete")}
-    expected |= {("herder.dev", "elasticcloudserversets/finalizers", "update")}  # blockOwnerDeletion on members
+    expected |= {("herder.dev", p, v) for p in ("elasticcloudservers", "serversnapshots") for v in ("create", "delete")}
+    # blockOwnerDeletion on set members and scheduled snapshots
+    owners = ("elasticcloudserversets", "serversnapshotschedules")
+    expected |= {("herder.dev", f"{p}/finalizers", "update") for p in owners}
     expected |= {(g, "events", v) for g in ("", "events.k8s.io") for v in ("create", "patch")}
     expected |= {("", "namespaces", v) for v in ("get", "list", "watch")}
     expected |= {("apiextensions.k8s.io", "customresourcedefinitions", v) for v in ("get", "list", "watch")}

@@ -48,6 +48,7 @@ tests/install checks them against herder.api.registry.KINDS. */}}
 - elasticcloudserversets
 - serversnapshots
 - serversnapshotrestores
+- serversnapshotschedules
 {{- end -}}
 
 {{- define "herder.administeredPlurals" -}}

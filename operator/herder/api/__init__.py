@@ -30,7 +30,8 @@ from herder.api.quantities import Quantity, format_mib, parse_quantity, quantity
 from herder.api.quota import ServerQuota, ServerQuotaSpec, ServerQuotaStatus
 from herder.api.registry import BY_KIND, KINDS, kind_info, parse
 from herder.api.resourcepool import ResourcePool, ResourcePoolSpec, ResourcePoolStatus
-from herder.api.restore import ServerSnapshotRestore, ServerSnapshotRestoreSpec
+from herder.api.restore import RestorePhase, ServerSnapshotRestore, ServerSnapshotRestoreSpec
+from herder.api.schedule import ServerSnapshotSchedule, ServerSnapshotScheduleSpec
 from herder.api.scvmm import SCVMM, SCVMMSpec, SCVMMStatus
 from herder.api.selectors import LabelSelector
 from herder.api.snapshot import ServerSnapshot, ServerSnapshotSpec, ServerSnapshotStatus
@@ -79,6 +80,7 @@ __all__ = [
     "ResourcePool",
     "ResourcePoolSpec",
     "ResourcePoolStatus",
+    "RestorePhase",
     "SCVMMSpec",
     "SCVMMStatus",
     "Scope",
@@ -90,6 +92,8 @@ __all__ = [
     "ServerSnapshot",
     "ServerSnapshotRestore",
     "ServerSnapshotRestoreSpec",
+    "ServerSnapshotSchedule",
+    "ServerSnapshotScheduleSpec",
     "ServerSnapshotSpec",
     "ServerSnapshotStatus",
     "Status",

@@ -321,6 +321,11 @@ class ElasticCloudServerStatus(Status):
         description="The herder.dev/stopped-for-capture hold this server is stopped for, once its VM is off: "
         "the image's go-ahead to clone it.",
     )
+    restoring: str | None = Field(
+        default=None, max_length=253,
+        description="The ServerSnapshotRestore this server stands still for, once no task of its own is in flight: "
+        "the restore's go-ahead to revert it.",
+    )
     metering: Metering | None = Field(
         default=None, description="Chargeback, kept across operator restarts and downtime: written only when the "
         "observed size or power changes.")

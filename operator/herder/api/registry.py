@@ -10,6 +10,7 @@ from herder.api import (
     quota,
     resourcepool,
     restore,
+    schedule,
     scvmm,
     snapshot,
     vcenter,
@@ -29,6 +30,7 @@ KINDS: tuple[KindInfo, ...] = (
     snapshot.KIND,
     restore.KIND,
     quota.KIND,
+    schedule.KIND,
 )
 
 BY_KIND: dict[str, KindInfo] = {info.kind: info for info in KINDS}

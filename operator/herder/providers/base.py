@@ -1,7 +1,7 @@
 """The one backend interface. Controllers and decisions see only this; pyvmomi and pywinrm stay below it.
 
 Split by concern, after vm-operator's providers: the endpoint session, VMs, the inventory watch that feeds
-drift detection without per-VM polling, images (templates), resource pools and zones. `Provider` names every
+drift detection without per-VM polling, snapshots, images (templates), resource pools and zones. `Provider` names every
 capability for both backends; what a backend cannot do raises `herder.errors.NotSupported` with a message
 that says so, and is never discovered by probing for attributes.
 """
@@ -15,9 +15,11 @@ from herder.api.ecs import PowerState
 from herder.providers.types import (
     EndpointInfo,
     ObservedPool,
+    ObservedSnapshot,
     ObservedVM,
     Placement,
     PoolSpec,
+    SnapshotSpec,
     TaskRef,
     TaskResult,
     TemplateInfo,
@@ -93,6 +95,35 @@ class VMs(Protocol):
 
         Raises NotSupported where the backend cannot."""
         ...
+
+
+class Snapshots(Protocol):
+    """Snapshots (vCenter) and checkpoints (SCVMM) of a VM. Every call is safe to repeat after a crash: a
+    snapshot carries its ServerSnapshot's UID (`SnapshotSpec.uid`) in its name and description and is found by
+    it, so a snapshot taken before a crash is found instead of taken twice."""
+
+    def find(self, vm: ObservedVM, uid: str) -> ObservedSnapshot | None:
+        """The snapshot of `vm` that carries ServerSnapshot `uid`; None if there is none (or the VM is gone).
+
+        Raises Conflict when more than one carries it."""
+        ...
+
+    def create(self, vm: ObservedVM, spec: SnapshotSpec) -> TaskRef:
+        """Start taking the snapshot. `done:<id>` when it exists already; while a snapshot is being taken of
+        the VM (one started before a crash), that task, to be followed before looking again. Raises
+        NotSupported for what the backend cannot take (SCVMM: memory)."""
+        ...
+
+    def revert(self, vm: ObservedVM, unique_id: str) -> TaskRef:
+        """Start reverting the VM to snapshot `unique_id` (its disks, CPU, memory and the power state the
+        snapshot brings back). Raises NotFound when the snapshot is gone."""
+        ...
+
+    def remove(self, vm: ObservedVM, unique_id: str) -> TaskRef:
+        """Start removing snapshot `unique_id` (its children stay); `done:` when it is already gone."""
+        ...
+
+    def task(self, task: TaskRef) -> TaskResult: ...
 
 
 class Pools(Protocol):
@@ -201,6 +232,9 @@ class Provider(Protocol):
 
     @property
     def pools(self) -> Pools: ...
+
+    @property
+    def snapshots(self) -> Snapshots: ...
 
     @property
     def zones(self) -> Zones: ...

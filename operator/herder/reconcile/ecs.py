@@ -59,6 +59,8 @@ class Desired:
     # Why the namespace's ServerQuotas do not admit what the spec asks (herder.reconcile.quota): no create, no
     # adoption, no growth; everything else goes on.
     quota_refused: str | None = None
+    # A ServerSnapshotRestore reverts the VM, (its UID, its name): make no backend change until it ends.
+    restoring: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,10 @@ def _plan(desired: Desired, observed: ObservedVM | None, recorded: Recorded, tas
         if followed is not None:
             return followed
     forget_task = recorded.pending_task is not None
+    if desired.restoring is not None:
+        # The restore reverts the VM and may power it; once it ends, the spec applies again (ConfigSynced).
+        what = f"ServerSnapshotRestore {desired.restoring[1]} is reverting this server: no change until it ends"
+        return Plan(Step.NONE, (Condition(READY, False, Reason.RESTORING, what),), forget_task=forget_task)
     paused = Condition(PAUSED, desired.paused, Reason.PAUSED if desired.paused else Reason.ACTIVE,
                        "herder.dev/paused is set: herder makes no backend changes" if desired.paused else "")
     if observed is None:

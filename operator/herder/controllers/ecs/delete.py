@@ -5,25 +5,17 @@ Every pass re-finds the VM directly on the backend, so a crash at any point simp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from herder.api import AvailabilityZone, DeletionPolicy, ElasticCloudServer
 from herder.controllers.shared import tasks
+from herder.controllers.shared.deletion import RETRY_SECONDS, TASK_WAIT_SECONDS, Deletion
 from herder.controllers.shared.indexes import Lookups
 from herder.controllers.shared.runtime import Runtime
 from herder.errors import ProviderError
 from herder.providers.types import Operation, TaskRef, TaskStatus
 
-TASK_WAIT_SECONDS = 20.0
-RETRY_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class Deletion:
-    done: bool
-    message: str
-    delay: float = RETRY_SECONDS
+__all__ = ["RETRY_SECONDS", "TASK_WAIT_SECONDS", "Deletion", "delete_server"]
 
 
 def delete_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Deletion:

@@ -39,16 +39,17 @@ async def load_billing(**_: Any) -> None:
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
-def server_zone_index(*, spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict[str, int] | None:
+def server_zone_index(*, spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict[str, int]:
     """{zone: memory MiB it is about to take} per ECS that has a zone (see `pending_memory`)."""
     return pending_memory(spec, status)
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
-def pool_user_index(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[str, str] | None:
-    """{ResourcePool name: "namespace/name"} per ECS that names a pool: a pool is not deleted under them."""
+def pool_user_index(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[str, str]:
+    """{ResourcePool name: "namespace/name"} per ECS that names a pool: a pool is not deleted under them. Empty
+    (not None, which would keep the entry) once it names none."""
     pool = spec.get("resourcePool")
-    return {str(pool): f"{namespace}/{name}"} if pool else None
+    return {str(pool): f"{namespace}/{name}"} if pool else {}
 
 
 @kopf.index(GROUP, VERSION, PLURAL)

@@ -10,7 +10,9 @@ import contextlib
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
+
+import kopf
 
 from herder import kube
 from herder.api import ElasticCloudServer, format_mib
@@ -245,6 +247,10 @@ def _sync(runtime: Runtime, server: ElasticCloudServer, body: dict[str, Any], lo
     resolved, handle = resolve(runtime, server, lookups)
     task = _task(handle, server, recorded.pending_task) if recorded.pending_task else None
     observed, fresh = _observe(handle, recorded, uid, task)
+    restoring = lookups.restore_hold(server.metadata.namespace or "", server.metadata.name or "")
+    if server.status.restoring and restoring is None and observed is not None and not fresh:
+        # A restore just ended: see the VM as the revert left it, not as the feed last reported it.
+        observed, fresh = handle.provider.inventory.refresh(observed.ref) or observed, True
     adopt = server.spec.adopt_from.unique_id if server.spec.adopt_from else None
     refused = None
     if observed is None and adopt and not recorded.unique_id:
@@ -256,9 +262,12 @@ def _sync(runtime: Runtime, server: ElasticCloudServer, body: dict[str, Any], lo
         image_changed=bool(server.status.image and server.status.image != image_ref(server.spec)),
         held=_held(runtime, server, generation), adoption_refused=refused, capture_hold=capture_hold.live(
             server.metadata.annotations, server.metadata.namespace or "", server.metadata.name or "", lookups),
+        restoring=restoring,
         **_pinned(server),
     )
     p = plan(desired, observed, recorded, task)
+    if server.status.restoring and desired.restoring is None:
+        restored(server, p)
     if p.step in _CHANGES and observed is not None and not fresh:
         # The cache decides that nothing needs doing; before changing the VM, confirm with a fresh read
         # of the same VM (found by identity already: it may not carry our mark yet, e.g. to adopt).
@@ -279,6 +288,8 @@ def _sync(runtime: Runtime, server: ElasticCloudServer, body: dict[str, Any], lo
     if pending is not None and pending.finished:
         pending = None  # the backend had nothing to do
     fields = _fields(server, resolved, observed, pending, p, desired.capture_hold)
+    # The restore's go-ahead: no task of this server's own is in flight any more.
+    fields["restoring"] = desired.restoring[0] if desired.restoring is not None and pending is None else None
     fields["metering"] = _metered((body.get("status") or {}).get("metering"), observed if not p.forget_identity
                                   else None)
     # A task in flight is followed; a failed step is retried when its backoff runs out; otherwise wait.
@@ -294,6 +305,20 @@ def _sync(runtime: Runtime, server: ElasticCloudServer, body: dict[str, Any], lo
                       + ("; correcting" if p.step is not Step.NONE else "")),) if drift else ()
     return Pass(new_status(body.get("status") or {}, p.conditions, generation, fields), delay, failed=failed,
                 notices=notices)
+
+
+def restored(server: ElasticCloudServer, p: Plan) -> None:
+    """The first pass after a restore: say so if the revert left the server off its spec (it is put back)."""
+    differ = [c for c in p.conditions if c.type == CONFIG_SYNCED and not c.status]
+    if not differ:
+        return
+    body = {"apiVersion": server.api_version, "kind": server.kind,
+            "metadata": {"name": server.metadata.name, "namespace": server.metadata.namespace,
+                         "uid": server.metadata.uid}}
+    message = f"after the restore the server differs from its spec: {differ[0].message}"
+    log.info("ECS %s/%s: %s", server.metadata.namespace, server.metadata.name, message)
+    with contextlib.suppress(LookupError):  # outside a running operator there is no event queue
+        kopf.event(cast(kopf.Body, body), type="Normal", reason="RevertedOffSpec", message=message[:1000])
 
 
 def server_failed(runtime: Runtime, body: dict[str, Any], exc: HerderError) -> Pass:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import kopf
 
@@ -22,8 +22,12 @@ from herder.controllers.shared.status import condition_in
 from herder.errors import Unresolvable
 from herder.reasons import Reason
 from herder.reconcile.quota import Quota, Usage
+from herder.reconcile.restore import SnapshotView
+from herder.reconcile.schedule import Held
+from herder.reconcile.snapshot import ServerView
 
 Body = dict[str, Any]
+T = TypeVar("T")
 
 
 def decisive(body: Mapping[str, Any]) -> str:
@@ -43,7 +47,7 @@ def dependency_changed(runtime: Runtime, event_type: str | None, uid: str, body:
         runtime.wake_all()
 
 
-def _one(index: kopf.Index[Any, Body], key: Any) -> Body | None:
+def _one(index: kopf.Index[Any, T], key: Any) -> T | None:
     store = index.get(key)
     return next(iter(store), None) if store is not None else None
 
@@ -63,13 +67,21 @@ class Lookups:
     quotas: kopf.Index[str, Body] | None = None
     server_usage: kopf.Index[str, tuple[str, Usage]] | None = None
     image_usage: kopf.Index[str, tuple[str, Usage]] | None = None
+    servers: kopf.Index[tuple[str, str], ServerView] | None = None
+    snapshots: kopf.Index[tuple[str, str], SnapshotView] | None = None
+    held: kopf.Index[tuple[str, str], Held] | None = None  # by (namespace, schedule UID)
+    restore_holds: kopf.Index[tuple[str, str], tuple[str, str]] | None = None  # (namespace, server) -> (UID, name)
 
     @classmethod
     def of(cls, kwargs: dict[str, Any]) -> Lookups:
-        return cls(kwargs["zone_index"], kwargs["image_index"], kwargs["cluster_image_index"],
-                   kwargs["pool_index"], kwargs.get("namespace_index"), kwargs.get("server_zone_index"),
-                   kwargs.get("pool_user_index"), kwargs.get("server_claim_index"), kwargs.get("quota_index"),
-                   kwargs.get("server_usage_index"), kwargs.get("image_usage_index"))
+        return cls(zones=kwargs["zone_index"], images=kwargs["image_index"],
+                   cluster_images=kwargs["cluster_image_index"], pools=kwargs["pool_index"],
+                   namespaces=kwargs.get("namespace_index"), server_zones=kwargs.get("server_zone_index"),
+                   pool_users=kwargs.get("pool_user_index"), server_claims=kwargs.get("server_claim_index"),
+                   quotas=kwargs.get("quota_index"), server_usage=kwargs.get("server_usage_index"),
+                   image_usage=kwargs.get("image_usage_index"), servers=kwargs.get("snapshot_server_index"),
+                   snapshots=kwargs.get("snapshot_index"), held=kwargs.get("schedule_held_index"),
+                   restore_holds=kwargs.get("restore_hold_index"))
 
     def zone(self, name: str) -> Body | None:
         return _one(self.zones, name)
@@ -149,6 +161,31 @@ class Lookups:
             store = index.get(namespace) if index is not None else None
             found.update(dict(store or ()))
         return found
+    def server(self, namespace: str, name: str) -> ServerView | None:
+        """What snapshots see of ElasticCloudServer `namespace/name` (None: it does not exist)."""
+        return _one(self.servers, (namespace, name)) if self.servers is not None else None
+
+    def servers_in(self, namespace: str) -> list[ServerView]:
+        if self.servers is None:
+            return []
+        return [view for (ns, _), store in self.servers.items() if ns == namespace for view in store]
+
+    def snapshot(self, namespace: str, name: str) -> SnapshotView | None:
+        return _one(self.snapshots, (namespace, name)) if self.snapshots is not None else None
+
+    def snapshots_in(self, namespace: str) -> list[SnapshotView]:
+        if self.snapshots is None:
+            return []
+        return [view for (ns, _), store in self.snapshots.items() if ns == namespace for view in store]
+
+    def held_by(self, namespace: str, schedule_uid: str) -> list[Held]:
+        """The ServerSnapshots schedule `schedule_uid` made."""
+        store = self.held.get((namespace, schedule_uid)) if self.held is not None else None
+        return list(store or ())
+
+    def restore_hold(self, namespace: str, server: str) -> tuple[str, str] | None:
+        """(UID, name) of the restore that holds ElasticCloudServer `namespace/server` still; None: none does."""
+        return _one(self.restore_holds, (namespace, server)) if self.restore_holds is not None else None
 
     def zone_load(self, zone: str) -> tuple[int, int]:
         """(number of ECSs, memory MiB those not running yet will take) in `zone`."""

@@ -109,7 +109,7 @@ class VCenterVMs:
 
     def locate(self, server: ObservedVM) -> VMLocation:
         def run() -> VMLocation:
-            vm = self._locate(server)
+            vm = self.vm_object(server)
             if vm is None:
                 raise NotFound(f"VM {server.unique_id} no longer exists")
             content, datacenter = self._session.content, self._session.datacenter()
@@ -220,7 +220,7 @@ class VCenterVMs:
 
     # -- changes ----------------------------------------------------------------------------------------
 
-    def _locate(self, server: ObservedVM) -> Any:
+    def vm_object(self, server: ObservedVM) -> Any:
         """The VM object for `server`, re-checked by instance UUID so a stale ref never hits another VM."""
         content = self._session.content
         vm = self._vm(server.ref)
@@ -238,7 +238,7 @@ class VCenterVMs:
         def run() -> TaskRef:
             if change.is_empty():
                 return TaskRef.nothing_to_do(Operation.RECONFIGURE, server.ref)
-            vm = self._locate(server)
+            vm = self.vm_object(server)
             if vm is None:
                 raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason=Reason.NOT_FOUND)
             devices = query.properties(self._session.content, vm, ["config.hardware.device"])
@@ -249,7 +249,7 @@ class VCenterVMs:
 
     def set_power(self, server: ObservedVM, power: PowerState, *, graceful: bool = False) -> TaskRef:
         def run() -> TaskRef:
-            vm = self._locate(server)
+            vm = self.vm_object(server)
             if vm is None:
                 raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason=Reason.NOT_FOUND)
             current = str(query.properties(self._session.content, vm, ["runtime.powerState"]).get("runtime.powerState"))
@@ -275,7 +275,7 @@ class VCenterVMs:
 
     def destroy(self, server: ObservedVM) -> TaskRef:
         def run() -> TaskRef:
-            vm = self._locate(server)
+            vm = self.vm_object(server)
             if vm is None:
                 return TaskRef.nothing_to_do(Operation.DESTROY)
             try:
@@ -293,7 +293,7 @@ class VCenterVMs:
         def run() -> TaskRef:
             if not host and not datastore:
                 return TaskRef.nothing_to_do(Operation.RELOCATE, server.ref)
-            vm = self._locate(server)
+            vm = self.vm_object(server)
             if vm is None:
                 raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason=Reason.NOT_FOUND)
             content, datacenter = self._session.content, self._session.datacenter()
@@ -316,7 +316,7 @@ class VCenterVMs:
 
     def _mark(self, server: ObservedVM, value: str, action: str) -> None:
         def run() -> None:
-            vm = self._locate(server)
+            vm = self.vm_object(server)
             if vm is None and value:
                 raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason=Reason.NOT_FOUND)
             if vm is not None:  # releasing a VM that is gone leaves nothing to unmark
