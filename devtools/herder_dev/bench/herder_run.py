@@ -237,7 +237,7 @@ def rows(backend: str, count: int, *, calls_target: float | None, traced: bool) 
         Row("per ECS, apply to Ready p50 (s)", "ready_p50_seconds", 2),
         Row("per ECS, apply to Ready p95 (s)", "ready_p95_seconds", 2),
         Row(f"{backend} per create", "backend_calls_per_ecs", 2, calls_target),
-        Row("Kubernetes writes per create", "k8s_writes_per_ecs", 2, 3.0),
+        Row("Kubernetes writes per create", "k8s_writes_per_ecs", 3, 3.0),
         Row(f"{backend} per minute, idle", "idle_backend_calls_per_minute", 1, 5.0 if calls_target else None),
         Row("Kubernetes writes per minute, idle", "idle_k8s_writes_per_minute", 1),
         Row("operator RSS before the apply (MiB)", "rss_before_mib", 0),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Any
@@ -62,14 +63,20 @@ class ReadyWatch:
         with self._lock:
             return max(self.ready.values(), default=None)
 
-    def wait(self, count: int, stall_seconds: float) -> int:
-        """Until `count` ECSs are Ready, or none turned Ready for `stall_seconds`; how many are."""
-        progress, since = -1, time.monotonic()
+    def wait(self, count: int, stall_seconds: float, report_every: float = 60.0) -> int:
+        """Until `count` ECSs are Ready, or none turned Ready for `stall_seconds`; how many are. Says how far
+        it got every `report_every` seconds on stderr (stdout may be JSON)."""
+        started = progress_at = reported = time.monotonic()
+        progress = -1
         while (done := self.ready_count()) < count:
+            now = time.monotonic()
             if done != progress:
-                progress, since = done, time.monotonic()
-            elif time.monotonic() - since > stall_seconds:
+                progress, progress_at = done, now
+            elif now - progress_at > stall_seconds:
                 break
+            if now - reported >= report_every:
+                print(f"bench: {done}/{count} Ready after {now - started:.0f}s", file=sys.stderr, flush=True)
+                reported = now
             time.sleep(0.2)
         return done
 
