@@ -33,7 +33,7 @@ from herder_dev.stack import Stack, StackState
 
 GROUP = "herder.dev"
 WRITE_VERBS = {"POST", "PUT", "PATCH", "DELETE", "APPLY"}
-CONCURRENCY = 32  # herder's backend thread pool (controllers/operator_settings.py)
+CONCURRENCY = 32  # herder's pass threads (herder.controllers.shared.executor.PASS_THREADS)
 
 
 def _metrics(text: str, name: str, **labels: str) -> float:

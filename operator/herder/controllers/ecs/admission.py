@@ -40,5 +40,7 @@ def admit(runtime: Runtime, server: ElasticCloudServer, vm: ObservedVM | None, s
     if more is None:
         return None
     namespace = server.metadata.namespace or ""
-    return runtime.ledger.admit(namespace, server.metadata.uid or "", more, lookups.namespace_quotas(namespace),
-                                lookups.namespace_usage(namespace))
+    quotas = lookups.namespace_quotas(namespace)
+    if not quotas:
+        return None  # nothing limits the namespace: no need to add up what it takes
+    return runtime.ledger.admit(namespace, server.metadata.uid or "", more, quotas, lookups.namespace_usage(namespace))

@@ -25,7 +25,7 @@ from herder.controllers.shared.daemon import Notice, Pass
 from herder.controllers.shared.indexes import Lookups
 from herder.controllers.shared.runtime import ProviderHandle, Runtime
 from herder.controllers.shared.status import new_status
-from herder.controllers.shared.tasks import follow_delay
+from herder.controllers.shared.tasks import follow_delay, quiet
 from herder.errors import HerderError, SecretUnavailable, Unresolvable
 from herder.providers.types import ObservedVM, Operation, TaskRef, TaskResult, TaskStatus
 from herder.reasons import Reason
@@ -304,7 +304,7 @@ def _sync(runtime: Runtime, server: ElasticCloudServer, body: dict[str, Any], lo
     notices = (Notice("Warning", "Drift", "changed out of band: " + "; ".join(drift)
                       + ("; correcting" if p.step is not Step.NONE else "")),) if drift else ()
     return Pass(new_status(body.get("status") or {}, p.conditions, generation, fields), delay, failed=failed,
-                notices=notices)
+                notices=notices, quiet=pending is not None and quiet(_age(server, pending)))
 
 
 def restored(server: ElasticCloudServer, p: Plan) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import kopf
 
 from herder.controllers.shared.backoff import Backoff
+from herder.controllers.shared.executor import PassExecutor
 from herder.controllers.shared.ledger import Ledger
 from herder.errors import ProviderNotReady
 from herder.providers.base import Provider
@@ -47,6 +48,7 @@ class Runtime:
         self.started = time.monotonic()
         self.providers: dict[ProviderKey, ProviderHandle] = {}
         self.backoff = Backoff()
+        self.passes = PassExecutor()  # where daemon passes run, follow-ups of tasks in flight first
         self._wakers: dict[str, asyncio.Event] = {}
         self._fingerprints: dict[str, str] = {}
         self._server_of_vm: dict[str, str] = {}  # a VM's unique ID -> the ECS UID that recorded it
