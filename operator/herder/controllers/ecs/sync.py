@@ -2,12 +2,15 @@
 
 Runs in a worker thread (provider calls block). Reads come from the inventory cache; the backend is
 asked directly only where the cache could be stale: right after a task, and before any create.
+
+`gather` and `decide` are the pass up to its plan, through the provider's reads only: herder plan runs the
+very same two on a read-only provider.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,14 +18,16 @@ from herder import kube
 from herder.api import ElasticCloudServer, format_mib
 from herder.api.annotations import PAUSED_ANNOTATION, RECREATE_ANNOTATION, annotation_set
 from herder.api.ecs import PowerState
-from herder.controllers.ecs.resolve import resolve
+from herder.controllers.ecs.resolve import Announce, resolve
 from herder.controllers.image import hold as capture_hold
+from herder.controllers.shared.backoff import Backoff
 from herder.controllers.shared.daemon import Notice, Pass
 from herder.controllers.shared.indexes import Lookups
-from herder.controllers.shared.runtime import ProviderHandle, Runtime
+from herder.controllers.shared.runtime import Backends, ProviderHandle, Runtime
 from herder.controllers.shared.status import new_status
 from herder.controllers.shared.tasks import follow_delay
 from herder.errors import HerderError, SecretUnavailable, Unresolvable
+from herder.providers.base import ProviderReads
 from herder.providers.types import ObservedVM, Operation, TaskRef, TaskResult, TaskStatus
 from herder.reasons import Reason
 from herder.reconcile import metering
@@ -58,9 +63,9 @@ def _pinned(server: ElasticCloudServer) -> dict[str, Any]:
             "pinned_datastore": pinned.datastore if pinned else None}
 
 
-def _held(runtime: Runtime, server: ElasticCloudServer, generation: int) -> Condition | None:
+def _held(backoff: Backoff, server: ElasticCloudServer, generation: int) -> Condition | None:
     """The step failure (this generation) whose backoff has not run out yet; None once it is due again."""
-    if not runtime.backoff.holding(server.metadata.uid or ""):
+    if not backoff.holding(server.metadata.uid or ""):
         return None
     for cond in server.status.conditions or ():
         reason = Reason.parse(cond.reason)
@@ -70,39 +75,40 @@ def _held(runtime: Runtime, server: ElasticCloudServer, generation: int) -> Cond
     return None
 
 
-def _recorded(server: ElasticCloudServer) -> Recorded:
+def recorded_of(server: ElasticCloudServer) -> Recorded:
+    """What status records of the VM: its identity and any task in flight."""
     status = server.status
     task = status.pending_task
     return Recorded(unique_id=status.unique_id, ref=status.managed_object_id,
                     pending_task=TaskRef(task.id, Operation(task.operation)) if task else None)
 
 
-def _observe(handle: ProviderHandle, recorded: Recorded, uid: str,
+def _observe(reads: ProviderReads, recorded: Recorded, uid: str,
              task: TaskResult | None) -> tuple[ObservedVM | None, bool]:
     """(the VM, whether it was read just now). The watch cache, unless a task just ended or we have not
     seen our VM yet."""
     fresh_needed = task is not None and task.status is not TaskStatus.RUNNING
     if not fresh_needed:
-        cache = handle.provider.inventory.snapshot()
+        cache = reads.inventory.snapshot()
         owned = [s for s in cache.values() if s.owner_uid == uid]
         cached = next((cache[key] for key in (recorded.unique_id, uid) if key and key in cache),
                       owned[0] if len(owned) == 1 else None)
         if cached is not None:
             # A reading without devices (none of today's feeds) is completed by a direct read.
-            return (cached, False) if cached.disks_known else (_read_now(handle, uid, cached.ref), True)
+            return (cached, False) if cached.disks_known else (_read_now(reads, uid, cached.ref), True)
         if not recorded.unique_id and not recorded.pending_task:
             return None, False  # never created: a create step looks again, directly, before it clones
     ref = (task.result_ref if task else None) or recorded.ref
-    return _read_now(handle, uid, ref), True
+    return _read_now(reads, uid, ref), True
 
 
-def _read_now(handle: ProviderHandle, uid: str, ref: str | None) -> ObservedVM | None:
+def _read_now(reads: ProviderReads, uid: str, ref: str | None) -> ObservedVM | None:
     """Read the VM from the backend (and into the cache) instead of trusting the feed to have caught up."""
     if ref:
-        server = handle.provider.inventory.refresh(ref)
+        server = reads.inventory.refresh(ref)
         if server is not None and uid in {server.unique_id, server.owner_uid}:
             return server
-    return handle.provider.vms.find(uid, ref)
+    return reads.vms.find(uid, ref)
 
 
 def _user_data(server: ElasticCloudServer) -> str | None:
@@ -155,8 +161,8 @@ def _age(server: ElasticCloudServer, pending: TaskRef) -> float:
     return (datetime.now(UTC) - recorded.started_at).total_seconds()
 
 
-def _task(handle: ProviderHandle, server: ElasticCloudServer, pending: TaskRef) -> TaskResult:
-    result = handle.provider.vms.task(pending)
+def _task(reads: ProviderReads, server: ElasticCloudServer, pending: TaskRef) -> TaskResult:
+    result = reads.vms.task(pending)
     if (result.status is TaskStatus.RUNNING and pending.operation is Operation.GUEST_SHUTDOWN
             and _age(server, pending) > GUEST_SHUTDOWN_TIMEOUT_SECONDS):
         return TaskResult(TaskStatus.FAILED, error=f"the guest OS did not shut down within "
@@ -215,39 +221,72 @@ def _started_at(server: ElasticCloudServer, pending: TaskRef) -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pass:
-    """One pass; raises HerderError when a reference cannot be followed or the backend fails (see
-    `server_failed`)."""
+@dataclass(frozen=True)
+class Inputs:
+    """What one pass plans from: the ECS with everything it references, and its VM as the backend shows it."""
+
+    server: ElasticCloudServer
+    resolved: Resolved
+    reads: ProviderReads
+    recorded: Recorded
+    task: TaskResult | None  # how the recorded task is going
+    observed: ObservedVM | None
+    fresh: bool  # `observed` was read from the backend just now (not the watch cache)
+    desired: Desired
+
+
+def gather(backends: Backends, body: dict[str, Any], lookups: Lookups, announce: Announce | None = None) -> Inputs:
+    """Resolve the ECS's references and observe its VM, through reads only. Raises HerderError when a reference
+    cannot be followed or the backend fails."""
     server = ElasticCloudServer.model_validate(body)
     uid = server.metadata.uid or ""
     generation = server.metadata.generation or 0
-    recorded = _recorded(server)
-    resolved, handle = resolve(runtime, server, lookups)
-    task = _task(handle, server, recorded.pending_task) if recorded.pending_task else None
-    observed, fresh = _observe(handle, recorded, uid, task)
+    recorded = recorded_of(server)
+    resolved, reads = resolve(backends, server, lookups, announce)
+    task = _task(reads, server, recorded.pending_task) if recorded.pending_task else None
+    observed, fresh = _observe(reads, recorded, uid, task)
     adopt = server.spec.adopt_from.unique_id if server.spec.adopt_from else None
     if observed is None and adopt and not recorded.unique_id:
-        observed, fresh = handle.provider.vms.find_by_unique_id(adopt), True
+        observed, fresh = reads.vms.find_by_unique_id(adopt), True
     desired = Desired(
         spec=vm_spec(resolved), paused=annotation_set(server.metadata.annotations, PAUSED_ANNOTATION),
         recreate_requested=annotation_set(server.metadata.annotations, RECREATE_ANNOTATION), adopt_unique_id=adopt,
         power_cycle_allowed=server.spec.power_cycle_policy.value == "Automatic",
         image_changed=bool(server.status.image and server.status.image != image_ref(server.spec)),
-        held=_held(runtime, server, generation), capture_hold=capture_hold.live(
+        held=_held(backends.backoff, server, generation), capture_hold=capture_hold.live(
             server.metadata.annotations, server.metadata.namespace or "", server.metadata.name or "", lookups),
         **_pinned(server),
     )
-    p = plan(desired, observed, recorded, task)
-    if p.step in _CHANGES and observed is not None and not fresh:
-        # The cache decides that nothing needs doing; before changing the VM, confirm with a fresh read
-        # of the same VM (found by identity already: it may not carry our mark yet, e.g. to adopt).
-        observed = handle.provider.inventory.refresh(observed.ref)
-        p = plan(desired, observed, recorded, task)
+    return Inputs(server, resolved, reads, recorded, task, observed, fresh, desired)
+
+
+def decide(inputs: Inputs) -> tuple[Plan, ObservedVM | None]:
+    """The planner's step, and the VM it was planned on: a change planned on a cached reading is confirmed on
+    a fresh read of the same VM first (found by identity already: it may not carry our mark yet, e.g. to
+    adopt)."""
+    observed = inputs.observed
+    p = plan(inputs.desired, observed, inputs.recorded, inputs.task)
+    if p.step in _CHANGES and observed is not None and not inputs.fresh:
+        observed = inputs.reads.inventory.refresh(observed.ref)
+        p = plan(inputs.desired, observed, inputs.recorded, inputs.task)
+    return p, observed
+
+
+def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pass:
+    """One pass; raises HerderError when a reference cannot be followed or the backend fails (see
+    `server_failed`)."""
+    inputs = gather(runtime, body, lookups)
+    server, recorded, desired, resolved = inputs.server, inputs.recorded, inputs.desired, inputs.resolved
+    uid = server.metadata.uid or ""
+    generation = server.metadata.generation or 0
+    p, observed = decide(inputs)
+    provider = resolved.zone.spec.provider
+    handle = runtime.ready_provider(provider.kind.value, provider.name)
     if p.step not in {Step.NONE, Step.WAIT}:
         log.info("ECS %s/%s: %s %s", server.metadata.namespace, server.metadata.name, p.step.value,
                  p.power or p.change if p.step in {Step.POWER, Step.RECONFIGURE} else "")
     drift = (drifted(server.status.model_dump(mode="json", by_alias=True, exclude_none=True), observed, desired.spec)
-             if observed is not None and fresh is False and not recorded.pending_task
+             if observed is not None and inputs.fresh is False and not recorded.pending_task
              and server.status.observed_generation == generation else [])
     new_task, observed = _execute(p, resolved, handle, observed)
     pending = new_task or (None if p.forget_task else recorded.pending_task)
@@ -275,7 +314,7 @@ def server_failed(runtime: Runtime, body: dict[str, Any], exc: HerderError) -> P
     """A pass that could not get as far as a plan: report why on the aspect it blocks, retry with backoff."""
     server = ElasticCloudServer.model_validate(body)
     uid = server.metadata.uid or ""
-    recorded = _recorded(server)
+    recorded = recorded_of(server)
     failure = Condition(PROVISIONED if not recorded.unique_id else CONFIG_SYNCED, False, exc.reason, str(exc))
     retry_in, grew = runtime.backoff.retry(uid)
     log.log(logging.INFO if grew else logging.DEBUG, "ECS %s/%s: %s: %s (retry in %.0fs)",

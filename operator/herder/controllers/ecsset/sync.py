@@ -15,7 +15,7 @@ from herder import GROUP, VERSION, kube
 from herder.api.ecsset import ElasticCloudServerSet
 from herder.controllers.shared.daemon import Pass
 from herder.controllers.shared.indexes import Lookups
-from herder.controllers.shared.runtime import Runtime
+from herder.controllers.shared.runtime import Backends, Runtime
 from herder.controllers.shared.status import condition_in, new_status
 from herder.controllers.zone.choice import candidates, request_for
 from herder.errors import HerderError, Unresolvable
@@ -46,15 +46,15 @@ def child_of(name: str, body: Mapping[str, Any]) -> tuple[str, Child] | None:
         settled=status.get("observedGeneration") == meta.get("generation"))
 
 
-def _zone_for(runtime: Runtime, server_set: ElasticCloudServerSet, children: list[Child], lookups: Lookups,
-              placed: Mapping[str, int]) -> str:
+def zone_for(backends: Backends, server_set: ElasticCloudServerSet, children: list[Child], lookups: Lookups,
+             placed: Mapping[str, int]) -> str:
     """The scheduler's zone for the next child. `placed`: children made in this pass, per zone."""
     spec = server_set.spec.template.spec
     if spec.availability_zone:
         return spec.availability_zone
     own = Counter(c.zone for c in children if c.zone and not c.deleting) + Counter(placed)
     memory = spec.memory.mib
-    zones = candidates(runtime, lookups, server_set.metadata.namespace or "", own_servers=own,
+    zones = candidates(backends, lookups, server_set.metadata.namespace or "", own_servers=own,
                        extra_pending_mib={zone: count * memory for zone, count in placed.items()})
     choice = choose_zone(request_for(spec, server_set.metadata.namespace or "", lookups, spread=True), zones)
     if choice.zone is None:
@@ -103,7 +103,7 @@ def sync_set(runtime: Runtime, body: dict[str, Any], children: list[Child], look
     try:
         made: Counter[str] = Counter()
         for child_name in plan.create:
-            zone = _zone_for(runtime, server_set, children, lookups, made)
+            zone = zone_for(runtime, server_set, children, lookups, made)
             kube.create_custom_object(SERVERS, namespace, _child(server_set, child_name, zone, current))
             made[zone] += 1
             log.info("ECS set %s/%s: created %s in zone %s", namespace, name, child_name, zone)
