@@ -240,7 +240,7 @@ def _plan_existing(desired: Desired, observed: ObservedVM, paused: Condition, fo
     return _finish(Step.NONE, conditions, forget_task=forget_task)
 
 
-def _leaf(name: str) -> str:
+def leaf(name: str) -> str:
     """Status shows host and datastore names; the spec may use inventory paths."""
     return name.rstrip("/").rsplit("/", 1)[-1]
 
@@ -250,8 +250,8 @@ def _placement(desired: Desired, observed: ObservedVM) -> tuple[tuple[str | None
     host, datastore = desired.pinned_host, desired.pinned_datastore
     if not host and not datastore:
         return (None, None), None
-    move_host = host if host and _leaf(host) != observed.host else None
-    move_datastore = datastore if datastore and _leaf(datastore) != observed.datastore else None
+    move_host = host if host and leaf(host) != observed.host else None
+    move_datastore = datastore if datastore and leaf(datastore) != observed.datastore else None
     where = f"host {observed.host}, datastore {observed.datastore}"
     if move_host is None and move_datastore is None:
         return (None, None), Condition(PLACEMENT_SYNCED, True, Reason.PLACED, f"on {where}")

@@ -104,14 +104,22 @@ def _import(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: L
     assert source is not None
     meta = image.metadata
     handle, provider, where = locate(runtime, image, lookups)
-    fmt = image_format(source.url, source.format)
-    if fmt is ImageFormat.VHDX:
-        raise NotSupported(f"{provider['kind']} {provider['name']}: VHDX imports are for SCVMM, which herder does "
-                           "not import images into yet; use OVA or OVF")
+    fmt = import_format(image, provider)
     name = template_name(kind, meta.namespace, meta.name or "")
     info = handle.provider.images.import_ovf(source.url, source.checksum, name, meta.uid or "", where,
                                              packaged=fmt is ImageFormat.OVA, progress=progress.report)
     return available(info, provider)
+
+
+def import_format(image: Image | ClusterImage, provider: dict[str, str]) -> ImageFormat:
+    """The format of a `url` source herder can import (OVA or OVF); NotSupported otherwise."""
+    source = image.spec.source.url
+    assert source is not None
+    fmt = image_format(source.url, source.format)
+    if fmt is ImageFormat.VHDX:
+        raise NotSupported(f"{provider['kind']} {provider['name']}: VHDX imports are for SCVMM, which herder does "
+                           "not import images into yet; use OVA or OVF")
+    return fmt
 
 
 def importing(current: dict[str, Any], body: dict[str, Any], percent: int) -> dict[str, Any]:
