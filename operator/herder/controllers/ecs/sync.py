@@ -46,6 +46,7 @@ from herder.reconcile.ecs import (
     plan,
     retries,
 )
+from herder.reconcile.narrate import told
 from herder.reconcile.vm_spec import Resolved, image_ref, vm_spec
 
 log = logging.getLogger(__name__)
@@ -288,6 +289,7 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pas
     drift = (drifted(server.status.model_dump(mode="json", by_alias=True, exclude_none=True), observed, desired.spec)
              if observed is not None and inputs.fresh is False and not recorded.pending_task
              and server.status.observed_generation == generation else [])
+    planned_on = observed
     new_task, observed = _execute(p, resolved, handle, observed)
     pending = new_task or (None if p.forget_task else recorded.pending_task)
     if pending is not None and pending.finished:
@@ -304,8 +306,12 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pas
     else:
         runtime.backoff.succeeded(uid)
         delay = None
-    notices = (Notice("Warning", "Drift", "changed out of band: " + "; ".join(drift)
-                      + ("; correcting" if p.step is not Step.NONE else "")),) if drift else ()
+    notices: tuple[Notice, ...] = (Notice("Warning", "Drift", "changed out of band: " + "; ".join(drift)
+                                   + ("; correcting" if p.step is not Step.NONE else "")),) if drift else ()
+    if p.step not in {Step.NONE, Step.WAIT}:
+        # Each step taken is an Event, in the words herder plan uses for it.
+        said = told(p, planned_on, desired, zone=resolved.zone.metadata.name or "", pool=server.spec.resource_pool)
+        notices += (Notice("Normal", said.do, said.summary),)
     return Pass(new_status(body.get("status") or {}, p.conditions, generation, fields), delay, failed=failed,
                 notices=notices)
 

@@ -62,7 +62,8 @@ def zone_for(backends: Backends, server_set: ElasticCloudServerSet, children: li
     return choice.zone
 
 
-def _child_spec(server_set: ElasticCloudServerSet, zone: str) -> dict[str, Any]:
+def child_spec(server_set: ElasticCloudServerSet, zone: str) -> dict[str, Any]:
+    """A child's spec: the template's, in its own zone."""
     spec: dict[str, Any] = server_set.spec.template.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
     return spec | {"availabilityZone": zone}
 
@@ -78,13 +79,13 @@ def _child(server_set: ElasticCloudServerSet, name: str, zone: str, current: str
                      "ownerReferences": [{"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND,
                                           "name": meta.name, "uid": meta.uid, "controller": True,
                                           "blockOwnerDeletion": True}]},
-        "spec": _child_spec(server_set, zone),
+        "spec": child_spec(server_set, zone),
     }
 
 
 def _update_in_place(server_set: ElasticCloudServerSet, child: Child, current: str) -> None:
     namespace = server_set.metadata.namespace or ""
-    spec = _child_spec(server_set, str(child.zone))
+    spec = child_spec(server_set, str(child.zone))
     kube.patch_custom_object(SERVERS, namespace, child.name, [{"op": "replace", "path": "/spec", "value": spec}],
                              json_patch=True)
     # Recorded after the spec: a crash in between repeats the (idempotent) spec patch.

@@ -1,0 +1,39 @@
+"""What every kind's planning reads: the planned world, the backends (reads only), and which objects the
+input itself creates or changes. And how a failure to follow a reference reads in a plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from herder.errors import HerderError, ProviderNotReady
+from herder.plan.backends import PlanBackends
+from herder.plan.model import Do, Problem, Step
+from herder.plan.world import Key, World
+from herder.reasons import Health, Reason
+
+# Waiting for another object to be made or to finish something: the operator waits, and so does the plan.
+_WAITS = frozenset({Reason.IMAGE_NOT_READY, Reason.RESOURCE_POOL_NOT_READY, Reason.PARENT_NOT_READY,
+                    Reason.SERVER_NOT_READY, Reason.SERVER_BUSY})
+
+
+@dataclass
+class Context:
+    world: World
+    backends: PlanBackends
+    planned: set[Key] = field(default_factory=set)  # the input's objects
+
+
+@dataclass
+class Outcome:
+    steps: list[Step] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def unresolved(exc: HerderError) -> Outcome:
+    """A pass that stops before its plan: a Wait step when herder would wait (for an image being imported, a
+    pool being made...), a problem otherwise (a reference that does not resolve, a backend the plan cannot
+    read, what the backend does not support)."""
+    if not isinstance(exc, ProviderNotReady) and (exc.reason in _WAITS or exc.reason.health is Health.PROGRESS):
+        return Outcome(steps=[Step(Do.WAIT, f"waits: {exc}", reason=exc.reason.value)])
+    return Outcome(problems=[Problem(exc.reason.value, str(exc))])
