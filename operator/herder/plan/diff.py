@@ -7,7 +7,6 @@ from typing import Any
 
 from herder.plan.model import Change
 
-
 MAX_VALUE = 80  # longer values (a CA bundle) are shortened for people; the JSON output has them whole
 
 
