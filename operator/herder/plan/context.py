@@ -4,11 +4,13 @@ input itself creates or changes. And how a failure to follow a reference reads i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from herder.controllers.shared.runtime import Backends
 from herder.errors import HerderError, ProviderNotReady
-from herder.plan.backends import PlanBackends
 from herder.plan.model import Do, Problem, Step
 from herder.plan.world import Key, World
+from herder.providers.types import EndpointInfo
 from herder.reasons import Health, Reason
 
 # Waiting for another object to be made or to finish something: the operator waits, and so does the plan.
@@ -16,10 +18,24 @@ _WAITS = frozenset({Reason.IMAGE_NOT_READY, Reason.RESOURCE_POOL_NOT_READY, Reas
                     Reason.SERVER_NOT_READY, Reason.SERVER_BUSY})
 
 
+class Connections(Backends, Protocol):
+    """Backends as a plan uses them (`herder.plan.backends.PlanBackends`): reads only, and what connecting to
+    each endpoint found."""
+
+    @property
+    def info(self) -> dict[tuple[str, str], EndpointInfo]:
+        """What each connected endpoint said of itself."""
+        ...
+
+    def failure(self, kind: str, name: str) -> HerderError | None:
+        """Why connecting to an endpoint failed; None if it did not (or was not tried)."""
+        ...
+
+
 @dataclass
 class Context:
     world: World
-    backends: PlanBackends
+    backends: Connections
     planned: set[Key] = field(default_factory=set)  # the input's objects
 
 
