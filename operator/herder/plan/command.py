@@ -127,7 +127,9 @@ class _Planner:
         try:
             info.model.model_validate(candidate)
         except ValidationError as exc:
-            return None, Problem("Invalid", f"herder's schema rejects it: {exc}")
+            found = "; ".join(f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+                              for error in exc.errors())
+            return None, Problem("Invalid", f"herder's schema rejects it: {found}")
         if live is None:
             candidate.setdefault("metadata", {}).setdefault("generation", 1)
         elif _normal_spec(candidate) != _normal_spec(live):

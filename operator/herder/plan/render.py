@@ -10,7 +10,7 @@ _RESET = "\033[0m"
 _COLOURS = {"green": "\033[32m", "yellow": "\033[33m", "red": "\033[31m", "bold red": "\033[1;31m",
             "cyan": "\033[36m", "dim": "\033[2m"}
 _ACTIONS = {Action.CREATE: ("+", "green", "will be created"), Action.CHANGE: ("~", "yellow", "will change"),
-            Action.DELETE: ("-", "red", "will be deleted"), Action.ERROR: ("!", "bold red", "cannot be applied"),
+            Action.DELETE: ("-", "red", "will be deleted"), Action.ERROR: ("!", "bold red", "has problems"),
             Action.NONE: ("=", "dim", "no changes")}
 _ADDS = {Do.CREATE, Do.CREATE_SERVER, Do.CREATE_POOL, Do.IMPORT, Do.CAPTURE}
 _REMOVES = {Do.DESTROY, Do.DELETE_SERVER, Do.DELETE_POOL, Do.DELETE_TEMPLATE, Do.RECREATE, Do.REMOVE_FAILED_CREATE,
