@@ -18,16 +18,19 @@ from herder_dev.stack import Process, Stack, StackState
 from herder_dev.tools import REPO_ROOT
 
 NAMESPACE = "demo"
+# The servers the demo applies carry this label, so `herder plan --prune -l` can tell what the demo manages.
+PART_OF = {"app.kubernetes.io/part-of": "herder-demo"}
 # Kinds whose controllers exist today; the other examples are applied and wait for theirs.
 EXAMPLES = ("vcenter.yaml", "availabilityzone.yaml", "clusterimage.yaml", "image.yaml", "elasticcloudserver.yaml",
             "scvmm.yaml", "elasticcloudserver-scvmm.yaml")
-NAMESPACED = frozenset({"image.yaml", "elasticcloudserver.yaml", "elasticcloudserver-scvmm.yaml"})
 EXTRA_SERVERS = ("app-1", "app-2")
 
 
 def _documents(state: StackState, name: str) -> list[dict[str, Any]]:
     docs = [d for d in yaml.safe_load_all((REPO_ROOT / "examples" / name).read_text()) if d]
     for doc in docs:
+        if doc["kind"] == "ElasticCloudServer":
+            doc["metadata"]["labels"] = {**(doc["metadata"].get("labels") or {}), **PART_OF}
         if doc["kind"] == "VCenter":  # point the example at this stack's vcsim and trust its CA
             doc["spec"]["server"] = f"127.0.0.1:{state.processes['vcsim'].port}"
             doc["spec"]["tls"] = {"caBundle": state.ca.read_text()}
@@ -38,7 +41,8 @@ def _documents(state: StackState, name: str) -> list[dict[str, Any]]:
 
 
 def _server(name: str) -> dict[str, Any]:
-    return {"apiVersion": "herder.dev/v1alpha1", "kind": "ElasticCloudServer", "metadata": {"name": name},
+    return {"apiVersion": "herder.dev/v1alpha1", "kind": "ElasticCloudServer",
+            "metadata": {"name": name, "labels": dict(PART_OF)},
             "spec": {"image": {"kind": "ClusterImage", "name": "windows-2022"}, "availabilityZone": "dc0-c0",
                      "cpu": 1, "memory": "1Gi"}}
 
@@ -72,12 +76,18 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(args.dir)
     state = stack.up()
     state.kubectl("create", "namespace", NAMESPACE, check=False)
-    for name in EXAMPLES:
-        docs = _documents(state, name)
-        state.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs),
-                      namespace=NAMESPACE if name in NAMESPACED else None)
-    state.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([_server(n) for n in EXTRA_SERVERS]),
-                  namespace=NAMESPACE)
+    # What the demo applies is kept in DIR/manifests, to edit and try `herder plan` on (docs/plan.md).
+    manifests = args.dir / "manifests"
+    manifests.mkdir(parents=True, exist_ok=True)
+    applied = [(name, _documents(state, name)) for name in EXAMPLES]
+    applied.append(("servers.yaml", [_server(n) for n in EXTRA_SERVERS]))
+    for name, docs in applied:
+        for doc in docs:
+            if doc["kind"] in {"Secret", "Image", "ElasticCloudServer"}:  # the namespaced ones
+                doc["metadata"].setdefault("namespace", NAMESPACE)
+        text = yaml.safe_dump_all(docs)
+        (manifests / name).write_text(text)
+        state.kubectl("apply", "-f", "-", input=text)
     if "herder" not in state.processes:
         operator = OperatorProcess(state, args.dir / "logs" / "herder.log")
         operator.start()
@@ -97,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     kubectl get herder -A          # every herder object
     kubectl describe ecs -n {NAMESPACE} web-1
     govc ls /DC0/vm                # what vCenter (vcsim) holds
+    herder plan -f {manifests} -R   # edit the manifests first: what herder would do (docs/plan.md)
 Stop everything with: make demo-down   (or: herder dev down --dir {args.dir})""")
     ready, total = _ready(state)
     return 0 if ready == total else 1

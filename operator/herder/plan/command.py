@@ -199,13 +199,14 @@ def _plan(options: Options, cluster: Cluster, manifests: list[Manifest], result:
 
 
 def _object(manifest: Manifest, live: Body | None) -> ObjectPlan:
-    return ObjectPlan(str(manifest.body.get("apiVersion")), manifest.kind, manifest.name,
-                      (manifest.body.get("metadata") or {}).get("namespace"),
+    _, namespace, _ = key_of(manifest.body)
+    return ObjectPlan(str(manifest.body.get("apiVersion")), manifest.kind, manifest.name, namespace,
                       Action.CREATE if live is None else Action.NONE, source=manifest.source)
 
 
 def _error(manifest: Manifest, problem: Problem) -> ObjectPlan:
-    return ObjectPlan(str(manifest.body.get("apiVersion")), manifest.kind, manifest.name, manifest.namespace,
+    _, namespace, _ = key_of(manifest.body)
+    return ObjectPlan(str(manifest.body.get("apiVersion")), manifest.kind, manifest.name, namespace,
                       Action.ERROR, source=manifest.source, problems=[problem])
 
 

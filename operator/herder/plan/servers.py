@@ -24,6 +24,7 @@ from herder.reconcile.conditions import READY
 from herder.reconcile.ecs import PAUSED, Fate, Plan, Recorded, fate, leaf, plan
 from herder.reconcile.ecs import Step as Next
 from herder.reconcile.narrate import Told, disks, told
+from herder.reconcile.vm_spec import image_ref
 from herder.reconcile.zone import ZoneChoice
 
 # Enough for any sequence the planner makes (move, power off, reconfigure, power on, ...): a guard, not a limit.
@@ -77,6 +78,7 @@ def plan_server(ctx: Context, body: dict[str, Any]) -> Outcome:
     zone = inputs.resolved.zone.metadata.name or ""
     pool = inputs.server.spec.resource_pool
     uid = inputs.server.metadata.uid or ""
+    image = image_ref(inputs.server.spec)
     outcome = Outcome()
     recorded = inputs.recorded
     for _ in range(MAX_STEPS):
@@ -87,7 +89,7 @@ def plan_server(ctx: Context, body: dict[str, Any]) -> Outcome:
             outcome.steps.append(Step(Do.WAIT, f"a {pending.operation if pending else ''} task is in flight; "
                                       "herder follows it to its end before it plans again", reason=Reason.TASK_RUNNING))
             return outcome
-        outcome.steps.append(_step(told(p, vm, inputs.desired, zone=zone, pool=pool,
+        outcome.steps.append(_step(told(p, vm, inputs.desired, zone=zone, pool=pool, image=image,
                                        choice=choices[-1].message if choices else None)))
         if p.step is Next.CREATE:
             return outcome

@@ -42,10 +42,11 @@ def _shape(spec: VMSpec) -> str:
     return ", ".join(parts) + f"; power {spec.power}"
 
 
-def _create(desired: Desired, zone: str, choice: str | None, pool: str | None) -> Told:
+def _create(desired: Desired, zone: str, choice: str | None, pool: str | None, image: str | None) -> Told:
     spec = desired.spec
     details = {"vm": spec.name, "zone": zone, "template": spec.template}
-    summary = f"create VM {spec.name} in zone {zone} from {spec.template or 'its image'}: {_shape(spec)}"
+    source = f"{image} (template {spec.template})" if image else spec.template
+    summary = f"create VM {spec.name} in zone {zone} from {source}: {_shape(spec)}"
     if choice:
         details["zoneChoice"] = choice
         summary += f" (the scheduler's choice: {choice})"
@@ -97,10 +98,10 @@ def _relocate(vm: ObservedVM, p: Plan) -> Told:
 
 
 def told(p: Plan, vm: ObservedVM | None, desired: Desired, *, zone: str, choice: str | None = None,
-         pool: str | None = None) -> Told:
-    """Step `p` (not NONE or WAIT) on `vm` (None: there is none yet)."""
+         pool: str | None = None, image: str | None = None) -> Told:
+    """Step `p` (not NONE or WAIT) on `vm` (None: there is none yet). `image`: the ECS's (`Kind/name`)."""
     if p.step is Step.CREATE or vm is None:
-        return _create(desired, zone, choice, pool)
+        return _create(desired, zone, choice, pool, image)
     if p.step is Step.RECONFIGURE:
         return _reconfigure(vm, p.change)
     if p.step is Step.POWER:

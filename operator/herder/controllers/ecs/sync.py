@@ -310,7 +310,8 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pas
                                    + ("; correcting" if p.step is not Step.NONE else "")),) if drift else ()
     if p.step not in {Step.NONE, Step.WAIT}:
         # Each step taken is an Event, in the words herder plan uses for it.
-        said = told(p, planned_on, desired, zone=resolved.zone.metadata.name or "", pool=server.spec.resource_pool)
+        said = told(p, planned_on, desired, zone=resolved.zone.metadata.name or "", pool=server.spec.resource_pool,
+                    image=image_ref(server.spec))
         notices += (Notice("Normal", said.do, said.summary),)
     return Pass(new_status(body.get("status") or {}, p.conditions, generation, fields), delay, failed=failed,
                 notices=notices)
