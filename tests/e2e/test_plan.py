@@ -115,7 +115,7 @@ class Quiet:
         assert self._tasks() == tasks, "a vCenter task was started during the plan"
         if self.sim is not None:
             cmdlets = set(self.sim.stats()["cmdlets"])
-            assert all(name.startswith("Get-SC") or name == "Get-SCVMMServer" for name in cmdlets
+            assert all(name.startswith("Get-SC") for name in cmdlets
                        if "-SC" in name), cmdlets
             assert {name for name in cmdlets if "-SC" not in name} <= POWERSHELL_HELPERS, cmdlets
             assert bool(cmdlets) == bool(requests.get("scvmm")), (cmdlets, requests)

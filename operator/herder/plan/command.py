@@ -97,8 +97,9 @@ def _metadata_changes(planned: Body, live: Body | None) -> list[Change]:
 
 
 class _Planner:
-    def __init__(self, options: Options, cluster: Cluster, result: PlanResult) -> None:
-        self.options = options
+    """The live objects, and each input object as the API server would store it."""
+
+    def __init__(self, cluster: Cluster, result: PlanResult) -> None:
         self.cluster = cluster
         self.result = result
         self.live: dict[Key, Body] = {}
@@ -160,7 +161,7 @@ def plan(options: Options) -> PlanResult:
 
 def _plan(options: Options, cluster: Cluster, manifests: list[Manifest], result: PlanResult) -> PlanResult:
     namespace = options.namespace or cluster.default_namespace
-    planner = _Planner(options, cluster, result)
+    planner = _Planner(cluster, result)
     planner.read_live()
     world = World(planner.live.values(), cluster.namespace_labels())
     entries: list[tuple[ObjectPlan, Body | None, Body | None]] = []  # (plan, planned body, live body)
