@@ -56,8 +56,9 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
-def helm_template() -> str:
-    argv = [str(tool("helm")), "template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--include-crds"]
+def helm_template(*args: str, release: str = RELEASE, namespace: str = NAMESPACE) -> str:
+    """`helm template` of the chart with extra `args` (e.g. --include-crds, --show-only, --set)."""
+    argv = [str(tool("helm")), "template", release, str(CHART), "--namespace", namespace, *args]
     result = subprocess.run(argv, capture_output=True, text=True, check=False,
                             env=os.environ | {"HELM_CACHE_HOME": tempfile.gettempdir()})
     if result.returncode != 0:
@@ -86,7 +87,7 @@ def split_by_source(rendered: str) -> dict[str, list[dict[str, object]]]:
 
 def render(target: Path) -> None:
     """Write the kustomize base into `target` (created; existing files there are replaced)."""
-    files = split_by_source(helm_template())
+    files = split_by_source(helm_template("--include-crds"))
     target.mkdir(parents=True, exist_ok=True)
     for relative, objects in sorted(files.items()):
         path = target / relative

@@ -76,7 +76,9 @@ def _manifests(state: StackState) -> list[dict[str, Any]]:
          "spec": {"region": "r1", "provider": vc, "vcenter": {"cluster": "DC0_C0", "datastore": "LocalDS_0",
                                                               "network": "VM Network", "folder": "vm"}}},
         {"apiVersion": "herder.dev/v1alpha1", "kind": "AvailabilityZone", "metadata": {"name": "soak-vmm"},
-         "spec": {"region": "r2", "provider": vmm, "scvmm": {"hostGroup": "All Hosts\\Zone-A", "vmPath": "D:\\VMs"}}},
+         "spec": {"region": "r2", "provider": vmm, "scvmm": {"hostGroup": "All Hosts\\Zone-A", "vmPath": "D:\\VMs",
+                                                            "libraryShare": "\\\\vmm01.herder.test\\MSSCVMMLibrary",
+                                                            "logicalNetwork": "Datacenter", "vmNetwork": "Tenant-A"}}},
         {"apiVersion": "herder.dev/v1alpha1", "kind": "ClusterImage", "metadata": {"name": "soak-vc"},
          "spec": {"provider": vc, "osFamily": "Linux", "source": {"existing": {"name": "ubuntu-22.04-tmpl"}}}},
         {"apiVersion": "herder.dev/v1alpha1", "kind": "ClusterImage", "metadata": {"name": "soak-vmm"},
@@ -157,18 +159,16 @@ class Soak:
     def vms(self) -> dict[str, dict[str, Any]]:
         """Every VM named after a soak server, on both backends: name -> {cpu, power, count}."""
         found: dict[str, dict[str, Any]] = {}
-        govc = [str(tool("govc")), "ls", "-json", "-l", "/DC0/vm"]
-        listing = subprocess.run(govc, env=os.environ | self.state.env(), capture_output=True, text=True, check=True)
-        for element in json.loads(listing.stdout).get("elements") or []:
-            name = Path(element["Path"]).name
-            if name.startswith(f"{NAMESPACE}."):
-                info = subprocess.run([str(tool("govc")), "object.collect", "-json", element["Path"],
-                                       "config.hardware.numCPU", "runtime.powerState"], env=os.environ |
-                                      self.state.env(), capture_output=True, text=True, check=True)
-                props = {p["Name"]: p["Val"] for p in json.loads(info.stdout)}
-                entry = found.setdefault(name, {"count": 0})
-                entry |= {"cpu": props.get("config.hardware.numCPU"),
-                          "power": _POWER.get(str(props.get("runtime.powerState")))}
+        env = os.environ | self.state.env()
+        listing = subprocess.run([str(tool("govc")), "find", "/DC0/vm", "-type", "m", "-name", f"{NAMESPACE}.*"],
+                                 env=env, capture_output=True, text=True, check=True).stdout.split()
+        if listing:
+            info = subprocess.run([str(tool("govc")), "vm.info", "-json", *listing], env=env, capture_output=True,
+                                  text=True, check=True)
+            for vm in json.loads(info.stdout).get("virtualMachines") or []:
+                entry = found.setdefault(vm["name"], {"count": 0})
+                entry |= {"cpu": vm["config"]["hardware"]["numCPU"],
+                          "power": _POWER.get(vm["runtime"]["powerState"], vm["runtime"]["powerState"])}
                 entry["count"] += 1
         for vm in self._sim("GET", "state")["vms"]:
             if str(vm["name"]).startswith(f"{NAMESPACE}."):

@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     dev = commands.add_parser("dev", help="the local test world: etcd, kube-apiserver, vcsim, SCVMM simulator")
     dev.add_argument("action", choices=("up", "down"))
     dev.add_argument("--dir", required=True, type=Path, help="where state, logs, kubeconfig and env go")
+    dev.add_argument("--node", action="store_true", help="also a node that runs pods (kubelet, containerd)")
     dev.add_argument("--base-port", type=int, default=None,
                      help="use consecutive ports from here instead of free ones")
     return parser
@@ -107,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("herder dev: the test world is not installed; install herder with the 'dev' extra",
               file=sys.stderr)
         return 2
-    return int(run_dev(args.action, args.dir, args.base_port))
+    return int(run_dev(args.action, args.dir, args.base_port, with_node=args.node))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -54,6 +55,16 @@ def patch_status(plural: str, namespace: str | None, name: str, status: dict[str
             api.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, plural, name, body)
         else:
             api.patch_cluster_custom_object_status(GROUP, VERSION, plural, name, body)
+
+
+def refusal(exc: ApiException) -> str:
+    """What the API server said when it refused a request: its Status message (e.g. which field is invalid, who
+    may not do what), never the HTTP response."""
+    try:
+        message = json.loads(exc.body or "{}").get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return str(message) if message else f"HTTP {exc.status} {exc.reason}"
 
 
 @contextlib.contextmanager

@@ -16,7 +16,8 @@ FINALIZER = f"{GROUP}/finalizer"
 
 
 # Kinds whose handlers never ask "what changed since last time": their daemons read the live object.
-STATELESS_KINDS = frozenset({"ElasticCloudServer"})
+STATELESS_KINDS = frozenset({"ElasticCloudServer", "ServerSnapshot", "ServerSnapshotRestore",
+                             "ServerSnapshotSchedule"})
 
 
 class DiffBaseForChangeHandlers(kopf.AnnotationsDiffBaseStorage):

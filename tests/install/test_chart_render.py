@@ -31,6 +31,7 @@ def test_helm_lint_strict(helm_offline: Helm) -> None:
     ("metrics.port=70000", "maximum"),
     ("rbac.secretNamespaces={Not_A_Namespace}", "does not match pattern"),
     ("unknownKey=1", "additional properties 'unknownKey' not allowed"),
+    ("hostNetwork=yes", "got string, want boolean"),
 ])
 def test_schema_rejects_bad_values(helm_offline: Helm, value: str, message: str) -> None:
     for command in (["template", "x", str(CHART)], ["lint", "--strict", str(CHART)]):
@@ -83,12 +84,22 @@ def test_image_is_configurable(helm_offline: Helm) -> None:
     assert (main["image"], main["imagePullPolicy"]) == ("registry.example/herder:1.2.3", "Always")
 
 
+def test_host_network_is_opt_in(helm_offline: Helm) -> None:
+    pod = find(render(helm_offline), "Deployment")["spec"]["template"]["spec"]
+    assert "hostNetwork" not in pod and "dnsPolicy" not in pod
+    pod = find(render(helm_offline, "hostNetwork=true"), "Deployment")["spec"]["template"]["spec"]
+    assert (pod["hostNetwork"], pod["dnsPolicy"]) == (True, "ClusterFirstWithHostNet")
+
+
 def test_operator_rbac_is_least_privilege(helm_offline: Helm) -> None:
     rules = set(rules_of(find(render(helm_offline), "ClusterRole", "herder")))
     plurals = {info.plural for info in KINDS}
     expected = {("herder.dev", p, v) for p in plurals for v in ("get", "list", "watch", "patch")}
     expected |= {("herder.dev", f"{p}/status", "patch") for p in plurals}
-    expected |= {("herder.dev", "elasticcloudservers", v) for v in ("create", "delete")}
+    expected |= {("herder.dev", p, v) for p in ("elasticcloudservers", "serversnapshots") for v in ("create", "delete")}
+    # blockOwnerDeletion on set members and scheduled snapshots
+    owners = ("elasticcloudserversets", "serversnapshotschedules")
+    expected |= {("herder.dev", f"{p}/finalizers", "update") for p in owners}
     expected |= {(g, "events", v) for g in ("", "events.k8s.io") for v in ("create", "patch")}
     expected |= {("", "namespaces", v) for v in ("get", "list", "watch")}
     expected |= {("apiextensions.k8s.io", "customresourcedefinitions", v) for v in ("get", "list", "watch")}
@@ -101,8 +112,10 @@ def test_chart_kind_lists_match_the_registry(helm_offline: Helm) -> None:
     objects = render(helm_offline)
     admin = {r for _, r, _ in rules_of(find(objects, "ClusterRole", "herder-admin")) if "/" not in r}
     edit = {r for _, r, _ in rules_of(find(objects, "ClusterRole", "herder-edit")) if "/" not in r}
-    assert admin == {info.plural for info in KINDS if info.scope == "Cluster"}
-    assert edit == {info.plural for info in KINDS if info.scope == "Namespaced"}
+    assert admin == {info.plural for info in KINDS if info.scope == "Cluster" or info.administered}
+    assert edit == {info.plural for info in KINDS if info.scope == "Namespaced" and not info.administered}
+    view = {r for _, r, _ in rules_of(find(objects, "ClusterRole", "herder-view")) if "/" not in r}
+    assert view == {info.plural for info in KINDS}
 
 
 def test_user_roles_aggregate(helm_offline: Helm) -> None:
@@ -122,7 +135,7 @@ def test_user_roles_aggregate(helm_offline: Helm) -> None:
     assert view_verbs == {"get", "list", "watch"}
     edit = set(rules_of(find(objects, "ClusterRole", "herder-edit")))
     assert ("herder.dev", "elasticcloudserversets/scale", "update") in edit
-    assert not any(r == "vcenters" for _, r, _ in edit)
+    assert not any(r in {"vcenters", "serverquotas"} for _, r, _ in edit)
 
 
 def test_plan_roles_read_and_dry_run_only(helm_offline: Helm) -> None:

@@ -57,10 +57,13 @@ def _after(vm: ObservedVM, p: Plan, uid: str) -> ObservedVM | None:
 
 
 def _stops(p: Plan) -> list[Step]:
-    """Why herder would go no further, from the conditions of its last plan: a change it will not make."""
+    """Why herder would go no further, from the conditions of its last plan: a restore that holds the server
+    still, or a change it will not make (paused, refused by a ServerQuota or the adoption rules, ...)."""
     found = []
     for cond in p.conditions:
-        if cond.type == PAUSED and cond.status:
+        if cond.type == READY and cond.reason is Reason.RESTORING:
+            found.append(Step(Do.WAIT, cond.message, reason=cond.reason.value))
+        elif cond.type == PAUSED and cond.status:
             found.append(Step(Do.BLOCKED, cond.message, reason=cond.reason.value))
         elif (cond.type not in {READY, PAUSED} and not cond.status
               and cond.reason.health in {Health.STALLED, Health.WAITING}):
@@ -72,7 +75,7 @@ def plan_server(ctx: Context, body: dict[str, Any]) -> Outcome:
     choices: list[ZoneChoice] = []
     try:
         inputs = gather(ctx.backends, body, ctx.world.lookups, announce=lambda _, choice: choices.append(choice))
-        p, vm = decide(inputs)
+        decision = decide(inputs)
     except HerderError as exc:
         return unresolved(exc)
     zone = inputs.resolved.zone.metadata.name or ""
@@ -81,6 +84,8 @@ def plan_server(ctx: Context, body: dict[str, Any]) -> Outcome:
     image = image_ref(inputs.server.spec)
     outcome = Outcome()
     recorded = inputs.recorded
+    # The desired state as decided: with the ServerQuotas' refusal, which holds for every step after the first.
+    p, vm, desired = decision.plan, decision.observed, decision.desired
     for _ in range(MAX_STEPS):
         if p.step is Next.NONE:
             break
@@ -89,13 +94,13 @@ def plan_server(ctx: Context, body: dict[str, Any]) -> Outcome:
             outcome.steps.append(Step(Do.WAIT, f"a {pending.operation if pending else ''} task is in flight; "
                                       "herder follows it to its end before it plans again", reason=Reason.TASK_RUNNING))
             return outcome
-        outcome.steps.append(_step(told(p, vm, inputs.desired, zone=zone, pool=pool, image=image,
+        outcome.steps.append(_step(told(p, vm, desired, zone=zone, pool=pool, image=image,
                                        choice=choices[-1].message if choices else None)))
         if p.step is Next.CREATE:
             return outcome
         vm = _after(vm, p, uid) if vm is not None else None
         recorded = Recorded() if p.forget_identity or vm is None else replace(recorded, pending_task=None)
-        p = plan(inputs.desired, vm, recorded)
+        p = plan(desired, vm, recorded)
     outcome.steps += _stops(p)
     return outcome
 

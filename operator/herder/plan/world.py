@@ -10,10 +10,16 @@ from typing import Any, cast
 
 from herder.api.metadata import Scope
 from herder.api.registry import BY_KIND
+from herder.controllers.ecs import handlers as ecs_handlers
 from herder.controllers.ecsset.sync import child_of
+from herder.controllers.image import handlers as image_handlers
+from herder.controllers.pool import handlers as pool_handlers
+from herder.controllers.quota import handlers as quota_handlers
+from herder.controllers.restore import handlers as restore_handlers
 from herder.controllers.shared.indexes import Lookups
+from herder.controllers.snapshot import handlers as snapshot_handlers
+from herder.controllers.zone import handlers as zone_handlers
 from herder.reconcile.ecsset import Child
-from herder.reconcile.zone import pending_memory
 
 Body = dict[str, Any]
 Key = tuple[str, str | None, str]  # (kind, namespace, name)
@@ -64,20 +70,38 @@ class World:
         return self._lookups
 
     def _index(self) -> Lookups:
-        """The operator's indexes (see each kind's handlers.py) over this world."""
-        zones = {str(b["metadata"]["name"]): [b] for b in self.of_kind("AvailabilityZone")}
-        images = {(str(b["metadata"].get("namespace") or ""), str(b["metadata"]["name"])): [b]
-                  for b in self.of_kind("Image")}
-        cluster_images = {str(b["metadata"]["name"]): [b] for b in self.of_kind("ClusterImage")}
-        pools = {str(b["metadata"]["name"]): [b] for b in self.of_kind("ResourcePool")}
+        """The operator's indexes over this world, filled by its own index handlers."""
+        found = {name: self._indexed(kind, handler) for name, (kind, handler) in _INDEXES.items()}
         namespaces = {name: [labels] for name, labels in self._labels.items()}
-        server_zones: dict[str, list[int]] = defaultdict(list)
-        pool_users: dict[str, list[str]] = defaultdict(list)
-        for body in self.of_kind("ElasticCloudServer"):
-            spec, meta = body.get("spec") or {}, body.get("metadata") or {}
-            for zone, memory in (pending_memory(spec, body.get("status") or {}) or {}).items():
-                server_zones[zone].append(memory)
-            if spec.get("resourcePool"):
-                pool_users[str(spec["resourcePool"])].append(f"{meta.get('namespace')}/{meta.get('name')}")
-        return Lookups(*(cast(Any, index) for index in (zones, images, cluster_images, pools, namespaces,
-                                                         dict(server_zones), dict(pool_users))))
+        return Lookups(**found, namespaces=cast(Any, namespaces))
+
+    def _indexed(self, kind: str, handler: Any) -> Any:
+        """{key: [value per object]} as Kopf keeps an index: the handler asked once per object of `kind`."""
+        index: dict[Any, list[Any]] = defaultdict(list)
+        for body in self.of_kind(kind):
+            meta = body.get("metadata") or {}
+            for key, value in handler(body=body, spec=body.get("spec") or {}, status=body.get("status") or {},
+                                      namespace=meta.get("namespace"), name=meta.get("name"),
+                                      uid=meta.get("uid") or "", labels=meta.get("labels") or {}).items():
+                index[key].append(value)
+        return dict(index)
+
+
+# Lookups field -> (the kind it indexes, the operator's index handler), as `Lookups.of` reads Kopf's indexes. (Kopf
+# types its decorated handlers as its own IndexingFn: called here with the keywords they take.)
+_INDEXES: dict[str, tuple[str, Any]] = {
+    "zones": ("AvailabilityZone", zone_handlers.zone_index),
+    "images": ("Image", image_handlers.image_index),
+    "cluster_images": ("ClusterImage", image_handlers.cluster_image_index),
+    "pools": ("ResourcePool", pool_handlers.pool_index),
+    "server_zones": ("ElasticCloudServer", ecs_handlers.server_zone_index),
+    "pool_users": ("ElasticCloudServer", ecs_handlers.pool_user_index),
+    "server_claims": ("ElasticCloudServer", ecs_handlers.server_claim_index),
+    "quotas": ("ServerQuota", quota_handlers.quota_index),
+    "server_usage": ("ElasticCloudServer", ecs_handlers.server_usage_index),
+    "image_usage": ("Image", image_handlers.image_usage_index),
+    "servers": ("ElasticCloudServer", snapshot_handlers.snapshot_server_index),
+    "snapshots": ("ServerSnapshot", snapshot_handlers.snapshot_index),
+    "held": ("ServerSnapshot", snapshot_handlers.schedule_held_index),
+    "restore_holds": ("ServerSnapshotRestore", restore_handlers.restore_hold_index),
+}

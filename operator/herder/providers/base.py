@@ -1,13 +1,14 @@
 """The one backend interface. Controllers and decisions see only this; pyvmomi and pywinrm stay below it.
 
 Split by concern, after vm-operator's providers: the endpoint session, VMs, the inventory watch that feeds
-drift detection without per-VM polling, images (templates), resource pools and zones. `Provider` names every
+drift detection without per-VM polling, snapshots, images (templates), resource pools and zones. `Provider` names every
 capability for both backends; what a backend cannot do raises `herder.errors.NotSupported` with a message
 that says so, and is never discovered by probing for attributes.
 
-Each concern's reads are a Protocol of their own (`VMReads`, `InventoryReads`, `ImageReads`, `PoolReads`,
-`Zones`), and `ProviderReads` holds only those: the view the sync paths gather their inputs through, and all
-that `herder plan` is given (`herder.providers.readonly`), so a plan cannot even express a change.
+Each concern's reads are a Protocol of their own (`VMReads`, `InventoryReads`, `SnapshotReads`, `ImageReads`,
+`PoolReads`, `Zones`), and `ProviderReads` holds only those: the view the sync paths gather their inputs
+through, and all that `herder plan` is given (`herder.providers.readonly`), so a plan cannot even express a
+change.
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ from herder.api.ecs import PowerState
 from herder.providers.types import (
     EndpointInfo,
     ObservedPool,
+    ObservedSnapshot,
     ObservedVM,
     Placement,
     PoolSpec,
+    SnapshotSpec,
     TaskRef,
     TaskResult,
     TemplateInfo,
     VMChange,
+    VMLocation,
     VMSpec,
     ZoneCapacity,
 )
@@ -59,6 +63,11 @@ class VMReads(Protocol):
 
     def find_by_unique_id(self, unique_id: str) -> ObservedVM | None:
         """A VM by its instance UUID (vCenter) or VM ID (SCVMM), for adoption."""
+        ...
+
+    def locate(self, vm: ObservedVM) -> VMLocation:
+        """Where the VM sits (folder and cluster; host group and cloud), read now, for the adoption checks.
+        Raises NotFound if it is gone."""
         ...
 
     def task(self, task: TaskRef) -> TaskResult: ...
@@ -97,6 +106,39 @@ class VMs(VMReads, Protocol):
         ...
 
 
+class SnapshotReads(Protocol):
+    """Finding snapshots (vCenter) and checkpoints (SCVMM) of a VM, and following their tasks; changes nothing."""
+
+    def find(self, vm: ObservedVM, uid: str) -> ObservedSnapshot | None:
+        """The snapshot of `vm` that carries ServerSnapshot `uid`; None if there is none (or the VM is gone).
+
+        Raises Conflict when more than one carries it."""
+        ...
+
+    def task(self, task: TaskRef) -> TaskResult: ...
+
+
+class Snapshots(SnapshotReads, Protocol):
+    """Snapshots and checkpoints of a VM. Every call is safe to repeat after a crash: a snapshot carries its
+    ServerSnapshot's UID (`SnapshotSpec.uid`) in its name and description and is found by it, so a snapshot
+    taken before a crash is found instead of taken twice."""
+
+    def create(self, vm: ObservedVM, spec: SnapshotSpec) -> TaskRef:
+        """Start taking the snapshot. `done:<id>` when it exists already; while a snapshot is being taken of
+        the VM (one started before a crash), that task, to be followed before looking again. Raises
+        NotSupported for what the backend cannot take (SCVMM: memory)."""
+        ...
+
+    def revert(self, vm: ObservedVM, unique_id: str) -> TaskRef:
+        """Start reverting the VM to snapshot `unique_id` (its disks, CPU, memory and the power state the
+        snapshot brings back). Raises NotFound when the snapshot is gone."""
+        ...
+
+    def remove(self, vm: ObservedVM, unique_id: str) -> TaskRef:
+        """Start removing snapshot `unique_id` (its children stay); `done:` when it is already gone."""
+        ...
+
+
 class PoolReads(Protocol):
     def observe(self, ref: str) -> ObservedPool | None:
         """The pool by its ref, with runtime usage; None if it is gone."""
@@ -118,7 +160,12 @@ class Pools(PoolReads, Protocol):
 
 class InventoryReads(Protocol):
     def snapshot(self) -> Mapping[str, ObservedVM]:
-        """The current view, keyed by unique ID."""
+        """The current view, keyed by unique ID (a copy: for tests and metrics, not for every pass)."""
+        ...
+
+    def lookup(self, uid: str, recorded: str | None = None) -> ObservedVM | None:
+        """The cached VM of ECS `uid`: by the unique ID it recorded, by identity, else by its owner mark when
+        exactly one VM carries it; in constant time."""
         ...
 
     def refresh(self, ref: str) -> ObservedVM | None:
@@ -197,6 +244,9 @@ class ProviderReads(Protocol):
     def inventory(self) -> InventoryReads: ...
 
     @property
+    def snapshots(self) -> SnapshotReads: ...
+
+    @property
     def images(self) -> ImageReads: ...
 
     @property
@@ -223,6 +273,9 @@ class Provider(Protocol):
 
     @property
     def pools(self) -> Pools: ...
+
+    @property
+    def snapshots(self) -> Snapshots: ...
 
     @property
     def zones(self) -> Zones: ...

@@ -1,17 +1,28 @@
 """A provider with its reads and nothing else: what `herder plan` is given, so that it cannot change a backend.
 
 Each wrapper forwards the methods of one read Protocol of `herder.providers.base` and has no other: a call to
-create, reconfigure, power, move, destroy, adopt, capture, import or change a pool is neither in the type nor
-on the object. The backend's own reads stay read-only too: the vCenter provider is built with
-`read_only=True`, so looking up herder's custom field never defines it (`providers.vcenter.fields`).
+create, reconfigure, power, move, destroy, adopt, capture, import, change a pool, or take, revert or remove a
+snapshot is neither in the type nor on the object. The backend's own reads stay read-only too: the vCenter
+provider is built with `read_only=True`, so looking up herder's custom field never defines it
+(`providers.vcenter.fields`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from herder.providers.base import ImageReads, InventoryReads, PoolReads, Provider, VMReads, Zones
-from herder.providers.types import ObservedPool, ObservedVM, Placement, TaskRef, TaskResult, TemplateInfo, ZoneCapacity
+from herder.providers.base import ImageReads, InventoryReads, PoolReads, Provider, SnapshotReads, VMReads, Zones
+from herder.providers.types import (
+    ObservedPool,
+    ObservedSnapshot,
+    ObservedVM,
+    Placement,
+    TaskRef,
+    TaskResult,
+    TemplateInfo,
+    VMLocation,
+    ZoneCapacity,
+)
 
 
 class _VMs:
@@ -24,6 +35,9 @@ class _VMs:
     def find_by_unique_id(self, unique_id: str) -> ObservedVM | None:
         return self.__vms.find_by_unique_id(unique_id)
 
+    def locate(self, vm: ObservedVM) -> VMLocation:
+        return self.__vms.locate(vm)
+
     def task(self, task: TaskRef) -> TaskResult:
         return self.__vms.task(task)
 
@@ -35,8 +49,22 @@ class _Inventory:
     def snapshot(self) -> Mapping[str, ObservedVM]:
         return self.__inventory.snapshot()
 
+    def lookup(self, uid: str, recorded: str | None = None) -> ObservedVM | None:
+        return self.__inventory.lookup(uid, recorded)
+
     def refresh(self, ref: str) -> ObservedVM | None:
         return self.__inventory.refresh(ref)
+
+
+class _Snapshots:
+    def __init__(self, snapshots: SnapshotReads) -> None:
+        self.__snapshots = snapshots
+
+    def find(self, vm: ObservedVM, uid: str) -> ObservedSnapshot | None:
+        return self.__snapshots.find(vm, uid)
+
+    def task(self, task: TaskRef) -> TaskResult:
+        return self.__snapshots.task(task)
 
 
 class _Images:
@@ -67,11 +95,12 @@ class _Zones:
 
 
 class ReadOnly:
-    """`ProviderReads` over a provider: its VMs, inventory, images, pools and zones, reads only."""
+    """`ProviderReads` over a provider: its VMs, inventory, snapshots, images, pools and zones, reads only."""
 
     def __init__(self, provider: Provider) -> None:
         self.vms = _VMs(provider.vms)
         self.inventory = _Inventory(provider.inventory)
+        self.snapshots = _Snapshots(provider.snapshots)
         self.images = _Images(provider.images)
         self.pools = _Pools(provider.pools)
         self.zones = _Zones(provider.zones)

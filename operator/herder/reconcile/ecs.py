@@ -54,6 +54,13 @@ class Desired:
     held: Condition | None = None
     # An image capture needs the VM stopped (herder.dev/stopped-for-capture): stop it, change nothing else.
     capture_hold: CaptureHold | None = None
+    # Why the VM spec.adoptFrom names may not be adopted (herder.reconcile.adoption); it is then not observed.
+    adoption_refused: str | None = None
+    # Why the namespace's ServerQuotas do not admit what the spec asks (herder.reconcile.quota): no create, no
+    # adoption, no growth; everything else goes on.
+    quota_refused: str | None = None
+    # A ServerSnapshotRestore reverts the VM, (its UID, its name): make no backend change until it ends.
+    restoring: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -82,15 +89,19 @@ RETRIED_FAILURES = {Reason.CREATE_FAILED: Step.CREATE, Reason.POWER_FAILED: Step
                     Reason.RECONFIGURE_FAILED: Step.RECONFIGURE, Reason.MIGRATION_FAILED: Step.RELOCATE}
 
 
+# Refusals that something outside the spec may lift (the VM appears, its owner lets it go).
+_LOOKED_AT_AGAIN = frozenset({Reason.ADOPT_TARGET_NOT_FOUND, Reason.ADOPTION_REFUSED, Reason.QUOTA_EXCEEDED})
+
+
 def _holds(desired: Desired, step: Step) -> bool:
     return desired.held is not None and RETRIED_FAILURES.get(desired.held.reason) is step
 
 
 def retries(p: Plan) -> bool:
-    """A failed step or a missing adoption target: looked at again when the backoff runs out (nothing else
-    would wake the server: vCenter may refuse a power-on for capacity that frees up later)."""
-    return any(RETRIED_FAILURES.get(c.reason) is not None or c.reason is Reason.ADOPT_TARGET_NOT_FOUND
-               for c in p.conditions)
+    """A failed step, a missing adoption target, or a refusal (adoption, quota): looked at again when the backoff
+    runs out (nothing else may wake the server: vCenter may refuse a power-on for capacity that frees up later,
+    another tenant may let a VM go)."""
+    return any(RETRIED_FAILURES.get(c.reason) is not None or c.reason in _LOOKED_AT_AGAIN for c in p.conditions)
 
 
 def phase(p: Plan, observed: ObservedVM | None, pending: TaskRef | None) -> str:
@@ -122,6 +133,10 @@ def _plan(desired: Desired, observed: ObservedVM | None, recorded: Recorded, tas
         if followed is not None:
             return followed
     forget_task = recorded.pending_task is not None
+    if desired.restoring is not None:
+        # The restore reverts the VM and may power it; once it ends, the spec applies again (ConfigSynced).
+        what = f"ServerSnapshotRestore {desired.restoring[1]} is reverting this server: no change until it ends"
+        return Plan(Step.NONE, (Condition(READY, False, Reason.RESTORING, what),), forget_task=forget_task)
     paused = Condition(PAUSED, desired.paused, Reason.PAUSED if desired.paused else Reason.ACTIVE,
                        "herder.dev/paused is set: herder makes no backend changes" if desired.paused else "")
     if observed is None:
@@ -175,18 +190,31 @@ def _plan_missing(desired: Desired, recorded: Recorded, paused: Condition, forge
     if desired.paused:
         return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.PAUSED, "not created while paused"), paused),
                        forget_task=forget_task)
+    if desired.adoption_refused:
+        return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.ADOPTION_REFUSED, desired.adoption_refused),
+                                   paused), forget_task=forget_task)
     if desired.adopt_unique_id:
         return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.ADOPT_TARGET_NOT_FOUND,
                                              f"no VM with ID {desired.adopt_unique_id} to adopt"), paused),
                        forget_task=forget_task)
+    if desired.quota_refused:
+        return _finish(Step.NONE, (_over_quota(desired), paused), forget_task=forget_task,
+                       forget_identity=bool(recorded.unique_id))
     return _finish(Step.CREATE, (_CREATING, paused), forget_task=forget_task,
                    forget_identity=bool(recorded.unique_id))
+
+
+def _over_quota(desired: Desired, kind: str = PROVISIONED) -> Condition:
+    return Condition(kind, False, Reason.QUOTA_EXCEEDED, f"{desired.quota_refused}; nothing was changed on the "
+                     "backend. Delete servers or lower the spec, or ask for a larger ServerQuota")
 
 
 def _plan_existing(desired: Desired, observed: ObservedVM, paused: Condition, forget_task: bool) -> Plan:
     spec = desired.spec
     provisioned = Condition(PROVISIONED, True, Reason.PROVISIONED, f"VM {observed.name} ({observed.unique_id})")
     if desired.adopt_unique_id and spec.uid not in {observed.owner_uid, observed.unique_id}:
+        if desired.quota_refused:
+            return _finish(Step.NONE, (_over_quota(desired), paused), forget_task=forget_task)
         if desired.paused:
             return _finish(Step.NONE, (provisioned, paused), forget_task=forget_task)
         return _finish(Step.ADOPT, (provisioned, paused), forget_task=forget_task)
@@ -197,6 +225,8 @@ def _plan_existing(desired: Desired, observed: ObservedVM, paused: Condition, fo
                               "destroying the VM to create it from the new image")
         return _finish(Step.DESTROY_FOR_RECREATE, (replacing, paused), forget_task=forget_task)
     change, shrink_note = _config_change(spec, observed)
+    if desired.quota_refused:
+        change = VMChange()  # no resize at all: the quota does not admit what the spec asks
     needs_cycle = _needs_power_cycle(change, observed)
     config = _config_condition(desired, change, needs_cycle, shrink_note)
     power_ok = observed.power == spec.power
@@ -301,6 +331,8 @@ def _needs_power_cycle(change: VMChange, observed: ObservedVM) -> bool:
 
 
 def _config_condition(desired: Desired, change: VMChange, needs_cycle: bool, shrink_note: str) -> Condition:
+    if desired.quota_refused:
+        return _over_quota(desired, CONFIG_SYNCED)
     if desired.image_changed:
         return Condition(CONFIG_SYNCED, False, Reason.RECREATE_REQUIRED,
                          "spec.image changed; an image change is not an in-place update. Create a new ECS "

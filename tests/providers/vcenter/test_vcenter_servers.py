@@ -199,3 +199,17 @@ def test_adopt_and_release(provider: VCenterProvider, vcsim: Vcsim) -> None:
     provider.vms.release(found)
     assert owner not in vcsim.govc("fields.info", "-n", "herder.dev/ecs-uid", "/DC0/vm/legacy")
     assert provider.vms.find(owner) is None
+
+
+def test_locate_reads_the_folder_and_cluster_a_vm_sits_in(provider: VCenterProvider, vcsim: Vcsim) -> None:
+    """What adoption is checked against, as govc placed the VM."""
+    vcsim.govc("folder.create", "/DC0/vm/tenants")
+    vcsim.govc("folder.create", "/DC0/vm/tenants/b")
+    vcsim.govc("vm.create", "-on=false", "-c", "1", "-m", "512", "-net", "VM Network", "-pool",
+               "/DC0/host/DC0_C0/Resources", "-ds", "LocalDS_0", "-folder", "/DC0/vm/tenants/b", "placed")
+    server = provider.vms.find_by_unique_id(vcsim.vm_info("placed")["config"]["instanceUuid"])
+    assert server is not None
+    where = provider.vms.locate(server)
+    host = vcsim.govc("ls", "-L", "HostSystem:" + vcsim.vm_info("placed")["runtime"]["host"]["value"]).strip()
+    assert (where.folder, where.vm_root, where.compute) == ("/DC0/vm/tenants/b", "/DC0/vm", "DC0_C0")
+    assert where.host == host.rsplit("/", 1)[-1]

@@ -5,27 +5,19 @@ Every pass re-finds the VM directly on the backend, so a crash at any point simp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from herder.api import AvailabilityZone, ElasticCloudServer
 from herder.controllers.ecs.sync import recorded_of
 from herder.controllers.shared import tasks
+from herder.controllers.shared.deletion import RETRY_SECONDS, TASK_WAIT_SECONDS, Deletion
 from herder.controllers.shared.indexes import Lookups
 from herder.controllers.shared.runtime import Runtime
 from herder.errors import ProviderError
 from herder.providers.types import Operation, TaskRef, TaskStatus
 from herder.reconcile.ecs import Fate, fate
 
-TASK_WAIT_SECONDS = 20.0
-RETRY_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class Deletion:
-    done: bool
-    message: str
-    delay: float = RETRY_SECONDS
+__all__ = ["RETRY_SECONDS", "TASK_WAIT_SECONDS", "Deletion", "delete_server"]
 
 
 def delete_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Deletion:
@@ -42,6 +34,13 @@ def delete_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> D
                               "and is left as it is")
     provider = AvailabilityZone.model_validate(zone_body).spec.provider
     handle = runtime.providers.get((provider.kind.value, provider.name))
+    never_created = not server.status.unique_id and not server.status.pending_task
+    if (handle is None or not handle.ready) and never_created and not runtime.warming_up():
+        # Its provider never existed or never became ready, so no create ever started: nothing to wait for. (Right
+        # after a start-up providers are still connecting: then it waits, as a crashed create may be unrecorded.)
+        runtime.forget(uid)
+        return Deletion(True, f"{label}: no VM was ever created ({provider.kind.value} {provider.name} is not "
+                              "ready)")
     if handle is None or not handle.ready:
         why = f"{handle.reason}: {handle.message}" if handle else "not connected"
         return Deletion(False, f"{label}: waiting for {provider.kind.value} {provider.name} ({why}); set "

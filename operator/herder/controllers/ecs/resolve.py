@@ -20,6 +20,7 @@ from herder.controllers.zone.choice import candidates, image_provider, request_f
 from herder.errors import Unresolvable
 from herder.providers.base import ProviderReads
 from herder.reasons import Reason
+from herder.reconcile import adoption
 from herder.reconcile.selectors import selector_matches
 from herder.reconcile.vm_spec import Resolved
 from herder.reconcile.zone import ZoneChoice, choose_zone
@@ -39,6 +40,10 @@ def resolve(backends: Backends, server: ElasticCloudServer, lookups: Lookups,
                                                             lookups.namespace_labels(namespace)):
         raise Unresolvable(Reason.ZONE_NOT_ALLOWED, f"AvailabilityZone {zone_name} does not allow namespace "
                            f"{namespace} (spec.allowedNamespaces)")
+    if server.spec.adopt_from is not None and not server.status.unique_id:
+        closed = adoption.closed(zone, namespace, lookups.namespace_labels(namespace))
+        if closed:
+            raise Unresolvable(Reason.ADOPTION_REFUSED, closed)
     wanted = server.spec.image
     # Visibility (own namespace / namespaceSelector) and the template the image resolved: image_access.
     image = (image_for(namespace, wanted.kind, wanted.name, lookups, provisioned=bool(server.status.unique_id))

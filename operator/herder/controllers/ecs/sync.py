@@ -9,15 +9,19 @@ very same two on a read-only provider.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
+
+import kopf
 
 from herder import kube
 from herder.api import ElasticCloudServer, format_mib
 from herder.api.annotations import PAUSED_ANNOTATION, RECREATE_ANNOTATION, annotation_set
 from herder.api.ecs import PowerState
+from herder.controllers.ecs import admission
 from herder.controllers.ecs.resolve import Announce, resolve
 from herder.controllers.image import hold as capture_hold
 from herder.controllers.shared.backoff import Backoff
@@ -30,7 +34,7 @@ from herder.errors import HerderError, SecretUnavailable, Unresolvable
 from herder.providers.base import ProviderReads
 from herder.providers.types import ObservedVM, Operation, TaskRef, TaskResult, TaskStatus
 from herder.reasons import Reason
-from herder.reconcile import metering
+from herder.reconcile import adoption, metering
 from herder.reconcile.capture import CaptureHold
 from herder.reconcile.conditions import Condition, summary
 from herder.reconcile.ecs import (
@@ -47,6 +51,7 @@ from herder.reconcile.ecs import (
     retries,
 )
 from herder.reconcile.narrate import told
+from herder.reconcile.quota import Usage
 from herder.reconcile.vm_spec import Resolved, image_ref, vm_spec
 
 log = logging.getLogger(__name__)
@@ -86,14 +91,12 @@ def recorded_of(server: ElasticCloudServer) -> Recorded:
 
 def _observe(reads: ProviderReads, recorded: Recorded, uid: str,
              task: TaskResult | None) -> tuple[ObservedVM | None, bool]:
-    """(the VM, whether it was read just now). The watch cache, unless a task just ended or we have not
-    seen our VM yet."""
-    fresh_needed = task is not None and task.status is not TaskStatus.RUNNING
+    """(the VM, whether it was read just now). The watch cache, unless a task failed or was lost (its leftovers
+    must be seen as they are) or we have not seen our VM yet. After a task that succeeded the cache may lag:
+    planning from it is safe, because any change is confirmed by a fresh read before it is made."""
+    fresh_needed = task is not None and task.status not in {TaskStatus.RUNNING, TaskStatus.SUCCEEDED}
     if not fresh_needed:
-        cache = reads.inventory.snapshot()
-        owned = [s for s in cache.values() if s.owner_uid == uid]
-        cached = next((cache[key] for key in (recorded.unique_id, uid) if key and key in cache),
-                      owned[0] if len(owned) == 1 else None)
+        cached = reads.inventory.lookup(uid, recorded.unique_id)
         if cached is not None:
             # A reading without devices (none of today's feeds) is completed by a direct read.
             return (cached, False) if cached.disks_known else (_read_now(reads, uid, cached.ref), True)
@@ -234,11 +237,24 @@ class Inputs:
     observed: ObservedVM | None
     fresh: bool  # `observed` was read from the backend just now (not the watch cache)
     desired: Desired
+    quotas: admission.Quotas
+
+
+def _adoption_target(reads: ProviderReads, resolved: Resolved, unique_id: str,
+                     lookups: Lookups) -> tuple[ObservedVM | None, str | None]:
+    """(the VM to adopt, read now, or None; why it may not be adopted). A refused VM is not observed: nothing of
+    it reaches this server's status, and no step is planned on it."""
+    target = reads.vms.find_by_unique_id(unique_id)
+    if target is None:
+        return None, None
+    uid = resolved.server.metadata.uid or ""
+    why = adoption.refused(resolved.zone, target, reads.vms.locate(target), uid, lookups.claimants(target.unique_id))
+    return (None, why) if why else (target, None)
 
 
 def gather(backends: Backends, body: dict[str, Any], lookups: Lookups, announce: Announce | None = None) -> Inputs:
-    """Resolve the ECS's references and observe its VM, through reads only. Raises HerderError when a reference
-    cannot be followed or the backend fails."""
+    """Resolve the ECS's references and observe its VM (the one to adopt, with the adoption checks), through
+    reads only. Raises HerderError when a reference cannot be followed or the backend fails."""
     server = ElasticCloudServer.model_validate(body)
     uid = server.metadata.uid or ""
     generation = server.metadata.generation or 0
@@ -246,41 +262,78 @@ def gather(backends: Backends, body: dict[str, Any], lookups: Lookups, announce:
     resolved, reads = resolve(backends, server, lookups, announce)
     task = _task(reads, server, recorded.pending_task) if recorded.pending_task else None
     observed, fresh = _observe(reads, recorded, uid, task)
+    restoring = lookups.restore_hold(server.metadata.namespace or "", server.metadata.name or "")
+    if server.status.restoring and restoring is None and observed is not None and not fresh:
+        # A restore just ended: see the VM as the revert left it, not as the feed last reported it.
+        observed, fresh = reads.inventory.refresh(observed.ref) or observed, True
     adopt = server.spec.adopt_from.unique_id if server.spec.adopt_from else None
+    refused = None
     if observed is None and adopt and not recorded.unique_id:
-        observed, fresh = reads.vms.find_by_unique_id(adopt), True
+        (observed, refused), fresh = _adoption_target(reads, resolved, adopt, lookups), True
     desired = Desired(
         spec=vm_spec(resolved), paused=annotation_set(server.metadata.annotations, PAUSED_ANNOTATION),
         recreate_requested=annotation_set(server.metadata.annotations, RECREATE_ANNOTATION), adopt_unique_id=adopt,
         power_cycle_allowed=server.spec.power_cycle_policy.value == "Automatic",
         image_changed=bool(server.status.image and server.status.image != image_ref(server.spec)),
-        held=_held(backends.backoff, server, generation), capture_hold=capture_hold.live(
+        held=_held(backends.backoff, server, generation), adoption_refused=refused, capture_hold=capture_hold.live(
             server.metadata.annotations, server.metadata.namespace or "", server.metadata.name or "", lookups),
+        restoring=restoring,
         **_pinned(server),
     )
-    return Inputs(server, resolved, reads, recorded, task, observed, fresh, desired)
+    return Inputs(server, resolved, reads, recorded, task, observed, fresh, desired, admission.read(server, lookups))
 
 
-def decide(inputs: Inputs) -> tuple[Plan, ObservedVM | None]:
+@dataclass(frozen=True)
+class Decision:
+    plan: Plan
+    observed: ObservedVM | None  # the VM it was planned on
+    desired: Desired  # with the ServerQuotas' refusal, if they refuse
+    growth: Usage | None  # what the step would have the server take more of: asked of the ServerQuotas
+
+
+def decide(inputs: Inputs) -> Decision:
     """The planner's step, and the VM it was planned on: a change planned on a cached reading is confirmed on
     a fresh read of the same VM first (found by identity already: it may not carry our mark yet, e.g. to
-    adopt)."""
-    observed = inputs.observed
-    p = plan(inputs.desired, observed, inputs.recorded, inputs.task)
+    adopt). A step that makes the server take more is admitted against the namespace's ServerQuotas (by
+    stored status); refused, the planner is asked again with the refusal (no create, adoption or growth)."""
+    observed, desired = inputs.observed, inputs.desired
+    p = plan(desired, observed, inputs.recorded, inputs.task)
     if p.step in _CHANGES and observed is not None and not inputs.fresh:
         observed = inputs.reads.inventory.refresh(observed.ref)
-        p = plan(inputs.desired, observed, inputs.recorded, inputs.task)
-    return p, observed
+        p = plan(desired, observed, inputs.recorded, inputs.task)
+    growth = admission.wanted(inputs.server, observed, p.step, inputs.quotas.image_bytes)
+    over = admission.refused(inputs.server, growth, inputs.quotas) if growth is not None else None
+    if over:
+        desired = replace(desired, quota_refused=over)
+        p = plan(desired, observed, inputs.recorded, inputs.task)
+    return Decision(p, observed, desired, growth)
 
 
 def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pass:
     """One pass; raises HerderError when a reference cannot be followed or the backend fails (see
-    `server_failed`)."""
+    `server_failed`). A server that is adopting a VM holds the adoption lock from the owner-mark check to the
+    mark, so two servers never take the same VM."""
+    server = ElasticCloudServer.model_validate(body)
+    adopting = server.spec.adopt_from is not None and not server.status.unique_id
+    with runtime.adoption_lock if adopting else contextlib.nullcontext():
+        return _sync(runtime, body, lookups)
+
+
+def _sync(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pass:
     inputs = gather(runtime, body, lookups)
-    server, recorded, desired, resolved = inputs.server, inputs.recorded, inputs.desired, inputs.resolved
+    server, recorded, resolved = inputs.server, inputs.recorded, inputs.resolved
     uid = server.metadata.uid or ""
     generation = server.metadata.generation or 0
-    p, observed = decide(inputs)
+    decision = decide(inputs)
+    p, observed, desired = decision.plan, decision.observed, decision.desired
+    if decision.growth is not None:
+        # The ledger has the last word: it also counts what this process granted since the statuses were written.
+        granted = admission.grant(runtime, server, decision.growth, inputs.quotas)
+        if granted != desired.quota_refused:
+            desired = replace(desired, quota_refused=granted)
+            p = plan(desired, observed, recorded, inputs.task)
+    if server.status.restoring and desired.restoring is None:
+        restored(server, p)
     provider = resolved.zone.spec.provider
     handle = runtime.ready_provider(provider.kind.value, provider.name)
     if p.step not in {Step.NONE, Step.WAIT}:
@@ -295,6 +348,8 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pas
     if pending is not None and pending.finished:
         pending = None  # the backend had nothing to do
     fields = _fields(server, resolved, observed, pending, p, desired.capture_hold)
+    # The restore's go-ahead: no task of this server's own is in flight any more.
+    fields["restoring"] = desired.restoring[0] if desired.restoring is not None and pending is None else None
     fields["metering"] = _metered((body.get("status") or {}).get("metering"), observed if not p.forget_identity
                                   else None)
     # A task in flight is followed; a failed step is retried when its backoff runs out; otherwise wait.
@@ -315,6 +370,20 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pas
         notices += (Notice("Normal", said.do, said.summary),)
     return Pass(new_status(body.get("status") or {}, p.conditions, generation, fields), delay, failed=failed,
                 notices=notices)
+
+
+def restored(server: ElasticCloudServer, p: Plan) -> None:
+    """The first pass after a restore: say so if the revert left the server off its spec (it is put back)."""
+    differ = [c for c in p.conditions if c.type == CONFIG_SYNCED and not c.status]
+    if not differ:
+        return
+    body = {"apiVersion": server.api_version, "kind": server.kind,
+            "metadata": {"name": server.metadata.name, "namespace": server.metadata.namespace,
+                         "uid": server.metadata.uid}}
+    message = f"after the restore the server differs from its spec: {differ[0].message}"
+    log.info("ECS %s/%s: %s", server.metadata.namespace, server.metadata.name, message)
+    with contextlib.suppress(LookupError):  # outside a running operator there is no event queue
+        kopf.event(cast(kopf.Body, body), type="Normal", reason="RevertedOffSpec", message=message[:1000])
 
 
 def server_failed(runtime: Runtime, body: dict[str, Any], exc: HerderError) -> Pass:

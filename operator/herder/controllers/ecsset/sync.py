@@ -21,7 +21,8 @@ from herder.controllers.zone.choice import candidates, request_for
 from herder.errors import HerderError, Unresolvable
 from herder.reasons import Reason
 from herder.reconcile.conditions import READY, Condition
-from herder.reconcile.ecsset import Child, plan_set, template_hash
+from herder.reconcile.ecsset import Child, QuotaRoom, plan_set, template_hash
+from herder.reconcile.quota import requested
 from herder.reconcile.zone import choose_zone
 
 SERVERS = "elasticcloudservers"
@@ -39,7 +40,7 @@ def child_of(name: str, body: Mapping[str, Any]) -> tuple[str, Child] | None:
     status, spec = body.get("status") or {}, body.get("spec") or {}
     image = spec.get("image") or {}
     return str(owners[0]["uid"]), Child(
-        name=name, ready=(condition_in(status, READY) or {}).get("status") == "True",
+        name=name, uid=str(meta.get("uid") or ""), ready=(condition_in(status, READY) or {}).get("status") == "True",
         zone=spec.get("availabilityZone") or status.get("zone"), deleting=bool(meta.get("deletionTimestamp")),
         template_hash=(meta.get("annotations") or {}).get(TEMPLATE_HASH),
         image=f"{image.get('kind')}/{image.get('name')}" if image else None,
@@ -95,10 +96,27 @@ def _update_in_place(server_set: ElasticCloudServerSet, child: Child, current: s
         "annotations": dict(template.annotations or {}) | {TEMPLATE_HASH: current}}})
 
 
+def _room(runtime: Runtime, server_set: ElasticCloudServerSet, children: list[Child],
+          lookups: Lookups) -> QuotaRoom | None:
+    """How many more children the namespace's ServerQuotas admit (children made but not admitted yet count as
+    taking their share already); None when nothing limits them."""
+    namespace = server_set.metadata.namespace or ""
+    quotas = lookups.namespace_quotas(namespace)
+    if not quotas:
+        return None
+    spec = server_set.spec.template.spec
+    each = requested(spec.to_k8s(), lookups.image_size(namespace, spec.image))
+    members = [c.uid for c in children if not c.deleting]
+    fits, why = runtime.ledger.room(namespace, each, members, quotas, lookups.namespace_usage(namespace))
+    return QuotaRoom(fits, why or "") if fits is not None else None
+
+
 def sync_set(runtime: Runtime, body: dict[str, Any], children: list[Child], lookups: Lookups) -> Pass:
     server_set = ElasticCloudServerSet.model_validate(body)
     namespace, name = server_set.metadata.namespace or "", server_set.metadata.name or ""
-    plan = plan_set(server_set, children)
+    room = _room(runtime, server_set, children, lookups) if len([c for c in children if not c.deleting]) \
+        < server_set.spec.replicas else None
+    plan = plan_set(server_set, children, room)
     current = template_hash(server_set)
     by_name = {c.name: c for c in children}
     try:
@@ -117,10 +135,16 @@ def sync_set(runtime: Runtime, body: dict[str, Any], children: list[Child], look
             log.info("ECS set %s/%s: updating %s in place", namespace, name, child_name)
             _update_in_place(server_set, by_name[child_name], current)
     except ApiException as exc:
-        raise HerderError(f"Kubernetes refused a change to a child: {exc.status} {exc.reason}",
+        raise HerderError(f"Kubernetes refused a change to a server of the set: {kube.refusal(exc)}",
                           reason=Reason.SCALE_FAILED) from None
     generation = server_set.metadata.generation or 0
-    return Pass(new_status(body.get("status") or {}, [plan.ready], generation, dict(plan.status)), None)
+    # Stopped at a quota's limit: woken when room frees up or a quota changes, and looks again on the backoff.
+    blocked = plan.ready.reason is Reason.QUOTA_EXCEEDED
+    runtime.ledger.wait(namespace, server_set.metadata.uid or "", blocked)
+    delay = runtime.backoff.retry(server_set.metadata.uid or "")[0] if blocked else None
+    if not blocked:
+        runtime.backoff.succeeded(server_set.metadata.uid or "")
+    return Pass(new_status(body.get("status") or {}, [plan.ready], generation, dict(plan.status)), delay)
 
 
 def set_failed(runtime: Runtime, body: dict[str, Any], exc: HerderError) -> Pass:

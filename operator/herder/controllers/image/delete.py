@@ -12,7 +12,7 @@ from herder.controllers.image.sync import model
 from herder.controllers.shared import tasks
 from herder.controllers.shared.indexes import Lookups
 from herder.controllers.shared.runtime import Runtime
-from herder.errors import NotSupported, ProviderError
+from herder.errors import NotSupported, ProviderError, Unresolvable
 from herder.providers.types import TaskStatus
 from herder.reconcile.image import deletion_policy
 
@@ -36,6 +36,12 @@ def delete_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Loo
         return "no template to delete"
     try:
         images = images_of(runtime, image, lookups, server)
+    except Unresolvable as exc:
+        if not (status.unique_id or status.pending_task or status.provider) and not runtime.warming_up():
+            # Its provider never existed or never became ready: nothing was ever made, nothing to wait for.
+            return f"nothing was made on the backend ({exc}): nothing to delete"
+        raise
+    try:
         result = tasks.wait(images.task, images.destroy_template(identity), DELETE_WAIT_SECONDS)
     except NotSupported as exc:
         return str(exc)

@@ -15,7 +15,7 @@ from herder.controllers.shared.daemon import Pass, Progress
 from herder.controllers.shared.indexes import Lookups
 from herder.controllers.shared.runtime import Runtime
 from herder.controllers.shared.status import condition_in, new_status
-from herder.errors import HerderError, ImportFailed, NotSupported, Unresolvable
+from herder.errors import HerderError, ImportFailed, NotSupported, QuotaExceeded, Unresolvable
 from herder.providers.types import Operation
 from herder.reasons import Reason
 from herder.reconcile.conditions import READY, Condition
@@ -29,6 +29,7 @@ from herder.reconcile.image import (
     source_used,
     template_name,
 )
+from herder.reconcile.quota import Usage
 
 log = logging.getLogger(__name__)
 KINDS = {"images": "Image", "clusterimages": "ClusterImage"}
@@ -61,6 +62,7 @@ def sync_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Looku
     if step is SourceStep.HELD:
         return Pass(dict(current), BACKOFF.remaining(uid))  # woken early: the retry is not due yet
     delay: float | None = None
+    _admit(runtime, kind, image, lookups)
     if step is SourceStep.FIND:
         conditions, fields = _find(runtime, image, lookups)
     elif step is SourceStep.CAPTURE:
@@ -69,6 +71,18 @@ def sync_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Looku
         conditions, fields = _import(runtime, kind, image, lookups, progress)
     BACKOFF.succeeded(uid)
     return Pass(_status(image, current, conditions, fields), delay)
+
+
+def _admit(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: Lookups) -> None:
+    """A private image takes one of its namespace's images (ServerQuota) before its template is made or found;
+    raises QuotaExceeded when none is left. Public images (ClusterImage) count against no namespace."""
+    namespace = image.metadata.namespace
+    if kind != "Image" or not namespace:
+        return
+    refused = runtime.ledger.admit(namespace, image.metadata.uid or "", Usage(images=1),
+                                   lookups.namespace_quotas(namespace), lookups.namespace_usage(namespace))
+    if refused:
+        raise QuotaExceeded(f"{refused}; no template was made. Delete an Image, or ask for a larger ServerQuota")
 
 
 def image_failed(kind: str, body: dict[str, Any], exc: HerderError) -> Pass:

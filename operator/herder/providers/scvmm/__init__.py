@@ -9,6 +9,7 @@ from herder.providers.liveness import Liveness
 from herder.providers.scvmm.driver import CATrust, Driver, protocol_options
 from herder.providers.scvmm.inventory import SCVMMInventory
 from herder.providers.scvmm.shell import Meter, RequestHook
+from herder.providers.scvmm.snapshots import SCVMMSnapshots
 from herder.providers.scvmm.unsupported import SCVMMImages, SCVMMPools
 from herder.providers.scvmm.vms import SCVMMVMs
 from herder.providers.scvmm.zones import SCVMMZones
@@ -18,7 +19,8 @@ BULK_READ_SECONDS = 10.0
 
 
 class SCVMMProvider:
-    """`Provider` for one SCVMM: `.endpoint` (the driver), `.vms`, `.inventory`, `.images`, `.pools` and `.zones`.
+    """`Provider` for one SCVMM: `.endpoint` (the driver), `.vms`, `.inventory`, `.snapshots`, `.images`, `.pools`
+    and `.zones`.
 
     `transport` is herder's name: `basic` (Basic over https, pywinrm's "ssl"), `ntlm`, `kerberos` or
     `credssp`. The servers and the inventory each get their own PowerShell process.
@@ -46,6 +48,7 @@ class SCVMMProvider:
         watch = Driver(endpoint_url, credentials, options, meter, vmm_server=vmm_server, job_timeout=job_timeout)
         self.inventory = SCVMMInventory(watch, interval=inventory_interval)
         self.vms = SCVMMVMs(self.endpoint)
+        self.snapshots = SCVMMSnapshots(self.endpoint, self.vms)
         self.images = SCVMMImages()
         self.pools = SCVMMPools()
         self.zones = SCVMMZones(self.endpoint)
@@ -56,4 +59,4 @@ class SCVMMProvider:
         self._trust.close()
 
 
-__all__ = ["Driver", "SCVMMInventory", "SCVMMProvider", "SCVMMVMs"]
+__all__ = ["Driver", "SCVMMInventory", "SCVMMProvider", "SCVMMSnapshots", "SCVMMVMs"]

@@ -53,13 +53,6 @@ class VCenterInventory(InventoryCache):
                 log.debug("cancel of the inventory wait failed: %s", exc)
         self._join(self._max_wait + 10)
 
-    def owned_by(self, uid: str) -> list[ObservedVM] | None:
-        """VMs marked with ECS `uid`, from the cache; None until the first full listing arrived."""
-        if not self._synced.is_set():
-            return None
-        with self._lock:
-            return [s for s in self._servers.values() if s.owner_uid == uid]
-
     def refresh(self, ref: str) -> ObservedVM | None:
         """Re-read one VM into the cache right after herder's own task, instead of waiting for the feed."""
 
@@ -180,12 +173,12 @@ class VCenterInventory(InventoryCache):
         changes: list[Change] = []
         old_uuid = self._uuid_of.pop(ref, None)
         if old_uuid is not None and (server is None or server.unique_id != old_uuid):
-            del self._servers[old_uuid]
+            self._drop(old_uuid)
             changes.append((None, old_uuid))
         if server is not None:
             self._uuid_of[ref] = server.unique_id
             if self._servers.get(server.unique_id) != server:
-                self._servers[server.unique_id] = server
+                self._store(server)
                 changes.append((server, server.unique_id))
         return changes
 

@@ -6,7 +6,7 @@ the same whichever path saw it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from pyVmomi import vim
@@ -35,6 +35,7 @@ PROPERTIES = (
     "guest.ipAddress",
     "guest.net",
     "customValue",
+    "snapshot",
 )
 # A VM's devices and the disk names herder keeps in its extraConfig: large, so the watch does not carry them.
 DEVICE_PROPERTIES = ("config.hardware.device", "config.extraConfig")
@@ -45,7 +46,7 @@ WATCHED_PROPERTIES = (*(p for p in PROPERTIES if p not in DEVICE_PROPERTIES), "c
 # Where a VM's cached properties keep its disks, derived from DEVICE_PROPERTIES (the raw lists are not kept).
 DISKS = "disks"
 
-_POWER = {
+POWER = {
     "poweredOn": PowerState.ON,
     "poweredOff": PowerState.OFF,
     "suspended": PowerState.SUSPENDED,
@@ -87,6 +88,20 @@ def observed_disks(devices: Any, names: Mapping[str, str]) -> tuple[ObservedDisk
             ObservedDisk(key=str(disk.key), size_bytes=int(disk.capacityInBytes or 0), name=name, is_os_disk=is_os)
         )
     return tuple(result)
+
+
+def snapshot_nodes(roots: Any, parent: Any = None) -> Iterator[tuple[Any, Any]]:
+    """(node, its parent node or None) for every node of a snapshot tree (VirtualMachineSnapshotTree)."""
+    for node in roots or ():
+        yield node, parent
+        yield from snapshot_nodes(node.childSnapshotList, node)
+
+
+def snapshot_ids(info: Any) -> frozenset[str]:
+    """The morefs of every snapshot in a VM's `snapshot` property (VirtualMachineSnapshotInfo)."""
+    if info is None:
+        return frozenset()
+    return frozenset(str(node.snapshot._moId) for node, _ in snapshot_nodes(info.rootSnapshotList))
 
 
 def owner_of(custom_values: Any, owner_key: int | None) -> str | None:
@@ -135,7 +150,7 @@ def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None,
         unique_id=str(uuid),
         ref=ref,
         name=str(props.get("name", "")),
-        power=_POWER.get(str(props.get("runtime.powerState")), PowerState.OFF),
+        power=POWER.get(str(props.get("runtime.powerState")), PowerState.OFF),
         cpu=int(props.get("config.hardware.numCPU") or 0),
         memory_mib=int(props.get("config.hardware.memoryMB") or 0),
         owner_uid=owner_of(props.get("customValue"), owner_key),
@@ -147,4 +162,5 @@ def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None,
         ip_addresses=_ips(props),
         cpu_hot_add=bool(props.get("config.cpuHotAddEnabled")),
         memory_hot_add=bool(props.get("config.memoryHotAddEnabled")),
+        snapshots=snapshot_ids(props.get("snapshot")),
     )
