@@ -1,5 +1,6 @@
 """herder plan's planning against the fake provider: the steps it lists are the ones the operator's passes then
-take (compared with the Events those passes post), it only ever reads the backend, and its JSON validates
+take (compared with the Events those passes post: ECSs, snapshots, restores), refusals (ServerQuota, adoption)
+and a restore's hold read as the operator reports them, it only ever reads the backend, and its JSON validates
 against docs/plan.schema.json."""
 
 from __future__ import annotations
@@ -12,11 +13,27 @@ from typing import Any
 import jsonschema
 import pytest
 
-from fakes.harness import NAMESPACE, Body, Harness, changed, pool, server, server_set
+from fakes.harness import (
+    NAMESPACE,
+    Body,
+    Harness,
+    advance,
+    changed,
+    condition,
+    pool,
+    server,
+    server_set,
+    server_snapshot,
+    snapshot_restore,
+)
 from herder.api import AvailabilityZone, ResourcePool
+from herder.api.metadata import API_VERSION
+from herder.controllers.ecs.sync import sync_server
+from herder.controllers.restore.sync import sync_restore
 from herder.controllers.shared.backoff import Backoff
+from herder.controllers.snapshot.sync import sync_snapshot
 from herder.errors import HerderError, ProviderNotReady
-from herder.plan import images, pools, servers, sets
+from herder.plan import images, pools, servers, sets, snapshots
 from herder.plan.context import Context
 from herder.plan.model import Action, Change, Do, ObjectPlan, PlanResult, Problem, Step, to_json
 from herder.plan.render import render
@@ -28,8 +45,8 @@ from herder.reconcile.pool import pool_spec
 
 GIB = 1024**3
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "plan.schema.json").read_text())
-READS = {"vms.find", "vms.find_by_unique_id", "vms.task", "inventory.refresh", "images.find_template",
-         "images.task", "pools.observe", "zones.capacity"}
+READS = {"vms.find", "vms.find_by_unique_id", "vms.locate", "vms.task", "inventory.refresh", "images.find_template",
+         "images.task", "pools.observe", "zones.capacity", "snapshots.find", "snapshots.task"}
 
 
 class ReadOnlyBackends:
@@ -202,9 +219,13 @@ def test_the_read_only_view_has_no_way_to_change_anything(harness: Harness) -> N
     for member, mutators in (("vms", ("create", "reconfigure", "set_power", "destroy", "adopt", "release",
                                       "relocate")),
                              ("images", ("capture", "import_ovf", "destroy_template")),
-                             ("pools", ("ensure", "delete")), ("inventory", ("start", "subscribe", "stop"))):
+                             ("pools", ("ensure", "delete")), ("inventory", ("start", "subscribe", "stop")),
+                             ("snapshots", ("create", "revert", "remove"))):
         for name in mutators:
             assert not hasattr(getattr(view, member), name), f"{member}.{name}"
+    for name in ("create", "revert", "remove"):
+        assert not hasattr(view.snapshots, name), f"snapshots.{name}"
+    assert {n for n in dir(view.snapshots) if not n.startswith("_")} == {"find", "task"}
     assert not hasattr(view, "endpoint")
 
 
@@ -225,3 +246,175 @@ def test_json_output_validates_and_exit_codes_follow_terraform() -> None:
     assert "~ ElasticCloudServer a/b will change" in text and "spec.cpu: 2 -> 4" in text
     assert "! Invalid: spec.source: Required value" in text and "\033[" not in text
     assert "\033[" in render(PlanResult([changed_one]), colour=True)
+
+
+def quota(name: str, **hard: Any) -> Body:
+    return {"apiVersion": API_VERSION, "kind": "ServerQuota",
+            "metadata": {"name": name, "namespace": NAMESPACE, "uid": f"uid-{name}"}, "spec": {"hard": hard}}
+
+
+def test_a_create_over_quota_is_blocked_as_the_operator_refuses_it(harness: Harness) -> None:
+    """Admission is part of deciding: the plan reports the operator's QuotaExceeded, with its numbers."""
+    first, _ = harness.provision(server("web-1", cpu=2, memory="4Gi"))
+    second = server("web-2", cpu=2, memory="4Gi")
+    ctx = context(harness, quota("small", servers=2, cpu=3), first, second)
+
+    outcome = servers.plan_server(ctx, second)
+
+    assert [(s.do, s.reason) for s in outcome.steps] == [(Do.BLOCKED, "QuotaExceeded")]
+    assert "vCPUs 2 in use + 2 requested > 3 allowed" in outcome.steps[0].summary
+    refused = sync_server(harness.runtime, second, ctx.world.lookups)
+    provisioned = condition(refused.status, "Provisioned")
+    assert (provisioned["reason"], f"Provisioned: {provisioned['message']}") == ("QuotaExceeded",
+                                                                                 outcome.steps[0].summary)
+    assert "vms.create" not in harness.fake.calls and not refused.notices
+
+    roomy = context(harness, quota("small", servers=2, cpu=4), first, second)
+    assert dos(servers.plan_server(roomy, second).steps) == ["Create"]
+
+
+def test_a_resize_over_quota_changes_nothing_but_the_rest_goes_ahead(harness: Harness) -> None:
+    body, _ = harness.provision(server("web-1", cpu=2, memory="4Gi", powerCyclePolicy="Automatic"))
+    wanted = changed(body, cpu=4, placement={"host": "DC0_C0_H1"})
+    ctx = context(harness, quota("small", cpu=3), wanted)
+
+    outcome = servers.plan_server(ctx, wanted)
+
+    assert [(s.do, s.reason) for s in outcome.steps] == [(Do.RELOCATE, None), (Do.BLOCKED, "QuotaExceeded")]
+    _, posted = operator_steps_with(harness, wanted, ctx)
+    assert posted == ["Relocate"]
+
+
+def operator_steps_with(harness: Harness, body: Body, ctx: Context) -> tuple[Body, list[str]]:
+    """The operator's passes over the plan's own indexes (its quotas and restores included)."""
+    posted: list[str] = []
+    for _ in range(20):
+        result = sync_server(harness.runtime, body, ctx.world.lookups)
+        body = advance(body, result)
+        posted += [n.reason for n in result.notices if n.type == "Normal"]
+        pending = body["status"].get("pendingTask")
+        if pending is None and not any(n.type == "Normal" for n in result.notices):
+            return body, posted
+        if pending is not None:
+            harness.fake.tasks.succeed(pending["id"])
+    raise AssertionError(f"the operator did not settle; steps so far {posted}")
+
+
+def test_an_adoption_the_rules_refuse_is_blocked_as_the_operator_refuses_it(harness: Harness) -> None:
+    taken_vm = harness.fake.vms.add("legacy", owner_uid="someone-else")
+    body = server("adopter", adoptFrom={"uniqueID": taken_vm.unique_id})
+    ctx = context(harness, body)
+
+    outcome = servers.plan_server(ctx, body)
+
+    assert [(s.do, s.reason) for s in outcome.steps] == [(Do.BLOCKED, "AdoptionRefused")]
+    assert "belongs to another herder object" in outcome.steps[0].summary
+    assert {"vms.find_by_unique_id", "vms.locate"} <= set(harness.fake.calls) <= READS
+    refused = sync_server(harness.runtime, body, ctx.world.lookups)
+    provisioned = condition(refused.status, "Provisioned")
+    assert f"Provisioned: {provisioned['message']}" == outcome.steps[0].summary
+    assert "vms.adopt" not in harness.fake.calls
+
+
+def test_a_server_a_restore_holds_plans_no_change(harness: Harness) -> None:
+    body, _ = harness.provision(server("web-1"))
+    wanted = changed(body, cpu=4)
+    holding = snapshot_restore("undo", "s1") | {"status": {"phase": "Holding", "server": "web-1"}}
+
+    outcome = servers.plan_server(context(harness, wanted, holding), wanted)
+
+    assert [(s.do, s.reason) for s in outcome.steps] == [(Do.WAIT, "Restoring")]
+    assert outcome.steps[0].summary == "ServerSnapshotRestore undo is reverting this server: no change until it ends"
+    assert servers.plan_server(context(harness, wanted), wanted).steps[0].do is not Do.WAIT
+
+
+def snapshot_events(result: Any) -> list[tuple[str, str]]:
+    return [(n.reason, n.message) for n in result.notices if n.type == "Normal"]
+
+
+def test_a_snapshot_plan_is_the_step_the_operator_then_takes(harness: Harness) -> None:
+    ecs, _ = harness.provision(server("web-1"))
+    snap = server_snapshot("s1", quiesce=True)
+    ctx = context(harness, ecs, snap)
+    harness.fake.calls.clear()
+
+    outcome = snapshots.plan_snapshot(ctx, snap)
+
+    assert [(s.do.value, s.summary) for s in outcome.steps] == [
+        ("TakeSnapshot", f"take a snapshot of server web-1 (VM {NAMESPACE}.web-1) without memory, quiesced first "
+                         "(the guest's file systems are flushed)")]
+    assert set(harness.fake.calls) <= READS, harness.fake.calls
+    taken = sync_snapshot(harness.runtime, snap, ctx.world.lookups)
+    assert snapshot_events(taken) == [(s.do.value, s.summary) for s in outcome.steps]
+    snap = advance(snap, taken)
+    harness.fake.tasks.succeed(snap["status"]["pendingTask"]["id"])
+    snap = advance(snap, sync_snapshot(harness.runtime, snap, ctx.world.lookups))
+    assert snapshots.plan_snapshot(context(harness, ecs, snap), snap) == snapshots.Outcome()
+    memory = server_snapshot("s2", memory=True)
+    assert "with memory" in snapshots.plan_snapshot(context(harness, ecs, memory), memory).steps[0].summary
+
+
+def test_a_snapshot_of_a_server_not_made_yet_waits_for_it(harness: Harness) -> None:
+    fresh, snap = server("later"), server_snapshot("s1", "later")
+    outcome = snapshots.plan_snapshot(context(harness, fresh, snap), snap)
+    assert [(s.do, s.reason) for s in outcome.steps] == [(Do.WAIT, "ServerNotReady")]
+
+
+def restore_world(harness: Harness, **restore_spec: Any) -> tuple[Body, Body, Body]:
+    """A running server, a snapshot of it taken without memory, and a new restore of it."""
+    ecs, _ = harness.provision(server("web-1"))
+    snap = server_snapshot("s1")
+    ctx = context(harness, ecs, snap)
+    snap = advance(snap, sync_snapshot(harness.runtime, snap, ctx.world.lookups))
+    harness.fake.tasks.succeed(snap["status"]["pendingTask"]["id"])
+    snap = advance(snap, sync_snapshot(harness.runtime, snap, context(harness, ecs, snap).world.lookups))
+    harness.fake.calls.clear()
+    return ecs, snap, snapshot_restore("undo", "s1", **restore_spec)
+
+
+def test_a_restore_plan_is_the_revert_and_power_steps_the_operator_then_takes(harness: Harness) -> None:
+    ecs, snap, undo = restore_world(harness, powerState="On")
+
+    outcome = snapshots.plan_restore(context(harness, ecs, snap, undo), undo)
+
+    unique_id = snap["status"]["uniqueID"]
+    assert [(s.do.value, s.summary) for s in outcome.steps] == [
+        ("Revert", f"revert server web-1 (VM {NAMESPACE}.web-1) to snapshot s1 ({unique_id}): its disks, CPU, "
+                   "memory and power state as the snapshot kept them; what changed since is lost"),
+        ("PowerOn", "power on server web-1 after the revert (the restore's spec.powerState is On)")]
+    assert outcome.steps[0].data_loss and outcome.steps[1].changes == (Change("power", "Off", "On"),)
+    assert set(harness.fake.calls) <= READS, harness.fake.calls
+
+    posted: list[tuple[str, str]] = []
+    for _ in range(10):  # the restore's passes, the server giving its go-ahead when held
+        ctx = context(harness, ecs, snap, undo)
+        if (undo.get("status") or {}).get("phase") == "Holding":
+            ecs = advance(ecs, sync_server(harness.runtime, ecs, ctx.world.lookups))
+            ctx = context(harness, ecs, snap, undo)
+        result = sync_restore(harness.runtime, undo, ctx.world.lookups)
+        posted += snapshot_events(result)
+        undo = advance(undo, result)
+        if undo["status"].get("pendingTask"):
+            harness.fake.tasks.succeed(undo["status"]["pendingTask"]["id"])
+        if undo["status"]["phase"] == "Completed":
+            break
+    assert undo["status"]["phase"] == "Completed"
+    assert posted == [(s.do.value, s.summary) for s in outcome.steps]
+    assert snapshots.plan_restore(context(harness, ecs, snap, undo), undo) == snapshots.Outcome()
+
+
+def test_a_restore_without_a_power_state_is_the_revert_alone_and_waits_for_a_busy_server(harness: Harness) -> None:
+    ecs, snap, undo = restore_world(harness)
+    assert dos(snapshots.plan_restore(context(harness, ecs, snap, undo), undo).steps) == ["Revert"]
+    busy = ecs | {"status": ecs["status"] | {"pendingTask": {"id": "task-9", "operation": "reconfigure",
+                                                             "startedAt": "2030-01-01T00:00:00Z"}}}
+    waiting = snapshots.plan_restore(context(harness, busy, snap, undo), undo)
+    assert [(s.do, s.reason) for s in waiting.steps] == [(Do.WAIT, "Restoring")]
+    assert "waiting for web-1 to finish" in waiting.steps[0].summary
+
+
+def test_a_restore_of_a_snapshot_not_taken_yet_waits_for_it(harness: Harness) -> None:
+    ecs, _ = harness.provision(server("web-1"))
+    snap, undo = server_snapshot("s1"), snapshot_restore("undo", "s1")
+    outcome = snapshots.plan_restore(context(harness, ecs, snap, undo), undo)
+    assert [(s.do, s.reason) for s in outcome.steps] == [(Do.WAIT, "SnapshotNotReady")]

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from herder.api.metadata import Scope
 from herder.api.registry import BY_KIND, KINDS
-from herder.plan import images, places, pools, servers, sets
+from herder.plan import images, places, pools, servers, sets, snapshots
 from herder.plan.backends import PlanBackends
 from herder.plan.cluster import Access, Cluster, Rejected, Unavailable
 from herder.plan.context import Context, Outcome
@@ -55,6 +55,9 @@ def _planners(ctx: Context, kind: str) -> tuple[Callable[[Body], Outcome], Calla
         "AvailabilityZone": (lambda b: places.plan_zone(ctx, b), lambda b: places.zone_deletion(ctx, b)),
         "VCenter": (lambda b: places.plan_endpoint(ctx, b), lambda b: places.endpoint_deletion(ctx, b)),
         "SCVMM": (lambda b: places.plan_endpoint(ctx, b), lambda b: places.endpoint_deletion(ctx, b)),
+        "ServerSnapshot": (lambda b: snapshots.plan_snapshot(ctx, b), lambda b: snapshots.snapshot_deletion(ctx, b)),
+        "ServerSnapshotRestore": (lambda b: snapshots.plan_restore(ctx, b),
+                                  lambda b: snapshots.restore_deletion(ctx, b)),
     }
     return table.get(kind)
 

@@ -8,10 +8,11 @@ from typing import Protocol
 
 from herder.controllers.shared.runtime import Backends
 from herder.errors import HerderError, ProviderNotReady
-from herder.plan.model import Do, Problem, Step
+from herder.plan.model import Change, Do, Problem, Step
 from herder.plan.world import Key, World
 from herder.providers.types import EndpointInfo
 from herder.reasons import Health, Reason
+from herder.reconcile.narrate import Told
 
 # Waiting for another object to be made or to finish something: the operator waits, and so does the plan.
 _WAITS = frozenset({Reason.IMAGE_NOT_READY, Reason.RESOURCE_POOL_NOT_READY, Reason.PARENT_NOT_READY,
@@ -53,3 +54,9 @@ def unresolved(exc: HerderError) -> Outcome:
     if not isinstance(exc, ProviderNotReady) and (exc.reason in _WAITS or exc.reason.health is Health.PROGRESS):
         return Outcome(steps=[Step(Do.WAIT, f"waits: {exc}", reason=exc.reason.value)])
     return Outcome(problems=[Problem(exc.reason.value, str(exc))])
+
+
+def told_step(said: Told) -> Step:
+    """A step in the words the operator's Event for it uses (`reconcile.narrate`)."""
+    return Step(Do(said.do), said.summary, tuple(Change(*c) for c in said.changes), said.data_loss,
+                details=dict(said.details))

@@ -51,6 +51,10 @@ class Do(enum.StrEnum):
     UPDATE_POOL = "UpdatePool"
     DELETE_POOL = "DeletePool"
     KEEP_POOL = "KeepPool"
+    # ServerSnapshot and ServerSnapshotRestore
+    TAKE_SNAPSHOT = "TakeSnapshot"
+    REMOVE_SNAPSHOT = "RemoveSnapshot"
+    REVERT = "Revert"
     # AvailabilityZone, VCenter, SCVMM
     CHECK_ZONE = "CheckZone"
     CONNECT = "Connect"

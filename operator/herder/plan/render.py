@@ -12,9 +12,9 @@ _COLOURS = {"green": "\033[32m", "yellow": "\033[33m", "red": "\033[31m", "bold 
 _ACTIONS = {Action.CREATE: ("+", "green", "will be created"), Action.CHANGE: ("~", "yellow", "will change"),
             Action.DELETE: ("-", "red", "will be deleted"), Action.ERROR: ("!", "bold red", "has problems"),
             Action.NONE: ("=", "dim", "no changes")}
-_ADDS = {Do.CREATE, Do.CREATE_SERVER, Do.CREATE_POOL, Do.IMPORT, Do.CAPTURE}
+_ADDS = {Do.CREATE, Do.CREATE_SERVER, Do.CREATE_POOL, Do.IMPORT, Do.CAPTURE, Do.TAKE_SNAPSHOT}
 _REMOVES = {Do.DESTROY, Do.DELETE_SERVER, Do.DELETE_POOL, Do.DELETE_TEMPLATE, Do.RECREATE, Do.REMOVE_FAILED_CREATE,
-            Do.REPLACE_SERVER}
+            Do.REPLACE_SERVER, Do.REMOVE_SNAPSHOT}
 
 
 class _Paint:

@@ -16,24 +16,19 @@ from typing import Any
 from herder.api import ElasticCloudServer
 from herder.controllers.ecs.sync import decide, gather, recorded_of
 from herder.errors import HerderError
-from herder.plan.context import Context, Outcome, unresolved
-from herder.plan.model import Change, Do, Step
+from herder.plan.context import Context, Outcome, told_step, unresolved
+from herder.plan.model import Do, Step
 from herder.providers.types import ObservedDisk, ObservedVM
 from herder.reasons import Health, Reason
 from herder.reconcile.conditions import READY
 from herder.reconcile.ecs import PAUSED, Fate, Plan, Recorded, fate, leaf, plan
 from herder.reconcile.ecs import Step as Next
-from herder.reconcile.narrate import Told, disks, told
+from herder.reconcile.narrate import disks, told
 from herder.reconcile.vm_spec import image_ref
 from herder.reconcile.zone import ZoneChoice
 
 # Enough for any sequence the planner makes (move, power off, reconfigure, power on, ...): a guard, not a limit.
 MAX_STEPS = 12
-
-
-def _step(said: Told) -> Step:
-    return Step(Do(said.do), said.summary, tuple(Change(*c) for c in said.changes), said.data_loss,
-                details=dict(said.details))
 
 
 def _after(vm: ObservedVM, p: Plan, uid: str) -> ObservedVM | None:
@@ -94,7 +89,7 @@ def plan_server(ctx: Context, body: dict[str, Any]) -> Outcome:
             outcome.steps.append(Step(Do.WAIT, f"a {pending.operation if pending else ''} task is in flight; "
                                       "herder follows it to its end before it plans again", reason=Reason.TASK_RUNNING))
             return outcome
-        outcome.steps.append(_step(told(p, vm, desired, zone=zone, pool=pool, image=image,
+        outcome.steps.append(told_step(told(p, vm, desired, zone=zone, pool=pool, image=image,
                                        choice=choices[-1].message if choices else None)))
         if p.step is Next.CREATE:
             return outcome

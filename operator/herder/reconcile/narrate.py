@@ -1,5 +1,6 @@
-"""An ECS step in words: what `herder plan` prints for a step the planner would take, and what the ECS
-controller posts as the Event of a step it takes. One wording, so a plan and what happened read alike. Pure."""
+"""A step in words: what `herder plan` prints for a step a planner would take, and what the controller posts as
+the Event of a step it takes (an ECS's, a ServerSnapshot's, a ServerSnapshotRestore's). One wording, so a plan
+and what happened read alike. Pure."""
 
 from __future__ import annotations
 
@@ -114,3 +115,26 @@ def told(p: Plan, vm: ObservedVM | None, desired: Desired, *, zone: str, choice:
         return Told("Recreate", f"destroy VM {vm.name} with its disks ({disks(vm)}) to create it again from the new "
                     "image (herder.dev/recreate is set): their data is lost", data_loss=True)
     return Told("RemoveFailedCreate", f"remove VM {vm.name}, left half-made by a create that failed", data_loss=True)
+
+
+def snapshot_taken(server: str, vm: ObservedVM, *, memory: bool, quiesce: bool) -> Told:
+    """A ServerSnapshot's one step: take the snapshot of its server's VM."""
+    how = "with memory (a revert resumes it running)" if memory else "without memory"
+    quiesced = ", quiesced first (the guest's file systems are flushed)" if quiesce else ""
+    return Told("TakeSnapshot", f"take a snapshot of server {server} (VM {vm.name}) {how}{quiesced}",
+                details={"server": server, "vm": vm.name, "memory": str(memory).lower(),
+                         "quiesce": str(quiesce).lower()})
+
+
+def reverted(server: str, vm: ObservedVM, snapshot: str, unique_id: str) -> Told:
+    """A ServerSnapshotRestore's revert: the server's VM back to the snapshot; what it held since is lost."""
+    return Told("Revert", f"revert server {server} (VM {vm.name}) to snapshot {snapshot} ({unique_id}): its disks, "
+                "CPU, memory and power state as the snapshot kept them; what changed since is lost",
+                data_loss=True, details={"server": server, "vm": vm.name, "snapshot": snapshot})
+
+
+def restore_powered(server: str, before: PowerState | None, wanted: PowerState) -> Told:
+    """A ServerSnapshotRestore's power step after the revert (its spec.powerState). `before`: as the revert left
+    the VM (None: not known)."""
+    return Told(_POWER[wanted], f"power {wanted.value.lower()} server {server} after the revert (the restore's "
+                f"spec.powerState is {wanted})", (("power", before.value if before else None, wanted.value),))
