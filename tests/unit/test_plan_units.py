@@ -418,3 +418,15 @@ def test_a_restore_of_a_snapshot_not_taken_yet_waits_for_it(harness: Harness) ->
     snap, undo = server_snapshot("s1"), snapshot_restore("undo", "s1")
     outcome = snapshots.plan_restore(context(harness, ecs, snap, undo), undo)
     assert [(s.do, s.reason) for s in outcome.steps] == [(Do.WAIT, "SnapshotNotReady")]
+
+
+def test_no_event_at_steady_state(harness: Harness) -> None:
+    """Step Events are posted for steps taken only: a server, a snapshot and a restore with nothing left to do
+    post none, pass after pass (each Event is a Kubernetes write)."""
+    ecs, snap, undo = restore_world(harness)
+    ctx = context(harness, ecs, snap, undo)
+    for _ in range(3):
+        assert harness.sync(ecs)[1].notices == ()
+        assert sync_snapshot(harness.runtime, snap, ctx.world.lookups).notices == ()
+    done = undo | {"status": {"phase": "Completed", "server": "web-1"}}
+    assert sync_restore(harness.runtime, done, ctx.world.lookups).notices == ()
