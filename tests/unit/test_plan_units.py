@@ -430,3 +430,21 @@ def test_no_event_at_steady_state(harness: Harness) -> None:
         assert sync_snapshot(harness.runtime, snap, ctx.world.lookups).notices == ()
     done = undo | {"status": {"phase": "Completed", "server": "web-1"}}
     assert sync_restore(harness.runtime, done, ctx.world.lookups).notices == ()
+
+
+def test_a_set_stops_at_its_quota_and_a_private_image_over_quota_is_blocked(harness: Harness) -> None:
+    """As the set and image controllers count: stored status, every ServerQuota of the namespace."""
+    body = server_set("web", 3)
+    outcome, _ = sets.plan_server_set(context(harness, quota("two", servers=2), body), body)
+    assert [(s.do, s.details.get("server")) for s in outcome.steps] == [
+        (Do.CREATE_SERVER, "web-0"), (Do.CREATE_SERVER, "web-1"), (Do.BLOCKED, None)]
+    assert outcome.steps[-1].reason == "QuotaExceeded" and "ServerQuota two" in outcome.steps[-1].summary
+
+    image = {"apiVersion": API_VERSION, "kind": "Image",
+             "metadata": {"name": "mine", "namespace": NAMESPACE, "uid": "uid-mine", "generation": 1},
+             "spec": {"provider": {"kind": "VCenter", "name": "vcsim"}, "osFamily": "Linux",
+                      "source": {"existing": {"name": "ubuntu-22.04-tmpl"}}}}
+    blocked = images.plan_image(context(harness, quota("none", images=0), image), "Image", image)
+    assert [(s.do, s.reason) for s in blocked.steps] == [(Do.BLOCKED, "QuotaExceeded")]
+    assert dos(images.plan_image(context(harness, quota("one", images=1), image), "Image", image).steps) == [
+        "UseTemplate"]

@@ -10,9 +10,10 @@ from herder.api.clusterimage import ClusterImage
 from herder.api.common import DeletionPolicy
 from herder.api.image import ExistingSource, Image
 from herder.controllers.image.backend import where
-from herder.controllers.image.sync import import_format, model
+from herder.controllers.image.sync import admit, import_format, model
+from herder.controllers.shared.ledger import Ledger
 from herder.controllers.shared.status import condition_in
-from herder.errors import HerderError, NotSupported, Unresolvable
+from herder.errors import HerderError, NotSupported, QuotaExceeded, Unresolvable
 from herder.plan.context import Context, Outcome, unresolved
 from herder.plan.model import Do, Step
 from herder.providers.base import ImageReads
@@ -53,6 +54,10 @@ def plan_image(ctx: Context, kind: str, body: dict[str, Any]) -> Outcome:
                                    reason=str((ready or {}).get("reason")))])
     if _done(body) and step is not SourceStep.FIND:
         return Outcome()
+    try:
+        admit(Ledger(), kind, image, ctx.world.lookups)  # a fresh ledger: by stored status, as the operator counts
+    except QuotaExceeded as exc:
+        return Outcome(steps=[Step(Do.BLOCKED, str(exc), reason=exc.reason.value)])
     try:
         images, provider = _images(ctx, body, kind)
         on = f"{provider['kind']} {provider['name']}"

@@ -11,12 +11,14 @@ from dataclasses import replace
 from typing import Any
 
 from herder.api.ecsset import ElasticCloudServerSet
-from herder.controllers.ecsset.sync import child_spec, zone_for
+from herder.controllers.ecsset.sync import child_spec, room, zone_for
+from herder.controllers.shared.ledger import Ledger
 from herder.errors import HerderError
 from herder.plan.context import Context, Outcome, unresolved
 from herder.plan.diff import changes, flatten
 from herder.plan.model import Action, Do, ObjectPlan, Step
 from herder.plan.servers import plan_server, server_deletion
+from herder.reasons import Reason
 from herder.reconcile.ecsset import Child, plan_set, template_hash
 from herder.reconcile.vm_spec import image_ref
 
@@ -55,8 +57,11 @@ def plan_server_set(ctx: Context, body: dict[str, Any]) -> tuple[Outcome, list[O
     current, image = template_hash(server_set), image_ref(server_set.spec.template.spec)
     outcome, updated = Outcome(), list[ObjectPlan]()
     for _ in range(4 * server_set.spec.replicas + 4):  # a guard: each pass makes progress
-        step = plan_set(server_set, children)
+        # A fresh ledger: what the namespace's objects take by their stored status, as the operator counts them.
+        step = plan_set(server_set, children, room(Ledger(), server_set, children, ctx.world.lookups))
         if not (step.create or step.delete or step.replace or step.update):
+            if step.ready.reason is Reason.QUOTA_EXCEEDED:
+                outcome.steps.append(Step(Do.BLOCKED, step.ready.message, reason=step.ready.reason.value))
             break
         made: Counter[str] = Counter()
         for name in step.create:

@@ -15,6 +15,7 @@ from herder import GROUP, VERSION, kube
 from herder.api.ecsset import ElasticCloudServerSet
 from herder.controllers.shared.daemon import Pass
 from herder.controllers.shared.indexes import Lookups
+from herder.controllers.shared.ledger import Ledger
 from herder.controllers.shared.runtime import Backends, Runtime
 from herder.controllers.shared.status import condition_in, new_status
 from herder.controllers.zone.choice import candidates, request_for
@@ -96,27 +97,26 @@ def _update_in_place(server_set: ElasticCloudServerSet, child: Child, current: s
         "annotations": dict(template.annotations or {}) | {TEMPLATE_HASH: current}}})
 
 
-def _room(runtime: Runtime, server_set: ElasticCloudServerSet, children: list[Child],
-          lookups: Lookups) -> QuotaRoom | None:
+def room(ledger: Ledger, server_set: ElasticCloudServerSet, children: list[Child],
+         lookups: Lookups) -> QuotaRoom | None:
     """How many more children the namespace's ServerQuotas admit (children made but not admitted yet count as
-    taking their share already); None when nothing limits them."""
+    taking their share already); None when nothing limits them, or the set has all it wants. `ledger`: the
+    operator's (with its grants), or a fresh one for herder plan (stored status alone)."""
     namespace = server_set.metadata.namespace or ""
     quotas = lookups.namespace_quotas(namespace)
-    if not quotas:
+    if not quotas or len([c for c in children if not c.deleting]) >= server_set.spec.replicas:
         return None
     spec = server_set.spec.template.spec
     each = requested(spec.to_k8s(), lookups.image_size(namespace, spec.image))
     members = [c.uid for c in children if not c.deleting]
-    fits, why = runtime.ledger.room(namespace, each, members, quotas, lookups.namespace_usage(namespace))
+    fits, why = ledger.room(namespace, each, members, quotas, lookups.namespace_usage(namespace))
     return QuotaRoom(fits, why or "") if fits is not None else None
 
 
 def sync_set(runtime: Runtime, body: dict[str, Any], children: list[Child], lookups: Lookups) -> Pass:
     server_set = ElasticCloudServerSet.model_validate(body)
     namespace, name = server_set.metadata.namespace or "", server_set.metadata.name or ""
-    room = _room(runtime, server_set, children, lookups) if len([c for c in children if not c.deleting]) \
-        < server_set.spec.replicas else None
-    plan = plan_set(server_set, children, room)
+    plan = plan_set(server_set, children, room(runtime.ledger, server_set, children, lookups))
     current = template_hash(server_set)
     by_name = {c.name: c for c in children}
     try:
