@@ -339,9 +339,10 @@ def _sync(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pass:
     if p.step not in {Step.NONE, Step.WAIT}:
         log.info("ECS %s/%s: %s %s", server.metadata.namespace, server.metadata.name, p.step.value,
                  p.power or p.change if p.step in {Step.POWER, Step.RECONFIGURE} else "")
+    # A restore that holds the server changes its VM itself: that is not drift (RevertedOffSpec says what differs).
     drift = (drifted(server.status.model_dump(mode="json", by_alias=True, exclude_none=True), observed, desired.spec)
              if observed is not None and inputs.fresh is False and not recorded.pending_task
-             and server.status.observed_generation == generation else [])
+             and server.status.observed_generation == generation and desired.restoring is None else [])
     planned_on = observed
     new_task, observed = _execute(p, resolved, handle, observed)
     pending = new_task or (None if p.forget_task else recorded.pending_task)
