@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -120,9 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stack = Stack(args.dir)
     state = stack.up()
-    # What the demo applies is kept in DIR/manifests, to edit and try `herder plan` on (docs/plan.md).
+    # What the demo applies is kept in DIR/manifests, to edit and try `herder plan` on (docs/plan.md); files left
+    # from an earlier demo would describe objects this one does not have.
     manifests = args.dir / "manifests"
-    manifests.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(manifests, ignore_errors=True)
+    manifests.mkdir(parents=True)
     apply_examples(state, manifests)
     if "herder" not in state.processes:
         # As the chart's ServiceAccount, with the chart's RBAC: what `helm install` would give it.
