@@ -64,7 +64,8 @@ def _calls_by_operation(operator: OperatorProcess) -> dict[str, float]:
 
 
 def _apiserver_writes(state: StackState) -> dict[str, float]:
-    """Writes to ECSs (and their status) and to Events, counted by kube-apiserver itself, by kind of write."""
+    """Writes to any herder object (ECSs, and whatever else a create makes herder write: zones, quotas, ...) and
+    to Events, counted by kube-apiserver itself, by kind of write."""
     text = state.kubectl("get", "--raw", "/metrics").stdout
     writes: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
@@ -72,8 +73,7 @@ def _apiserver_writes(state: StackState) -> dict[str, float]:
             labels = sample.labels
             if sample.name != "apiserver_request_total" or labels.get("verb") not in WRITE_VERBS:
                 continue
-            ours = labels.get("group") == GROUP and labels.get("resource") == "elasticcloudservers"
-            if ours or labels.get("resource") == "events":
+            if labels.get("group") == GROUP or labels.get("resource") == "events":
                 subresource = f"/{labels['subresource']}" if labels.get("subresource") else ""
                 key = f"{labels['verb']} {labels['resource']}{subresource}"
                 writes[key] = writes.get(key, 0.0) + sample.value
