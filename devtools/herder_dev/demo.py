@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -14,16 +15,19 @@ from typing import Any
 
 import yaml
 
+from herder.api.metadata import Scope
+from herder.api.registry import BY_KIND
 from herder_dev import operator_identity
 from herder_dev.operator_process import OperatorProcess
 from herder_dev.stack import Process, Stack, StackState
 from herder_dev.tools import REPO_ROOT
 
 NAMESPACE = "demo"
+# The servers the demo applies carry this label, so `herder plan --prune -l` can tell what the demo manages.
+PART_OF = {"app.kubernetes.io/part-of": "herder-demo"}
 # Kinds whose controllers exist today; the other examples are applied and wait for theirs.
 EXAMPLES = ("vcenter.yaml", "availabilityzone.yaml", "clusterimage.yaml", "image.yaml", "elasticcloudserver.yaml",
             "scvmm.yaml", "elasticcloudserver-scvmm.yaml")
-NAMESPACED = frozenset({"image.yaml", "elasticcloudserver.yaml", "elasticcloudserver-scvmm.yaml"})
 EXTRA_SERVERS = ("app-1", "app-2")
 # Applied once the servers are Ready: a snapshot of web-1, and a nightly schedule (it waits for 02:00).
 SNAPSHOT_EXAMPLES = ("serversnapshot.yaml", "serversnapshotschedule.yaml")
@@ -33,6 +37,8 @@ SNAPSHOT = "web-1-before-upgrade"
 def _documents(state: StackState, name: str) -> list[dict[str, Any]]:
     docs = [d for d in yaml.safe_load_all((REPO_ROOT / "examples" / name).read_text()) if d]
     for doc in docs:
+        if doc["kind"] == "ElasticCloudServer":
+            doc["metadata"]["labels"] = {**(doc["metadata"].get("labels") or {}), **PART_OF}
         if doc["kind"] == "VCenter":  # point the example at this stack's vcsim and trust its CA
             doc["spec"]["server"] = f"127.0.0.1:{state.processes['vcsim'].port}"
             doc["spec"]["tls"] = {"caBundle": state.ca.read_text()}
@@ -43,20 +49,31 @@ def _documents(state: StackState, name: str) -> list[dict[str, Any]]:
 
 
 def server_manifest(name: str) -> dict[str, Any]:
-    return {"apiVersion": "herder.dev/v1alpha1", "kind": "ElasticCloudServer", "metadata": {"name": name},
+    return {"apiVersion": "herder.dev/v1alpha1", "kind": "ElasticCloudServer",
+            "metadata": {"name": name, "labels": dict(PART_OF)},
             "spec": {"image": {"kind": "ClusterImage", "name": "windows-2022"}, "availabilityZone": "dc0-c0",
                      "cpu": 1, "memory": "1Gi"}}
 
 
-def apply_examples(state: StackState) -> None:
-    """The examples, pointed at this stack's simulators, and two more servers, in namespace NAMESPACE."""
+def _apply(state: StackState, docs: list[dict[str, Any]], kept: Path | None) -> None:
+    """Apply `docs`, the namespaced ones in namespace NAMESPACE; keep them in file `kept` too when given."""
+    for doc in docs:
+        if doc["kind"] == "Secret" or BY_KIND[doc["kind"]].scope is Scope.NAMESPACED:
+            doc["metadata"].setdefault("namespace", NAMESPACE)
+    text = yaml.safe_dump_all(docs)
+    if kept is not None:
+        kept.write_text(text)
+    state.kubectl("apply", "-f", "-", input=text)
+
+
+def apply_examples(state: StackState, manifests: Path | None = None) -> None:
+    """The examples, pointed at this stack's simulators, and two more servers, in namespace NAMESPACE. Kept in
+    directory `manifests` when given, one file per example, to edit and try `herder plan` on (docs/plan.md)."""
     state.kubectl("create", "namespace", NAMESPACE, check=False)
-    for name in EXAMPLES:
-        docs = _documents(state, name)
-        state.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs),
-                      namespace=NAMESPACE if name in NAMESPACED else None)
-    state.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([server_manifest(n) for n in EXTRA_SERVERS]),
-                  namespace=NAMESPACE)
+    applied = [(name, _documents(state, name)) for name in EXAMPLES]
+    applied.append(("servers.yaml", [server_manifest(n) for n in EXTRA_SERVERS]))
+    for name, docs in applied:
+        _apply(state, docs, manifests / name if manifests is not None else None)
 
 
 def ready_counts(state: StackState, namespace: str = NAMESPACE) -> tuple[int, int]:
@@ -104,7 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stack = Stack(args.dir)
     state = stack.up()
-    apply_examples(state)
+    # What the demo applies is kept in DIR/manifests, to edit and try `herder plan` on (docs/plan.md); files left
+    # from an earlier demo would describe objects this one does not have.
+    manifests = args.dir / "manifests"
+    shutil.rmtree(manifests, ignore_errors=True)
+    manifests.mkdir(parents=True)
+    apply_examples(state, manifests)
     if "herder" not in state.processes:
         # As the chart's ServiceAccount, with the chart's RBAC: what `helm install` would give it.
         login = operator_identity.install(state)
@@ -123,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(2)
     _show(state)
     for name in SNAPSHOT_EXAMPLES:
-        state.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(_documents(state, name)), namespace=NAMESPACE)
+        _apply(state, _documents(state, name), manifests / name)
     while not _snapshot_ready(state) and time.monotonic() < deadline + 60:
         print(f"  waiting for ServerSnapshot {SNAPSHOT}...")
         time.sleep(2)
@@ -134,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     kubectl describe ecs -n {NAMESPACE} web-1
     kubectl get ssnap,ssrestore,ssched -n {NAMESPACE}
     govc ls /DC0/vm                # what vCenter (vcsim) holds
+    herder plan -f {manifests} -R   # edit the manifests first: what herder would do (docs/plan.md)
 Stop everything with: make demo-down   (or: herder dev down --dir {args.dir})""")
     ready, total = ready_counts(state)
     return 0 if ready == total and _snapshot_ready(state) else 1

@@ -221,8 +221,8 @@ class Stack:
         ca = pki.ensure_ca(pki_dir)
         admin = pki.issue_client_cert(pki_dir, "admin", ca, ADMIN_USER, ("system:masters",))
         url = f"https://127.0.0.1:{process.port}/readyz"
-        self._start(state, "kube-apiserver", process.argv, process.port, lambda: https_ok(url, ca.cert, admin),
-                    timeout=90)
+        self.start_process(state, "kube-apiserver", process.argv, process.port,
+                           lambda: https_ok(url, ca.cert, admin), timeout=90)
         return time.monotonic()
 
     # -- start-up -----------------------------------------------------------------------------------------

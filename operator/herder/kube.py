@@ -37,13 +37,20 @@ def _available() -> Iterator[None]:
         raise KubernetesUnavailable(f"the Kubernetes API is not reachable: {type(exc).__name__}") from None
 
 
+# Status patches come from every worker thread at once: one pooled connection each, so that a burst does not
+# open (and TLS-handshake) a new connection per write.
+CONNECTIONS = 64
+
+
 @functools.cache
 def _api_client() -> Any:
+    configuration = kubernetes.client.Configuration()
     try:
-        kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
+        kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except kubernetes.config.ConfigException:
-        kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
-    return kubernetes.client.ApiClient()
+        kubernetes.config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    configuration.connection_pool_maxsize = CONNECTIONS
+    return kubernetes.client.ApiClient(configuration)
 
 
 def patch_status(plural: str, namespace: str | None, name: str, status: dict[str, Any]) -> None:

@@ -309,6 +309,14 @@ class ScvmmSim:
         state: dict[str, Any] = self._admin("GET", "state")
         return state
 
+    def stats(self) -> dict[str, Any]:
+        """What the simulator ran since the last reset: WinRM requests, scripts, and cmdlets by name."""
+        stats: dict[str, Any] = self._admin("GET", "stats")
+        return stats
+
+    def reset_stats(self) -> None:
+        self._admin("POST", "stats/reset")
+
     def vms(self, prefix: str) -> list[dict[str, Any]]:
         return [v for v in self.state()["vms"] if str(v["name"]).startswith(prefix)]
 

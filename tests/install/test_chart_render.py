@@ -54,9 +54,11 @@ def test_defaults(helm_offline: Helm) -> None:
     service = find(objects, "Service", "herder-metrics")
     assert service["spec"]["ports"][0]["port"] == 9090
     kinds = sorted(o["kind"] for o in objects)
-    # Monitoring objects and the dashboard are opt-in; CRDs come from crds/, not templates.
-    assert kinds == ["ClusterRole"] * 4 + ["ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "Service",
-                     "ServiceAccount"]
+    # Monitoring objects and the dashboard are opt-in; CRDs come from crds/, not templates. herder plan's
+    # ServiceAccount comes with its two roles and the admission policy that confines it to dry runs.
+    assert kinds == ["ClusterRole"] * 6 + ["ClusterRoleBinding"] * 3 + [
+        "Deployment", "Role", "RoleBinding", "Service", "ServiceAccount", "ServiceAccount",
+        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
     # Chargeback of deleted servers: one named ConfigMap in its own namespace, nothing else.
     metering = find(objects, "Role", "herder-metering")
     assert metering["metadata"]["namespace"] == "herder-system"
@@ -134,6 +136,35 @@ def test_user_roles_aggregate(helm_offline: Helm) -> None:
     edit = set(rules_of(find(objects, "ClusterRole", "herder-edit")))
     assert ("herder.dev", "elasticcloudserversets/scale", "update") in edit
     assert not any(r in {"vcenters", "serverquotas"} for _, r, _ in edit)
+
+
+def test_plan_roles_read_and_dry_run_only(helm_offline: Helm) -> None:
+    objects = render(helm_offline, "plan.credentialsSecrets[0].namespace=herder-system",
+                     "plan.credentialsSecrets[0].name=vcenter-credentials")
+    labels = find(objects, "ClusterRole", "herder-plan")["metadata"]["labels"]
+    assert {k for k, v in labels.items() if k.startswith("rbac.authorization.k8s.io/aggregate-to-") and v == "true"} \
+        == {f"rbac.authorization.k8s.io/aggregate-to-{role}" for role in ("view", "edit", "admin")}
+    reads = set(rules_of(find(objects, "ClusterRole", "herder-plan")))
+    assert {verb for _, _, verb in reads} == {"get", "list", "watch"}
+    assert {r for g, r, _ in reads if g == "herder.dev"} == {info.plural for info in KINDS}
+    assert ("", "namespaces", "list") in reads
+    dry_run = set(rules_of(find(objects, "ClusterRole", "herder-plan-dry-run")))
+    marker = "herder.dev/plan-dry-run-only"
+    assert {verb for _, _, verb in dry_run} == {"create", "update", marker}
+    assert {g for g, _, _ in dry_run} == {"herder.dev"}
+    policy = find(objects, "ValidatingAdmissionPolicy", "herder-plan-dry-run-only")["spec"]
+    condition = policy["matchConditions"][0]["expression"]
+    assert f"check('{marker}').allowed()" in condition and "!authorizer" in condition  # "*" holders are left alone
+    assert policy["validations"][0]["expression"] == "request.dryRun == true"
+    assert find(objects, "ValidatingAdmissionPolicyBinding", "herder-plan-dry-run-only")["spec"][
+        "validationActions"] == ["Deny"]
+    secret = find(objects, "Role", "herder-plan-vcenter-credentials")
+    assert secret["metadata"]["namespace"] == "herder-system"
+    assert secret["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["vcenter-credentials"],
+                                "verbs": ["get"]}]
+    without = render(helm_offline, "plan.serviceAccount.dryRun=false")
+    assert not [o for o in without if o["kind"].startswith("ValidatingAdmissionPolicy")]
+    assert not [o for o in without if o["metadata"]["name"] == "herder-plan-dry-run"]
 
 
 def test_secret_namespaces_replace_the_cluster_wide_secret_read(helm_offline: Helm) -> None:

@@ -23,6 +23,7 @@ from fakes.harness import (
 )
 from herder.api.annotations import PAUSED_ANNOTATION
 from herder.api.ecs import PowerState
+from herder.controllers.ecs.sync import sync_server
 from herder.controllers.restore.delete import delete_restore
 from herder.controllers.restore.sync import restore_failed, sync_restore
 from herder.controllers.snapshot.delete import delete_snapshot
@@ -277,3 +278,19 @@ def test_a_snapshot_gone_during_the_hold_fails_the_restore(harness: Harness) -> 
     assert failed["status"]["phase"] == "Failed" and reason(failed["status"]) == "Failed"
     assert "no longer exists" in condition(failed["status"], "Ready")["message"]
     assert NAMESPACE in failed["metadata"]["namespace"]
+
+
+def test_a_server_held_by_a_restore_reports_no_drift_when_the_revert_changes_its_vm(harness: Harness) -> None:
+    """The revert is herder's own change, not one made out of band: no Drift Event while the restore holds the
+    server (RevertedOffSpec says what differs once it ends)."""
+    ecs, vm = running_server(harness)
+    taken(harness, server_snapshot("s1"))  # without memory: a revert leaves the VM off
+    undo = restore_pass(harness, snapshot_restore("undo", "s1"))
+    harness.hold(ecs, undo)
+    ecs = ecs_pass(harness, ecs)
+    undo = restore_pass(harness, undo)
+    harness.fake.tasks.succeed(undo["status"]["pendingTask"]["id"])
+    assert (harness.fake.vms.get(vm.ref) or vm).power is PowerState.OFF and ecs["status"]["powerState"] == "On"
+    result = sync_server(harness.runtime, ecs, harness.lookups)
+    assert [n.reason for n in result.notices] == [], result.notices
+    assert reason(result.status) == "Restoring"

@@ -25,9 +25,9 @@ from typing import Any
 import requests
 import winrm
 
+from herder.controllers.shared.executor import PASS_THREADS
 from herder.providers.scvmm import SCVMMProvider, observe
 from herder.providers.types import Credentials, TLSSettings
-from herder.startup import BACKEND_THREADS
 from herder_dev.bench import herder_run
 from herder_dev.bench.herder_run import HerderRun, Options
 from herder_dev.bench.measure import GROUP
@@ -109,7 +109,7 @@ def _create_script(name: str) -> str:
 
 
 def baseline(state: StackState, count: int) -> float:
-    """The plain script: one run_ps per VM, BACKEND_THREADS at once."""
+    """The plain script: one run_ps per VM, PASS_THREADS at once."""
 
     def create(i: int) -> None:
         result = _session(state).run_ps(_create_script(f"baseline-{i}"))
@@ -117,7 +117,7 @@ def baseline(state: StackState, count: int) -> float:
             raise RuntimeError(f"plain create {i} failed: {result.std_out!r} {result.std_err[-500:]!r}")
 
     started = time.monotonic()
-    with ThreadPoolExecutor(BACKEND_THREADS) as threads:
+    with ThreadPoolExecutor(PASS_THREADS) as threads:
         list(threads.map(create, range(count)))
     return time.monotonic() - started
 
@@ -219,7 +219,7 @@ def rows(count: int, traced: bool) -> list[Row]:
 
 def title(count: int, job_ms: int) -> str:
     return (f"herder bench (SCVMM): {count} ECSs on the SCVMM simulator, every VMM job {job_ms} ms, "
-            f"plain script on {BACKEND_THREADS} threads")
+            f"plain script on {PASS_THREADS} threads")
 
 
 def describe(details: dict[str, Any]) -> str:

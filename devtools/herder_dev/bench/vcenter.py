@@ -16,7 +16,7 @@ from typing import Any
 from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim
 
-from herder.startup import BACKEND_THREADS
+from herder.controllers.shared.executor import PASS_THREADS
 from herder_dev.bench import herder_run
 from herder_dev.bench.herder_run import HerderRun, Options
 from herder_dev.bench.measure import GROUP
@@ -65,7 +65,7 @@ def baseline(state: StackState, count: int) -> float:
                 time.sleep(0.1)
 
         started = time.monotonic()
-        with ThreadPoolExecutor(BACKEND_THREADS) as threads:
+        with ThreadPoolExecutor(PASS_THREADS) as threads:
             list(threads.map(clone, range(count)))
         return time.monotonic() - started
     finally:
@@ -93,4 +93,4 @@ def rows(count: int, traced: bool) -> list[Row]:
 
 def title(count: int, clone_ms: int) -> str:
     return (f"herder bench (vCenter): {count} ECSs on vcsim, CloneVM_Task latency {clone_ms} ms, "
-            f"concurrency {BACKEND_THREADS}")
+            f"concurrency {PASS_THREADS}")

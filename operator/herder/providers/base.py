@@ -4,6 +4,11 @@ Split by concern, after vm-operator's providers: the endpoint session, VMs, the 
 drift detection without per-VM polling, snapshots, images (templates), resource pools and zones. `Provider` names every
 capability for both backends; what a backend cannot do raises `herder.errors.NotSupported` with a message
 that says so, and is never discovered by probing for attributes.
+
+Each concern's reads are a Protocol of their own (`VMReads`, `InventoryReads`, `SnapshotReads`, `ImageReads`,
+`PoolReads`, `Zones`), and `ProviderReads` holds only those: the view the sync paths gather their inputs
+through, and all that `herder plan` is given (`herder.providers.readonly`), so a plan cannot even express a
+change.
 """
 
 from __future__ import annotations
@@ -46,8 +51,8 @@ class Endpoint(Protocol):
     def close(self) -> None: ...
 
 
-class VMs(Protocol):
-    """VM lifecycle. Every call is safe to repeat after a crash."""
+class VMReads(Protocol):
+    """Reading VMs and their tasks; changes nothing."""
 
     def find(self, uid: str, known_ref: str | None = None) -> ObservedVM | None:
         """The VM that belongs to ECS `uid`: by recorded ref, else by identity. None if there is none.
@@ -65,11 +70,15 @@ class VMs(Protocol):
         Raises NotFound if it is gone."""
         ...
 
+    def task(self, task: TaskRef) -> TaskResult: ...
+
+
+class VMs(VMReads, Protocol):
+    """VM lifecycle. Every call is safe to repeat after a crash."""
+
     def create(self, spec: VMSpec) -> TaskRef:
         """Start creating the VM, stamped with `spec.uid`. Returns the task to follow."""
         ...
-
-    def task(self, task: TaskRef) -> TaskResult: ...
 
     def reconfigure(self, vm: ObservedVM, change: VMChange) -> TaskRef: ...
 
@@ -97,16 +106,22 @@ class VMs(Protocol):
         ...
 
 
-class Snapshots(Protocol):
-    """Snapshots (vCenter) and checkpoints (SCVMM) of a VM. Every call is safe to repeat after a crash: a
-    snapshot carries its ServerSnapshot's UID (`SnapshotSpec.uid`) in its name and description and is found by
-    it, so a snapshot taken before a crash is found instead of taken twice."""
+class SnapshotReads(Protocol):
+    """Finding snapshots (vCenter) and checkpoints (SCVMM) of a VM, and following their tasks; changes nothing."""
 
     def find(self, vm: ObservedVM, uid: str) -> ObservedSnapshot | None:
         """The snapshot of `vm` that carries ServerSnapshot `uid`; None if there is none (or the VM is gone).
 
         Raises Conflict when more than one carries it."""
         ...
+
+    def task(self, task: TaskRef) -> TaskResult: ...
+
+
+class Snapshots(SnapshotReads, Protocol):
+    """Snapshots and checkpoints of a VM. Every call is safe to repeat after a crash: a snapshot carries its
+    ServerSnapshot's UID (`SnapshotSpec.uid`) in its name and description and is found by it, so a snapshot
+    taken before a crash is found instead of taken twice."""
 
     def create(self, vm: ObservedVM, spec: SnapshotSpec) -> TaskRef:
         """Start taking the snapshot. `done:<id>` when it exists already; while a snapshot is being taken of
@@ -123,10 +138,14 @@ class Snapshots(Protocol):
         """Start removing snapshot `unique_id` (its children stay); `done:` when it is already gone."""
         ...
 
-    def task(self, task: TaskRef) -> TaskResult: ...
+
+class PoolReads(Protocol):
+    def observe(self, ref: str) -> ObservedPool | None:
+        """The pool by its ref, with runtime usage; None if it is gone."""
+        ...
 
 
-class Pools(Protocol):
+class Pools(PoolReads, Protocol):
     """Resource pools (CPU MHz / memory reservations, limits and shares). Every call is safe to repeat."""
 
     def ensure(self, spec: PoolSpec, known_ref: str | None = None) -> ObservedPool:
@@ -134,18 +153,12 @@ class Pools(Protocol):
         it are not touched). Returns it as it now is."""
         ...
 
-    def observe(self, ref: str) -> ObservedPool | None:
-        """The pool by its ref, with runtime usage; None if it is gone."""
-        ...
-
     def delete(self, ref: str) -> None:
         """Remove the pool. Raises InUse while it holds VMs or child pools; a gone pool is fine."""
         ...
 
 
-class Inventory(Protocol):
-    """A cache of the VMs herder manages, kept current by the backend's change feed."""
-
+class InventoryReads(Protocol):
     def snapshot(self) -> Mapping[str, ObservedVM]:
         """The current view, keyed by unique ID (a copy: for tests and metrics, not for every pass)."""
         ...
@@ -155,12 +168,16 @@ class Inventory(Protocol):
         exactly one VM carries it; in constant time."""
         ...
 
-    def subscribe(self, callback: Callable[[ObservedVM | None, str], None]) -> None:
-        """Call `callback(vm_or_None_if_gone, unique_id)` from the watch thread on every change."""
-        ...
-
     def refresh(self, ref: str) -> ObservedVM | None:
         """Re-read one VM (by ref) into the cache and return it; None if it is gone."""
+        ...
+
+
+class Inventory(InventoryReads, Protocol):
+    """A cache of the VMs herder manages, kept current by the backend's change feed."""
+
+    def subscribe(self, callback: Callable[[ObservedVM | None, str], None]) -> None:
+        """Call `callback(vm_or_None_if_gone, unique_id)` from the watch thread on every change."""
         ...
 
     def start(self) -> None: ...
@@ -168,19 +185,23 @@ class Inventory(Protocol):
     def stop(self) -> None: ...
 
 
-class Images(Protocol):
-    """VM templates: find, capture from a VM, import from a file, delete. Every call is safe to repeat.
-
-    Templates herder makes carry the Image's UID as their identity (vCenter: the instance UUID), so a
-    capture or import that ran before a crash is found instead of repeated.
-    """
-
+class ImageReads(Protocol):
     def find_template(self, ref: str) -> TemplateInfo | None:
         """A template (or VM usable as one) by inventory path, instance UUID or bare name; None if absent.
 
         Raises ProviderError when a bare name is ambiguous.
         """
         ...
+
+    def task(self, task: TaskRef) -> TaskResult: ...
+
+
+class Images(ImageReads, Protocol):
+    """VM templates: find, capture from a VM, import from a file, delete. Every call is safe to repeat.
+
+    Templates herder makes carry the Image's UID as their identity (vCenter: the instance UUID), so a
+    capture or import that ran before a crash is found instead of repeated.
+    """
 
     def capture(self, vm: ObservedVM, name: str, uid: str, placement: Placement) -> TaskRef:
         """Start cloning the VM `vm` into a template named `name` with identity `uid`, in the
@@ -203,8 +224,6 @@ class Images(Protocol):
         """Delete the template with this instance UUID; `done:` if it is already gone."""
         ...
 
-    def task(self, task: TaskRef) -> TaskResult: ...
-
 
 class Zones(Protocol):
     """What an AvailabilityZone's placement stands for on the backend."""
@@ -213,6 +232,28 @@ class Zones(Protocol):
         """Check that the placement's objects exist (raises NotFound naming the missing one) and measure
         its hosts. None: the placement is valid but has no hosts of its own to measure (an SCVMM cloud)."""
         ...
+
+
+class ProviderReads(Protocol):
+    """What can be read of one backend endpoint, and nothing else. Every `Provider` is one."""
+
+    @property
+    def vms(self) -> VMReads: ...
+
+    @property
+    def inventory(self) -> InventoryReads: ...
+
+    @property
+    def snapshots(self) -> SnapshotReads: ...
+
+    @property
+    def images(self) -> ImageReads: ...
+
+    @property
+    def pools(self) -> PoolReads: ...
+
+    @property
+    def zones(self) -> Zones: ...
 
 
 class Provider(Protocol):

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from herder.api import format_mib
+from herder.api import DeletionPolicy, format_mib
 from herder.api.ecs import PowerState
 from herder.providers.types import DataDisk, ObservedVM, Operation, TaskRef, TaskResult, TaskStatus, VMChange, VMSpec
 from herder.reasons import Reason
@@ -270,7 +270,7 @@ def _plan_existing(desired: Desired, observed: ObservedVM, paused: Condition, fo
     return _finish(Step.NONE, conditions, forget_task=forget_task)
 
 
-def _leaf(name: str) -> str:
+def leaf(name: str) -> str:
     """Status shows host and datastore names; the spec may use inventory paths."""
     return name.rstrip("/").rsplit("/", 1)[-1]
 
@@ -280,8 +280,8 @@ def _placement(desired: Desired, observed: ObservedVM) -> tuple[tuple[str | None
     host, datastore = desired.pinned_host, desired.pinned_datastore
     if not host and not datastore:
         return (None, None), None
-    move_host = host if host and _leaf(host) != observed.host else None
-    move_datastore = datastore if datastore and _leaf(datastore) != observed.datastore else None
+    move_host = host if host and leaf(host) != observed.host else None
+    move_datastore = datastore if datastore and leaf(datastore) != observed.datastore else None
     where = f"host {observed.host}, datastore {observed.datastore}"
     if move_host is None and move_datastore is None:
         return (None, None), Condition(PLACEMENT_SYNCED, True, Reason.PLACED, f"on {where}")
@@ -373,3 +373,22 @@ def drifted(last: Mapping[str, Any], observed: ObservedVM, spec: VMSpec) -> list
 
 def _sizes(disks: Mapping[Any, str]) -> str:
     return ", ".join(f"{name}={size}" for name, size in sorted(disks.items(), key=lambda kv: str(kv[0]))) or "none"
+
+
+class Fate(enum.StrEnum):
+    """What deleting an ECS does to its VM."""
+
+    NEVER_CREATED = "NeverCreated"  # no VM was ever made: nothing to do
+    UNREACHABLE = "Unreachable"  # its zone is gone: the VM cannot be reached and is left as it is
+    GONE = "Gone"  # no VM left on the backend
+    ORPHAN = "Orphan"  # deletionPolicy Orphan: left running, herder's marks removed
+    DESTROY = "Destroy"  # deletionPolicy Delete: powered off hard and deleted with its disks
+
+
+def fate(policy: DeletionPolicy, *, zone_exists: bool, recorded: Recorded, vm: ObservedVM | None) -> Fate:
+    """`vm`: the VM found on the backend by identity (only asked when the zone exists)."""
+    if not zone_exists:
+        return Fate.UNREACHABLE if recorded.unique_id or recorded.pending_task else Fate.NEVER_CREATED
+    if vm is None:
+        return Fate.GONE
+    return Fate.ORPHAN if policy is DeletionPolicy.ORPHAN else Fate.DESTROY

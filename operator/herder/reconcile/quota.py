@@ -105,6 +105,12 @@ def admit(quotas: Sequence[Quota], used: Usage, held: Usage, wanted: Usage) -> s
     return "; ".join(refusals) or None
 
 
+def refusal(quotas: Sequence[Quota], takes: Mapping[str, Usage], uid: str, wanted: Usage) -> str | None:
+    """Why object `uid` may not grow to `wanted` when the namespace's objects take `takes` ({object UID: what it
+    takes}); None when every quota allows it."""
+    return admit(quotas, total(takes.values()), takes.get(uid, Usage()), wanted)
+
+
 def room(quotas: Sequence[Quota], used: Usage, each: Usage) -> int | None:
     """How many more objects of size `each` fit on top of `used`; None when nothing limits them."""
     fits: list[int] = []

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from herder.api import AvailabilityZone, DeletionPolicy, ElasticCloudServer
+from herder.api import AvailabilityZone, ElasticCloudServer
+from herder.controllers.ecs.sync import recorded_of
 from herder.controllers.shared import tasks
 from herder.controllers.shared.deletion import RETRY_SECONDS, TASK_WAIT_SECONDS, Deletion
 from herder.controllers.shared.indexes import Lookups
 from herder.controllers.shared.runtime import Runtime
 from herder.errors import ProviderError
 from herder.providers.types import Operation, TaskRef, TaskStatus
+from herder.reconcile.ecs import Fate, fate
 
 __all__ = ["RETRY_SECONDS", "TASK_WAIT_SECONDS", "Deletion", "delete_server"]
 
@@ -24,8 +26,9 @@ def delete_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> D
     label = f"{server.metadata.namespace}/{server.metadata.name}"
     zone_name = server.status.zone or server.spec.availability_zone
     zone_body = lookups.zone(zone_name) if zone_name else None
+    policy = server.spec.deletion_policy
     if zone_body is None:
-        if not server.status.unique_id and not server.status.pending_task:
+        if fate(policy, zone_exists=False, recorded=recorded_of(server), vm=None) is Fate.NEVER_CREATED:
             return Deletion(True, f"{label}: no VM was ever created")
         return Deletion(True, f"{label}: zone {zone_name} is gone; VM {server.status.unique_id} cannot be reached "
                               "and is left as it is")
@@ -52,10 +55,11 @@ def delete_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> D
                 and vms.task(TaskRef(pending.id, operation)).status is TaskStatus.RUNNING):
             return Deletion(False, f"{label}: waiting for {pending.operation} task {pending.id} to finish")
         vm = vms.find(uid, server.status.managed_object_id)
-        if vm is None:
+        what = fate(policy, zone_exists=True, recorded=recorded_of(server), vm=vm)
+        if vm is None or what is Fate.GONE:
             runtime.forget(uid)
             return Deletion(True, f"{label}: no VM left on the backend")
-        if server.spec.deletion_policy is DeletionPolicy.ORPHAN:
+        if what is Fate.ORPHAN:
             vms.release(vm)
             runtime.forget(uid)
             return Deletion(True, f"{label}: VM {vm.name} ({vm.unique_id}) orphaned: left as it is, unmarked")

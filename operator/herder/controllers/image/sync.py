@@ -13,6 +13,7 @@ from herder.controllers.image.backend import locate, now
 from herder.controllers.shared.backoff import Backoff
 from herder.controllers.shared.daemon import Pass, Progress
 from herder.controllers.shared.indexes import Lookups
+from herder.controllers.shared.ledger import Ledger
 from herder.controllers.shared.runtime import Runtime
 from herder.controllers.shared.status import condition_in, new_status
 from herder.errors import HerderError, ImportFailed, NotSupported, QuotaExceeded, Unresolvable
@@ -62,7 +63,7 @@ def sync_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Looku
     if step is SourceStep.HELD:
         return Pass(dict(current), BACKOFF.remaining(uid))  # woken early: the retry is not due yet
     delay: float | None = None
-    _admit(runtime, kind, image, lookups)
+    admit(runtime.ledger, kind, image, lookups)
     if step is SourceStep.FIND:
         conditions, fields = _find(runtime, image, lookups)
     elif step is SourceStep.CAPTURE:
@@ -73,13 +74,14 @@ def sync_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Looku
     return Pass(_status(image, current, conditions, fields), delay)
 
 
-def _admit(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: Lookups) -> None:
+def admit(ledger: Ledger, kind: str, image: Image | ClusterImage, lookups: Lookups) -> None:
     """A private image takes one of its namespace's images (ServerQuota) before its template is made or found;
-    raises QuotaExceeded when none is left. Public images (ClusterImage) count against no namespace."""
+    raises QuotaExceeded when none is left. Public images (ClusterImage) count against no namespace. `ledger`:
+    the operator's (with its grants), or a fresh one for herder plan (stored status alone)."""
     namespace = image.metadata.namespace
     if kind != "Image" or not namespace:
         return
-    refused = runtime.ledger.admit(namespace, image.metadata.uid or "", Usage(images=1),
+    refused = ledger.admit(namespace, image.metadata.uid or "", Usage(images=1),
                                    lookups.namespace_quotas(namespace), lookups.namespace_usage(namespace))
     if refused:
         raise QuotaExceeded(f"{refused}; no template was made. Delete an Image, or ask for a larger ServerQuota")
@@ -118,14 +120,22 @@ def _import(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: L
     assert source is not None
     meta = image.metadata
     handle, provider, where = locate(runtime, image, lookups)
-    fmt = image_format(source.url, source.format)
-    if fmt is ImageFormat.VHDX:
-        raise NotSupported(f"{provider['kind']} {provider['name']}: VHDX imports are for SCVMM, which herder does "
-                           "not import images into yet; use OVA or OVF")
+    fmt = import_format(image, provider)
     name = template_name(kind, meta.namespace, meta.name or "")
     info = handle.provider.images.import_ovf(source.url, source.checksum, name, meta.uid or "", where,
                                              packaged=fmt is ImageFormat.OVA, progress=progress.report)
     return available(info, provider)
+
+
+def import_format(image: Image | ClusterImage, provider: dict[str, str]) -> ImageFormat:
+    """The format of a `url` source herder can import (OVA or OVF); NotSupported otherwise."""
+    source = image.spec.source.url
+    assert source is not None
+    fmt = image_format(source.url, source.format)
+    if fmt is ImageFormat.VHDX:
+        raise NotSupported(f"{provider['kind']} {provider['name']}: VHDX imports are for SCVMM, which herder does "
+                           "not import images into yet; use OVA or OVF")
+    return fmt
 
 
 def importing(current: dict[str, Any], body: dict[str, Any], percent: int) -> dict[str, Any]:

@@ -17,9 +17,10 @@ from herder.api import quantity_to_bytes
 from herder.api.ecs import ImageKind, ImageRef
 from herder.api.quota import ServerQuota
 from herder.api.zone import AvailabilityZone
-from herder.controllers.shared.runtime import ProviderHandle, Runtime
+from herder.controllers.shared.runtime import Backends, ProviderHandle, Runtime
 from herder.controllers.shared.status import condition_in
 from herder.errors import Unresolvable
+from herder.providers.base import ProviderReads
 from herder.reasons import Reason
 from herder.reconcile.quota import Quota, Usage
 from herder.reconcile.restore import SnapshotView
@@ -194,10 +195,21 @@ class Lookups:
         return len(values), sum(values)
 
 
-def zone_and_provider(runtime: Runtime, lookups: Lookups, zone_name: str) -> tuple[AvailabilityZone, ProviderHandle]:
-    """The zone and its connected provider, or Unresolvable (ZoneNotFound, ProviderNotReady)."""
+def zone_named(lookups: Lookups, zone_name: str) -> AvailabilityZone:
+    """The zone, or Unresolvable (ZoneNotFound)."""
     body = lookups.zone(zone_name)
     if body is None:
         raise Unresolvable(Reason.ZONE_NOT_FOUND, f"AvailabilityZone {zone_name} not found")
-    zone = AvailabilityZone.model_validate(body)
+    return AvailabilityZone.model_validate(body)
+
+
+def zone_and_provider(runtime: Runtime, lookups: Lookups, zone_name: str) -> tuple[AvailabilityZone, ProviderHandle]:
+    """The zone and its connected provider, or Unresolvable (ZoneNotFound, ProviderNotReady)."""
+    zone = zone_named(lookups, zone_name)
     return zone, runtime.ready_provider(zone.spec.provider.kind.value, zone.spec.provider.name)
+
+
+def zone_and_reads(backends: Backends, lookups: Lookups, zone_name: str) -> tuple[AvailabilityZone, ProviderReads]:
+    """The zone and its connected provider's reads, or Unresolvable (ZoneNotFound, ProviderNotReady)."""
+    zone = zone_named(lookups, zone_name)
+    return zone, backends.reads(zone.spec.provider.kind.value, zone.spec.provider.name)

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from herder.reconcile.quota import Quota, Usage, admit, room, total
+from herder.reconcile.quota import Quota, Usage, admit, refusal, room, total
 
 
 @dataclass
@@ -53,9 +53,7 @@ class Ledger:
         is waiting, see `release`)."""
         entry = self._of(namespace)
         with entry.lock:
-            takes = self._takes(entry, indexed)
-            held = takes.get(uid, Usage())
-            why = admit(quotas, total(takes.values()), held, wanted)
+            why = refusal(quotas, self._takes(entry, indexed), uid, wanted)
             if why is None:
                 entry.grants[uid] = wanted
                 entry.refused.discard(uid)

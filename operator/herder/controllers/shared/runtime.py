@@ -11,14 +11,15 @@ import threading
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import kopf
 
 from herder.controllers.shared.backoff import Backoff
+from herder.controllers.shared.executor import PassExecutor
 from herder.controllers.shared.ledger import Ledger
 from herder.errors import ProviderNotReady
-from herder.providers.base import Provider
+from herder.providers.base import Provider, ProviderReads
 from herder.providers.types import EndpointInfo, ObservedVM
 from herder.reasons import Reason
 
@@ -41,12 +42,28 @@ class ProviderHandle:
     watching: bool = False
 
 
+class Backends(Protocol):
+    """What gathering a pass's inputs asks of the backends: reads of a connected one, whether one is connected,
+    and the backoff of failed steps. The operator's `Runtime` is one; `herder plan` has its own, holding only
+    read-only views (`herder.providers.readonly`)."""
+
+    @property
+    def backoff(self) -> Backoff: ...
+
+    def reads(self, kind: str, name: str) -> ProviderReads:
+        """The connected provider's reads, or ProviderNotReady saying why not."""
+        ...
+
+    def connected(self, kind: str, name: str) -> bool: ...
+
+
 class Runtime:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.started = time.monotonic()
         self.providers: dict[ProviderKey, ProviderHandle] = {}
         self.backoff = Backoff()
+        self.passes = PassExecutor()  # where daemon passes run, follow-ups of tasks in flight first
         self._wakers: dict[str, asyncio.Event] = {}
         self._fingerprints: dict[str, str] = {}
         self._server_of_vm: dict[str, str] = {}  # a VM's unique ID -> the ECS UID that recorded it
@@ -153,6 +170,13 @@ class Runtime:
             why = f"{handle.reason}: {handle.message}" if handle else "not connected"
             raise ProviderNotReady(f"{kind} {name} is not ready ({why})")
         return handle
+
+    def reads(self, kind: str, name: str) -> ProviderReads:
+        return self.ready_provider(kind, name).provider
+
+    def connected(self, kind: str, name: str) -> bool:
+        handle = self.providers.get((kind, name))
+        return handle is not None and handle.ready
 
     def on_inventory_change(self, server: ObservedVM | None, unique_id: str) -> None:
         """Drift: wake the ECS of the VM. Its UID is the VM's identity, or (adopted) its owner mark or the

@@ -29,12 +29,12 @@ def delete_snapshot(runtime: Runtime, body: dict[str, Any], lookups: Lookups) ->
         return Deletion(True, f"{label}: no snapshot was taken")
     server = lookups.server(namespace, snap.spec.server)
     try:
-        handle, _ = provider_for(runtime, lookups, snap, server)
-        snapshots = handle.provider.snapshots
+        reads, (kind, name) = provider_for(runtime, lookups, snap, server)
+        snapshots = runtime.ready_provider(kind, name).provider.snapshots
         if recorded.pending_task is not None and \
                 snapshots.task(recorded.pending_task).status is TaskStatus.RUNNING:
             return Deletion(False, f"{label}: waiting for the snapshot task {recorded.pending_task.id} to end")
-        vm = find_vm(handle, server, recorded.server_unique_id)
+        vm = find_vm(reads, server, recorded.server_unique_id)
         if vm is None:
             return Deletion(True, f"{label}: the VM is gone, and its snapshots with it")
         found = snapshots.find(vm, uid)

@@ -16,10 +16,11 @@ class VCenterProvider:
     """`Provider` for one vCenter datacenter: `.endpoint` (the session), `.vms`, `.inventory`, `.snapshots`,
     `.images`, `.pools` and `.zones`."""
 
-    def __init__(self, session: Session, *, max_wait_seconds: int = 60) -> None:
+    def __init__(self, session: Session, *, max_wait_seconds: int = 60, read_only: bool = False) -> None:
+        """`read_only`: reads define nothing on the vCenter (herder's custom field); for herder plan."""
         self.endpoint = session
         session.liveness.expect_answers_every(max_wait_seconds)  # the watch's WaitForUpdatesEx returns by then
-        owner = OwnerField()
+        owner = OwnerField(read_only=read_only)
         self.inventory = VCenterInventory(self.endpoint, owner, max_wait_seconds=max_wait_seconds)
         self.vms = VCenterVMs(self.endpoint, owner, owned_by=self.inventory.owned_by)
         self.snapshots = VCenterSnapshots(self.endpoint, self.vms)
