@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from herder_dev.bench import measure, report
+from herder_dev.bench import herder_run, measure, report
 from herder_dev.bench.report import Row
 
 # /proc/PID/stat of a process whose name holds a space and a ")": utime 250 and stime 50 ticks (fields 14, 15).
@@ -119,3 +119,30 @@ def test_json_has_no_nan_and_the_worst_only_for_several_runs() -> None:
     assert single == {"mode": "scale", "runs": [{"p95": None}], "vcsim": {"x": None}}
     several = json.loads(report.as_json("vcenter", [{"a": 1.0}, {"a": 2.0}]))
     assert several["worst"] == {"a": 2.0}
+
+
+def test_settle_waits_for_calls_and_writes_to_stand_still_but_not_the_watch(monkeypatch: pytest.MonkeyPatch) \
+        -> None:
+    clock = [0.0]
+    monkeypatch.setattr(herder_run.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(herder_run.time, "sleep", lambda seconds: clock.__setitem__(0, clock[0] + seconds))
+    readings = iter([({"info": 1.0}, {}), ({"info": 2.0}, {}), ({"info": 2.0}, {"POST events": 1.0})])
+
+    def counters() -> tuple[dict[str, float], dict[str, float]]:
+        calls, writes = next(readings, ({"info": 2.0}, {"POST events": 1.0}))
+        return calls | {"WaitForUpdatesEx": clock[0]}, writes  # the long poll moves all the time
+
+    waited, settled = herder_run.settle(counters, longest=100.0)
+    assert settled
+    assert waited == 2.0 + herder_run.SETTLE_QUIET_SECONDS  # the last change came at 2 s
+    waited, settled = herder_run.settle(lambda: ({"info": clock[0]}, {}), longest=30.0)
+    assert (settled, waited) == (False, 30.0)
+
+
+def test_per_operation_rows_cover_every_run_largest_first() -> None:
+    runs = [{"calls/create Clone": 1.0, "calls/create info": 1.5}, {"calls/create FindByUuid": 1.2,
+                                                                    "idle calls/min WaitForUpdatesEx": 1.0}]
+    rows = herder_run.detail_rows(runs, "vCenter calls")
+    assert [row.key for row in rows] == ["-", "calls/create info", "calls/create FindByUuid", "calls/create Clone",
+                                          "-", "idle calls/min WaitForUpdatesEx"]
+    assert rows[0].label == "vCenter calls per create, by operation:"

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from herder_dev import soak
-from herder_dev.bench import report, scale, scvmm, vcenter
+from herder_dev.bench import herder_run, report, scale, scvmm, vcenter
 from herder_dev.bench.herder_run import HerderRun, Options
 
 
@@ -23,14 +23,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-n", "--count", type=int, default=None,
                         help="ECSs to create (default 100 on vCenter, 200 on SCVMM)")
     parser.add_argument("--backend", choices=("vcenter", "scvmm"), default="vcenter")
-    parser.add_argument("--runs", type=int, default=1, help="vCenter: repeat the bench, print each run and the worst")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="vCenter: how many runs, each on a fresh stack; each is printed, then the worst")
     parser.add_argument("--scale", type=int, default=None, metavar="N",
                         help="N ECSs on vcsim with no clone latency: time to all Ready, memory, idle cost")
     parser.add_argument("--clone-ms", type=int, default=2000, help="vcsim latency of CloneVM_Task, both sides")
     parser.add_argument("--job-ms", type=int, default=2000, help="SCVMM: how long every VMM job runs, both sides")
     parser.add_argument("--bulk-vms", type=int, default=1000,
                         help="SCVMM: VMs in the simulator when the bulk drift read is timed")
-    parser.add_argument("--idle-seconds", type=float, default=60.0, help="how long to watch the idle operator")
+    parser.add_argument("--idle-seconds", type=float, default=120.0,
+                        help="how long to watch the idle operator, once the creates have settled")
+    parser.add_argument("--settle-seconds", type=float, default=180.0,
+                        help="the longest wait, after the last Ready, for herder's calls and writes to stop")
     parser.add_argument("--stall-seconds", type=float, default=300.0,
                         help="stop waiting for Ready when no ECS turned Ready for this long")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
@@ -73,8 +77,9 @@ def _vcenter(args: argparse.Namespace, options: Options, directory: Path) -> Non
         print(report.as_json("vcenter", figures, breakdown=[run.breakdown() for run in runs],
                              top_sites=runs[-1].top_sites, top_growth=runs[-1].top_growth))
         return
-    print(report.table(vcenter.title(count, args.clone_ms), vcenter.rows(count, bool(options.memory_profile)),
-                       figures))
+    print(report.table(vcenter.title(count, args.clone_ms),
+                       [*vcenter.rows(count, bool(options.memory_profile)),
+                        *herder_run.detail_rows(figures, "vCenter calls")], figures))
     _print_details(runs, args.breakdown)
 
 
@@ -84,7 +89,8 @@ def _scale(args: argparse.Namespace, options: Options, directory: Path) -> None:
         print(report.as_json("scale", [figures], breakdown=run.breakdown(), vcsim=vcsim, top_sites=run.top_sites,
                              top_growth=run.top_growth))
         return
-    print(report.table(scale.title(args.scale), scale.rows(args.scale, bool(options.memory_profile)), [figures]))
+    print(report.table(scale.title(args.scale), [*scale.rows(args.scale, bool(options.memory_profile)),
+                                                 *herder_run.detail_rows([figures], "vCenter calls")], [figures]))
     print(scale.describe_vcsim(vcsim))
     _print_details([run], args.breakdown)
 
@@ -96,7 +102,8 @@ def _scvmm(args: argparse.Namespace, options: Options, directory: Path) -> None:
         print(report.as_json("scvmm", [figures], breakdown=run.breakdown(), simulator=details,
                              top_sites=run.top_sites, top_growth=run.top_growth))
         return
-    print(report.table(scvmm.title(count, args.job_ms), scvmm.rows(count, bool(options.memory_profile)),
+    print(report.table(scvmm.title(count, args.job_ms), [*scvmm.rows(count, bool(options.memory_profile)),
+                                                         *herder_run.detail_rows([figures], "WinRM requests")],
                        [figures]))
     print(scvmm.describe(details))
     _print_details([run], args.breakdown)
@@ -108,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         return soak.main(["--minutes", str(args.minutes), *(["--dir", str(args.dir)] if args.dir else [])])
     if args.runs < 1 or (args.count is not None and args.count < 1) or (args.scale is not None and args.scale < 1):
         _parser().error("-n, --runs and --scale take a positive number")
-    options = Options(idle_seconds=args.idle_seconds, stall_seconds=args.stall_seconds,
+    options = Options(idle_seconds=args.idle_seconds, settle_seconds=args.settle_seconds,
+                      stall_seconds=args.stall_seconds,
                       memory_profile=args.memory_profile, py_spy=args.profile)
     directory = args.dir or Path(tempfile.mkdtemp(prefix="herder-bench-"))
     try:

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,12 +27,23 @@ NAMESPACE = "bench"
 # kubectl applies object after object; several chunks in flight keep it from being what the bench measures.
 CHUNK = 250
 PARALLEL_APPLIES = 4
-SETTLE_SECONDS = 3.0  # after the last Ready, for trailing status writes to land before the idle window
+# After the last Ready, the creates' tail (status writes, Events, the watch catching up, vcsim's own changes to
+# the new VMs) must end before the idle window starts: the counters have to stand still this long ...
+SETTLE_QUIET_SECONDS = 15.0
+SETTLE_POLL_SECONDS = 1.0
+# ... except for the watch's own long poll, which is what idle looks like.
+IDLE_CALLS = frozenset({"WaitForUpdatesEx"})
+# Figures per operation or kind of write: these prefixes and the operation's name ("calls/create Clone").
+CALLS_PER_CREATE = "calls/create "
+WRITES_PER_CREATE = "writes/create "
+IDLE_CALLS_PER_MINUTE = "idle calls/min "
+IDLE_WRITES_PER_MINUTE = "idle writes/min "
 
 
 @dataclass(frozen=True)
 class Options:
-    idle_seconds: float = 60.0
+    idle_seconds: float = 120.0
+    settle_seconds: float = 180.0  # the longest the settle phase may last; the idle window starts then anyway
     stall_seconds: float = 300.0  # give up waiting when no ECS turned Ready for this long
     memory_profile: Path | None = None  # run the operator under traced_operator, and keep its last dump here
     py_spy: Path | None = None  # record the operator with py-spy while it creates (speedscope)
@@ -126,6 +137,8 @@ class HerderRun:
     calls_idle: dict[str, float]
     writes_idle: dict[str, float]
     idle_seconds: float
+    settle_seconds: float  # from the last Ready to the start of the idle window
+    settled: bool  # the counters stood still; False: the settle phase ran out
     rss_before: int
     rss_ready: int
     rss_settled: int
@@ -154,7 +167,15 @@ class HerderRun:
             "bytes_per_ecs": measure.bytes_per_server(self.rss_before, self.rss_settled, n),
             "operator_cpu_seconds": self.cpu_create, "operator_cpu_ms_per_ecs": self.cpu_create * 1000 / n,
             "idle_cpu_percent": self.cpu_idle * 100 / self.idle_seconds,
+            "settle_seconds": self.settle_seconds, "settle_ran_out": float(not self.settled),
+            "idle_window_seconds": self.idle_seconds,
         }
+        figures |= {f"{CALLS_PER_CREATE}{op}": value / n for op, value in self.calls_create.items()}
+        figures |= {f"{WRITES_PER_CREATE}{kind}": value / n for kind, value in self.writes_create.items()}
+        figures |= {f"{IDLE_CALLS_PER_MINUTE}{op}": measure.per_minute(value, self.idle_seconds)
+                    for op, value in self.calls_idle.items()}
+        figures |= {f"{IDLE_WRITES_PER_MINUTE}{kind}": measure.per_minute(value, self.idle_seconds)
+                    for kind, value in self.writes_idle.items()}
         for window, lag in self.lag.items():
             figures |= {f"loop_lag_{window}_{key}": value for key, value in lag.items() if key != "samples"}
         return figures
@@ -162,6 +183,27 @@ class HerderRun:
     def breakdown(self) -> dict[str, dict[str, float]]:
         return {"backend_calls_create": self.calls_create, "backend_calls_idle": self.calls_idle,
                 "k8s_writes_create": self.writes_create, "k8s_writes_idle": self.writes_idle}
+
+
+def settle(quiet: Callable[[], tuple[dict[str, float], dict[str, float]]], longest: float) -> tuple[float, bool]:
+    """Wait until `quiet()` (backend calls, Kubernetes writes) has not moved for SETTLE_QUIET_SECONDS, at most
+    `longest` seconds; (the seconds waited, whether it settled). The watch's long poll (IDLE_CALLS) is not
+    counted: it is what idle looks like."""
+    started = time.monotonic()
+
+    def reading() -> tuple[dict[str, float], dict[str, float]]:
+        calls, writes = quiet()
+        return {op: n for op, n in calls.items() if op not in IDLE_CALLS}, writes
+
+    last, still_since = reading(), time.monotonic()
+    while time.monotonic() - started < longest:
+        time.sleep(SETTLE_POLL_SECONDS)
+        now = reading()
+        if now != last:
+            last, still_since = now, time.monotonic()
+        elif time.monotonic() - still_since >= SETTLE_QUIET_SECONDS:
+            return time.monotonic() - started, True
+    return time.monotonic() - started, False
 
 
 def _py_spy(pid: int, path: Path) -> subprocess.Popen[bytes]:
@@ -201,7 +243,10 @@ def measure_herder(state: StackState, process: OperatorProcess, provider: str, o
         spy.wait(timeout=120)
     if profile is not None:
         lag["create"] = profile.dump()["loop_lag"]
-    time.sleep(SETTLE_SECONDS)
+    # The creates' cost runs to the end of the settle phase: whatever they made herder do after the last Ready
+    # (the watch catching up, trailing writes) counts against them, not against idle.
+    settle_seconds, settled = settle(lambda: (measure.backend_calls(process.metrics_url, provider),
+                                              measure.apiserver_writes(state)), options.settle_seconds)
     calls_after, writes_after = measure.backend_calls(process.metrics_url, provider), measure.apiserver_writes(state)
     side_after, cpu_settled = counted(), measure.cpu_seconds(pid)
     time.sleep(options.idle_seconds)
@@ -220,7 +265,8 @@ def measure_herder(state: StackState, process: OperatorProcess, provider: str, o
         latencies=watch.latencies(), calls_create=measure.delta(calls_after, calls_before),
         writes_create={k: v for k, v in writes_create.items() if v},
         calls_idle=measure.delta(calls_idle, calls_after), writes_idle=measure.delta(writes_idle, writes_after),
-        idle_seconds=options.idle_seconds, rss_before=rss_before, rss_ready=rss_ready, rss_settled=rss_settled,
+        idle_seconds=options.idle_seconds, settle_seconds=settle_seconds, settled=settled, rss_before=rss_before,
+        rss_ready=rss_ready, rss_settled=rss_settled,
         peak_rss=peak, cpu_create=cpu_ready - cpu_before, cpu_idle=cpu_idle - cpu_settled,
         backend_side_create=measure.delta(side_after, side_before),
         backend_side_idle=measure.delta(side_idle, side_after),
@@ -240,6 +286,9 @@ def rows(backend: str, count: int, *, calls_target: float | None, traced: bool) 
         Row("Kubernetes writes per create", "k8s_writes_per_ecs", 3, 3.0),
         Row(f"{backend} per minute, idle", "idle_backend_calls_per_minute", 1, 5.0 if calls_target else None),
         Row("Kubernetes writes per minute, idle", "idle_k8s_writes_per_minute", 1),
+        Row("settle phase before the idle window (s)", "settle_seconds", 0),
+        Row("  ran out before herder was quiet (1: yes)", "settle_ran_out", 0),
+        Row("idle window (s)", "idle_window_seconds", 0),
         Row("operator RSS before the apply (MiB)", "rss_before_mib", 0),
         Row("operator RSS all Ready and idle (MiB)", "rss_settled_mib", 0),
         Row("operator peak RSS (MiB)", "peak_rss_mib", 0, rss_target_mib(count)),
@@ -251,4 +300,22 @@ def rows(backend: str, count: int, *, calls_target: float | None, traced: bool) 
     if traced:
         lines += [Row(f"loop lag {window} {stat} (ms)", f"loop_lag_{window}_{stat}_ms", 1)
                   for window in ("create", "idle") for stat in ("p50", "p99", "max")]
+    return lines
+
+
+def detail_rows(runs: Sequence[Mapping[str, float]], backend: str) -> list[Row]:
+    """Rows for the per-operation figures the runs have (`backend` names the backend's calls), by size."""
+    sections = ((CALLS_PER_CREATE, f"{backend} per create", 2), (WRITES_PER_CREATE, "Kubernetes writes per create", 3),
+                (IDLE_CALLS_PER_MINUTE, f"{backend} per minute, idle", 1),
+                (IDLE_WRITES_PER_MINUTE, "Kubernetes writes per minute, idle", 1))
+    lines: list[Row] = []
+    for prefix, heading, digits in sections:
+        sizes: dict[str, float] = {}
+        for run in runs:
+            for key, value in run.items():
+                if key.startswith(prefix):
+                    sizes[key] = max(sizes.get(key, 0.0), value)
+        if sizes:
+            lines.append(Row(f"{heading}, by operation:", "-", 0))
+            lines += [Row(f"  {key[len(prefix):]}", key, digits) for key in sorted(sizes, key=lambda k: -sizes[k])]
     return lines
