@@ -101,7 +101,7 @@ class VMSpec:
     user_data: str | None = field(default=None, repr=False)  # from a Secret: never printed
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # the inventory holds one per VM
 class ObservedDisk:
     key: str  # backend-specific device key or ID
     size_bytes: int
@@ -109,7 +109,7 @@ class ObservedDisk:
     is_os_disk: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # the inventory holds one per VM
 class ObservedVM:
     """A VM as the backend reports it."""
 

@@ -104,34 +104,50 @@ def snapshot_ids(info: Any) -> frozenset[str]:
     return frozenset(str(node.snapshot._moId) for node, _ in snapshot_nodes(info.rootSnapshotList))
 
 
-def owner_of(custom_values: Any, owner_key: int | None) -> str | None:
-    if owner_key is None:
-        return None
-    for value in custom_values or ():
-        if value.key == owner_key and getattr(value, "value", ""):
-            return str(value.value)
-    return None
+def custom_values(values: Any) -> tuple[tuple[int, str], ...]:
+    """A VM's custom field values (`customValue`) as (field key, value) pairs; empty values left out."""
+    return tuple((int(v.key), str(v.value)) for v in values or () if getattr(v, "value", ""))
+
+
+def owner_of(values: tuple[tuple[int, str], ...], owner_key: int | None) -> str | None:
+    """herder's owner mark among a VM's custom values (as `custom_values` keeps them)."""
+    return next((value for key, value in values if key == owner_key), None) if owner_key is not None else None
 
 
 def _moid(obj: Any) -> str | None:
     return str(obj._moId) if obj is not None else None
 
 
+def nic_addresses(nics: Any) -> tuple[str, ...]:
+    """The IP addresses of a VM's NICs (`guest.net`), in order."""
+    return tuple(str(ip) for nic in nics or () for ip in nic.ipAddress or ())
+
+
 def _ips(props: Mapping[str, Any]) -> tuple[str, ...]:
-    seen: list[str] = []
     primary = props.get("guest.ipAddress")
-    if primary:
-        seen.append(str(primary))
-    for nic in props.get("guest.net") or ():
-        for ip in nic.ipAddress or ():
-            if str(ip) not in seen:
-                seen.append(str(ip))
-    return tuple(seen)
+    return tuple(dict.fromkeys((*([str(primary)] if primary else []), *props.get("guest.net", ()))))
 
 
-def with_disks(props: Mapping[str, Any]) -> dict[str, Any]:
-    """`props` with DEVICE_PROPERTIES, if read, turned into its disks (and the raw device lists dropped)."""
-    kept = {k: v for k, v in props.items() if k not in DEVICE_PROPERTIES}
+# Raw values the inventory keeps per VM in a smaller form, by property: a VM's NICs, custom values and snapshot
+# tree are trees of pyVmomi objects (kilobytes per VM), of which herder reads a few strings.
+_COMPACT: dict[str, Callable[[Any], Any]] = {
+    "guest.net": nic_addresses,
+    "customValue": custom_values,
+    "snapshot": snapshot_ids,
+    "guest.ipAddress": lambda ip: str(ip) if ip else None,
+}
+
+
+def compact_value(name: str, value: Any) -> Any:
+    """What is kept of the raw value of property `name` (what `to_server` reads)."""
+    convert = _COMPACT.get(name)
+    return convert(value) if convert is not None else value
+
+
+def compact(props: Mapping[str, Any]) -> dict[str, Any]:
+    """A VM's raw properties as kept: each in its small form, and DEVICE_PROPERTIES, if read, turned into its
+    disks (the raw device lists dropped)."""
+    kept = {k: compact_value(k, v) for k, v in props.items() if k not in DEVICE_PROPERTIES}
     if "config.hardware.device" in props:
         kept[DISKS] = observed_disks(props["config.hardware.device"], disk_names(props.get("config.extraConfig")))
     return kept
@@ -139,7 +155,8 @@ def with_disks(props: Mapping[str, Any]) -> dict[str, Any]:
 
 def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None,
               name_of: Callable[[Any], str | None] = _moid) -> ObservedVM | None:
-    """The ObservedVM for a VM's properties; None for templates and VMs without a config yet.
+    """The ObservedVM for a VM's properties (as `compact` keeps them); None for templates and VMs without a
+    config yet.
 
     `name_of` turns host, datastore and pool references into what status shows (names, by default IDs)."""
     uuid = props.get("config.instanceUuid")
@@ -153,7 +170,7 @@ def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None,
         power=POWER.get(str(props.get("runtime.powerState")), PowerState.OFF),
         cpu=int(props.get("config.hardware.numCPU") or 0),
         memory_mib=int(props.get("config.hardware.memoryMB") or 0),
-        owner_uid=owner_of(props.get("customValue"), owner_key),
+        owner_uid=owner_of(props.get("customValue", ()), owner_key),
         disks=props.get(DISKS) or (),
         disks_known=DISKS in props,
         host=name_of(props.get("runtime.host")),
@@ -162,5 +179,5 @@ def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None,
         ip_addresses=_ips(props),
         cpu_hot_add=bool(props.get("config.cpuHotAddEnabled")),
         memory_hot_add=bool(props.get("config.memoryHotAddEnabled")),
-        snapshots=snapshot_ids(props.get("snapshot")),
+        snapshots=props.get("snapshot", frozenset()),
     )

@@ -31,7 +31,7 @@ from herder.providers.types import (
 )
 from herder.providers.vcenter import placement, query, specs, tasks
 from herder.providers.vcenter.fields import OwnerField
-from herder.providers.vcenter.observe import PROPERTIES, to_server, with_disks
+from herder.providers.vcenter.observe import PROPERTIES, compact, to_server
 from herder.providers.vcenter.session import Session
 from herder.reasons import Reason
 
@@ -67,7 +67,7 @@ class VCenterVMs:
             props = query.properties(content, vm, PROPERTIES)
         except vmodl.fault.ManagedObjectNotFound:
             return None
-        return to_server(str(vm._moId), with_disks(props), self._owner.key(content), self._session.name_of)
+        return to_server(str(vm._moId), compact(props), self._owner.key(content), self._session.name_of)
 
     def _by_uuid(self, unique_id: str) -> list[ObservedVM]:
         content = self._session.content
@@ -82,7 +82,7 @@ class VCenterVMs:
         content = self._session.content
         key = self._owner.key(content)
         rows = query.all_of_type(content, self._session.datacenter().vmFolder, vim.VirtualMachine, PROPERTIES)
-        servers = [to_server(str(vm._moId), with_disks(props), key, self._session.name_of) for vm, props in rows]
+        servers = [to_server(str(vm._moId), compact(props), key, self._session.name_of) for vm, props in rows]
         return [s for s in servers if s is not None and s.owner_uid == uid]
 
     @staticmethod
