@@ -21,7 +21,7 @@ help:
 	@echo "make image-report  the image's size, Debian packages, Python distributions, leftovers and secret scan"
 	@echo "make test      everything: install, lint, image, all tests against the real local stack"
 	@echo "make demo      bring up the stack, apply examples/, run the operator, show ECSs reaching Ready"
-	@echo "make bench     benchmarks that print figures: N=1000 (ECSs), BENCH_ARGS='--runs 3 --breakdown', '--scale 10000',"
+	@echo "make bench     benchmarks that print figures: N=1000 (ECSs; 3 runs), BENCH_ARGS='--runs 1 --breakdown', '--scale 10000',"
 	@echo "               '--backend scvmm', '--memory-profile FILE' or '--soak --minutes 10' (docs/performance.md)"
 
 $(STAMP): pyproject.toml

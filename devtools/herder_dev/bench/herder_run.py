@@ -31,8 +31,9 @@ PARALLEL_APPLIES = 4
 # the new VMs) must end before the idle window starts: the counters have to stand still this long ...
 SETTLE_QUIET_SECONDS = 15.0
 SETTLE_POLL_SECONDS = 1.0
-# ... except for the watch's own long poll, which is what idle looks like.
-IDLE_CALLS = frozenset({"WaitForUpdatesEx"})
+# ... except for what keeps the inventory current, which is what idle looks like: the vCenter watch's long poll
+# and the SCVMM bulk read every 15 s.
+IDLE_CALLS = frozenset({"WaitForUpdatesEx", "inventory"})
 # Figures per operation or kind of write: these prefixes and the operation's name ("calls/create Clone").
 CALLS_PER_CREATE = "calls/create "
 WRITES_PER_CREATE = "writes/create "
@@ -187,8 +188,8 @@ class HerderRun:
 
 def settle(quiet: Callable[[], tuple[dict[str, float], dict[str, float]]], longest: float) -> tuple[float, bool]:
     """Wait until `quiet()` (backend calls, Kubernetes writes) has not moved for SETTLE_QUIET_SECONDS, at most
-    `longest` seconds; (the seconds waited, whether it settled). The watch's long poll (IDLE_CALLS) is not
-    counted: it is what idle looks like."""
+    `longest` seconds; (the seconds waited, whether it settled). What keeps the inventory current (IDLE_CALLS) is
+    not counted: it is what idle looks like."""
     started = time.monotonic()
 
     def reading() -> tuple[dict[str, float], dict[str, float]]:

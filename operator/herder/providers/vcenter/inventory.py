@@ -75,8 +75,8 @@ class VCenterInventory(InventoryCache):
                     self._props.pop(ref, None)
                     server = None
                 else:
-                    self._props[ref] = compact(props)
-                    server = to_server(ref, self._props[ref], owner_key, self._session.name_of)
+                    self._props[ref] = compact(props, self._session.name_of)
+                    server = to_server(ref, self._props[ref], owner_key)
                 self._put(ref, server)
             return server
 
@@ -169,10 +169,10 @@ class VCenterInventory(InventoryCache):
                     if change.op in ("remove", "indirectRemove"):
                         props.pop(change.name, None)
                     else:
-                        props[change.name] = compact_value(change.name, change.val)
+                        props[change.name] = compact_value(change.name, change.val, self._session.name_of)
                 if devices is not None:
-                    props.update(compact(devices))
-                server = to_server(ref, props, owner_key, self._session.name_of)
+                    props.update(compact(devices, self._session.name_of))
+                server = to_server(ref, props, owner_key)
             return self._put(ref, server)
 
     def _put(self, ref: str, server: ObservedVM | None) -> list[Change]:

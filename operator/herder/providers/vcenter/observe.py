@@ -136,33 +136,37 @@ _COMPACT: dict[str, Callable[[Any], Any]] = {
     "snapshot": snapshot_ids,
     "guest.ipAddress": lambda ip: str(ip) if ip else None,
 }
+# References to a host, datastores and a pool: kept as the names status shows (pyVmomi objects per VM otherwise).
+_NAMED = frozenset({"runtime.host", "resourcePool"})
+Namer = Callable[[Any], str | None]
 
 
-def compact_value(name: str, value: Any) -> Any:
-    """What is kept of the raw value of property `name` (what `to_server` reads)."""
+def compact_value(name: str, value: Any, name_of: Namer = _moid) -> Any:
+    """What is kept of the raw value of property `name` (what `to_server` reads). `name_of` turns host, datastore
+    and pool references into what status shows (names; by default IDs)."""
+    if name in _NAMED:
+        return name_of(value)
+    if name == "datastore":
+        return name_of(value[0]) if value else None
     convert = _COMPACT.get(name)
     return convert(value) if convert is not None else value
 
 
-def compact(props: Mapping[str, Any]) -> dict[str, Any]:
+def compact(props: Mapping[str, Any], name_of: Namer = _moid) -> dict[str, Any]:
     """A VM's raw properties as kept: each in its small form, and DEVICE_PROPERTIES, if read, turned into its
     disks (the raw device lists dropped)."""
-    kept = {k: compact_value(k, v) for k, v in props.items() if k not in DEVICE_PROPERTIES}
+    kept = {k: compact_value(k, v, name_of) for k, v in props.items() if k not in DEVICE_PROPERTIES}
     if "config.hardware.device" in props:
         kept[DISKS] = observed_disks(props["config.hardware.device"], disk_names(props.get("config.extraConfig")))
     return kept
 
 
-def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None,
-              name_of: Callable[[Any], str | None] = _moid) -> ObservedVM | None:
+def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None) -> ObservedVM | None:
     """The ObservedVM for a VM's properties (as `compact` keeps them); None for templates and VMs without a
-    config yet.
-
-    `name_of` turns host, datastore and pool references into what status shows (names, by default IDs)."""
+    config yet."""
     uuid = props.get("config.instanceUuid")
     if not uuid or props.get("config.template"):
         return None
-    datastores = props.get("datastore") or ()
     return ObservedVM(
         unique_id=str(uuid),
         ref=ref,
@@ -173,9 +177,9 @@ def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None,
         owner_uid=owner_of(props.get("customValue", ()), owner_key),
         disks=props.get(DISKS) or (),
         disks_known=DISKS in props,
-        host=name_of(props.get("runtime.host")),
-        datastore=name_of(datastores[0]) if datastores else None,
-        resource_pool=name_of(props.get("resourcePool")),
+        host=props.get("runtime.host"),
+        datastore=props.get("datastore"),
+        resource_pool=props.get("resourcePool"),
         ip_addresses=_ips(props),
         cpu_hot_add=bool(props.get("config.cpuHotAddEnabled")),
         memory_hot_add=bool(props.get("config.memoryHotAddEnabled")),

@@ -67,7 +67,7 @@ class VCenterVMs:
             props = query.properties(content, vm, PROPERTIES)
         except vmodl.fault.ManagedObjectNotFound:
             return None
-        return to_server(str(vm._moId), compact(props), self._owner.key(content), self._session.name_of)
+        return to_server(str(vm._moId), compact(props, self._session.name_of), self._owner.key(content))
 
     def _by_uuid(self, unique_id: str) -> list[ObservedVM]:
         content = self._session.content
@@ -82,7 +82,7 @@ class VCenterVMs:
         content = self._session.content
         key = self._owner.key(content)
         rows = query.all_of_type(content, self._session.datacenter().vmFolder, vim.VirtualMachine, PROPERTIES)
-        servers = [to_server(str(vm._moId), compact(props), key, self._session.name_of) for vm, props in rows]
+        servers = [to_server(str(vm._moId), compact(props, self._session.name_of), key) for vm, props in rows]
         return [s for s in servers if s is not None and s.owner_uid == uid]
 
     @staticmethod
