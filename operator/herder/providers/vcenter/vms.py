@@ -31,7 +31,7 @@ from herder.providers.types import (
 )
 from herder.providers.vcenter import placement, query, specs, tasks
 from herder.providers.vcenter.fields import OwnerField
-from herder.providers.vcenter.observe import PROPERTIES, compact, to_server
+from herder.providers.vcenter.observe import PROPERTIES, compact, custom_values, owner_of, to_server
 from herder.providers.vcenter.session import Session
 from herder.reasons import Reason
 
@@ -79,10 +79,12 @@ class VCenterVMs:
         cached = self._owned_by(uid) if self._owned_by else None
         if cached is not None:
             return cached
+        # Without the inventory: every VM's marks (small), then the full reading of those marked for `uid` only.
         content = self._session.content
         key = self._owner.key(content)
-        rows = query.all_of_type(content, self._session.datacenter().vmFolder, vim.VirtualMachine, PROPERTIES)
-        servers = [to_server(str(vm._moId), compact(props, self._session.name_of), key) for vm, props in rows]
+        rows = query.all_of_type(content, self._session.datacenter().vmFolder, vim.VirtualMachine, ["customValue"])
+        marked = [vm for vm, props in rows if owner_of(custom_values(props.get("customValue")), key) == uid]
+        servers = [self._read(vm) for vm in marked]
         return [s for s in servers if s is not None and s.owner_uid == uid]
 
     @staticmethod
