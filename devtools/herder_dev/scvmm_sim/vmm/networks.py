@@ -251,6 +251,10 @@ class Networks:
                "pools": [], "synthetic": False}
         return self._configure(nic, inv, generation)
 
+    def next_mac(self) -> str:
+        """A MAC address from VMM's default pool that no adapter has."""
+        return _next_mac(self._macs())
+
     def _macs(self) -> set[str]:
         queued = [n for group in self.store.data["nic_job_groups"].values() for n in group]
         return {n["mac"] for vm in self.store.all("vms") for n in vm["nics"]} | {n["mac"] for n in queued}
