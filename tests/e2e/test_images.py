@@ -4,11 +4,9 @@ visibility between namespaces, deletion, and the frequently-used label. Every re
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import json
 import tarfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,10 @@ from e2e_world import (
     condition_is,
     ecs_manifest,
     get,
-    status_of,
+    image_failed,
+    image_ready,
+    ready_message,
+    serve_directory,
     stays,
     wait_for,
     wait_ready,
@@ -88,23 +89,8 @@ def make_ova(disk_bytes: int = 256 * 1024) -> bytes:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A plain HTTP server on 127.0.0.1 serving a directory: (base URL, directory)."""
-    root = tmp_path_factory.mktemp("http")
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_directory(tmp_path_factory.mktemp("http")) as served:
+        yield served
 
 
 def sha256(data: bytes) -> str:
@@ -118,35 +104,9 @@ def image_manifest(name: str, source: dict[str, Any], kind: str = "Image", **spe
             "spec": {k: v for k, v in body.items() if v is not None}}
 
 
-def image_ready(stack: StackState, kind: str, name: str, namespace: str | None,
-                timeout: float = 60.0) -> dict[str, Any]:
-    try:
-        status: dict[str, Any] = wait_for(
-            lambda: condition_is(stack, kind, name, namespace, "Ready", "True"), timeout=timeout,
-            what=f"{kind} {name} Ready")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; status: {status_of(stack, kind, name, namespace)}") from None
-    return status
-
-
-def image_failed(stack: StackState, kind: str, name: str, namespace: str | None, reason: str, *,
-                 timeout: float = 60.0) -> dict[str, Any]:
-    try:
-        status: dict[str, Any] = wait_for(
-            lambda: condition_is(stack, kind, name, namespace, "Ready", "False", reason), timeout=timeout,
-            what=f"{kind} {name} Ready=False {reason}")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; status: {status_of(stack, kind, name, namespace)}") from None
-    return status
-
-
 def templates(govc: Govc, prefix: str) -> list[str]:
     """VMs and templates whose name starts with `prefix`."""
     return govc.vms(prefix)
-
-
-def ready_message(status: dict[str, Any]) -> str:
-    return next(c["message"] for c in status["conditions"] if c["type"] == "Ready")
 
 
 def test_existing_image_reports_the_template(stack: StackState, operator: OperatorProcess, govc: Govc,

@@ -68,6 +68,7 @@ class SCVMMPlacement:
     vm_path: str | None = None
     logical_network: str | None = None
     host: str | None = None
+    library_share: str | None = None  # UNC path of the share templates go to; None: the first library share
 
 
 Placement = VCenterPlacement | SCVMMPlacement

@@ -12,13 +12,13 @@ available template reports. Pure: no I/O, no clock.
 from __future__ import annotations
 
 import enum
-import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
 from herder.api import format_mib
 from herder.api.clusterimage import ClusterImage
 from herder.api.image import CapturePowerPolicy, Image, ImageFormat, ImageSource
+from herder.providers.download import without_userinfo
 from herder.providers.types import TemplateInfo
 from herder.reasons import Reason
 from herder.reconcile.capture import CaptureHold
@@ -96,11 +96,17 @@ def template_name(kind: str, namespace: str | None, name: str) -> str:
     return f"img_{namespace}.{name}" if kind == "Image" else f"cimg_{name}"
 
 
+#: Disk images a library imports as they are (SCVMM); the others are OVF packages (vCenter).
+DISK_FORMATS = frozenset({ImageFormat.VHD, ImageFormat.VHDX})
+_ENDINGS = ((".vhdx", ImageFormat.VHDX), (".vhd", ImageFormat.VHD), (".ovf", ImageFormat.OVF))
+
+
 def image_format(url: str, declared: ImageFormat | None) -> ImageFormat:
+    """`format`, else what the URL's path ends in (a disk may be zipped: `.vhdx.zip`); OVA otherwise."""
     if declared is not None:
         return declared
-    path = url.lower().split("?")[0]
-    return ImageFormat.VHDX if path.endswith(".vhdx") else ImageFormat.OVF if path.endswith(".ovf") else ImageFormat.OVA
+    path = url.lower().split("?")[0].split("#")[0].removesuffix(".zip")
+    return next((fmt for ending, fmt in _ENDINGS if path.endswith(ending)), ImageFormat.OVA)
 
 
 def os_family(guest_id: str, declared: str) -> str:
@@ -111,14 +117,6 @@ def os_family(guest_id: str, declared: str) -> str:
     if guest.startswith("win") or "windows" in guest:
         return "Windows"
     return "Linux" if any(marker in guest for marker in _LINUX_GUESTS) else "Other"
-
-
-def without_userinfo(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    return urllib.parse.urlunsplit(parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")))
 
 
 def source_used(image: Image | ClusterImage) -> dict[str, Any]:
@@ -143,7 +141,7 @@ def size_text(size_bytes: int) -> str:
 def available(info: TemplateInfo, provider: dict[str, str]) -> tuple[list[Condition], dict[str, Any]]:
     """The template exists: Ready, and what the backend reports of it."""
     fields = {"phase": "Available", "uniqueID": info.unique_id, "managedObjectID": info.ref, "provider": provider,
-              "path": info.path, "size": size_text(info.size_bytes), "cpu": info.cpu,
+              "path": info.path, "size": size_text(info.size_bytes) if info.size_bytes else None, "cpu": info.cpu,
               "memory": format_mib(info.memory_mib), "guestID": info.guest_id or None, "pendingTask": None,
               "progress": None}
     what = "template" if info.is_template else "VM (not marked as a template)"

@@ -49,7 +49,8 @@ def zone_placement(zone: AvailabilityZone) -> Placement:
     if spec.scvmm is not None:
         scvmm = spec.scvmm
         return SCVMMPlacement(host_group=scvmm.host_group, cloud=scvmm.cloud, vm_path=scvmm.vm_path,
-                              logical_network=scvmm.vm_network or scvmm.logical_network)
+                              logical_network=scvmm.vm_network or scvmm.logical_network,
+                              library_share=scvmm.library_share)
     raise Unresolvable(Reason.ZONE_INVALID, f"zone {zone.metadata.name} has no placement")
 
 

@@ -212,3 +212,13 @@ def test_unknown_job_is_unknown(provider: SCVMMProvider) -> None:
     from herder.providers.types import TaskRef
 
     assert provider.vms.task(TaskRef(str(uuid.uuid4()), "create")).status == TaskStatus.UNKNOWN
+
+
+def test_data_disk_names_belong_to_their_vm() -> None:
+    from herder.providers.scvmm.observe import disk_name
+
+    assert disk_name("ns.web_herder_data.vhdx", "ns.web") == "data"
+    assert disk_name("NS.WEB_herder_logs.VHDX", "ns.web") == "logs"
+    # A disk copied from a captured image keeps the captured VM's file name: not this VM's data disk.
+    assert disk_name("ns.golden_herder_data.vhdx", "ns.copy") is None
+    assert disk_name("ns.web_disk_1.vhdx", "ns.web") is None

@@ -16,7 +16,7 @@ from herder.api import quantity_to_bytes
 from herder.controllers.ecs.delete import delete_server
 from herder.controllers.ecs.sync import server_failed, sync_server
 from herder.controllers.shared.daemon import Daemon
-from herder.controllers.shared.indexes import Lookups
+from herder.controllers.shared.indexes import Lookups, image_key
 from herder.controllers.shared.runtime import runtime_of
 from herder.controllers.shared.status import condition_in
 from herder.reasons import Reason
@@ -37,6 +37,15 @@ def pool_user_index(*, namespace: str | None, name: str, spec: kopf.Spec, **_: A
     """{ResourcePool name: "namespace/name"} per ECS that names a pool: a pool is not deleted under them."""
     pool = spec.get("resourcePool")
     return {str(pool): f"{namespace}/{name}"} if pool else None
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def image_user_index(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[str, str] | None:
+    """{image key: "namespace/name"} per ECS made from an image: deleting the image reports who used it."""
+    image = spec.get("image") or {}
+    if not image.get("name"):
+        return None
+    return {image_key(str(image.get("kind") or "Image"), namespace, str(image["name"])): f"{namespace}/{name}"}
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=30.0)

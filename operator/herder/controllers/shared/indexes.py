@@ -55,12 +55,13 @@ class Lookups:
     namespaces: kopf.Index[str, dict[str, str]] | None = None
     server_zones: kopf.Index[str, int] | None = None
     pool_users: kopf.Index[str, str] | None = None
+    image_users: kopf.Index[str, str] | None = None
 
     @classmethod
     def of(cls, kwargs: dict[str, Any]) -> Lookups:
         return cls(kwargs["zone_index"], kwargs["image_index"], kwargs["cluster_image_index"],
                    kwargs["pool_index"], kwargs.get("namespace_index"), kwargs.get("server_zone_index"),
-                   kwargs.get("pool_user_index"))
+                   kwargs.get("pool_user_index"), kwargs.get("image_user_index"))
 
     def zone(self, name: str) -> Body | None:
         return _one(self.zones, name)
@@ -87,6 +88,12 @@ class Lookups:
                           if ((self.pool(p) or {}).get("spec") or {}).get("parent") == name)
         return [f"ElasticCloudServer {u}" for u in users] + [f"ResourcePool {c}" for c in children]
 
+    def image_dependents(self, kind: str, namespace: str | None, name: str) -> list[str]:
+        """The ECSs ("namespace/name") whose spec.image names this Image or ClusterImage."""
+        if self.image_users is None:
+            return []
+        return sorted(self.image_users.get(image_key(kind, namespace, name)) or ())
+
     def namespace_labels(self, name: str) -> dict[str, str]:
         """The namespace's labels ({} while unknown)."""
         found = _one(self.namespaces, name) if self.namespaces is not None else None
@@ -97,6 +104,11 @@ class Lookups:
         store = self.server_zones.get(zone) if self.server_zones is not None else None
         values = list(store or ())
         return len(values), sum(values)
+
+
+def image_key(kind: str, namespace: str | None, name: str) -> str:
+    """How an ECS's spec.image names an image: an Image of its own namespace, or a ClusterImage."""
+    return f"Image/{namespace}/{name}" if kind == "Image" else f"ClusterImage/{name}"
 
 
 def zone_and_provider(runtime: Runtime, lookups: Lookups, zone_name: str) -> tuple[AvailabilityZone, ProviderHandle]:

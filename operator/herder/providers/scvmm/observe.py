@@ -18,10 +18,13 @@ from herder.providers.types import ObservedDisk, ObservedVM
 
 OWNER_PROPERTY = "HerderEcsUid"
 DESCRIPTION_MARK = "herder-ecs-uid="
-# Data disks are created as "<vm name>_herder_<disk name>.vhdx"; the name is read back from the file.
+# The clone an image capture makes of an ECS's VM (see images.py): never that ECS's VM, even if VMM copied the
+# custom property value to it.
+CAPTURE_MARK = "herder-capture-uid="
+# Data disks are created as "<vm name>_herder_<disk name>.vhdx"; the name is read back from the file. A disk a VM
+# got from its template keeps the template's file name, which names another VM: it is not one of this VM's.
 DISK_INFIX = "_herder_"
 _DESCRIPTION_UID = re.compile(re.escape(DESCRIPTION_MARK) + r"(\S+)")
-_DISK_NAME = re.compile(re.escape(DISK_INFIX) + r"(.+)\.vhdx$", re.IGNORECASE)
 
 _POWER = {
     "Running": PowerState.ON,
@@ -51,12 +54,13 @@ PROJECTION = (
 
 
 def owned(uid: str | None = None) -> str:
-    """A condition on `$v`: marked by herder (for ECS `uid`, or for any ECS)."""
+    """A condition on `$v`: marked by herder (for ECS `uid`, or for any ECS), and not a capture's clone."""
+    clone = f"[string]$v.Description -notlike {quote('*' + CAPTURE_MARK + '*')}"
     if uid is None:
-        return (f"([string]$v.CustomProperty[{quote(OWNER_PROPERTY)}] -ne '' -or "
-                f"[string]$v.Description -like {quote('*' + DESCRIPTION_MARK + '*')})")
-    return (f"([string]$v.CustomProperty[{quote(OWNER_PROPERTY)}] -eq {quote(uid)} -or "
-            f"[string]$v.Description -like {quote('*' + DESCRIPTION_MARK + uid + '*')})")
+        return (f"({clone} -and ([string]$v.CustomProperty[{quote(OWNER_PROPERTY)}] -ne '' -or "
+                f"[string]$v.Description -like {quote('*' + DESCRIPTION_MARK + '*')}))")
+    return (f"({clone} -and ([string]$v.CustomProperty[{quote(OWNER_PROPERTY)}] -eq {quote(uid)} -or "
+            f"[string]$v.Description -like {quote('*' + DESCRIPTION_MARK + uid + '*')}))")
 
 
 def project_all(condition: str, source: str = "Get-SCVirtualMachine -All") -> str:
@@ -69,12 +73,15 @@ def description_owner(description: str) -> str | None:
     return found.group(1) if found else None
 
 
-def disk_name(file_name: str) -> str | None:
-    found = _DISK_NAME.search(file_name or "")
-    return found.group(1) if found else None
+def disk_name(file_name: str, vm_name: str) -> str | None:
+    """The data disk name herder gave the file when it made it for VM `vm_name`; None for any other file."""
+    prefix = vm_name + DISK_INFIX
+    if not file_name.lower().startswith(prefix.lower()) or not file_name.lower().endswith(".vhdx"):
+        return None
+    return file_name[len(prefix):-len(".vhdx")] or None
 
 
-def _disks(rows: Any) -> tuple[ObservedDisk, ...]:
+def _disks(rows: Any, vm_name: str) -> tuple[ObservedDisk, ...]:
     disks: list[ObservedDisk] = []
     for row in rows or ():
         boot = bool(row.get("boot"))
@@ -82,7 +89,7 @@ def _disks(rows: Any) -> tuple[ObservedDisk, ...]:
             ObservedDisk(
                 key=str(row["id"]),
                 size_bytes=int(row.get("bytes") or 0),
-                name=None if boot else disk_name(str(row.get("file") or "")),
+                name=None if boot else disk_name(str(row.get("file") or ""), vm_name),
                 is_os_disk=boot,
             )
         )
@@ -100,7 +107,7 @@ def to_server(row: Mapping[str, Any]) -> ObservedVM:
         cpu=int(row.get("cpu") or 0),
         memory_mib=int(row.get("memory") or 0),
         owner_uid=owner or None,
-        disks=_disks(row.get("disks")),
+        disks=_disks(row.get("disks"), str(row.get("name") or "")),
         host=str(row.get("host") or "") or None,
         ip_addresses=tuple(str(ip) for ip in row.get("ips") or () if ip),
         cpu_hot_add=False,  # Hyper-V changes the CPU count only while the VM is off

@@ -69,6 +69,30 @@ def disk_file(vm_name: str, disk: DataDisk) -> str:
     return f"{vm_name}{DISK_INFIX}{disk.name}.vhdx"
 
 
+def job_result(driver: Driver, task: TaskRef) -> TaskResult:
+    """What became of a VMM job (Get-SCJob); `done:` refs succeed without a call, a job VMM forgot is UNKNOWN."""
+    if task.finished:
+        return task.finished_result()
+    if not _is_guid(task.id):
+        return TaskResult(status=TaskStatus.UNKNOWN)
+    body = (
+        f"$j = Get-SCJob -ID {quote(task.id)}\n"
+        "if ($j) { $result = @{ status = [string]$j.Status; problem = [string]$j.ErrorInfo.Problem; "
+        "code = [string]$j.ErrorInfo.DisplayableErrorCode; target = [string]$j.ResultObjectID } }"
+    )
+    job = driver.run("task", f"read {task.operation} job {task.id}", body)
+    if not job:
+        return TaskResult(status=TaskStatus.UNKNOWN)
+    target = str(job.get("target") or "") or None
+    if job["status"] in _SUCCEEDED:
+        return TaskResult(status=TaskStatus.SUCCEEDED, result_ref=target)
+    if job["status"] in _FAILED:
+        problem = job.get("problem") or f"the VMM job ended {job['status']}"
+        return TaskResult(status=TaskStatus.FAILED, error=f"{problem} (Error ID: {job.get('code')})",
+                          result_ref=target)
+    return TaskResult(status=TaskStatus.RUNNING, result_ref=target)
+
+
 class SCVMMVMs:
     """The `Servers` protocol on one SCVMM."""
 
@@ -180,26 +204,7 @@ class SCVMMVMs:
     # -- tasks ------------------------------------------------------------------------------------------
 
     def task(self, task: TaskRef) -> TaskResult:
-        if task.finished:
-            return task.finished_result()
-        if not _is_guid(task.id):
-            return TaskResult(status=TaskStatus.UNKNOWN)
-        body = (
-            f"$j = Get-SCJob -ID {quote(task.id)}\n"
-            "if ($j) { $result = @{ status = [string]$j.Status; problem = [string]$j.ErrorInfo.Problem; "
-            "code = [string]$j.ErrorInfo.DisplayableErrorCode; target = [string]$j.ResultObjectID } }"
-        )
-        job = self._run("task", f"read {task.operation} job {task.id}", body)
-        if not job:
-            return TaskResult(status=TaskStatus.UNKNOWN)
-        target = str(job.get("target") or "") or None
-        if job["status"] in _SUCCEEDED:
-            return TaskResult(status=TaskStatus.SUCCEEDED, result_ref=target)
-        if job["status"] in _FAILED:
-            problem = job.get("problem") or f"the VMM job ended {job['status']}"
-            return TaskResult(status=TaskStatus.FAILED, error=f"{problem} (Error ID: {job.get('code')})",
-                              result_ref=target)
-        return TaskResult(status=TaskStatus.RUNNING, result_ref=target)
+        return job_result(self._driver, task)
 
     # -- changes ----------------------------------------------------------------------------------------
 
