@@ -20,8 +20,9 @@ from herder_dev.tools import REPO_ROOT
 NAMESPACE = "demo"
 # Kinds whose controllers exist today; the other examples are applied and wait for theirs.
 EXAMPLES = ("vcenter.yaml", "availabilityzone.yaml", "clusterimage.yaml", "image.yaml", "elasticcloudserver.yaml",
-            "scvmm.yaml", "elasticcloudserver-scvmm.yaml")
-NAMESPACED = frozenset({"image.yaml", "elasticcloudserver.yaml", "elasticcloudserver-scvmm.yaml"})
+            "elasticcloudserver-windows.yaml", "scvmm.yaml", "elasticcloudserver-scvmm.yaml")
+NAMESPACED = frozenset({"image.yaml", "elasticcloudserver.yaml", "elasticcloudserver-windows.yaml",
+                        "elasticcloudserver-scvmm.yaml"})
 EXTRA_SERVERS = ("app-1", "app-2")
 
 

@@ -81,6 +81,41 @@ class DataDisk:
 
 
 @dataclass(frozen=True)
+class Login:
+    """An account from a Secret (a domain join's). The password is never printed."""
+
+    username: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class GuestSetup:
+    """What the guest OS is told at its first boot, resolved from the ECS, its image and its Secrets. Values read
+    from Secrets are never printed."""
+
+    windows: bool = False  # the image's OS family
+    hostname: str = ""  # the host name (Windows: the computer name, at most 15 characters)
+    dns_domain: str | None = None  # Linux
+    ssh_keys: tuple[str, ...] = ()  # Linux
+    user_data: str | None = field(default=None, repr=False)  # Linux: cloud-init user data
+    unattend: str | None = field(default=None, repr=False)  # Windows: a whole sysprep unattend.xml
+    admin_password: str | None = field(default=None, repr=False)  # Windows
+    time_zone: int | None = None  # Windows time zone index
+    product_key: str | None = field(default=None, repr=False)
+    organization: str | None = None
+    domain: str | None = None  # Windows: the Active Directory domain to join, with `domain_join`
+    domain_join: Login | None = None
+    workgroup: str | None = None
+    first_logon: tuple[str, ...] = ()
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every value from a Secret, for a backend to keep out of what it reports."""
+        values = (self.user_data, self.unattend, self.admin_password, self.product_key,
+                  self.domain_join.password if self.domain_join else None)
+        return tuple(v for v in values if v)
+
+
+@dataclass(frozen=True)
 class VMSpec:
     """What one ECS asks of its backend, already resolved from the zone, image and Secrets."""
 
@@ -94,8 +129,7 @@ class VMSpec:
     data_disks: tuple[DataDisk, ...] = ()
     networks: tuple[str, ...] = ()
     power: PowerState = PowerState.ON
-    hostname: str | None = None
-    user_data: str | None = field(default=None, repr=False)  # from a Secret: never printed
+    guest: GuestSetup = field(default_factory=GuestSetup)
 
 
 @dataclass(frozen=True)
@@ -123,6 +157,8 @@ class ObservedVM:
     datastore: str | None = None
     resource_pool: str | None = None
     ip_addresses: tuple[str, ...] = ()
+    hostname: str | None = None  # as the guest reports it
+    guest_os: str | None = None
     cpu_hot_add: bool = False
     memory_hot_add: bool = False
     busy: bool = False  # the backend is changing it (e.g. SCVMM UnderCreation/UnderUpdate)

@@ -6,10 +6,11 @@ from dataclasses import dataclass, replace
 
 from herder.api import AvailabilityZone, ElasticCloudServer, ElasticCloudServerSpec
 from herder.api.ecs import PowerState
-from herder.api.image import ImageSpec
+from herder.api.image import ImageSpec, OSFamily
 from herder.errors import Unresolvable
 from herder.providers.types import DataDisk, Placement, SCVMMPlacement, VCenterPlacement, VMSpec
 from herder.reasons import Reason
+from herder.reconcile import guest
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,12 @@ def placement_of(resolved: Resolved) -> Placement:
     return replace(zone, host=host)
 
 
-def vm_spec(resolved: Resolved, user_data: str | None = None) -> VMSpec:
+def windows_image(image: ImageSpec | None) -> bool:
+    return image is not None and image.os_family is OSFamily.WINDOWS
+
+
+def vm_spec(resolved: Resolved) -> VMSpec:
+    """The VMSpec, its guest setup without the values of Secrets (read only for a create, see reconcile.guest)."""
     server = resolved.server
     spec = server.spec
     meta = server.metadata
@@ -87,6 +93,5 @@ def vm_spec(resolved: Resolved, user_data: str | None = None) -> VMSpec:
         data_disks=tuple(DataDisk(d.name, d.size.bytes) for d in spec.disks.data or ()),
         networks=tuple(n for n in networks if n),
         power=PowerState(spec.power_state.value),
-        hostname=(spec.guest.hostname if spec.guest and spec.guest.hostname else meta.name),
-        user_data=user_data,
+        guest=guest.setup(spec.guest, windows=windows_image(resolved.image), name=meta.name or ""),
     )

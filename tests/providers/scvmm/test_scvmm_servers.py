@@ -7,11 +7,13 @@ import uuid
 import pytest
 from scvmm_world import World, wait_task
 
-from herder.errors import Conflict
+from herder.errors import Conflict, NotFound, NotSupported
 from herder.providers.scvmm import SCVMMProvider
 from herder.providers.scvmm.vms import disk_file
 from herder.providers.types import (
     DataDisk,
+    GuestSetup,
+    Login,
     ObservedVM,
     PowerState,
     SCVMMPlacement,
@@ -222,3 +224,48 @@ def test_data_disk_names_belong_to_their_vm() -> None:
     # A disk copied from a captured image keeps the captured VM's file name: not this VM's data disk.
     assert disk_name("ns.golden_herder_data.vhdx", "ns.copy") is None
     assert disk_name("ns.web_disk_1.vhdx", "ns.web") is None
+
+
+def test_a_linux_guest_gets_its_profile(world: World, provider: SCVMMProvider) -> None:
+    guest = GuestSetup(hostname="web-1", dns_domain="corp.example", ssh_keys=("ssh-ed25519 AAAAC3 alice",))
+    server = created(provider, spec(guest=guest, data_disks=()))
+    state = world.vm(server.unique_id)
+    assert state is not None
+    got = state["guest"]
+    assert (got["computer_name"], got["linux_domain_name"], got["linux_administrator_ssh_key"], got["os_type"]) == (
+        "web-1", "corp.example", "ssh-ed25519 AAAAC3 alice", "Linux")
+    assert (server.hostname, server.guest_os) == ("web-1", "Ubuntu Linux 22.04 (64 bit)")
+
+
+def test_a_windows_guest_gets_its_profile_and_credentials(world: World, provider: SCVMMProvider) -> None:
+    guest = GuestSetup(windows=True, hostname="WIN-01", admin_password="Adm1n'pw", time_zone=110,
+                       product_key="AAAAA-BBBBB-CCCCC-DDDDD-EEEEE", organization="Team A", domain="corp.example",
+                       domain_join=Login("CORP\\joiner", "J0in!pw"), first_logon=("echo one", "echo 'two'"))
+    server = created(provider, spec(template="windows-2022-tmpl", guest=guest, data_disks=()))
+    got = (world.vm(server.unique_id) or {})["guest"]
+    assert got["computer_name"] == "WIN-01" and got["os_type"] == "Windows"
+    assert got["local_administrator"] == {"run_as_account": None, "user": "Administrator", "password": "Adm1n'pw"}
+    assert got["domain_join"] == {"run_as_account": None, "user": "CORP\\joiner", "password": "J0in!pw"}
+    assert (got["domain"], got["time_zone"], got["product_key"], got["organization_name"]) == (
+        "corp.example", 110, "AAAAA-BBBBB-CCCCC-DDDDD-EEEEE", "Team A")
+    assert got["gui_run_once_commands"] == ["echo one", "echo 'two'"]
+    assert "workgroup" not in got
+
+
+@pytest.mark.parametrize(("guest", "words"), [
+    (GuestSetup(user_data="#cloud-config"), "cannot pass cloud-init user data"),
+    (GuestSetup(windows=True, unattend="<unattend/>"), "answer file in the library"),
+    (GuestSetup(ssh_keys=("ssh-rsa A a", "ssh-rsa B b")), "carries one SSH key"),
+])
+def test_what_the_guest_os_profile_cannot_carry_is_refused(world: World, provider: SCVMMProvider,
+                                                          guest: GuestSetup, words: str) -> None:
+    with pytest.raises(NotSupported, match=words):
+        provider.vms.create(spec(guest=guest))
+    assert world.vms() == []  # refused before anything was made
+
+
+def test_errors_never_repeat_a_secret() -> None:
+    from herder.providers.scvmm.driver import redacted
+
+    error = redacted(NotFound("New-SCVirtualMachine: bad value 'Adm1n''pw' near Adm1n'pw"), ("Adm1n'pw",))
+    assert isinstance(error, NotFound) and "Adm1n" not in str(error) and str(error).count("***") == 2

@@ -23,8 +23,9 @@ from herder.controllers.shared.runtime import ProviderHandle, Runtime
 from herder.controllers.shared.status import new_status
 from herder.controllers.shared.tasks import follow_delay
 from herder.errors import HerderError, SecretUnavailable, Unresolvable
-from herder.providers.types import ObservedVM, Operation, TaskRef, TaskResult, TaskStatus
+from herder.providers.types import ObservedVM, Operation, TaskRef, TaskResult, TaskStatus, VMSpec
 from herder.reasons import Reason
+from herder.reconcile import guest
 from herder.reconcile.capture import CaptureHold
 from herder.reconcile.conditions import Condition, summary
 from herder.reconcile.ecs import (
@@ -103,16 +104,21 @@ def _read_now(handle: ProviderHandle, uid: str, ref: str | None) -> ObservedVM |
     return handle.provider.vms.find(uid, ref)
 
 
-def _user_data(server: ElasticCloudServer) -> str | None:
-    guest = server.spec.guest
-    if guest is None or guest.user_data is None:
-        return None
-    ref = guest.user_data
-    key = ref.key or "userData"
-    try:
-        return kube.read_secret(server.metadata.namespace or "", ref.name, (key,))[key]
-    except SecretUnavailable as exc:
-        raise Unresolvable(Reason.USER_DATA_UNAVAILABLE, f"spec.guest.userData: {exc}") from None
+def _first_boot(resolved: Resolved, spec: VMSpec) -> VMSpec:
+    """The spec a create passes on: its guest setup checked against the image's OS family, with the values of the
+    Secrets it names, read now (a create is the guest's first boot; they are never read again for it)."""
+    server = resolved.server
+    wanted = server.spec.guest
+    problem = guest.mismatch(wanted, windows=spec.guest.windows)
+    if problem is not None:
+        raise Unresolvable(Reason.NOT_SUPPORTED, problem)
+    values: dict[str, dict[str, str]] = {}
+    for read in guest.secret_reads(wanted):
+        try:
+            values[read.field] = kube.read_secret(server.metadata.namespace or "", read.secret, read.keys)
+        except SecretUnavailable as exc:
+            raise Unresolvable(read.reason, f"{read.field}: {exc}") from None
+    return replace(spec, guest=guest.with_secrets(spec.guest, values))
 
 
 def _execute(p: Plan, resolved: Resolved, handle: ProviderHandle,
@@ -123,7 +129,7 @@ def _execute(p: Plan, resolved: Resolved, handle: ProviderHandle,
         existing = vms.find(spec.uid)
         if existing is not None:
             return None, existing  # a create before a crash already made it
-        return vms.create(replace(spec, user_data=_user_data(resolved.server))), None
+        return vms.create(_first_boot(resolved, spec)), None
     if observed is None:
         return None, None
     if p.step is Step.ADOPT:
@@ -179,7 +185,8 @@ def _fields(server: ElasticCloudServer, resolved: Resolved | None, observed: Obs
         fields |= {
             "uniqueID": observed.unique_id, "managedObjectID": observed.ref, "host": observed.host,
             "datastore": observed.datastore, "powerState": observed.power.value,
-            "ipAddresses": list(observed.ip_addresses[:MAX_IPS]) or None, "cpu": observed.cpu,
+            "ipAddresses": list(observed.ip_addresses[:MAX_IPS]) or None, "hostname": observed.hostname,
+            "guestOS": observed.guest_os, "cpu": observed.cpu,
             "memory": format_mib(observed.memory_mib),
             "disks": [{"name": "os" if d.is_os_disk else (d.name or d.key), "size": str(d.size_bytes)}
                       for d in observed.disks] or None,

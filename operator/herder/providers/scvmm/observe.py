@@ -46,7 +46,8 @@ PROJECTION = (
     "[pscustomobject]@{ id = [string]$v.ID; name = [string]$v.Name; status = [string]$v.Status; "
     "cpu = [int]$v.CPUCount; memory = [int]$v.Memory; dynamic = [bool]$v.DynamicMemoryEnabled; "
     f"owner = [string]$v.CustomProperty[{quote(OWNER_PROPERTY)}]; description = [string]$v.Description; "
-    "host = [string]$v.HostName; ips = @($v.VirtualNetworkAdapters | ForEach-Object { $_.IPv4Addresses }); "
+    "host = [string]$v.HostName; computer = [string]$v.ComputerName; os = [string]$v.OperatingSystem; "
+    "ips = @($v.VirtualNetworkAdapters | ForEach-Object { $_.IPv4Addresses }); "
     "disks = @($v.VirtualDiskDrives | ForEach-Object { [pscustomobject]@{ id = [string]$_.ID; "
     "file = [string]$_.VirtualHardDisk.Name; bytes = [int64]$_.VirtualHardDisk.MaximumSize; "
     "boot = ([string]$_.VolumeType -like '*Boot*') } }) }"
@@ -110,6 +111,8 @@ def to_server(row: Mapping[str, Any]) -> ObservedVM:
         disks=_disks(row.get("disks"), str(row.get("name") or "")),
         host=str(row.get("host") or "") or None,
         ip_addresses=tuple(str(ip) for ip in row.get("ips") or () if ip),
+        hostname=str(row.get("computer") or "") or None,  # the guest's name as VMM knows it
+        guest_os=str(row.get("os") or "") or None,
         cpu_hot_add=False,  # Hyper-V changes the CPU count only while the VM is off
         memory_hot_add=bool(row.get("dynamic")),
         busy=status in _BUSY,

@@ -23,6 +23,7 @@ from herder.providers.scvmm.observe import DESCRIPTION_MARK, DISK_INFIX, OWNER_P
 from herder.providers.scvmm.scripts import find_cloud, find_host_group, gib, mib, quote, wait_job
 from herder.providers.types import (
     DataDisk,
+    GuestSetup,
     ObservedVM,
     Operation,
     SCVMMPlacement,
@@ -63,6 +64,54 @@ def _is_guid(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def refuse_guest(guest: GuestSetup) -> None:
+    """What VMM's guest OS profile cannot carry, refused before anything is made."""
+    if guest.user_data:
+        raise NotSupported("spec.guest.userData: SCVMM cannot pass cloud-init user data to a guest (VMM's guest OS "
+                           "profile carries a computer name, one SSH key, a DNS domain and an administrator "
+                           "password); bake it into the template, or use a vCenter zone")
+    if guest.unattend:
+        raise NotSupported("spec.guest.sysprep: on SCVMM a whole unattend.xml is an answer file in the library "
+                           "(-AnswerFile), which herder does not manage; use spec.guest.windows instead")
+    if len(guest.ssh_keys) > 1:
+        raise NotSupported("spec.guest.sshAuthorizedKeys: VMM's Linux guest OS profile carries one SSH key "
+                           f"(-LinuxAdministratorSSHKeyString); {len(guest.ssh_keys)} are given")
+
+
+def _credential(variable: str, user: str, password: str) -> str:
+    return (f"${variable} = New-Object System.Management.Automation.PSCredential({quote(user)}, "
+            f"(ConvertTo-SecureString {quote(password)} -AsPlainText -Force))")
+
+
+def guest_profile(guest: GuestSetup) -> tuple[str, list[str]]:
+    """(the guest OS profile parameters of New-SCVirtualMachine, the lines that make their credentials)."""
+    params = [f"-ComputerName {quote(guest.hostname)}"] if guest.hostname else []
+    lines: list[str] = []
+    if not guest.windows:
+        if guest.dns_domain:
+            params.append(f"-LinuxDomainName {quote(guest.dns_domain)}")
+        if guest.ssh_keys:
+            params.append(f"-LinuxAdministratorSSHKeyString {quote(guest.ssh_keys[0])}")
+        return "".join(" " + p for p in params), lines
+    if guest.admin_password:
+        lines.append(_credential("herderAdmin", "Administrator", guest.admin_password))
+        params.append("-LocalAdministratorCredential $herderAdmin")
+    if guest.time_zone is not None:
+        params.append(f"-TimeZone {guest.time_zone}")
+    if guest.product_key:
+        params.append(f"-ProductKey {quote(guest.product_key)}")
+    if guest.organization:
+        params.append(f"-OrganizationName {quote(guest.organization)}")
+    if guest.domain and guest.domain_join:
+        lines.append(_credential("herderJoin", guest.domain_join.username, guest.domain_join.password))
+        params += [f"-Domain {quote(guest.domain)}", "-DomainJoinCredential $herderJoin"]
+    elif guest.workgroup:
+        params.append(f"-Workgroup {quote(guest.workgroup)}")
+    if guest.first_logon:
+        params.append(f"-GuiRunOnceCommands @({', '.join(quote(c) for c in guest.first_logon)})")
+    return "".join(" " + p for p in params), lines
 
 
 def disk_file(vm_name: str, disk: DataDisk) -> str:
@@ -133,7 +182,9 @@ class SCVMMVMs:
             raise ProviderError(
                 f"VM {spec.name}: an SCVMM zone needs a placement with a host group or a cloud"
             )
-        found = self._run("create", f"create VM {spec.name}", self._create_script(spec, where))
+        refuse_guest(spec.guest)
+        found = self._driver.run("create", f"create VM {spec.name}", self._create_script(spec, where),
+                                 secrets=spec.guest.secrets())
         if "existing" in found:
             existing = found["existing"]
             if len(existing) > 1:
@@ -191,10 +242,12 @@ class SCVMMVMs:
             )
         cloud = " -Cloud $cloud" if where.cloud else ""
         start = " -StartVM" if spec.power == PowerState.ON else ""
+        profile, setup = guest_profile(spec.guest)
+        lines += setup
         lines.append(
             f"$vm = New-SCVirtualMachine -Name {quote(spec.name)} -VMConfiguration $cfg -CPUCount {spec.cpu} "
             f"-MemoryMB {spec.memory_mib} -Description {quote(DESCRIPTION_MARK + spec.uid)}{cloud} "
-            f"-JobGroup $group -RunAsynchronously{start}"
+            f"-JobGroup $group -RunAsynchronously{start}{profile}"
         )
         lines.append(f"try {{ $null = Set-SCCustomPropertyValue -InputObject $vm -CustomProperty $cp -Value {uid} }} "
                      "catch { }")

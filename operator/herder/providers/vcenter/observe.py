@@ -34,6 +34,9 @@ PROPERTIES = (
     "datastore",
     "guest.ipAddress",
     "guest.net",
+    "guest.hostName",
+    "guest.guestFullName",
+    "config.guestFullName",
     "customValue",
 )
 # What the inventory watch carries: small, so that vCenter (and vcsim, which deep-copies every property
@@ -132,6 +135,9 @@ def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None,
         datastore=name_of(datastores[0]) if datastores else None,
         resource_pool=name_of(props.get("resourcePool")),
         ip_addresses=_ips(props),
+        hostname=str(props.get("guest.hostName") or "") or None,
+        # What VMware Tools report, else the OS the VM is configured for.
+        guest_os=str(props.get("guest.guestFullName") or props.get("config.guestFullName") or "") or None,
         cpu_hot_add=bool(props.get("config.cpuHotAddEnabled")),
         memory_hot_add=bool(props.get("config.memoryHotAddEnabled")),
     )

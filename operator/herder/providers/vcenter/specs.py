@@ -35,6 +35,22 @@ _FlatBacking: Any = vim.vm.device.VirtualDisk.FlatVer2BackingInfo
 _PVSCSI: Any = vim.vm.device.ParaVirtualSCSIController
 _Vmxnet3: Any = vim.vm.device.VirtualVmxnet3
 _Connect: Any = vim.vm.device.VirtualDevice.ConnectInfo
+_Cust: Any = vim.vm.customization
+_CustomizationSpec: Any = _Cust.Specification
+_Sysprep: Any = _Cust.Sysprep
+_SysprepText: Any = _Cust.SysprepText
+_LinuxPrep: Any = _Cust.LinuxPrep
+_GuiUnattended: Any = _Cust.GuiUnattended
+_UserData: Any = _Cust.UserData
+_Identification: Any = _Cust.Identification
+_Password: Any = _Cust.Password
+_FixedName: Any = _Cust.FixedName
+_GuiRunOnce: Any = _Cust.GuiRunOnce
+_GlobalIP: Any = _Cust.GlobalIPSettings
+_AdapterMapping: Any = _Cust.AdapterMapping
+_IPSettings: Any = _Cust.IPSettings
+_Dhcp: Any = _Cust.DhcpIpGenerator
+_UTC = 85  # Windows' time zone index of (GMT) Greenwich Mean Time, when the spec names none
 
 
 def _b64(text: str) -> str:
@@ -42,18 +58,59 @@ def _b64(text: str) -> str:
 
 
 def guestinfo(spec: VMSpec) -> list[Any]:
-    """cloud-init's VMware datasource: metadata (instance-id, hostname) and user data, base64-encoded."""
-    metadata = {"instance-id": spec.uid, "local-hostname": spec.hostname or spec.name}
+    """cloud-init's VMware datasource (Linux): metadata (instance-id, host name, SSH keys) and user data, base64."""
+    guest = spec.guest
+    if guest.windows:
+        return []
+    host = guest.hostname or spec.name
+    metadata: dict[str, Any] = {"instance-id": spec.uid,
+                                "local-hostname": f"{host}.{guest.dns_domain}" if guest.dns_domain else host}
+    if guest.ssh_keys:
+        metadata["public-keys"] = list(guest.ssh_keys)
     options = [
         _Option(key="guestinfo.metadata", value=_b64(json.dumps(metadata))),
         _Option(key="guestinfo.metadata.encoding", value="base64"),
     ]
-    if spec.user_data:
+    if guest.user_data:
         options += [
-            _Option(key="guestinfo.userdata", value=_b64(spec.user_data)),
+            _Option(key="guestinfo.userdata", value=_b64(guest.user_data)),
             _Option(key="guestinfo.userdata.encoding", value="base64"),
         ]
     return options
+
+
+def customization(spec: VMSpec, nics: int) -> Any:
+    """The CustomizationSpec the clone carries, applied by the guest at its first boot: its identity (Sysprep, the
+    Secret's whole unattend.xml, or LinuxPrep) and one adapter mapping per NIC (`nics`, as vCenter requires)."""
+    guest = spec.guest
+    name = _FixedName(name=guest.hostname or spec.name)
+    identity: Any
+    if guest.unattend:
+        identity = _SysprepText(value=guest.unattend)
+    elif guest.windows:
+        join = guest.domain_join
+        identity = _Sysprep(
+            guiUnattended=_GuiUnattended(
+                password=_Password(value=guest.admin_password, plainText=True) if guest.admin_password else None,
+                timeZone=guest.time_zone if guest.time_zone is not None else _UTC, autoLogon=False,
+                autoLogonCount=1),
+            userData=_UserData(fullName="Administrator", orgName=guest.organization or "herder", computerName=name,
+                               productId=guest.product_key or ""),
+            identification=_Identification(
+                joinDomain=guest.domain, domainAdmin=join.username if join else None,
+                domainAdminPassword=_Password(value=join.password, plainText=True) if join else None,
+                joinWorkgroup=None if guest.domain else (guest.workgroup or "WORKGROUP")),
+            guiRunOnce=_GuiRunOnce(commandList=list(guest.first_logon)) if guest.first_logon else None,
+        )
+    else:
+        identity = _LinuxPrep(hostName=name, domain=guest.dns_domain or "", hwClockUTC=True)
+    mappings = [_AdapterMapping(adapter=_IPSettings(ip=_Dhcp())) for _ in range(nics)]
+    return _CustomizationSpec(identity=identity, globalIPSettings=_GlobalIP(), nicSettingMap=mappings)
+
+
+def nic_count(devices: Sequence[Any], backings: Sequence[Any]) -> int:
+    """How many NICs a clone has: one per backing given, else the template's."""
+    return len(backings) if backings else sum(isinstance(d, vim.vm.device.VirtualEthernetCard) for d in devices)
 
 
 def _disks(devices: Iterable[Any]) -> list[Any]:
@@ -163,10 +220,12 @@ def clone_config(spec: VMSpec, template_devices: Sequence[Any], backings: Sequen
     )
 
 
-def clone_spec(config: Any, *, pool: Any, datastore: Any, host: Any, power: PowerState) -> Any:
+def clone_spec(config: Any, *, pool: Any, datastore: Any, host: Any, power: PowerState,
+               customize: Any = None) -> Any:
     location = _Relocate(pool=pool, datastore=datastore, host=host)
     # Suspended needs a running VM first; set_power suspends it afterwards.
-    return _Clone(location=location, template=False, powerOn=power != PowerState.OFF, config=config)
+    return _Clone(location=location, template=False, powerOn=power != PowerState.OFF, config=config,
+                  customization=customize)
 
 
 def reconfig_spec(devices: Sequence[Any], change: VMChange) -> Any:

@@ -138,9 +138,9 @@ class VCenterVMs:
 
         template, devices = self._cached(("template", spec.template), load_template)
         config = specs.clone_config(spec, devices, target.network_backings)
-        clone = specs.clone_spec(
-            config, pool=target.pool, datastore=target.datastore, host=target.host, power=spec.power
-        )
+        customize = specs.customization(spec, specs.nic_count(devices, target.network_backings))
+        clone = specs.clone_spec(config, pool=target.pool, datastore=target.datastore, host=target.host,
+                                 power=spec.power, customize=customize)
         try:
             task = template.CloneVM_Task(folder=target.folder, name=spec.name, spec=clone)
         except vim.fault.DuplicateName:
