@@ -59,10 +59,11 @@ class Vmm:
         self.store = store
         self.faults = faults
         # The library, networking and guest OS modules build on this one's plumbing, hence the late import.
-        from herder_dev.scvmm_sim.vmm import files, guest, library, networks
+        from herder_dev.scvmm_sim.vmm import config_adapters, files, guest, library, networks
 
         self.guest, self.library = guest.Guest(self), library.Library(self)
         self.networks, self.files = networks.Networks(self), files.Files(store)
+        self.config_adapters = config_adapters.ConfigAdapters(self, self.networks)
 
     # ---- plumbing --------------------------------------------------------------------------------
     def _cmdlet(self, name: str, params: tuple[Param, ...], fn: Callable[[Invocation], Outcome],
@@ -179,7 +180,7 @@ class Vmm:
             raise vmm_error(12406, "Specify either a host group or a cloud for the virtual machine configuration.")
         cfg = {"id": new_id(), "name": inv.get("Name"), "template": tmpl["id"] if tmpl else "",
                "host_group": group["path"] if group else None, "cloud": cloud["id"] if cloud else None,
-               "host": None, "location": None}
+               "host": None, "location": None, "adapters": self.config_adapters.new()}
         self.store.data["configs"].append(cfg)
         return Outcome(lambda: [views.config(self.store, cfg)])
 
@@ -204,6 +205,7 @@ class Vmm:
         cfg = self._config(inv)
         if cfg["host"] is None:
             cfg["host"] = self._place(self._config_groups(cfg))["id"]
+        self.config_adapters.allocate(cfg)
         return Outcome(lambda: [views.config(self.store, cfg)])
 
     def _config_groups(self, cfg: Record) -> list[str]:
@@ -240,6 +242,9 @@ class Vmm:
             disks += self.store.data["job_groups"].pop(str(inv.get("JobGroup")), [])
             nics = self.networks.job_group_adapters(str(inv.get("JobGroup")), tmpl["generation"])
         memory = inv.get("MemoryMB", tmpl["memory_mb"])
+        first = self._first_adapter()
+        if cfg is not None:
+            first = self.config_adapters.apply(cfg, first)
         vm = {
             "id": vm_id, "vm_id": new_id().upper(), "bios_guid": new_id(), "name": inv.get("Name"),
             "description": inv.get("Description", ""), "computer_name": computer_name, "guest": guest,
@@ -248,7 +253,7 @@ class Vmm:
             "memory_mb": memory, "dynamic_memory": bool(inv.get("DynamicMemoryEnabled", False)),
             "dynamic_min_mb": memory, "dynamic_max_mb": memory, "generation": tmpl["generation"],
             "tag": "(none)", "os": tmpl["os"], "custom": {}, "most_recent_job": None, "disks": disks,
-            "nics": [self._first_adapter(), *nics], "checkpoints": [], "created": time.time(),
+            "nics": [first, *nics], "checkpoints": [], "created": time.time(),
         }
         if cfg is not None:
             self.store.data["configs"].remove(cfg)
@@ -594,7 +599,8 @@ class Vmm:
             c("Get-SCVMCheckpoint", (VM, _switch("MostRecent")), self.get_checkpoint),
             c("Restore-SCVMCheckpoint", (checkpoint_param, *ASYNC), self.restore_checkpoint),
             c("Remove-SCVMCheckpoint", (checkpoint_param, *ASYNC), self.remove_checkpoint),
-            *self.library.cmdlets(), *self.networks.cmdlets(), *self.guest.cmdlets(), *self.files.cmdlets(),
+            *self.library.cmdlets(), *self.networks.cmdlets(), *self.config_adapters.cmdlets(),
+            *self.guest.cmdlets(), *self.files.cmdlets(),
         ]
 
 
