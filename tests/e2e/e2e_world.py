@@ -303,7 +303,7 @@ def scvmm_manifests(stack: StackState) -> list[dict[str, Any]]:
          "spec": {"region": "region-2", "provider": provider,
                   "scvmm": {"hostGroup": "All Hosts\\Zone-A", "vmPath": "D:\\VMs",
                             "libraryShare": "\\\\vmm01.herder.test\\MSSCVMMLibrary",
-                            "logicalNetwork": "Datacenter", "vmNetwork": "Tenant-A"}}},
+                            "logicalNetwork": "Herder-LN", "vmNetwork": "Herder-VMNet"}}},
         {"apiVersion": "herder.dev/v1alpha1", "kind": "ClusterImage", "metadata": {"name": SCVMM_IMAGE},
          "spec": {"provider": provider, "osFamily": "Linux", "source": {"existing": {"name": "ubuntu-22.04-tmpl"}}}},
     ]

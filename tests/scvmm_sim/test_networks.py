@@ -188,3 +188,15 @@ def test_an_exhausted_pool_fails_the_update_and_remove_gives_addresses_back(sim:
     freed = ps_json(sim, HEAD + "$null = Remove-SCVMConfiguration -VMConfiguration (Get-SCVMConfiguration -Name 'c4')\n"
                     "(Get-SCStaticIPAddressPool -Name 'Herder-Pool').AvailableAddresses | ConvertTo-Json")
     assert freed == 1
+
+
+def test_the_adapter_a_template_gives_can_be_connected_later(sim: Sim) -> None:
+    vm_id = new_vm(sim, "plain")
+    out = ps_json(sim, vm_get(vm_id) + "$a = @($vm.VirtualNetworkAdapters)[0]\n"
+                  "$before = [string]$a.IPv4AddressType + '/' + [string]$a.VMNetwork\n"
+                  "$null = Set-SCVirtualNetworkAdapter -VirtualNetworkAdapter $a -VMNetwork $net\n"
+                  "$a = @((Get-SCVirtualMachine -ID $vm.ID).VirtualNetworkAdapters)[0]\n"
+                  "[pscustomobject]@{ Before = $before; Network = $a.VMNetwork.Name; Vlan = $a.VLanID; "
+                  "Type = [string]$a.IPv4AddressType } | ConvertTo-Json -Compress")
+    assert out == {"Before": "Dynamic/", "Network": "Herder-VMNet", "Vlan": 100, "Type": "Dynamic"}
+    assert allocated(sim) == {}

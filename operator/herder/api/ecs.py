@@ -103,12 +103,60 @@ class Disks(HerderModel):
     )
 
 
+IPV4 = r"^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])$"
+IPV4_CIDR = IPV4[:-1] + r"/([0-9]|[12][0-9]|3[0-2])$"
+MAX_DNS_SERVERS = 4
+
+
+class Addressing(StrEnum):
+    DHCP = "DHCP"
+    STATIC = "Static"
+
+
+class IPv4Settings(HerderModel):
+    """A static IPv4 configuration, applied with the guest's first-boot customization."""
+
+    address: str | None = Field(
+        default=None, max_length=18, pattern=IPV4_CIDR,
+        description="Address and prefix length, e.g. `10.30.0.15/24`. Unset (SCVMM only): the next free address "
+        "of the static IP pool of the NIC's VM subnet.",
+    )
+    gateway: str | None = Field(default=None, max_length=15, pattern=IPV4, description="Default gateway.")
+    dns_servers: list[Annotated[str, Field(max_length=15, pattern=IPV4)]] | None = Field(
+        default=None, max_length=MAX_DNS_SERVERS, description="DNS servers, in order.",
+    )
+
+
 class NetworkInterface(HerderModel):
-    """One NIC."""
+    """One NIC, by network name; NICs are kept in order (the first is the template's adapter)."""
 
     network: BackendName | None = Field(
         default=None,
-        description="Network (vCenter port group; SCVMM VM network). Unset: the zone's default network.",
+        description="Network (vCenter: port group or distributed port group; SCVMM: VM network). Unset: the zone's "
+        "default network.",
+    )
+    vlan: int | None = Field(
+        default=None, ge=1, le=4094,
+        description="SCVMM: one of the VM network's VLANs. Unset: the VM network's first subnet. vCenter: a port "
+        "group fixes its VLAN, so this is refused there.",
+    )
+    mac_address: str | None = Field(
+        default=None, max_length=17, pattern=r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$",
+        description="A static MAC address, e.g. `00:50:56:3f:00:10`. Unset: the backend assigns one. On SCVMM a "
+        "MAC changes only while the server is stopped (see powerCyclePolicy).",
+    )
+    addressing: Addressing = Field(
+        default=Addressing.DHCP,
+        description="DHCP, or Static with ipv4 (vCenter: through the customization at the clone; SCVMM: from a static "
+        "IP pool, or the given address). Applied when the NIC is made; changing it later needs a re-create.",
+    )
+    ipv4: IPv4Settings | None = Field(default=None, description="The static IPv4 configuration (addressing: Static).")
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel("self.addressing == 'Static' || !has(self.ipv4)",
+                "spec.networks[]: ipv4 is for addressing: Static", field_path=".ipv4"),
+        )
     )
 
 
@@ -270,7 +318,9 @@ class ElasticCloudServerSpec(HerderModel):
     networks: list[NetworkInterface] | None = Field(
         default=None,
         max_length=MAX_NICS,
-        description="NICs, in order. Unset: one NIC on the zone's default network.",
+        description="NICs, in order. Unset: one NIC on the zone's default network at creation, left as it is "
+        "afterwards. Set: NICs are added, removed and moved to other networks to match, on a running server where "
+        "the backend allows (else as powerCyclePolicy says).",
     )
     power_state: PowerState = Field(default=PowerState.ON, description="On, Off or Suspended.")
     guest: Guest | None = Field(default=None, description="Guest customization (first boot only).")
@@ -336,6 +386,16 @@ class ObservedDisk(HerderModel):
     datastore: str | None = Field(default=None, max_length=1024, description="Datastore holding the disk.")
 
 
+class ObservedNIC(HerderModel):
+    """A NIC as the backend and the guest report it."""
+
+    network: str | None = Field(default=None, max_length=256, description="The network it is connected to.")
+    mac_address: str | None = Field(default=None, max_length=17, description="Its MAC address.")
+    vlan: int | None = Field(default=None, ge=0, le=4094, description="Its VLAN (SCVMM).")
+    ip_addresses: list[Annotated[str, Field(max_length=45)]] | None = Field(
+        default=None, max_length=MAX_IPS, description="The addresses the guest reports on it.")
+
+
 class ElasticCloudServerStatus(Status):
     """The server as last observed. Bounded in size: lists are capped."""
 
@@ -371,6 +431,9 @@ class ElasticCloudServerStatus(Status):
     hostname: str | None = Field(
         default=None, max_length=255,
         description="The host name the guest reports (vCenter: VMware Tools; SCVMM: the VM's computer name).",
+    )
+    networks: list[ObservedNIC] | None = Field(
+        default=None, max_length=MAX_NICS + 2, description="The NICs, in order, with what the guest reports on them."
     )
     guest_os: str | None = Field(
         default=None, max_length=256, alias="guestOS",

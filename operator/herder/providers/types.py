@@ -81,6 +81,19 @@ class DataDisk:
 
 
 @dataclass(frozen=True)
+class NICSpec:
+    """One NIC a VM should have, in order: its network, and how it is addressed when it is made."""
+
+    network: str
+    vlan: int | None = None  # SCVMM: one of the VM network's VLANs
+    mac: str | None = None  # upper case, colon-separated
+    static: bool = False
+    address: str | None = None  # "10.30.0.15/24"; static without one: the next free one of the subnet's pool
+    gateway: str | None = None
+    dns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Login:
     """An account from a Secret (a domain join's). The password is never printed."""
 
@@ -127,7 +140,7 @@ class VMSpec:
     placement: Placement
     os_disk_bytes: int | None = None
     data_disks: tuple[DataDisk, ...] = ()
-    networks: tuple[str, ...] = ()
+    networks: tuple[NICSpec, ...] = ()
     power: PowerState = PowerState.ON
     guest: GuestSetup = field(default_factory=GuestSetup)
 
@@ -138,6 +151,15 @@ class ObservedDisk:
     size_bytes: int
     name: str | None = None  # herder's data-disk name, when herder made it
     is_os_disk: bool = False
+
+
+@dataclass(frozen=True)
+class ObservedNIC:
+    key: str  # backend-specific device key or adapter ID
+    network: str | None = None
+    mac: str | None = None  # upper case, colon-separated
+    vlan: int | None = None
+    addresses: tuple[str, ...] = ()  # as the guest reports them
 
 
 @dataclass(frozen=True)
@@ -152,7 +174,8 @@ class ObservedVM:
     memory_mib: int
     owner_uid: str | None = None  # the ECS UID herder marked the VM with
     disks: tuple[ObservedDisk, ...] = ()
-    disks_known: bool = True  # False when the reading left devices out (a cheap watch update)
+    nics: tuple[ObservedNIC, ...] = ()  # in slot order
+    disks_known: bool = True  # False when the reading left devices (disks, NICs) out (a cheap watch update)
     host: str | None = None
     datastore: str | None = None
     resource_pool: str | None = None
@@ -161,6 +184,8 @@ class ObservedVM:
     guest_os: str | None = None
     cpu_hot_add: bool = False
     memory_hot_add: bool = False
+    nic_hot_plug: bool = True  # NICs can be added and removed while it runs
+    mac_hot_change: bool = True  # a NIC's MAC address can change while it runs
     busy: bool = False  # the backend is changing it (e.g. SCVMM UnderCreation/UnderUpdate)
 
 
@@ -203,9 +228,13 @@ class VMChange:
     grow_disks: tuple[tuple[str, int], ...] = ()  # (disk key, new size in bytes)
     add_disks: tuple[DataDisk, ...] = ()
     remove_disks: tuple[str, ...] = ()  # disk keys
+    add_nics: tuple[NICSpec, ...] = ()
+    change_nics: tuple[tuple[str, NICSpec], ...] = ()  # (NIC key, its network, VLAN and MAC as wanted)
+    remove_nics: tuple[str, ...] = ()  # NIC keys
 
     def is_empty(self) -> bool:
-        return not (self.cpu or self.memory_mib or self.grow_disks or self.add_disks or self.remove_disks)
+        return not (self.cpu or self.memory_mib or self.grow_disks or self.add_disks or self.remove_disks
+                    or self.add_nics or self.change_nics or self.remove_nics)
 
 
 @dataclass(frozen=True)

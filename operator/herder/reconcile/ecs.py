@@ -14,6 +14,7 @@ from herder.providers.types import DataDisk, ObservedVM, Operation, TaskRef, Tas
 from herder.reasons import Reason
 from herder.reconcile.capture import CaptureHold
 from herder.reconcile.conditions import READY, Condition, summary
+from herder.reconcile.nics import hot_part, needs_stop, nic_change
 
 PROVISIONED = "Provisioned"
 CONFIG_SYNCED = "ConfigSynced"
@@ -225,8 +226,10 @@ def _plan_existing(desired: Desired, observed: ObservedVM, paused: Condition, fo
             return _finish(Step.RECONFIGURE, conditions, change=change, forget_task=forget_task)
         if desired.power_cycle_allowed:
             return _finish(Step.POWER, conditions, power=PowerState.OFF, forget_task=forget_task)
+        nics = hot_part(change, observed)
         hot = VMChange(grow_disks=change.grow_disks, add_disks=change.add_disks,
-                           remove_disks=change.remove_disks)
+                       remove_disks=change.remove_disks, add_nics=nics.add_nics, change_nics=nics.change_nics,
+                       remove_nics=nics.remove_nics)
         if not hot.is_empty():
             return _finish(Step.RECONFIGURE, conditions, change=hot, forget_task=forget_task)
     if not power_ok:
@@ -281,20 +284,23 @@ def _config_change(spec: VMSpec, observed: ObservedVM) -> tuple[VMChange, str]:
             notes.append(f"data disk {disk.name} cannot shrink")
     wanted = {d.name for d in spec.data_disks}
     remove = tuple(d.key for name, d in sorted(named.items()) if name not in wanted)
+    nics = nic_change(spec.networks, observed)
     change = VMChange(
         cpu=spec.cpu if spec.cpu != observed.cpu else None,
         memory_mib=spec.memory_mib if spec.memory_mib != observed.memory_mib else None,
         grow_disks=tuple(grow), add_disks=tuple(add), remove_disks=remove,
+        add_nics=nics.add_nics, change_nics=nics.change_nics, remove_nics=nics.remove_nics,
     )
     return change, "; ".join(notes)
 
 
 def _needs_power_cycle(change: VMChange, observed: ObservedVM) -> bool:
-    """CPU and memory can only grow while running, and only where hot-add is enabled."""
+    """CPU and memory can only grow while running, and only where hot-add is enabled; some NIC changes need the VM
+    off too (see reconcile.nics)."""
     cpu = change.cpu is not None and (not observed.cpu_hot_add or change.cpu < observed.cpu)
     memory = change.memory_mib is not None and (
         not observed.memory_hot_add or change.memory_mib < observed.memory_mib)
-    return observed.power is not PowerState.OFF and (cpu or memory)
+    return observed.power is not PowerState.OFF and (cpu or memory or needs_stop(change, observed))
 
 
 def _config_condition(desired: Desired, change: VMChange, needs_cycle: bool, shrink_note: str) -> Condition:
@@ -305,12 +311,12 @@ def _config_condition(desired: Desired, change: VMChange, needs_cycle: bool, shr
     if shrink_note:
         return Condition(CONFIG_SYNCED, False, Reason.SHRINK_NOT_SUPPORTED, shrink_note)
     if change.is_empty():
-        return Condition(CONFIG_SYNCED, True, Reason.CONFIG_SYNCED, "CPU, memory and disks match the spec")
+        return Condition(CONFIG_SYNCED, True, Reason.CONFIG_SYNCED, "CPU, memory, disks and networks match the spec")
     if needs_cycle and not desired.power_cycle_allowed:
         return Condition(CONFIG_SYNCED, False, Reason.POWER_CYCLE_REQUIRED,
-                         "CPU or memory cannot change while the VM runs (no hot-add). Power it off, or set "
-                         "spec.powerCyclePolicy: Automatic to let herder do it")
-    return Condition(CONFIG_SYNCED, False, Reason.RECONFIGURING, "applying CPU, memory or disk changes")
+                         "CPU, memory or a NIC change cannot be made while the VM runs (no hot-add or hot-plug). "
+                         "Power it off, or set spec.powerCyclePolicy: Automatic to let herder do it")
+    return Condition(CONFIG_SYNCED, False, Reason.RECONFIGURING, "applying CPU, memory, disk or network changes")
 
 
 def _finish(step: Step, conditions: tuple[Condition, ...], *, change: VMChange | None = None,

@@ -11,6 +11,7 @@ from herder.errors import Unresolvable
 from herder.providers.types import DataDisk, Placement, SCVMMPlacement, VCenterPlacement, VMSpec
 from herder.reasons import Reason
 from herder.reconcile import guest
+from herder.reconcile.nics import nic_specs
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,6 @@ def vm_spec(resolved: Resolved) -> VMSpec:
         raise Unresolvable(Reason.IMAGE_NOT_FOUND, "spec.image is not set")
     placement = placement_of(resolved)
     default_network = placement.network if isinstance(placement, VCenterPlacement) else placement.logical_network
-    networks = tuple(nic.network or default_network or "" for nic in spec.networks or ())
     return VMSpec(
         uid=meta.uid or "",
         name=vm_name(meta.namespace or "", meta.name or ""),
@@ -91,7 +91,7 @@ def vm_spec(resolved: Resolved) -> VMSpec:
         placement=placement,
         os_disk_bytes=spec.disks.os.size.bytes if spec.disks.os.size is not None else None,
         data_disks=tuple(DataDisk(d.name, d.size.bytes) for d in spec.disks.data or ()),
-        networks=tuple(n for n in networks if n),
+        networks=nic_specs(spec.networks, default_network, resolved.zone.spec.allowed_networks),
         power=PowerState(spec.power_state.value),
         guest=guest.setup(spec.guest, windows=windows_image(resolved.image), name=meta.name or ""),
     )

@@ -7,13 +7,14 @@ import uuid
 import pytest
 from scvmm_world import World, wait_task
 
-from herder.errors import Conflict, NotFound, NotSupported
+from herder.errors import AddressUnavailable, Conflict, NotFound, NotSupported
 from herder.providers.scvmm import SCVMMProvider
 from herder.providers.scvmm.vms import disk_file
 from herder.providers.types import (
     DataDisk,
     GuestSetup,
     Login,
+    NICSpec,
     ObservedVM,
     PowerState,
     SCVMMPlacement,
@@ -23,6 +24,16 @@ from herder.providers.types import (
 )
 
 GIB = 1 << 30
+
+
+class _AnyMac(str):
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and len(other.split(":")) == 6
+
+    __hash__ = str.__hash__
+
+
+ANY_MAC = _AnyMac("any MAC")
 
 
 def spec(uid: str | None = None, power: PowerState = PowerState.ON, **kwargs: object) -> VMSpec:
@@ -269,3 +280,60 @@ def test_errors_never_repeat_a_secret() -> None:
 
     error = redacted(NotFound("New-SCVirtualMachine: bad value 'Adm1n''pw' near Adm1n'pw"), ("Adm1n'pw",))
     assert isinstance(error, NotFound) and "Adm1n" not in str(error) and str(error).count("***") == 2
+
+
+def _nics(world: World, vm_id: str) -> list[tuple[str | None, int, str, list[str]]]:
+    """(VM network, VLAN, MAC, addresses) of each adapter, from the simulator's state."""
+    state = world.admin("GET", "/admin/state")
+    names = {n["id"]: n["name"] for n in state["vm_networks"]}
+    vm = next(v for v in state["vms"] if v["id"] == vm_id)
+    return [(names.get(n.get("vm_network") or ""), n.get("vlan_id", 0), n["mac"], n["ipv4"]) for n in vm["nics"]]
+
+
+def test_nics_at_creation_static_from_the_pool_or_given(world: World, provider: SCVMMProvider) -> None:
+    nics = (NICSpec("Herder-VMNet", static=True, address="10.30.0.18/24", mac="00:1D:D8:B7:1C:AA"),
+            NICSpec("Herder-VMNet", static=True), NICSpec("Herder-Backup", vlan=200))
+    server = created(provider, spec(networks=nics, data_disks=()))
+    assert _nics(world, server.ref) == [("Herder-VMNet", 100, "00:1D:D8:B7:1C:AA", ["10.30.0.18"]),
+                                        ("Herder-VMNet", 100, ANY_MAC, ["10.30.0.10"]),
+                                        ("Herder-Backup", 200, ANY_MAC, [])]
+    assert [(n.network, n.vlan) for n in server.nics] == [("Herder-VMNet", 100), ("Herder-VMNet", 100),
+                                                          ("Herder-Backup", 200)]
+    assert server.nics[0].mac == "00:1D:D8:B7:1C:AA" and server.nic_hot_plug and not server.mac_hot_change
+    assert world.admin("GET", "/admin/state")["configs"] == []  # the configuration was consumed
+
+
+def test_a_taken_address_or_an_exhausted_pool_makes_nothing(world: World, provider: SCVMMProvider) -> None:
+    created(provider, spec(networks=(NICSpec("Herder-VMNet", static=True, address="10.30.0.18/24"),), data_disks=()))
+    with pytest.raises(AddressUnavailable, match=r"10\.30\.0\.18"):
+        provider.vms.create(spec(name="web-2", networks=(NICSpec("Herder-VMNet", static=True,
+                                                                 address="10.30.0.18/24"),)))
+    world.ps("$p = Get-SCStaticIPAddressPool -Name 'Herder-Pool'\n"
+             "foreach ($i in 10 .. 20) { if ($i -ne 18) { $null = Grant-SCIPAddress -StaticIPAddressPool $p "
+             "-GrantToObjectType VirtualMachine -IPAddress ('10.30.0.' + $i) } }")
+    with pytest.raises(AddressUnavailable, match="no available IP addresses"):
+        provider.vms.create(spec(name="web-3", networks=(NICSpec("Herder-VMNet"), NICSpec("Herder-VMNet",
+                                                                                          static=True))))
+    state = world.admin("GET", "/admin/state")
+    assert [v["name"] for v in state["vms"]] == ["web-1"] and state["configs"] == []
+    assert state["nic_job_groups"] == {} or all(not g for g in state["nic_job_groups"].values())
+
+
+def test_nics_are_added_moved_and_removed_on_a_running_vm(world: World, provider: SCVMMProvider) -> None:
+    server = created(provider, spec(networks=(NICSpec("Herder-VMNet"),), data_disks=()))
+    assert server.power is PowerState.ON
+    first = server.nics[0].key
+    change = VMChange(change_nics=((first, NICSpec("Herder-Backup")),),
+                      add_nics=(NICSpec("Herder-VMNet", static=True),))
+    assert wait_task(provider, provider.vms.reconfigure(server, change)).status is TaskStatus.SUCCEEDED
+    assert [n[:2] for n in _nics(world, server.ref)] == [("Herder-Backup", 200), ("Herder-VMNet", 100)]
+    assert _nics(world, server.ref)[1][3] == ["10.30.0.10"]
+    now = provider.vms.find(server.owner_uid or "")
+    assert now is not None
+    removed = VMChange(remove_nics=(now.nics[1].key,))
+    assert wait_task(provider, provider.vms.reconfigure(now, removed)).status is TaskStatus.SUCCEEDED
+    assert [n[:2] for n in _nics(world, server.ref)] == [("Herder-Backup", 200)]
+    assert world.admin("GET", "/admin/state")["ip_addresses"] == []  # the removed NIC's address went back
+    with pytest.raises(NotSupported, match="chosen address only to the first NIC"):
+        provider.vms.reconfigure(now, VMChange(add_nics=(NICSpec("Herder-VMNet", static=True,
+                                                                 address="10.30.0.12/24"),)))

@@ -10,7 +10,7 @@ import pytest
 from pyVmomi import vim
 
 from herder.errors import ProviderError
-from herder.providers.types import DataDisk, GuestSetup, Login, PowerState, VCenterPlacement, VMChange, VMSpec
+from herder.providers.types import DataDisk, GuestSetup, Login, NICSpec, PowerState, VCenterPlacement, VMChange, VMSpec
 from herder.providers.vcenter import specs
 from herder.providers.vcenter.observe import disk_names, observed_disks
 
@@ -187,3 +187,29 @@ def test_observed_disks_names_and_os_disk() -> None:
     ]
     disks = observed_disks(devices, disk_names(marks))
     assert [(d.key, d.name, d.is_os_disk) for d in disks] == [("2000", None, True), ("2001", "data", False)]
+
+
+def test_static_addresses_go_in_the_adapter_mapping() -> None:
+    wanted = (NICSpec("VM Network"), NICSpec("Backup", static=True, address="10.0.5.7/23", gateway="10.0.4.1",
+                                              dns=("10.0.4.2", "10.0.4.3")))
+    spec = specs.customization(_spec(networks=wanted), 2)
+    dhcp, fixed = spec.nicSettingMap
+    assert isinstance(dhcp.adapter.ip, vim.vm.customization.DhcpIpGenerator)
+    assert (fixed.adapter.ip.ipAddress, fixed.adapter.subnetMask, fixed.adapter.gateway) == (
+        "10.0.5.7", "255.255.254.0", ["10.0.4.1"])
+    assert fixed.adapter.dnsServerList == ["10.0.4.2", "10.0.4.3"]
+    assert spec.globalIPSettings.dnsServerList == ["10.0.4.2", "10.0.4.3"]
+
+
+def test_nic_changes_add_move_set_mac_and_remove() -> None:
+    devices = [*_template(), vim.vm.device.VirtualVmxnet3(key=4001, macAddress="00:50:56:00:00:02")]
+    backings = {"A": vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName="A"),
+                "B": vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName="B")}
+    change = VMChange(change_nics=(("4000", NICSpec("A", mac="00:50:56:3F:00:10")),),
+                      add_nics=(NICSpec("B"),), remove_nics=("4001",))
+    edit, add, remove = specs.reconfig_spec(devices, change, backings).deviceChange
+    assert (edit.operation, edit.device.key, edit.device.backing.deviceName) == ("edit", 4000, "A")
+    assert (edit.device.addressType, edit.device.macAddress) == ("manual", "00:50:56:3F:00:10")
+    assert (add.operation, add.device.backing.deviceName, add.device.addressType) == ("add", "B", "generated")
+    assert (remove.operation, remove.device.key) == ("remove", 4001)
+    assert not devices[2].backing.deviceName and not devices[2].macAddress  # the devices read are not mutated

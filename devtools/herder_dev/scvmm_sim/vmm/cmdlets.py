@@ -260,10 +260,13 @@ class Vmm:
         return self._create(inv, vm, "Create virtual machine")
 
     def _first_adapter(self) -> Record:
-        """The adapter a template gives every VM, with the address its guest takes by DHCP."""
+        """The adapter a template gives every VM (not connected to a VM network), with the address its guest takes
+        by DHCP."""
         index = len(self.store.data["vms"]) + len(self.store.data["jobs"])
-        return {"id": new_id(), "mac": f"00:1D:D8:B7:{index // 256 % 256:02X}:{index % 256:02X}",
-                "ipv4": [f"10.20.{index // 250 % 250}.{index % 250 + 10}"]}
+        return {"id": new_id(), "mac": f"00:1D:D8:B7:{index // 256 % 256:02X}:{index % 256:02X}", "mac_type": "Dynamic",
+                "vm_network": None, "vm_subnet": None, "vlan_enabled": False, "vlan_id": 0, "ipv4_type": "Dynamic",
+                "ipv4": [f"10.20.{index // 250 % 250}.{index % 250 + 10}"], "pools": [], "synthetic": True,
+                "slot": 0}
 
     def _create(self, inv: Invocation, vm: Record, title: str) -> Outcome:
         """Add the new VM (UnderCreation) and start the job that makes it."""

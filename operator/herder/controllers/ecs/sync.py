@@ -186,7 +186,10 @@ def _fields(server: ElasticCloudServer, resolved: Resolved | None, observed: Obs
             "uniqueID": observed.unique_id, "managedObjectID": observed.ref, "host": observed.host,
             "datastore": observed.datastore, "powerState": observed.power.value,
             "ipAddresses": list(observed.ip_addresses[:MAX_IPS]) or None, "hostname": observed.hostname,
-            "guestOS": observed.guest_os, "cpu": observed.cpu,
+            "guestOS": observed.guest_os, "networks": [
+                {"network": n.network, "macAddress": n.mac, "vlan": n.vlan,
+                 "ipAddresses": list(n.addresses[:MAX_IPS]) or None} for n in observed.nics] or None,
+            "cpu": observed.cpu,
             "memory": format_mib(observed.memory_mib),
             "disks": [{"name": "os" if d.is_os_disk else (d.name or d.key), "size": str(d.size_bytes)}
                       for d in observed.disks] or None,

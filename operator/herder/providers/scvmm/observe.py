@@ -14,7 +14,7 @@ from typing import Any
 
 from herder.api.ecs import PowerState
 from herder.providers.scvmm.scripts import quote
-from herder.providers.types import ObservedDisk, ObservedVM
+from herder.providers.types import ObservedDisk, ObservedNIC, ObservedVM
 
 OWNER_PROPERTY = "HerderEcsUid"
 DESCRIPTION_MARK = "herder-ecs-uid="
@@ -47,7 +47,10 @@ PROJECTION = (
     "cpu = [int]$v.CPUCount; memory = [int]$v.Memory; dynamic = [bool]$v.DynamicMemoryEnabled; "
     f"owner = [string]$v.CustomProperty[{quote(OWNER_PROPERTY)}]; description = [string]$v.Description; "
     "host = [string]$v.HostName; computer = [string]$v.ComputerName; os = [string]$v.OperatingSystem; "
-    "ips = @($v.VirtualNetworkAdapters | ForEach-Object { $_.IPv4Addresses }); "
+    "ips = @($v.VirtualNetworkAdapters | ForEach-Object { $_.IPv4Addresses }); generation = [int]$v.Generation; "
+    "nics = @($v.VirtualNetworkAdapters | Sort-Object SlotId | ForEach-Object { [pscustomobject]@{ "
+    "id = [string]$_.ID; network = [string]$_.VMNetwork.Name; vlan = [int]$_.VLanID; mac = [string]$_.MACAddress; "
+    "ips = @($_.IPv4Addresses) } }); "
     "disks = @($v.VirtualDiskDrives | ForEach-Object { [pscustomobject]@{ id = [string]$_.ID; "
     "file = [string]$_.VirtualHardDisk.Name; bytes = [int64]$_.VirtualHardDisk.MaximumSize; "
     "boot = ([string]$_.VolumeType -like '*Boot*') } }) }"
@@ -111,9 +114,15 @@ def to_server(row: Mapping[str, Any]) -> ObservedVM:
         disks=_disks(row.get("disks"), str(row.get("name") or "")),
         host=str(row.get("host") or "") or None,
         ip_addresses=tuple(str(ip) for ip in row.get("ips") or () if ip),
+        nics=tuple(ObservedNIC(key=str(n["id"]), network=str(n.get("network") or "") or None,
+                               mac=str(n.get("mac") or "").upper() or None, vlan=int(n.get("vlan") or 0) or None,
+                               addresses=tuple(str(ip) for ip in n.get("ips") or () if ip))
+                   for n in row.get("nics") or ()),
         hostname=str(row.get("computer") or "") or None,  # the guest's name as VMM knows it
         guest_os=str(row.get("os") or "") or None,
         cpu_hot_add=False,  # Hyper-V changes the CPU count only while the VM is off
         memory_hot_add=bool(row.get("dynamic")),
+        # Hyper-V adds and removes NICs of a running VM of generation 2 only, and changes a MAC only when it is off.
+        nic_hot_plug=int(row.get("generation") or 0) == 2, mac_hot_change=False,
         busy=status in _BUSY,
     )

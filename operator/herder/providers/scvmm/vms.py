@@ -17,7 +17,7 @@ from typing import Any
 
 from herder.api.ecs import PowerState
 from herder.errors import Conflict, NotFound, NotSupported, ProviderError
-from herder.providers.scvmm import observe
+from herder.providers.scvmm import networks, observe
 from herder.providers.scvmm.driver import Driver
 from herder.providers.scvmm.observe import DESCRIPTION_MARK, DISK_INFIX, OWNER_PROPERTY, PROJECTION, owned
 from herder.providers.scvmm.scripts import find_cloud, find_host_group, gib, mib, quote, wait_job
@@ -183,6 +183,7 @@ class SCVMMVMs:
                 f"VM {spec.name}: an SCVMM zone needs a placement with a host group or a cloud"
             )
         refuse_guest(spec.guest)
+        networks.refuse(spec.networks)
         found = self._driver.run("create", f"create VM {spec.name}", self._create_script(spec, where),
                                  secrets=spec.guest.secrets())
         if "existing" in found:
@@ -231,8 +232,14 @@ class SCVMMVMs:
             if where.vm_path:
                 settings += f" -VMLocation {quote(where.vm_path)}"
             lines.append(f"$cfg = Set-SCVMConfiguration -VMConfiguration $cfg{settings}")
+        # Addresses are allocated before the VM exists; if anything fails, the configuration goes and gives them back.
+        lines.append("try {")
+        if spec.networks:
+            lines += networks.configure_first(spec.networks[0])
         lines.append("$cfg = Update-SCVMConfiguration -VMConfiguration $cfg")
         lines.append("$group = [guid]::NewGuid()")
+        for index, nic in enumerate(spec.networks[1:], start=1):
+            lines += networks.queue(index, nic)
         # Data disks join the VM's creation job; LUN 0 is the template's OS disk.
         for lun, disk in enumerate(spec.data_disks, start=1):
             lines.append(
@@ -249,6 +256,7 @@ class SCVMMVMs:
             f"-MemoryMB {spec.memory_mib} -Description {quote(DESCRIPTION_MARK + spec.uid)}{cloud} "
             f"-JobGroup $group -RunAsynchronously{start}{profile}"
         )
+        lines.append("} catch { try { $null = Remove-SCVMConfiguration -VMConfiguration $cfg } catch { }; throw }")
         lines.append(f"try {{ $null = Set-SCCustomPropertyValue -InputObject $vm -CustomProperty $cp -Value {uid} }} "
                      "catch { }")
         lines.append("$result = @{ id = [string]$vm.ID; job = [string]$vm.MostRecentTask.ID } }")
@@ -264,6 +272,7 @@ class SCVMMVMs:
     def reconfigure(self, server: ObservedVM, change: VMChange) -> TaskRef:
         if change.is_empty():
             return TaskRef.nothing_to_do(Operation.RECONFIGURE, server.ref)
+        networks.refuse(change.add_nics, first=len(server.nics) - len(change.remove_nics))
         timeout = self._driver.job_timeout
         what = f"reconfigure VM {server.name}"
         steps: list[str] = []
@@ -292,6 +301,11 @@ class SCVMMVMs:
                 f"-VirtualHardDiskSizeMB {mib(disk.size_bytes)} -FileName {name} -RunAsynchronously; "
                 "$job = (Get-SCVirtualMachine -ID $v.ID).MostRecentTask }"
             )
+        for key, nic in change.change_nics:
+            steps.append(networks.change(key, nic))
+        for key in change.remove_nics:
+            steps.append(networks.remove(key))
+        steps += [networks.add(nic) for nic in change.add_nics]
         for key in change.remove_disks:
             steps.append(
                 f"$d = @($v.VirtualDiskDrives | Where-Object {{ [string]$_.ID -eq {quote(key)} }})\n"

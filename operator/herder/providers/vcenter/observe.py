@@ -12,7 +12,7 @@ from typing import Any
 from pyVmomi import vim
 
 from herder.api.ecs import PowerState
-from herder.providers.types import ObservedDisk, ObservedVM
+from herder.providers.types import ObservedDisk, ObservedNIC, ObservedVM
 
 OWNER_FIELD = "herder.dev/ecs-uid"
 # extraConfig key prefix naming herder's data disks by position: herder.disk.<bus>.<unit> = <name>.
@@ -43,6 +43,7 @@ PROPERTIES = (
 # for every VM whenever the view changes) stays cheap. Devices and extraConfig come from direct reads.
 WATCHED_PROPERTIES = tuple(p for p in PROPERTIES if p not in {"config.hardware.device", "config.extraConfig"})
 
+_Portgroup: Any = vim.dvs.DistributedVirtualPortgroup
 _POWER = {
     "poweredOn": PowerState.ON,
     "poweredOff": PowerState.OFF,
@@ -85,6 +86,24 @@ def observed_disks(devices: Any, names: Mapping[str, str]) -> tuple[ObservedDisk
             ObservedDisk(key=str(disk.key), size_bytes=int(disk.capacityInBytes or 0), name=name, is_os_disk=is_os)
         )
     return tuple(result)
+
+
+def observed_nics(devices: Any, guest_net: Any, name_of: Callable[[Any], str | None]) -> tuple[ObservedNIC, ...]:
+    """NICs in device-key order: the network each is backed by (a distributed port group by its name), its MAC
+    address, and the addresses the guest reports on it."""
+    reported = {int(n.deviceConfigId): n for n in guest_net or () if getattr(n, "deviceConfigId", None) is not None}
+    nics: list[ObservedNIC] = []
+    for card in sorted((d for d in devices or () if isinstance(d, vim.vm.device.VirtualEthernetCard)),
+                       key=lambda d: d.key):
+        backing = card.backing
+        if isinstance(backing, vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo):
+            network = name_of(_Portgroup(backing.port.portgroupKey)) if backing.port else None
+        else:
+            network = getattr(backing, "deviceName", None)
+        guest = reported.get(int(card.key))
+        nics.append(ObservedNIC(key=str(card.key), network=network, mac=str(card.macAddress or "").upper() or None,
+                                addresses=tuple(str(ip) for ip in (guest.ipAddress or ())) if guest else ()))
+    return tuple(nics)
 
 
 def owner_of(custom_values: Any, owner_key: int | None) -> str | None:
@@ -130,6 +149,7 @@ def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None,
         memory_mib=int(props.get("config.hardware.memoryMB") or 0),
         owner_uid=owner_of(props.get("customValue"), owner_key),
         disks=observed_disks(props.get("config.hardware.device"), disk_names(props.get("config.extraConfig"))),
+        nics=observed_nics(props.get("config.hardware.device"), props.get("guest.net"), name_of),
         disks_known="config.hardware.device" in props,
         host=name_of(props.get("runtime.host")),
         datastore=name_of(datastores[0]) if datastores else None,

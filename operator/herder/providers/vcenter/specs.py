@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import ipaddress
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -17,7 +18,7 @@ from pyVmomi import vim
 
 from herder.api.ecs import PowerState
 from herder.errors import NotFound, ProviderError
-from herder.providers.types import DataDisk, VMChange, VMSpec
+from herder.providers.types import DataDisk, NICSpec, VMChange, VMSpec
 from herder.providers.vcenter.observe import controller_buses, disk_slot
 
 _SCSI_UNITS = [u for u in range(16) if u != 7]  # unit 7 is the controller itself
@@ -50,6 +51,7 @@ _GlobalIP: Any = _Cust.GlobalIPSettings
 _AdapterMapping: Any = _Cust.AdapterMapping
 _IPSettings: Any = _Cust.IPSettings
 _Dhcp: Any = _Cust.DhcpIpGenerator
+_FixedIp: Any = _Cust.FixedIp
 _UTC = 85  # Windows' time zone index of (GMT) Greenwich Mean Time, when the spec names none
 
 
@@ -104,8 +106,21 @@ def customization(spec: VMSpec, nics: int) -> Any:
         )
     else:
         identity = _LinuxPrep(hostName=name, domain=guest.dns_domain or "", hwClockUTC=True)
-    mappings = [_AdapterMapping(adapter=_IPSettings(ip=_Dhcp())) for _ in range(nics)]
-    return _CustomizationSpec(identity=identity, globalIPSettings=_GlobalIP(), nicSettingMap=mappings)
+    wanted = list(spec.networks)
+    mappings = [_adapter(wanted[index] if index < len(wanted) else None) for index in range(nics)]
+    dns = list(dict.fromkeys(server for nic in wanted if nic.static for server in nic.dns))
+    return _CustomizationSpec(identity=identity, globalIPSettings=_GlobalIP(dnsServerList=dns or None),
+                              nicSettingMap=mappings)
+
+
+def _adapter(nic: NICSpec | None) -> Any:
+    """One adapter mapping: DHCP, or the NIC's fixed address with its netmask, gateway and DNS servers."""
+    if nic is None or not nic.static or not nic.address:
+        return _AdapterMapping(adapter=_IPSettings(ip=_Dhcp()))
+    address = ipaddress.ip_interface(nic.address)
+    return _AdapterMapping(adapter=_IPSettings(
+        ip=_FixedIp(ipAddress=str(address.ip)), subnetMask=str(address.netmask),
+        gateway=[nic.gateway] if nic.gateway else None, dnsServerList=list(nic.dns) or None))
 
 
 def nic_count(devices: Sequence[Any], backings: Sequence[Any]) -> int:
@@ -184,20 +199,51 @@ def remove_disks(devices: Sequence[Any], keys: Iterable[str]) -> tuple[list[Any]
     return changes, clears
 
 
-def networks(devices: Sequence[Any], backings: Sequence[Any]) -> list[Any]:
-    """Point the template's NICs at `backings` in order, add VMXNET3 NICs for the rest, drop extra ones."""
-    nics = [d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)]
+def _manual_mac(card: Any, mac: str | None) -> None:
+    if mac:
+        card.addressType = "manual"
+        card.macAddress = mac
+
+
+def _new_nic(key: int, backing: Any, mac: str | None) -> Any:
+    connect = _Connect(startConnected=True, allowGuestControl=True, connected=True)
+    nic = _Vmxnet3(key=key, backing=backing, addressType="generated", connectable=connect)
+    _manual_mac(nic, mac)
+    return _Change(operation="add", device=nic)
+
+
+def networks(devices: Sequence[Any], backings: Sequence[Any], nics: Sequence[NICSpec] = ()) -> list[Any]:
+    """Point the template's NICs at `backings` in order, add VMXNET3 NICs for the rest, drop extra ones; a NIC that
+    `nics` gives a MAC address gets it."""
+    cards = [d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)]
     changes: list[Any] = []
     for index, backing in enumerate(backings):
-        if index < len(nics):
-            nic = copy.deepcopy(nics[index])
+        mac = nics[index].mac if index < len(nics) else None
+        if index < len(cards):
+            nic = copy.deepcopy(cards[index])
             nic.backing = backing
+            _manual_mac(nic, mac)
             changes.append(_Change(operation="edit", device=nic))
             continue
-        connect = _Connect(startConnected=True, allowGuestControl=True)
-        nic = _Vmxnet3(key=-(200 + index), backing=backing, addressType="generated", connectable=connect)
-        changes.append(_Change(operation="add", device=nic))
-    changes += [_Change(operation="remove", device=nic) for nic in nics[len(backings) :]]
+        changes.append(_new_nic(-(200 + index), backing, mac))
+    changes += [_Change(operation="remove", device=nic) for nic in cards[len(backings) :]]
+    return changes
+
+
+def nic_changes(devices: Sequence[Any], change: VMChange, backings: Mapping[str, Any]) -> list[Any]:
+    """Device changes for a VMChange's NICs: add (at the end), change network or MAC address, remove."""
+    cards = {str(d.key): d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)}
+    changes: list[Any] = []
+    for key, wanted in change.change_nics:
+        if key not in cards:
+            raise NotFound(f"NIC {key} does not exist on the VM")
+        nic = copy.deepcopy(cards[key])
+        nic.backing = backings[wanted.network]
+        _manual_mac(nic, wanted.mac)
+        changes.append(_Change(operation="edit", device=nic))
+    changes += [_new_nic(-(300 + index), backings[wanted.network], wanted.mac)
+                for index, wanted in enumerate(change.add_nics)]
+    changes += [_Change(operation="remove", device=cards[key]) for key in change.remove_nics if key in cards]
     return changes
 
 
@@ -210,7 +256,7 @@ def clone_config(spec: VMSpec, template_devices: Sequence[Any], backings: Sequen
     disk_changes, marks = add_disks(template_devices, spec.data_disks)
     changes += disk_changes
     if backings:
-        changes += networks(template_devices, backings)
+        changes += networks(template_devices, backings, spec.networks)
     return _Config(
         instanceUuid=spec.uid,  # the crash-safe identity: a retried create finds this VM by it
         numCPUs=spec.cpu,
@@ -228,8 +274,8 @@ def clone_spec(config: Any, *, pool: Any, datastore: Any, host: Any, power: Powe
                   customization=customize)
 
 
-def reconfig_spec(devices: Sequence[Any], change: VMChange) -> Any:
-    """One ReconfigVM spec for a VMChange."""
+def reconfig_spec(devices: Sequence[Any], change: VMChange, backings: Mapping[str, Any] | None = None) -> Any:
+    """One ReconfigVM spec for a VMChange; `backings` are the network backings its NICs name, by network."""
     by_key: Mapping[str, Any] = {str(d.key): d for d in _disks(devices)}
     changes: list[Any] = []
     for key, size in change.grow_disks:
@@ -238,7 +284,8 @@ def reconfig_spec(devices: Sequence[Any], change: VMChange) -> Any:
         changes.append(grow_disk(by_key[key], size))
     removed, clears = remove_disks(devices, change.remove_disks)
     added, marks = add_disks(devices, change.add_disks)
-    config = _Config(deviceChange=changes + removed + added, extraConfig=clears + marks)
+    nics = nic_changes(devices, change, backings or {})
+    config = _Config(deviceChange=changes + removed + added + nics, extraConfig=clears + marks)
     if change.cpu:
         config.numCPUs = change.cpu
     if change.memory_mib:

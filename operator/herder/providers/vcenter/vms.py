@@ -17,8 +17,9 @@ from typing import Any
 from pyVmomi import vim, vmodl
 
 from herder.api.ecs import PowerState
-from herder.errors import Conflict, ProviderError
+from herder.errors import Conflict, NotSupported, ProviderError
 from herder.providers.types import (
+    NICSpec,
     ObservedVM,
     Operation,
     TaskRef,
@@ -42,6 +43,13 @@ _Task: Any = vim.Task
 OwnerIndex = Callable[[str], list[ObservedVM] | None]
 
 
+
+
+def _refuse_nic(index: int | None, nic: NICSpec) -> None:
+    if nic.vlan is not None:
+        where = f"spec.networks[{index}]" if index is not None else "spec.networks"
+        raise NotSupported(f"{where}.vlan: on vCenter the port group fixes the VLAN; name the port group of VLAN "
+                           f"{nic.vlan} as the network instead")
 
 
 class VCenterVMs:
@@ -110,6 +118,11 @@ class VCenterVMs:
     def create(self, spec: VMSpec) -> TaskRef:
         if not isinstance(spec.placement, VCenterPlacement):
             raise ProviderError(f"VM {spec.name}: a vCenter zone needs a vCenter placement")
+        for index, nic in enumerate(spec.networks):
+            _refuse_nic(index, nic)
+            if nic.static and not nic.address:
+                raise NotSupported(f"spec.networks[{index}]: vCenter has no IP address pools; give ipv4.address for "
+                                   "a static address")
         where = spec.placement
         return self._session.call(f"clone VM {spec.name}", lambda: self._create(spec, where))
 
@@ -125,8 +138,8 @@ class VCenterVMs:
 
     def _create(self, spec: VMSpec, where: VCenterPlacement) -> TaskRef:
         content, datacenter = self._session.content, self._session.datacenter()
-        target = self._cached(("target", where, spec.networks),
-                              lambda: placement.resolve(content, datacenter, where, spec.networks))
+        names = tuple(nic.network for nic in spec.networks)
+        target = self._cached(("target", where, names), lambda: placement.resolve(content, datacenter, where, names))
         existing = content.searchIndex.FindChild(entity=target.folder, name=spec.name)
         if existing is not None:
             return self._already_created(existing, spec)
@@ -208,14 +221,26 @@ class VCenterVMs:
         return found[0] if found else None
 
     def reconfigure(self, server: ObservedVM, change: VMChange) -> TaskRef:
+        for index, nic in enumerate(change.add_nics, start=len(server.nics) - len(change.remove_nics)):
+            _refuse_nic(index, nic)
+            if nic.static:
+                raise NotSupported(f"spec.networks[{index}]: vCenter gives a static address through the guest's "
+                                   "customization at the clone only; a NIC added later uses DHCP (or re-create the "
+                                   "server)")
+        for _, nic in change.change_nics:
+            _refuse_nic(None, nic)
+
         def run() -> TaskRef:
             if change.is_empty():
                 return TaskRef.nothing_to_do(Operation.RECONFIGURE, server.ref)
             vm = self._locate(server)
             if vm is None:
                 raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason=Reason.NOT_FOUND)
-            devices = query.properties(self._session.content, vm, ["config.hardware.device"])
-            spec = specs.reconfig_spec(list(devices.get("config.hardware.device") or ()), change)
+            content, datacenter = self._session.content, self._session.datacenter()
+            devices = query.properties(content, vm, ["config.hardware.device"])
+            wanted = [*change.add_nics, *(nic for _, nic in change.change_nics)]
+            backings = {nic.network: placement.network_backing(content, datacenter, nic.network) for nic in wanted}
+            spec = specs.reconfig_spec(list(devices.get("config.hardware.device") or ()), change, backings)
             return TaskRef(id=str(vm.ReconfigVM_Task(spec=spec)._moId), operation=Operation.RECONFIGURE)
 
         return self._session.call(f"reconfigure VM {server.name}", run)
