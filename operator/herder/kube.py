@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,13 +37,20 @@ def _available() -> Iterator[None]:
         raise KubernetesUnavailable(f"the Kubernetes API is not reachable: {type(exc).__name__}") from None
 
 
+# Status patches come from every worker thread at once: one pooled connection each, so that a burst does not
+# open (and TLS-handshake) a new connection per write.
+CONNECTIONS = 64
+
+
 @functools.cache
 def _api_client() -> Any:
+    configuration = kubernetes.client.Configuration()
     try:
-        kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
+        kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except kubernetes.config.ConfigException:
-        kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
-    return kubernetes.client.ApiClient()
+        kubernetes.config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    configuration.connection_pool_maxsize = CONNECTIONS
+    return kubernetes.client.ApiClient(configuration)
 
 
 def patch_status(plural: str, namespace: str | None, name: str, status: dict[str, Any]) -> None:
@@ -54,6 +62,16 @@ def patch_status(plural: str, namespace: str | None, name: str, status: dict[str
             api.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, plural, name, body)
         else:
             api.patch_cluster_custom_object_status(GROUP, VERSION, plural, name, body)
+
+
+def refusal(exc: ApiException) -> str:
+    """What the API server said when it refused a request: its Status message (e.g. which field is invalid, who
+    may not do what), never the HTTP response."""
+    try:
+        message = json.loads(exc.body or "{}").get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return str(message) if message else f"HTTP {exc.status} {exc.reason}"
 
 
 @contextlib.contextmanager
@@ -124,3 +142,28 @@ def delete_custom_object(plural: str, namespace: str, name: str) -> None:
     with _available(), ignoring(404):
         kubernetes.client.CustomObjectsApi(_api_client()).delete_namespaced_custom_object(
             GROUP, VERSION, namespace, plural, name)
+
+
+def read_config_map(namespace: str, name: str) -> tuple[dict[str, str], str] | None:
+    """(its data, its resourceVersion); None when it does not exist."""
+    api = kubernetes.client.CoreV1Api(_api_client())
+    with _available(), ignoring(404):
+        found = api.read_namespaced_config_map(name, namespace)
+        return dict(found.data or {}), str(found.metadata.resource_version if found.metadata else "")
+    return None
+
+
+def write_config_map(namespace: str, name: str, data: dict[str, str], resource_version: str | None) -> bool:
+    """Create it (`resource_version` None) or replace it if it is still at `resource_version`. False when
+    someone got there first (409): read it again and retry."""
+    api = kubernetes.client.CoreV1Api(_api_client())
+    body = kubernetes.client.V1ConfigMap(data=data, metadata=kubernetes.client.V1ObjectMeta(
+        name=name, namespace=namespace, resource_version=resource_version,
+        labels={"app.kubernetes.io/part-of": "herder"}))
+    with _available(), ignoring(409):
+        if resource_version is None:
+            api.create_namespaced_config_map(namespace, body)
+        else:
+            api.replace_namespaced_config_map(name, namespace, body)
+        return True
+    return False

@@ -1,103 +1,85 @@
-"""Chargeback metering: integrate each server's size over time into per-namespace, per-zone counters.
+"""Chargeback metering: per-namespace, per-zone counters of vCPU-, memory- and disk-seconds, exact across
+operator restarts and downtime.
 
-Controllers call `Metering.update` whenever they observe a server and `Metering.forget` when it is gone.
-Between two observations the previous size and power state are assumed to hold (a left Riemann sum), so
-the counters are exact as long as every change is observed, and at worst off by one observation interval.
-vCPU and memory accrue only while the server runs; disk accrues for as long as the server is tracked,
-because storage is consumed whether or not the VM is powered on.
-
-Totals are kept per (namespace, zone), not per server: a counter must never go down, so what a deleted
-server accrued stays in its namespace's total. The process-local totals restart at zero with the
-operator, which Prometheus' `rate()`/`increase()` treat as an ordinary counter reset.
+Each live server's use comes from its durable record (`status.metering`, see herder.reconcile.metering):
+what it accrued up to a wall-clock time, and the size and power it has had since. What deleted servers used
+is kept durably too (the ConfigMap `herder-metering` in the operator's namespace, folded in once per server
+by its deletion, see herder.controllers.ecs.billing) and loaded at start-up. A counter is their sum at scrape
+time, so it carries on across a restart instead of starting again at zero, and the time herder was down is
+billed when it comes back.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-Clock = Callable[[], float]
+from herder.reconcile.metering import Record, Usage
+
+Clock = Callable[[], datetime]
+Where = tuple[str, str]  # (namespace, zone)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
-class _Entry:
-    namespace: str
-    zone: str
-    vcpus: float
-    memory_bytes: float
-    disk_bytes: float
-    running: bool
-    since: float
-
-
-@dataclass
-class Usage:
-    """Accrued totals of one (namespace, zone)."""
-
-    vcpu_seconds: float = 0.0
-    memory_byte_seconds: float = 0.0
-    disk_byte_seconds: float = 0.0
+class _Live:
+    where: Where
+    record: Record
 
 
 class Metering:
-    """Thread-safe accumulator; the metrics HTTP server reads it from another thread."""
+    """Thread-safe; the metrics HTTP server reads it from another thread."""
 
-    def __init__(self, clock: Clock = time.monotonic) -> None:
-        # Monotonic by default: wall-clock jumps (NTP) must not create or destroy billed time.
+    def __init__(self, clock: Clock = utc_now) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._entries: dict[Hashable, _Entry] = {}
-        self._totals: dict[tuple[str, str], Usage] = {}
+        self._live: dict[Hashable, _Live] = {}
+        self._deleted: dict[Where, Usage] = {}
 
-    def update(  # noqa: PLR0917 - the controllers' call shape, positional for short call sites
-            self, key: Hashable, namespace: str, zone: str, vcpus: float, memory_bytes: float,
-            disk_bytes: float, running: bool) -> None:
-        """Record the current size and power state of one server (key: e.g. its (namespace, name) or UID)."""
+    def load_deleted(self, totals: dict[Where, Usage]) -> None:
+        """What servers deleted before this process started used (from the durable store)."""
         with self._lock:
-            now = self._clock()
-            previous = self._entries.get(key)
-            if previous is not None:
-                self._accrue(previous, now)
-            self._entries[key] = _Entry(namespace, zone, max(vcpus, 0.0), max(memory_bytes, 0.0),
-                                        max(disk_bytes, 0.0), running, now)
+            self._deleted = dict(totals)
+
+    def update(self, key: Hashable, namespace: str, zone: str, record: Record) -> None:
+        """The durable record of one live server (key: its UID), as its status now says."""
+        with self._lock:
+            self._live[key] = _Live((namespace, zone), record)
 
     def forget(self, key: Hashable) -> None:
-        """The server is gone: bill it up to now, then stop accruing."""
+        """The server is no longer tracked here (its deletion folded its use into the deleted totals)."""
         with self._lock:
-            entry = self._entries.pop(key, None)
-            if entry is not None:
-                self._accrue(entry, self._clock())
+            self._live.pop(key, None)
 
-    def flush(self) -> dict[tuple[str, str], Usage]:
-        """Accrue every tracked server up to now and return a copy of the totals by (namespace, zone)."""
+    def deleted(self, namespace: str, zone: str, usage: Usage) -> None:
+        with self._lock:
+            where = (namespace, zone)
+            self._deleted[where] = self._deleted.get(where, Usage()) + usage
+
+    def flush(self) -> dict[Where, Usage]:
+        """Totals by (namespace, zone) up to now."""
         with self._lock:
             now = self._clock()
-            for entry in self._entries.values():
-                self._accrue(entry, now)
-            return {key: Usage(u.vcpu_seconds, u.memory_byte_seconds, u.disk_byte_seconds)
-                    for key, u in self._totals.items()}
+            totals = dict(self._deleted)
+            for live in self._live.values():
+                totals[live.where] = totals.get(live.where, Usage()) + live.record.at(now)
+            return totals
 
     def tracked(self) -> int:
         with self._lock:
-            return len(self._entries)
-
-    def _accrue(self, entry: _Entry, now: float) -> None:
-        elapsed = max(now - entry.since, 0.0)  # an injected clock going backwards must not un-bill
-        entry.since = now
-        usage = self._totals.setdefault((entry.namespace, entry.zone), Usage())
-        if entry.running:
-            usage.vcpu_seconds += entry.vcpus * elapsed
-            usage.memory_byte_seconds += entry.memory_bytes * elapsed
-        usage.disk_byte_seconds += entry.disk_bytes * elapsed
+            return len(self._live)
 
 
 class MeteringCollector(Collector):
-    """Exposes a `Metering` as counters, flushing it on every scrape so the values are current."""
+    """Exposes a `Metering` as counters, computed at every scrape so the values are current."""
 
     def __init__(self, metering: Metering) -> None:
         self._metering = metering

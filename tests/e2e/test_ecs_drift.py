@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 
+import pytest
 from e2e_world import (
     Govc,
     annotate,
@@ -18,6 +20,7 @@ from e2e_world import (
     status_of,
     stays,
     uid_of,
+    vcenter_zone_spec,
     wait_for,
     wait_ready,
 )
@@ -98,7 +101,24 @@ def test_vanished_vm_is_reported_not_recreated_until_asked(stack: StackState, op
     assert status["managedObjectID"] == vm["self"]["value"] != first["managedObjectID"]
 
 
-def test_adopt_an_existing_vm(stack: StackState, operator: OperatorProcess, govc: Govc, namespace: str) -> None:
+@pytest.fixture
+def opened_zone(stack: StackState, namespace: str) -> Iterator[str]:
+    """A zone on DC0_C0 of this test's own, open to adoption from the whole VM folder for this namespace only
+    (adoption is closed unless a zone opens it: see test_adoption.py)."""
+    zone = f"open-{namespace}"[:63]
+    only_here = {"matchLabels": {"kubernetes.io/metadata.name": namespace}}  # set by the API server
+    apply(stack, {"apiVersion": "herder.dev/v1alpha1", "kind": "AvailabilityZone", "metadata": {"name": zone},
+                  "spec": vcenter_zone_spec("DC0_C0") | {"allowedNamespaces": only_here,
+                                                          "adoption": {"allowedNamespaces": only_here,
+                                                                       "folders": ["vm"]}}})
+    try:
+        yield zone
+    finally:
+        stack.kubectl("delete", "az", zone, "--wait=false", check=False)
+
+
+def test_adopt_an_existing_vm(stack: StackState, operator: OperatorProcess, govc: Govc, namespace: str,
+                              opened_zone: str) -> None:
     source = f"adopt-{namespace}"
     govc("vm.clone", "-vm", "ubuntu-22.04-tmpl", "-on=true", "-folder", "vm", "-ds", "LocalDS_0",
          "-pool", "/DC0/host/DC0_C0/Resources", source)
@@ -108,7 +128,7 @@ def test_adopt_an_existing_vm(stack: StackState, operator: OperatorProcess, govc
     before_all = govc("find", "/DC0/vm", "-type", "m").stdout.split()
 
     # Same size as the template (1 vCPU, 1 GiB): adoption alone, no reconfiguration.
-    apply(stack, ecs_manifest("adopted", cpu=1, memory="1Gi", image=None,
+    apply(stack, ecs_manifest("adopted", cpu=1, memory="1Gi", image=None, availabilityZone=opened_zone,
                               adoptFrom={"uniqueID": instance_uuid}), namespace=namespace)
     status = wait_ready(stack, namespace, "adopted", timeout=30)
     uid = uid_of(stack, namespace, "adopted")
@@ -128,9 +148,10 @@ def test_adopt_an_existing_vm(stack: StackState, operator: OperatorProcess, govc
 
 
 def test_adopt_with_an_image_and_a_missing_target(stack: StackState, operator: OperatorProcess, govc: Govc,
-                                                  namespace: str) -> None:
+                                                  namespace: str, opened_zone: str) -> None:
     missing = "4211e7d5-0000-4000-8000-000000000000"
-    apply(stack, ecs_manifest("nothing", adoptFrom={"uniqueID": missing}), namespace=namespace)
+    apply(stack, ecs_manifest("nothing", availabilityZone=opened_zone, adoptFrom={"uniqueID": missing}),
+          namespace=namespace)
     status = wait_for(lambda: condition_is(stack, "ecs", "nothing", namespace, "Provisioned", "False",
                                            "AdoptTargetNotFound"), timeout=20, what="AdoptTargetNotFound")
     assert missing in conditions(status)["Provisioned"]["message"]

@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ from e2e_world import (
     image_failed,
     image_ready,
     ready_message,
-    serve_directory,
     stays,
     wait_for,
     wait_ready,
@@ -84,13 +82,6 @@ def make_ova(disk_bytes: int = 256 * 1024) -> bytes:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return out.getvalue()
-
-
-@pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """A plain HTTP server on 127.0.0.1 serving a directory: (base URL, directory)."""
-    with serve_directory(tmp_path_factory.mktemp("http")) as served:
-        yield served
 
 
 def sha256(data: bytes) -> str:

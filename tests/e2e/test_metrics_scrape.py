@@ -60,3 +60,32 @@ def test_metrics_follow_a_real_run(stack: StackState, operator: OperatorProcess,
     time.sleep(2)
     assert total(scrape(operator), "herder_ecs_vcpu_seconds_total", namespace=namespace, zone="dc0-c0") \
         - stopped_at < 0.5
+
+
+def test_metering_is_exact_across_an_operator_stop(stack: StackState, operator: OperatorProcess,
+                                                    namespace: str) -> None:
+    """What a namespace is billed carries on across a restart, and the time herder was down is billed too: a
+    running 2-vCPU server accrues 2 vCPU-seconds per second whether herder watches or not; a deleted server's
+    use stays in its namespace's total."""
+    apply(stack, ecs_manifest("billed", cpu=2), ecs_manifest("gone", cpu=1), namespace=namespace)
+    for name in ("billed", "gone"):
+        wait_ready(stack, namespace, name)
+    time.sleep(2)
+    stack.kubectl("delete", "ecs", "gone", "--wait=true", namespace=namespace)
+
+    def billed() -> tuple[float, float]:
+        """(vCPU-seconds of the namespace, when read)."""
+        value = total(scrape(operator), "herder_ecs_vcpu_seconds_total", namespace=namespace, zone="dc0-c0")
+        return value, time.time()
+
+    first, at_first = billed()
+    assert first > 2.0  # the deleted server's seconds are in it
+    operator.stop()
+    time.sleep(30)
+    operator.start()
+    # After the restart the namespace's total comes back once its servers' records are read again.
+    (second, at_second) = wait_for(lambda: (b := billed())[0] > first and b, timeout=60, what="metering back")
+    expected = 2 * (at_second - at_first)
+    print(f"billed {second - first:.1f} vCPU-s over {at_second - at_first:.1f}s with a 30s operator stop "
+          f"(expected {expected:.1f})")
+    assert abs((second - first) - expected) < 2 * 1.0  # within a second of the one running server

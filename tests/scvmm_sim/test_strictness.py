@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-
 import pytest
 
-from conftest import Sim
+from conftest import Sim, clixml_errors
 
 PREAMBLE = "$ProgressPreference = 'SilentlyContinue'\n"
-
-
-def _errors(stderr: bytes) -> str:
-    text = stderr.decode("utf-8")
-    assert text.startswith("#< CLIXML\r\n")
-    root = ET.fromstring(text[len("#< CLIXML\r\n"):])
-    ns = "{http://schemas.microsoft.com/powershell/2004/04}"
-    lines = [s.text or "" for s in root.iter(f"{ns}S") if s.get("S") == "Error"]
-    assert lines, "no error records"
-    return "".join(lines).replace("_x000D__x000A_", "\n")
 
 
 @pytest.mark.parametrize(("script", "expected"), [
@@ -39,7 +27,7 @@ def test_bad_calls_write_clixml_errors_and_exit_1(sim: Sim, script: str, expecte
     out, err, code = sim.raw_ps(PREAMBLE + script)
     assert code == 1
     assert out == b""
-    assert expected in _errors(err)
+    assert expected in clixml_errors(err)
 
 
 def test_run_ps_turns_the_clixml_into_text(sim: Sim) -> None:
@@ -52,20 +40,20 @@ def test_run_ps_turns_the_clixml_into_text(sim: Sim) -> None:
 def test_unmodelled_property_is_loud_not_null(sim: Sim) -> None:
     out, err, code = sim.raw_ps(PREAMBLE + "try { (Get-SCVMTemplate)[0].NoSuchProperty } catch { 'masked' }")
     assert (out, code) == (b"", 1)  # not catchable: a driver cannot hide it
-    assert "does not support the property 'NoSuchProperty'" in _errors(err)
+    assert "does not support the property 'NoSuchProperty'" in clixml_errors(err)
 
 
 def test_errors_without_stop_continue_with_the_next_statement(sim: Sim) -> None:
     out, err, code = sim.raw_ps(PREAMBLE + "Get-Nothing\n'after'")
     assert out == b"after\r\n"
     assert code == 0  # the last statement succeeded, as powershell.exe reports it
-    assert "Get-Nothing" in _errors(err)
+    assert "Get-Nothing" in clixml_errors(err)
 
 
 def test_stop_preference_ends_the_script(sim: Sim) -> None:
     out, err, code = sim.raw_ps(PREAMBLE + "$ErrorActionPreference = 'Stop'\nGet-Nothing\n'after'")
     assert (out, code) == (b"", 1)
-    assert "Get-Nothing" in _errors(err)
+    assert "Get-Nothing" in clixml_errors(err)
 
 
 def test_vmm_error_goes_to_catch_with_its_error_id(sim: Sim) -> None:

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from conftest import PASSWORD, USER, Sim, make_config
+from conftest import HEAD, PASSWORD, USER, Sim, make_config, ps_json, vm_in_state, wait_job
 from herder_dev import pki
 from herder_dev.scvmm_sim.server import start
-
-HEAD = "$ProgressPreference = 'SilentlyContinue'\n$ErrorActionPreference = 'Stop'\n"
 
 CREATE = HEAD + """
 $t = Get-SCVMTemplate -Name 'ubuntu-22.04-tmpl'
@@ -32,27 +28,6 @@ $vm = New-SCVirtualMachine -Name 'web-1' -VMConfiguration $cfg -CPUCount 2 -Memo
 $out = [pscustomobject]@{ ID = [string]$vm.ID; Status = [string]$vm.Status; Job = [string]$vm.MostRecentTask.ID }
 ConvertTo-Json -Compress -InputObject $out
 """
-
-
-def ps_json(sim: Sim, script: str) -> Any:
-    r = sim.ps(script)
-    assert r.status_code == 0, r.std_err.decode()
-    return json.loads(r.std_out)
-
-
-def vm_in_state(sim: Sim, vm_id: str) -> dict[str, Any] | None:
-    return next((v for v in sim.admin("GET", "/admin/state")["vms"] if v["id"] == vm_id), None)
-
-
-def wait_job(sim: Sim, job_id: str) -> dict[str, Any]:
-    for _ in range(50):
-        job = ps_json(sim, HEAD + f"$j = Get-SCJob -ID '{job_id}'\n"
-                      "[pscustomobject]@{ Status = [string]$j.Status; Done = $j.IsCompleted; "
-                      "Code = $j.ErrorInfo.Code; Problem = $j.ErrorInfo.Problem } | ConvertTo-Json -Compress")
-        if job["Done"]:
-            return dict(job)
-        time.sleep(0.1)
-    raise AssertionError("job did not finish")
 
 
 def create_vm(sim: Sim) -> str:
@@ -111,8 +86,10 @@ def test_custom_property_resize_power_disks_checkpoints_delete(sim: Sim) -> None
             "$cp = Get-SCVMCheckpoint -VM $vm -MostRecent\n"
             "$null = Restore-SCVMCheckpoint -VMCheckpoint $cp\n'{}'")
     vm = vm_in_state(sim, vm_id) or {}
-    assert (vm["cpu_count"], vm["status"], [c["name"] for c in vm["checkpoints"]]) == (4, "Running", ["before"])
+    # Hyper-V's default is a production checkpoint: no memory state, so the restored VM is off.
+    assert (vm["cpu_count"], vm["status"], [c["name"] for c in vm["checkpoints"]]) == (4, "PowerOff", ["before"])
     ps_json(sim, get + "Remove-SCVMCheckpoint -VMCheckpoint (Get-SCVMCheckpoint -VM $vm)\n"
+            "Start-SCVirtualMachine -VM $vm | Out-Null\n"
             "Stop-SCVirtualMachine -VM $vm -Shutdown | Out-Null\n"
             "Remove-SCVirtualMachine -VM (Get-SCVirtualMachine -ID $vm.ID) -RunAsynchronously | Out-Null\n'{}'")
     time.sleep(0.5)
@@ -121,7 +98,8 @@ def test_custom_property_resize_power_disks_checkpoints_delete(sim: Sim) -> None
     assert gone.std_out == b"True\r\n"
 
 
-def test_busy_vm_and_removed_vm_errors(sim: Sim) -> None:
+def test_busy_vm_and_removed_vm_errors(slow_sim: Sim) -> None:
+    sim = slow_sim
     created = ps_json(sim, CREATE)
     r = sim.ps(HEAD + f"Start-SCVirtualMachine -VM (Get-SCVirtualMachine -ID '{created['ID']}')")
     assert r.status_code == 1 and b"(Error ID: 1600)" in r.std_err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import urllib.request
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -12,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from herder import metrics
 from herder.metering import Metering, MeteringCollector
 from herder.metrics import Inventory, InventoryCollector
+from herder.reconcile.metering import Size, from_status, observe, to_status
 
 GIB = 1 << 30
 
@@ -43,15 +45,34 @@ def names(samples: dict[tuple[str, frozenset[tuple[str, str]]], float]) -> set[s
     return {name for name, _ in samples}
 
 
-# -- metering ---------------------------------------------------------------------------------------------------
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 
 
+# -- metering ---------------------------------------------------------------------------------------------------
+T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+class WallClock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
 @pytest.fixture
-def metering(clock: FakeClock) -> Metering:
-    return Metering(clock=clock)
+def wall() -> WallClock:
+    return WallClock()
+
+
+@pytest.fixture
+def metering(wall: WallClock) -> Metering:
+    return Metering(clock=wall)
 
 
 @pytest.fixture
@@ -67,65 +88,98 @@ def usage(registry: CollectorRegistry, namespace: str = "team-a", zone: str = "a
                  for what in ("vcpu_seconds", "memory_byte_seconds", "disk_byte_seconds"))
 
 
+class Server:
+    """One server's durable record, observed as the ECS controller would, stored as its status stores it."""
+
+    def __init__(self, metering: Metering, clock: WallClock, key: str, namespace: str = "team-a",
+                 zone: str = "az1") -> None:
+        self.metering, self.clock, self.key, self.where = metering, clock, key, (namespace, zone)
+        self.status: dict[str, object] | None = None
+
+    def observe(self, vcpus: int, memory: int, disk: int, running: bool) -> None:
+        record = observe(from_status(self.status), Size(vcpus, memory, disk, running), self.clock.now)
+        self.status = to_status(record)
+        self.metering.update(self.key, *self.where, from_status(self.status))  # type: ignore[arg-type]
+
+
 def test_counters_rise_only_while_running(metering: Metering, metering_registry: CollectorRegistry,
-                                          clock: FakeClock) -> None:
-    metering.update(("team-a", "web-1"), "team-a", "az1", vcpus=2, memory_bytes=4 * GIB, disk_bytes=20 * GIB,
-                    running=True)
-    clock.advance(60)
+                                          wall: WallClock) -> None:
+    web = Server(metering, wall, "web-1")
+    web.observe(2, 4 * GIB, 20 * GIB, running=True)
+    wall.advance(60)
     assert usage(metering_registry) == (120.0, 240.0 * GIB, 1200.0 * GIB)
-    # Scraping flushed the accrual; scraping again without time passing adds nothing.
-    assert usage(metering_registry) == (120.0, 240.0 * GIB, 1200.0 * GIB)
-
-    metering.update(("team-a", "web-1"), "team-a", "az1", 2, 4 * GIB, 20 * GIB, running=False)
-    clock.advance(100)
-    # Powered off: vCPU and memory stand still, disk keeps accruing.
-    assert usage(metering_registry) == (120.0, 240.0 * GIB, 3200.0 * GIB)
-
-    metering.update(("team-a", "web-1"), "team-a", "az1", 4, 8 * GIB, 20 * GIB, running=True)
-    clock.advance(10)
+    assert usage(metering_registry) == (120.0, 240.0 * GIB, 1200.0 * GIB)  # a scrape changes nothing
+    web.observe(2, 4 * GIB, 20 * GIB, running=False)
+    wall.advance(100)
+    assert usage(metering_registry) == (120.0, 240.0 * GIB, 3200.0 * GIB)  # disk goes on, CPU and memory stop
+    web.observe(4, 8 * GIB, 20 * GIB, running=True)
+    wall.advance(10)
     assert usage(metering_registry) == (160.0, 320.0 * GIB, 3400.0 * GIB)
 
 
-def test_size_change_bills_old_size_up_to_the_change(metering: Metering, metering_registry: CollectorRegistry,
-                                                      clock: FakeClock) -> None:
-    metering.update("uid-1", "team-a", "az1", 1, GIB, 0, running=True)
-    clock.advance(30)
-    metering.update("uid-1", "team-a", "az1", 3, GIB, 0, running=True)  # resized after 30 s
-    clock.advance(30)
+def test_an_unchanged_size_writes_nothing_and_a_change_bills_the_old_size_up_to_it(
+        metering: Metering, metering_registry: CollectorRegistry, wall: WallClock) -> None:
+    web = Server(metering, wall, "uid-1")
+    web.observe(1, GIB, 0, running=True)
+    first = web.status
+    wall.advance(30)
+    web.observe(1, GIB, 0, running=True)
+    assert web.status == first  # nothing to write at steady state
+    web.observe(3, GIB, 0, running=True)  # resized after 30 s
+    wall.advance(30)
     assert usage(metering_registry)[0] == 30 * 1 + 30 * 3
 
 
-def test_forget_stops_accrual_but_keeps_the_total(metering: Metering, metering_registry: CollectorRegistry,
-                                                  clock: FakeClock) -> None:
-    metering.update("uid-1", "team-a", "az1", 2, GIB, 10 * GIB, running=True)
-    clock.advance(50)
-    metering.forget("uid-1")  # deleted: billed up to now
-    clock.advance(1000)
+def test_a_restart_and_its_downtime_are_billed_from_the_durable_record(wall: WallClock) -> None:
+    before = Metering(clock=wall)
+    web = Server(before, wall, "uid-1")
+    web.observe(2, GIB, 0, running=True)
+    wall.advance(50)
+    stored = web.status  # what status.metering holds when the operator stops
+    wall.advance(30)  # herder is down
+    after = Metering(clock=wall)  # a new process: nothing in memory
+    after.update("uid-1", "team-a", "az1", from_status(stored))  # type: ignore[arg-type]
+    registry = CollectorRegistry()
+    registry.register(MeteringCollector(after))
+    assert usage(registry)[0] == 2 * 80.0
+
+
+def test_deleted_servers_stay_billed_and_are_loaded_again(metering: Metering, metering_registry: CollectorRegistry,
+                                                          wall: WallClock) -> None:
+    web = Server(metering, wall, "uid-1")
+    web.observe(2, GIB, 10 * GIB, running=True)
+    wall.advance(50)
+    final = from_status(web.status).at(wall.now)  # type: ignore[union-attr]
+    metering.deleted("team-a", "az1", final)
+    metering.forget("uid-1")
+    wall.advance(50)
     assert usage(metering_registry) == (100.0, 50.0 * GIB, 500.0 * GIB)
     assert metering.tracked() == 0
-    metering.forget("uid-1")  # idempotent
+    later = Metering(clock=wall)
+    later.load_deleted({("team-a", "az1"): final})
+    registry = CollectorRegistry()
+    registry.register(MeteringCollector(later))
+    assert usage(registry) == (100.0, 50.0 * GIB, 500.0 * GIB)
 
 
 def test_totals_are_per_namespace_and_zone(metering: Metering, metering_registry: CollectorRegistry,
-                                           clock: FakeClock) -> None:
-    metering.update("a", "team-a", "az1", 1, 0, 0, running=True)
-    metering.update("b", "team-a", "az1", 1, 0, 0, running=True)
-    metering.update("c", "team-a", "az2", 4, 0, 0, running=True)
-    metering.update("d", "team-b", "az1", 8, 0, 0, running=False)
-    clock.advance(10)
+                                           wall: WallClock) -> None:
+    for key, namespace, zone, vcpus, running in (("a", "team-a", "az1", 1, True), ("b", "team-a", "az1", 1, True),
+                                                 ("c", "team-a", "az2", 4, True), ("d", "team-b", "az1", 8, False)):
+        Server(metering, wall, key, namespace, zone).observe(vcpus, 0, 0, running)
+    wall.advance(10)
     assert usage(metering_registry, "team-a", "az1")[0] == 20.0
     assert usage(metering_registry, "team-a", "az2")[0] == 40.0
-    samples = scrape(metering_registry)
-    assert value(samples, "herder_ecs_vcpu_seconds_total", namespace="team-b", zone="az1") == 0.0
+    assert usage(metering_registry, "team-b", "az1")[0] == 0.0
 
 
-def test_clock_going_backwards_does_not_unbill(metering: Metering, metering_registry: CollectorRegistry,
-                                               clock: FakeClock) -> None:
-    metering.update("a", "team-a", "az1", 1, 0, 0, running=True)
-    clock.advance(10)
+def test_a_clock_going_backwards_does_not_unbill(metering: Metering, metering_registry: CollectorRegistry,
+                                                 wall: WallClock) -> None:
+    Server(metering, wall, "a").observe(1, 0, 0, running=True)
+    wall.advance(10)
     assert usage(metering_registry)[0] == 10.0
-    clock.advance(-5)
-    assert usage(metering_registry)[0] == 10.0
+    wall.advance(-5)
+    assert usage(metering_registry)[0] >= 5.0 - 1e-9  # never negative: at most the time since it was observed
 
 
 def test_metering_families_are_counters(metering_registry: CollectorRegistry) -> None:
@@ -213,6 +267,18 @@ def test_images_backends_and_pools(inventory: Inventory, inventory_registry: Col
     assert value(samples, "herder_images", kind="ClusterImage", state="Importing") is None
 
 
+def test_quota_limits_and_use_per_resource(inventory: Inventory, inventory_registry: CollectorRegistry) -> None:
+    inventory.record_quota(("team-a", "compute"), {"cpu": 10.0, "memory": 20.0 * GIB}, {"cpu": 9.0, "memory": 0.0})
+    samples = scrape(inventory_registry)
+    assert value(samples, "herder_quota_hard", namespace="team-a", quota="compute", resource="cpu") == 10
+    assert value(samples, "herder_quota_used", namespace="team-a", quota="compute", resource="cpu") == 9
+    assert value(samples, "herder_quota_hard", namespace="team-a", quota="compute", resource="memory") == 20 * GIB
+    assert value(samples, "herder_quota_used", namespace="team-a", quota="compute", resource="servers") is None
+    inventory.forget_quota(("team-a", "compute"))
+    assert value(scrape(inventory_registry), "herder_quota_hard", namespace="team-a", quota="compute",
+                 resource="cpu") is None
+
+
 def test_inventory_is_thread_safe(inventory: Inventory, inventory_registry: CollectorRegistry) -> None:
     def writer(worker: int) -> None:
         for i in range(300):
@@ -284,7 +350,7 @@ def test_module_registry_exposes_every_family() -> None:
         "herder_resource_pool_cpu_reservation_hertz": "gauge", "herder_resource_pool_memory_reservation_bytes": "gauge",
         "herder_resource_pool_cpu_usage_hertz": "gauge", "herder_resource_pool_memory_usage_bytes": "gauge",
         "herder_ecs_vcpu_seconds": "counter", "herder_ecs_memory_byte_seconds": "counter",
-        "herder_ecs_disk_byte_seconds": "counter",
+        "herder_ecs_disk_byte_seconds": "counter", "herder_quota_hard": "gauge", "herder_quota_used": "gauge",
         "process_cpu_seconds": "counter",  # process collector: memory, CPU, fds of the operator
     }
     assert {name: families.get(name) for name in expected} == expected

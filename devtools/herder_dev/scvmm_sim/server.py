@@ -1,12 +1,20 @@
-"""The HTTPS server: WS-Management on /wsman, admin JSON on /admin/*, an unauthenticated /healthz."""
+"""The HTTPS server: WS-Management on /wsman, admin JSON on /admin/*, an unauthenticated /healthz.
+
+Faults that concern the transport live here: a "hang" holds every /wsman request unanswered (admin and
+/healthz still answer), and a listener outage closes the port, drops every open connection, and listens again
+on the same port after the given time. Shells and the inventory survive an outage: only the listener goes away.
+"""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 import json
+import socket
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,7 +26,11 @@ from herder_dev.scvmm_sim.ps.binding import Cmdlet
 from herder_dev.scvmm_sim.ps.runspace import Runspace
 from herder_dev.scvmm_sim.shells import Shells
 from herder_dev.scvmm_sim.stats import Stats
+from herder_dev.scvmm_sim.vmm.checkpoints import Checkpoints
+from herder_dev.scvmm_sim.vmm.clouds import Clouds
 from herder_dev.scvmm_sim.vmm.cmdlets import Vmm
+from herder_dev.scvmm_sim.vmm.hosts import Hosts
+from herder_dev.scvmm_sim.vmm.moves import Moves
 from herder_dev.scvmm_sim.vmm.seed import load_seed
 from herder_dev.scvmm_sim.vmm.state import Store
 
@@ -46,7 +58,8 @@ class Simulator:
         self.faults = Faults()
         self.stats = Stats()
         self.store = Store(config.state_file, load_seed(config.seed), config.job_seconds)
-        self.cmdlets = Vmm(self.store, self.faults).cmdlets()
+        parts = (Vmm, Checkpoints, Clouds, Hosts, Moves)  # the VMM cmdlets, one class per area
+        self.cmdlets = [c for part in parts for c in part(self.store, self.faults).cmdlets()]
         self.shells = Shells(self.new_runspace)
 
     def new_runspace(self) -> Runspace:
@@ -165,6 +178,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             status, result = self.server.sim.admin(method, path, payload)
             self._send(status, json.dumps(result).encode(), "application/json")
+            outage = self.server.sim.faults.take_outage()
+            if outage is not None:  # answered first: the outage then drops this connection too
+                self.close_connection = True
+                self.server.on_outage(outage)
             return
         if path != "/wsman" or method != "POST":
             self._send(404, b"", "text/plain")
@@ -175,6 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._wsman(data)
 
     def _wsman(self, data: bytes) -> None:
+        self.server.sim.faults.hold()
         content_type = "application/soap+xml;charset=UTF-8"
         message_id: str | None = None
         try:
@@ -199,13 +217,33 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: Simulator, port: int, on_outage: Callable[[float], None]) -> None:
         self.sim = sim
+        self.on_outage = on_outage
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
         cfg = sim.config
-        super().__init__((cfg.host, cfg.port), _Handler)
+        super().__init__((cfg.host, port), _Handler)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(cfg.cert), str(cfg.key))
         self.socket = context.wrap_socket(self.socket, server_side=True)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        with self.connections_lock:
+            open_now = list(self.connections)
+        for conn in open_now:
+            with contextlib.suppress(OSError):  # already closed by its client
+                conn.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that reject our certificate end the handshake abruptly; that is expected, not news.
@@ -213,28 +251,53 @@ class _Server(ThreadingHTTPServer):
 
 
 class Running:
-    """A simulator serving in a background thread; stop() shuts it down."""
+    """A simulator serving in a background thread; stop() shuts it down.
 
-    def __init__(self, server: _Server, thread: threading.Thread) -> None:
-        self._server, self._thread = server, thread
-        self.sim = server.sim
+    The port stays the same for the simulator's life, also across listener outages."""
 
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._server, self._thread = self._listen(sim.config.port)
+        self.port = int(self._server.server_address[1])
 
-    def stop(self) -> None:
+    def _listen(self, port: int) -> tuple[_Server, threading.Thread]:
+        server = _Server(self.sim, port, self._begin_outage)
+        thread = threading.Thread(target=server.serve_forever, name="scvmm-sim", daemon=True)
+        thread.start()
+        return server, thread
+
+    def _close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._server.drop_connections()
         self._thread.join(timeout=10)
+
+    def _begin_outage(self, seconds: float) -> None:
+        threading.Thread(target=self._outage, args=(seconds,), name="scvmm-sim-outage", daemon=True).start()
+
+    def _outage(self, seconds: float) -> None:
+        with self._lock:
+            if self._stopped.is_set():
+                return
+            self._close()
+        if self._stopped.wait(seconds):
+            return
+        with self._lock:
+            if not self._stopped.is_set():
+                self._server, self._thread = self._listen(self.port)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped.set()
+            self.sim.faults.clear()  # releases requests held by a hang
+            self._close()
 
 
 def start(config: Config) -> Running:
     """Start serving in a daemon thread (port 0 picks a free port; see Running.port)."""
-    server = _Server(Simulator(config))
-    thread = threading.Thread(target=server.serve_forever, name="scvmm-sim", daemon=True)
-    thread.start()
-    return Running(server, thread)
+    return Running(Simulator(config))
 
 
 def serve(config: Config, stop: threading.Event) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field
 
-from herder.api.common import DeletionPolicy, SecretKeyRef
+from herder.api.common import UUID_PATTERN, DeletionPolicy, SecretKeyRef, not_a_url
 from herder.api.metadata import (
     AGE_COLUMN,
     READY_COLUMN,
@@ -23,7 +24,7 @@ from herder.api.metadata import (
     cel,
     validations,
 )
-from herder.api.quantities import Quantity
+from herder.api.quantities import Quantity, positive
 
 MAX_DATA_DISKS = 15
 MAX_NICS = 10
@@ -69,7 +70,7 @@ class OSDisk(HerderModel):
     size: Quantity | None = Field(
         default=None,
         description="Size of the OS disk; grow-only. Unset: the image's disk size.",
-        json_schema_extra=validations(_no_shrink("spec.disks.os.size")),
+        json_schema_extra=validations(_no_shrink("spec.disks.os.size"), positive("spec.disks.os.size")),
     )
 
 
@@ -84,7 +85,7 @@ class DataDisk(HerderModel):
     )
     size: Quantity = Field(
         description="Size of the disk, e.g. 100Gi; grow-only.",
-        json_schema_extra=validations(_no_shrink("spec.disks.data[].size")),
+        json_schema_extra=validations(_no_shrink("spec.disks.data[].size"), positive("spec.disks.data[].size")),
     )
     datastore: BackendName | None = Field(
         default=None, description="Datastore for this disk. Unset: the server's datastore."
@@ -277,7 +278,8 @@ class Placement(HerderModel):
     """Optional pinning inside the zone. Changing it migrates the server (vMotion / live migration)."""
 
     host: BackendName | None = Field(
-        default=None, description="Host to run on. Unset: the scheduler chooses."
+        default=None, description="Host to run on (its name or inventory path, not a URL). Unset: the scheduler "
+        "chooses.", json_schema_extra=validations(not_a_url("spec.placement.host"))
     )
     datastore: BackendName | None = Field(
         default=None, description="Datastore for the server's files. Unset: the zone's datastore."
@@ -288,10 +290,10 @@ class AdoptFrom(HerderModel):
     """An existing VM to take over instead of creating one."""
 
     unique_id: str = Field(
-        min_length=1,
-        max_length=128,
+        pattern=UUID_PATTERN,
         alias="uniqueID",
-        description="vCenter instance UUID or SCVMM VM ID of the VM to adopt.",
+        description="vCenter instance UUID or SCVMM VM ID of the VM to adopt (both are UUIDs, e.g. "
+        "`4207a8b4-1111-2222-3333-444455556666`; not a managed object ID such as `vm-42`).",
     )
 
 
@@ -396,6 +398,25 @@ class ObservedNIC(HerderModel):
         default=None, max_length=MAX_IPS, description="The addresses the guest reports on it.")
 
 
+class MeteredUsage(HerderModel):
+    """Resource use accrued, for chargeback."""
+
+    vcpu_seconds: float = Field(default=0, ge=0, description="vCPUs x seconds powered on.")
+    memory_byte_seconds: float = Field(default=0, ge=0, description="Memory bytes x seconds powered on.")
+    disk_byte_seconds: float = Field(default=0, ge=0, description="Provisioned disk bytes x seconds.")
+
+
+class Metering(HerderModel):
+    """Chargeback: what was accrued up to `since`, and the size and power the server has had since then."""
+
+    since: datetime = Field(description="When the current size and power were first observed.")
+    vcpus: int = Field(default=0, ge=0, description="vCPUs since then.")
+    memory_bytes: int = Field(default=0, ge=0, description="Memory bytes since then.")
+    disk_bytes: int = Field(default=0, ge=0, description="Provisioned disk bytes since then.")
+    running: bool = Field(default=False, description="Powered on since then.")
+    accrued: MeteredUsage = Field(default_factory=MeteredUsage, description="Use accrued up to `since`.")
+
+
 class ElasticCloudServerStatus(Status):
     """The server as last observed. Bounded in size: lists are capped."""
 
@@ -455,6 +476,14 @@ class ElasticCloudServerStatus(Status):
         description="The herder.dev/stopped-for-capture hold this server is stopped for, once its VM is off: "
         "the image's go-ahead to clone it.",
     )
+    restoring: str | None = Field(
+        default=None, max_length=253,
+        description="The ServerSnapshotRestore this server stands still for, once no task of its own is in flight: "
+        "the restore's go-ahead to revert it.",
+    )
+    metering: Metering | None = Field(
+        default=None, description="Chargeback, kept across operator restarts and downtime: written only when the "
+        "observed size or power changes.")
 
 
 class ElasticCloudServer(Resource):

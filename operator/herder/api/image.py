@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from herder.api.common import DeletionPolicy, ProviderRef
+from herder.api.common import DeletionPolicy, ProviderRef, url_rule
 from herder.api.metadata import (
     AGE_COLUMN,
     READY_COLUMN,
@@ -106,6 +106,7 @@ class URLSource(HerderModel):
         pattern=r"^https?://[^\s]+$",
         description="http(s) URL of the OVA, OVF, VHD or VHDX file. SCVMM fetches a disk on the library server "
         "and expands a `.zip` there; gzip, xz and other compressions cannot be expanded by Windows PowerShell.",
+        json_schema_extra=validations(url_rule("spec.source.url.url", ("http", "https"))),
     )
     checksum: str = Field(
         pattern=CHECKSUM_PATTERN,
@@ -204,13 +205,13 @@ _BACKEND_RULES = (
     cel(
         "!has(self.provider) || self.provider.kind != 'SCVMM' || !has(self.source.url) || "
         f"!{_ovf('self.source.url')}",
-        "spec.source.url: OVA and OVF images are for vCenter; SCVMM imports VHD and VHDX disks",
+        "spec.source.url: an SCVMM imports VHD and VHDX disks (or a .zip of one); OVA and OVF images are for vCenter",
         field_path=".source.url",
     ),
     cel(
         "!has(self.provider) || self.provider.kind != 'VCenter' || !has(self.source.url) || "
         f"{_ovf('self.source.url')}",
-        "spec.source.url: VHD and VHDX images are for SCVMM; vCenter imports OVA and OVF",
+        "spec.source.url: a VCenter imports OVA or OVF files; VHD and VHDX images are for SCVMM",
         field_path=".source.url",
     ),
     cel(

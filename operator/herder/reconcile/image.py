@@ -17,6 +17,7 @@ from typing import Any
 
 from herder.api import format_mib
 from herder.api.clusterimage import ClusterImage
+from herder.api.common import DeletionPolicy
 from herder.api.image import CapturePowerPolicy, Image, ImageFormat, ImageSource
 from herder.providers.download import without_userinfo
 from herder.providers.types import TemplateInfo
@@ -96,9 +97,52 @@ def template_name(kind: str, namespace: str | None, name: str) -> str:
     return f"img_{namespace}.{name}" if kind == "Image" else f"cimg_{name}"
 
 
+def deletion_policy(image: Image | ClusterImage) -> DeletionPolicy:
+    """As set, else Orphan for an adopted (`existing`) template and Delete for one herder made."""
+    return image.spec.deletion_policy or (DeletionPolicy.ORPHAN if image.spec.source.existing
+                                          else DeletionPolicy.DELETE)
+
+
 #: Disk images a library imports as they are (SCVMM); the others are OVF packages (vCenter).
 DISK_FORMATS = frozenset({ImageFormat.VHD, ImageFormat.VHDX})
 _ENDINGS = ((".vhdx", ImageFormat.VHDX), (".vhd", ImageFormat.VHD), (".ovf", ImageFormat.OVF))
+#: What each backend (a provider kind) imports.
+_IMPORTS = {"VCenter": frozenset({ImageFormat.OVA, ImageFormat.OVF}), "SCVMM": DISK_FORMATS}
+
+
+def unimportable(fmt: ImageFormat, backend: str) -> str | None:
+    """Why a provider of kind `backend` cannot import a file of format `fmt`; None when it can."""
+    if fmt in _IMPORTS.get(backend, frozenset()):
+        return None
+    if fmt in DISK_FORMATS:
+        return f"{fmt.value} images are for SCVMM; a VCenter imports OVA or OVF"
+    return f"{fmt.value} images are for vCenter; an SCVMM imports VHD and VHDX disks (or a .zip of one)"
+
+
+def import_words(fmt: ImageFormat, url: str, name: str, on: str) -> str:
+    """What importing `url` does, in the words of herder plan and the image's status."""
+    shown = without_userinfo(url)
+    if fmt in DISK_FORMATS:
+        return (f"fetch {shown} ({fmt.value}) into a library share of {on} on the library server, check its SHA-256 "
+                f"there (Get-FileHash) before anything uses it, and make a new template {name} of it")
+    return f"import {shown} ({fmt.value}) into a new template {name} on {on}"
+
+
+def uncapturable(policy: CapturePowerPolicy, backend: str) -> str | None:
+    """Why a provider of kind `backend` cannot capture with `policy`; None when it can."""
+    if backend == "SCVMM" and policy is CapturePowerPolicy.LIVE:
+        return ("spec.source.fromServer.powerPolicy: VMM clones only stopped VMs, so Live is for vCenter; use "
+                "GuestShutdown or PowerOff on SCVMM")
+    return None
+
+
+def capture_words(backend: str, server: str, name: str, on: str) -> str:
+    """How `server` becomes template `name`, in the words of herder plan."""
+    if backend == "SCVMM":
+        # New-SCVMTemplate -VM generalizes and consumes its VM: it is given a clone, never the server.
+        return (f"clone the stopped ECS {server} on {on}, then make a new template {name} of the clone "
+                "(New-SCVMTemplate consumes it; the server is kept)")
+    return f"clone ECS {server} into a new template {name} on {on}"
 
 
 def image_format(url: str, declared: ImageFormat | None) -> ImageFormat:

@@ -64,6 +64,38 @@ def status_fields(observed: ObservedPool) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class SettingChange:
+    """One setting of a backend pool that differs from its spec, in words."""
+
+    setting: str  # e.g. "memory limit"
+    before: str
+    after: str
+
+
+def _settings(allocation: Allocation, unit: str) -> dict[str, str]:
+    def amount(value: int | None) -> str:
+        if value is None:
+            return "unlimited"
+        return format_mib(value) if unit == "MiB" else f"{value} MHz"
+
+    level = allocation.shares_level
+    return {"reservation": amount(allocation.reservation), "limit": amount(allocation.limit),
+            "shares": f"{level.value} {allocation.shares}" if level is SharesLevel.CUSTOM else level.value,
+            "expandable reservation": "yes" if allocation.expandable_reservation else "no"}
+
+
+def pool_changes(spec: PoolSpec, observed: ObservedPool) -> list[SettingChange]:
+    """What bringing the backend pool to its spec changes (applied live: VMs in the pool are not touched)."""
+    changes = []
+    for resource, wanted, current, unit in (("CPU", spec.cpu, observed.cpu, "MHz"),
+                                            ("memory", spec.memory, observed.memory, "MiB")):
+        after, before = _settings(wanted, unit), _settings(current, unit)
+        changes += [SettingChange(f"{resource} {name}", before[name], after[name]) for name in after
+                    if after[name] != before[name]]
+    return changes
+
+
+@dataclass(frozen=True)
 class PoolDeletion:
     """What deleting a ResourcePool does: leave the backend pool, wait (InUse), or remove it."""
 

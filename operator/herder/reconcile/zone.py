@@ -139,14 +139,15 @@ def choose_zone(request: ZoneRequest, zones: Sequence[ZoneCandidate]) -> ZoneCho
     return ZoneChoice(best.name, tuple(rejected), message)
 
 
-def pending_memory(spec: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, int] | None:
+def pending_memory(spec: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, int]:
     """{zone: memory MiB the ECS is about to take} per ECS that has a zone. Memory counts while the ECS's VM is
     being made or powered on (a create in flight, or a VM that should run and does not yet): once it runs, the
     zone's measured use (status.capacity.memoryUsed) includes it. An ECS stuck before its VM exists (a
-    missing image, say) takes nothing."""
+    missing image, say) takes nothing. Empty, never None, without a zone: Kopf keeps an index's old entries
+    when its function returns None."""
     zone = spec.get("availabilityZone") or status.get("zone")
     if not zone:
-        return None
+        return {}
     creating = (status.get("pendingTask") or {}).get("operation") == Operation.CREATE
     starting = creating or (bool(status.get("uniqueID")) and status.get("powerState") != PowerState.ON)
     if spec.get("powerState", PowerState.ON) != PowerState.ON or not starting:

@@ -337,3 +337,17 @@ def test_nics_are_added_moved_and_removed_on_a_running_vm(world: World, provider
     with pytest.raises(NotSupported, match="chosen address only to the first NIC"):
         provider.vms.reconfigure(now, VMChange(add_nics=(NICSpec("Herder-VMNet", static=True,
                                                                  address="10.30.0.12/24"),)))
+
+
+def test_locate_reads_the_host_group_a_vm_sits_in(world: World, provider: SCVMMProvider) -> None:
+    """What adoption is checked against: the VM's HostGroupPath and host, as VMM placed it."""
+    vm_id = world.ps(
+        "$t = Get-SCVMTemplate -Name 'ubuntu-22.04-tmpl'\n$hg = Get-SCVMHostGroup -Name 'Zone-B'\n"
+        "$cfg = New-SCVMConfiguration -VMTemplate $t -Name 'placed' -VMHostGroup $hg\n"
+        "$vm = New-SCVirtualMachine -Name 'placed' -VMConfiguration $cfg\n[string]$vm.ID"
+    )
+    found = provider.vms.find_by_unique_id(vm_id)
+    assert found is not None
+    where = provider.vms.locate(found)
+    assert (where.host_group, where.host, where.cloud) == ("All Hosts\\Zone-B", "hv-b1.herder.test", None)
+    assert where.host_group == (world.vm(vm_id) or {})["host_group"]

@@ -59,6 +59,8 @@ class Cmdlet:
     # Builtins such as ForEach-Object see the whole input; others run once per piped object.
     whole_input: bool = False
     exclusive: tuple[tuple[str, ...], ...] = ()
+    # Parameter sets told apart by a mandatory parameter each: one of each group must be bound.
+    one_of: tuple[tuple[str, ...], ...] = ()
     module: str | None = None  # loading a module makes 5.1 write a progress record
 
 
@@ -267,3 +269,6 @@ def check_mandatory(cmd: Cmdlet, bound: dict[str, Any]) -> None:
     if missing:
         raise _fail(cmd.name, "Cannot process command because of one or more missing mandatory parameters: "
                     f"{' '.join(missing)}.", "MissingMandatoryParameter")
+    if any(not any(name in bound for name in group) for group in cmd.one_of):
+        raise _fail(cmd.name, "Parameter set cannot be resolved using the specified named parameters.",
+                    "AmbiguousParameterSet")

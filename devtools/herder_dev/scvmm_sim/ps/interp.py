@@ -347,7 +347,6 @@ class Interpreter:
 
     def command_args(self, elements: Node) -> list[RawArg]:
         raw: list[RawArg] = []
-        lists: set[int] = set()  # arguments that are bare-word lists
         pending_colon: Named | None = None
         for element in elements.named_children:
             child = _unwrap(element)
@@ -375,9 +374,6 @@ class Interpreter:
                 text = (child.text or b"").decode()
                 if "$" in text or "`" in text:
                     raise NotSupportedError(f"the bare-word argument {text}")
-                if text.startswith(","):  # the next word of a list (`Name,Status`): one array argument
-                    _extend_list(raw, text[1:], lists)
-                    continue
                 value: Any = text
             else:
                 value = self.expr(child)
@@ -675,12 +671,3 @@ def _here_body(text: str) -> str:
     body = text[2:-2]
     body = body[body.index("\n") + 1:] if "\n" in body else body
     return body[: body.rindex("\n")].rstrip("\r") if "\n" in body else ""
-
-
-def _extend_list(raw: list[RawArg], word: str, lists: set[int]) -> None:
-    """Add `word` to the argument before it, which becomes an array (or already is one, from this list)."""
-    last = raw[-1] if raw else None
-    if not word or last is None or (isinstance(last, Named) and not last.has_value):
-        raise NotSupportedError(f"the bare-word list element ',{word}'")
-    last.value = [*last.value, word] if id(last) in lists else [last.value, word]
-    lists.add(id(last))

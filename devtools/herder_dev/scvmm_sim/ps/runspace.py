@@ -74,12 +74,12 @@ class Runspace:
     def _run(self, script: str) -> RunResult:
         it = self.interp
         it.stdout, it.stderr = [], []
-        source = script.encode("utf-8")
-        it.source = source
+        it.source = script.encode("utf-8")
         code, exited = 0, False
         try:
-            tree = parse(source)
-            for statement in [c for c in tree.root_node.named_children if c.type != "comment"]:
+            parsed = parse(it.source)
+            it.source = parsed.source
+            for statement in [c for c in parsed.tree.root_node.named_children if c.type != "comment"]:
                 for child in [statement] if statement.type != "statement_list" else _named(statement):
                     out: list[Any] = []
                     try:

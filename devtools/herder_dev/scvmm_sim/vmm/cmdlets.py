@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ntpath
 import time
 import uuid
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from herder_dev.scvmm_sim.ps.binding import (
     string,
 )
 from herder_dev.scvmm_sim.ps.values import Props, PSObject, to_str
-from herder_dev.scvmm_sim.vmm import views
+from herder_dev.scvmm_sim.vmm import capacity, placement, views
 from herder_dev.scvmm_sim.vmm.errors import INVALID_STATE, NOT_FOUND, vmm_error
 from herder_dev.scvmm_sim.vmm.state import Record, Store, new_id
 
@@ -44,6 +45,7 @@ def _obj(name: str, type_name: str, mandatory: bool = False, pipeline: bool = Fa
 SERVER = _obj("VMMServer", views.SERVER)
 ASYNC = (_switch("RunAsynchronously"), Param("JobGroup", GUID, guid))
 VM = _obj("VM", views.VM, mandatory=True, pipeline=True)
+CHECKPOINT_TYPE = Param("CheckpointType", views.CHECKPOINT_TYPE, enum(views.CHECKPOINT_TYPE, *views.CHECKPOINT_TYPES))
 
 
 @dataclass
@@ -67,7 +69,7 @@ class Vmm:
 
     # ---- plumbing --------------------------------------------------------------------------------
     def _cmdlet(self, name: str, params: tuple[Param, ...], fn: Callable[[Invocation], Outcome],
-                exclusive: tuple[tuple[str, ...], ...] = ()) -> Cmdlet:
+                exclusive: tuple[tuple[str, ...], ...] = (), one_of: tuple[tuple[str, ...], ...] = ()) -> Cmdlet:
         def handler(inv: Invocation) -> list[Any]:
             self.faults.delay()
             injected = self.faults.cmdlet_error(name)
@@ -86,7 +88,7 @@ class Vmm:
             with self.store.lock:
                 return outcome.output()
 
-        return Cmdlet(name, (*params, SERVER), handler, exclusive=exclusive, module=MODULE)
+        return Cmdlet(name, (*params, SERVER), handler, exclusive=exclusive, one_of=one_of, module=MODULE)
 
     def _job(self, inv: Invocation, target: Record | None, effect: Record, title: str) -> Record:
         return self.store.start_job(title, inv.name, target, effect, self.faults.job_failure(inv.name))
@@ -166,7 +168,8 @@ class Vmm:
 
     # ---- configurations and creation -------------------------------------------------------------
     def _place(self, group_paths: list[str]) -> Record:
-        hosts = [h for h in self.store.all("hosts") if any(_under(h["host_group"], p) for p in group_paths)]
+        hosts = [h for h in self.store.all("hosts") if any(_under(h["host_group"], p) for p in group_paths)
+                 and placement.placeable(h)]
         if not hosts:
             raise vmm_error(23759, "Unable to find a suitable host for the virtual machine in "
                                    f"{', '.join(group_paths)}.")
@@ -192,6 +195,7 @@ class Vmm:
         cfg = self._config(inv)
         h = self._ref(inv, "VMHost", "hosts", "host")
         if h is not None:
+            placement.ensure_placeable(h)
             if cfg["host_group"] and not _under(h["host_group"], cfg["host_group"]):
                 raise vmm_error(23760, f"The host {h['name']} is not in host group {cfg['host_group']}.")
             cfg["host"] = h["id"]
@@ -233,6 +237,7 @@ class Vmm:
         h = self.store.find("hosts", cfg["host"]) if cfg and cfg["host"] else self._place(groups)
         if h is None:
             h = self._place(groups)
+        placement.ensure_placeable(h)
         vm_id = new_id()
         disks = [_disk(**spec) for spec in self.library.template_disks(tmpl, inv.get("Name"))]
         computer_name = inv.get("ComputerName", (cfg or {}).get("computer_name") or inv.get("Name"))
@@ -253,8 +258,12 @@ class Vmm:
             "memory_mb": memory, "dynamic_memory": bool(inv.get("DynamicMemoryEnabled", False)),
             "dynamic_min_mb": memory, "dynamic_max_mb": memory, "generation": tmpl["generation"],
             "tag": "(none)", "os": tmpl["os"], "custom": {}, "most_recent_job": None, "disks": disks,
-            "nics": [first, *nics], "checkpoints": [], "created": time.time(),
+            "nics": [first, *nics], "checkpoints": [], "created": time.time(), "current_checkpoint": None,
+            "checkpoint_type": inv.get("CheckpointType", "Production"),
+            "location": ntpath.join(cfg["location"], inv.get("Name")) if cfg and cfg["location"] else None,
         }
+        if cloud is not None:
+            capacity.admit(self.store, cloud, capacity.demand(vm))
         if cfg is not None:
             self.store.data["configs"].remove(cfg)
         return self._create(inv, vm, "Create virtual machine")
@@ -291,6 +300,7 @@ class Vmm:
         if h is None:
             assert cloud is not None
             h = self._place(list(cloud["host_groups"]))
+        placement.ensure_placeable(h)
         first = self._first_adapter()
         nics = [{**n, "id": new_id(), "mac": self.networks.next_mac(), "mac_type": "Dynamic",
                  "ipv4_type": "Dynamic", "pools": [], "ipv4": first["ipv4"] if i == 0 else []}
@@ -299,10 +309,14 @@ class Vmm:
               "description": inv.get("Description", ""), "status": "UnderCreation", "host_group": h["host_group"],
               "host": h["id"], "cloud": cloud["id"] if cloud else None, "custom": {}, "most_recent_job": None,
               "disks": [{**d, "id": new_id(), "vhd_id": new_id()} for d in source["disks"]], "nics": nics,
-              "checkpoints": [], "created": time.time(), "guest": dict(source.get("guest", {}))}
+              "checkpoints": [], "current_checkpoint": None, "created": time.time(),
+              "guest": dict(source.get("guest", {})),
+              "location": ntpath.join(inv.get("Path"), inv.get("Name")) if inv.has("Path") else None}
         for param, key in (("CPUCount", "cpu_count"), ("MemoryMB", "memory_mb")):
             if inv.has(param):
                 vm[key] = inv.get(param)
+        if cloud is not None:
+            capacity.admit(self.store, cloud, capacity.demand(vm))
         return self._create(inv, vm, "Clone virtual machine")
 
     # ---- virtual machines ------------------------------------------------------------------------
@@ -321,7 +335,7 @@ class Vmm:
         fields: Record = {}
         names = {"CPUCount": "cpu_count", "MemoryMB": "memory_mb", "DynamicMemoryEnabled": "dynamic_memory",
                  "DynamicMemoryMinimumMB": "dynamic_min_mb", "DynamicMemoryMaximumMB": "dynamic_max_mb",
-                 "Description": "description", "Tag": "tag", "Name": "name"}
+                 "Description": "description", "Tag": "tag", "Name": "name", "CheckpointType": "checkpoint_type"}
         for param, key in names.items():
             if inv.has(param):
                 fields[key] = inv.get(param)
@@ -329,6 +343,14 @@ class Vmm:
         if hardware and vm["status"] not in ("PowerOff", "Saved"):
             raise vmm_error(INVALID_STATE, f"Unable to change the hardware of {vm['name']} while it is "
                                            f"{vm['status']}; stop the virtual machine first.")
+        cloud = self._ref(inv, "Cloud", "clouds", "cloud")
+        if cloud is not None and cloud["id"] != vm["cloud"]:
+            if not any(_under(vm["host_group"], p) for p in cloud["host_groups"]):
+                raise vmm_error(23760, f"The host of {vm['name']} is not in a host group of cloud {cloud['name']}.")
+            capacity.admit(self.store, cloud, capacity.demand({**vm, **fields}))
+            fields["cloud"] = cloud["id"]
+        else:
+            capacity.admit_change(self.store, vm, fields)
         return self._vm_job(inv, vm, "Change properties of virtual machine", "UnderUpdate",
                             {"kind": "update", "fields": fields})
 
@@ -375,6 +397,7 @@ class Vmm:
         vm = self._idle_vm(inv)
         if any(x["bus_type"] == bus_type and x["bus"] == d["bus"] and x["lun"] == d["lun"] for x in vm["disks"]):
             raise vmm_error(13206, f"The {bus_type} location {d['bus']}:{d['lun']} of {vm['name']} is in use.")
+        capacity.admit_change(self.store, vm, {"disks": [*vm["disks"], d]})
         outcome = self._vm_job(inv, vm, "Create virtual disk drive", "UnderUpdate",
                                {"kind": "add_disk", "disk": d})
         return Outcome(lambda: self._disk_out(vm["id"], d["id"]), outcome.job)
@@ -401,6 +424,8 @@ class Vmm:
         if size_mb <= d["size_mb"]:
             raise vmm_error(23315, f"The new size {size_mb} MB must be larger than the current size "
                                    f"{d['size_mb']} MB.")
+        capacity.admit_change(self.store, vm, {"disks": [{**x, "size_mb": size_mb} if x is d else x
+                                                         for x in vm["disks"]]})
         outcome = self._vm_job(inv, vm, "Expand virtual disk drive", vm["status"],
                                {"kind": "expand_disk", "disk": d["id"], "size_mb": size_mb})
         return Outcome(lambda: self._disk_out(vm["id"], d["id"]), outcome.job)
@@ -465,49 +490,6 @@ class Vmm:
         del record["custom"][value.props["Name"]]
         return Outcome(lambda: [])
 
-    # ---- checkpoints -----------------------------------------------------------------------------
-    def new_checkpoint(self, inv: Invocation) -> Outcome:
-        vm = self._idle_vm(inv)
-        cp = {"id": new_id(), "checkpoint_id": new_id().upper(), "name": inv.get("Name", f"{vm['name']} - "
-              f"({time.strftime('%m/%d/%Y - %H:%M:%S')})"), "description": inv.get("Description", ""),
-              "added": time.time(), "config": {"cpu_count": vm["cpu_count"], "memory_mb": vm["memory_mb"],
-                                               "disks": [dict(d) for d in vm["disks"]], "status": vm["status"]}}
-        outcome = self._vm_job(inv, vm, "Create checkpoint", vm["status"], {"kind": "new_checkpoint",
-                                                                            "checkpoint": cp})
-        return Outcome(lambda: self._checkpoint_out(vm["id"], cp["id"]), outcome.job)
-
-    def _checkpoint_out(self, vm_id: str, cp_id: str | None) -> list[Any]:
-        vm = self.store.find("vms", vm_id)
-        cps = vm["checkpoints"] if vm else []
-        return [views.checkpoint(vm, c) for c in cps if cp_id is None or c["id"] == cp_id] if vm else []
-
-    def get_checkpoint(self, inv: Invocation) -> Outcome:
-        vm = self._vm(inv)
-        if inv.get("MostRecent"):
-            latest = vm["checkpoints"][-1]["id"] if vm["checkpoints"] else ""
-            return Outcome(lambda: self._checkpoint_out(vm["id"], latest))
-        return Outcome(lambda: self._checkpoint_out(vm["id"], None))
-
-    def _checkpoint_target(self, inv: Invocation) -> tuple[Record, Record]:
-        obj: PSObject = inv.get("VMCheckpoint")
-        vm = self.store.get("vms", to_str(obj.props["VMId"]), "virtual machine")
-        cp = next((c for c in vm["checkpoints"] if c["id"] == str(obj.props["ID"])), None)
-        if cp is None:
-            raise vmm_error(NOT_FOUND, f"VMM cannot find the checkpoint object with ID {obj.props['ID']}.")
-        return vm, cp
-
-    def restore_checkpoint(self, inv: Invocation) -> Outcome:
-        vm, cp = self._checkpoint_target(inv)
-        outcome = self._vm_job(inv, vm, "Restore checkpoint", "UnderUpdate",
-                               {"kind": "restore_checkpoint", "checkpoint": cp["id"]})
-        return Outcome(lambda: self._checkpoint_out(vm["id"], cp["id"]), outcome.job)
-
-    def remove_checkpoint(self, inv: Invocation) -> Outcome:
-        vm, cp = self._checkpoint_target(inv)
-        outcome = self._vm_job(inv, vm, "Remove checkpoint", vm["status"],
-                               {"kind": "remove_checkpoint", "checkpoint": cp["id"]})
-        return Outcome(lambda: [], outcome.job)
-
     # ---- the table -------------------------------------------------------------------------------
     def cmdlets(self) -> list[Cmdlet]:
         from herder_dev.scvmm_sim.vmm import guest
@@ -517,7 +499,6 @@ class Vmm:
         c = self._cmdlet
         power = self._power
         disk_param = _obj("VirtualDiskDrive", views.DISK, mandatory=True, pipeline=True)
-        checkpoint_param = _obj("VMCheckpoint", views.CHECKPOINT, mandatory=True, pipeline=True)
         config_param = _obj("VMConfiguration", views.CONFIG, mandatory=True, pipeline=True)
         return [
             c("Get-SCVMMServer", (Param("ComputerName", convert=string, mandatory=True, position=0),
@@ -543,7 +524,7 @@ class Vmm:
                 _obj("Cloud", views.CLOUD), Param("CPUCount", "System.Byte", byte),
                 Param("MemoryMB", "System.Int32", integer), Param("DynamicMemoryEnabled", "System.Boolean", boolean),
                 Param("Description", convert=string), Param("ComputerName", convert=string), *guest.PARAMS,
-                _switch("StartVM"), *ASYNC,
+                CHECKPOINT_TYPE, _switch("StartVM"), *ASYNC,
             ), self.new_vm, exclusive=(
                 ("VMConfiguration", "VMTemplate", "VM"), ("VMConfiguration", "VMHostGroup"), ("VM", "VMHostGroup"),
                 # The guest OS profile belongs to the template sets; a clone (NewVmFromVm) keeps its guest as it is.
@@ -557,7 +538,8 @@ class Vmm:
                 Param("DynamicMemoryEnabled", "System.Boolean", boolean),
                 Param("DynamicMemoryMinimumMB", "System.Int32", integer),
                 Param("DynamicMemoryMaximumMB", "System.Int32", integer), Param("Description", convert=string),
-                Param("Tag", convert=string), Param("Name", convert=string), *ASYNC,
+                Param("Tag", convert=string), Param("Name", convert=string), _obj("Cloud", views.CLOUD),
+                CHECKPOINT_TYPE, *ASYNC,
             ), self.set_vm),
             c("Start-SCVirtualMachine", (VM, *ASYNC),
               power("Start virtual machine", ("PowerOff", "Saved"), "Starting", "Running")),
@@ -598,10 +580,6 @@ class Vmm:
             c("Remove-SCCustomPropertyValue", (_obj("CustomPropertyValue", views.NS + "CustomPropertyValue",
                                                     mandatory=True, pipeline=True), *ASYNC),
               self.remove_custom_value),
-            c("New-SCVMCheckpoint", (VM, name, Param("Description", convert=string), *ASYNC), self.new_checkpoint),
-            c("Get-SCVMCheckpoint", (VM, _switch("MostRecent")), self.get_checkpoint),
-            c("Restore-SCVMCheckpoint", (checkpoint_param, *ASYNC), self.restore_checkpoint),
-            c("Remove-SCVMCheckpoint", (checkpoint_param, *ASYNC), self.remove_checkpoint),
             *self.library.cmdlets(), *self.networks.cmdlets(), *self.config_adapters.cmdlets(),
             *self.guest.cmdlets(), *self.files.cmdlets(),
         ]

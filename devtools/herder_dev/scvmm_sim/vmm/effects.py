@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from herder_dev.scvmm_sim.vmm.state import Store
 
 Record = dict[str, Any]
+Effect = Callable[["Store", Record], None]
+VmChange = Callable[["Store", Record, Record], None]  # (store, the VM, the effect)
+_REGISTERED: dict[str, Effect] = {}
+
+
+def register(kind: str, effect: Effect) -> None:
+    """Give an effect kind of another module its completion; fail_effect still applies when its job fails."""
+    _REGISTERED[kind] = effect
+
+
+def register_vm(kind: str, change: VmChange) -> None:
+    """An effect on one VM: nothing if the VM went away meanwhile; after the change the VM shows
+    effect["status"], or the status it had before the job."""
+
+    def effect(store: Store, e: Record) -> None:
+        vm = _vm(store, e)
+        if vm is not None:
+            change(store, vm, e)
+            vm["status"] = e.get("status") or e["prev"]
+
+    register(kind, effect)
 
 
 def _vm(store: Store, effect: Record) -> Record | None:
@@ -20,8 +42,11 @@ def _disk_index(vm: Record, disk_id: str) -> int:
 
 def apply_effect(store: Store, effect: Record) -> None:
     kind = effect["kind"]
-    if kind in store.handlers:
+    if kind in store.handlers:  # effects that need an object of this store (its library, its networks)
         store.handlers[kind][0](store, effect)
+        return
+    if kind in _REGISTERED:  # effects on the inventory alone
+        _REGISTERED[kind](store, effect)
         return
     vm = _vm(store, effect)
     if vm is None and kind != "none":
@@ -39,14 +64,6 @@ def apply_effect(store: Store, effect: Record) -> None:
         vm["disks"][_disk_index(vm, effect["disk"])]["size_mb"] = effect["size_mb"]
     elif kind == "remove_disk":
         del vm["disks"][_disk_index(vm, effect["disk"])]
-    elif kind == "new_checkpoint":
-        vm["checkpoints"].append(effect["checkpoint"])
-    elif kind == "restore_checkpoint":
-        cp = next(c for c in vm["checkpoints"] if c["id"] == effect["checkpoint"])
-        vm.update({k: cp["config"][k] for k in ("cpu_count", "memory_mb", "disks")})
-        effect["status"] = cp["config"]["status"]
-    elif kind == "remove_checkpoint":
-        vm["checkpoints"] = [c for c in vm["checkpoints"] if c["id"] != effect["checkpoint"]]
     vm["status"] = effect.get("status") or effect["prev"]
 
 

@@ -18,6 +18,7 @@ DEFAULT_SEED: dict[str, Any] = {
         {"name": "hv-a1.herder.test", "host_group": "All Hosts\\Zone-A", "cpu_count": 32, "memory_mb": 262144},
         {"name": "hv-a2.herder.test", "host_group": "All Hosts\\Zone-A", "cpu_count": 32, "memory_mb": 262144},
         {"name": "hv-b1.herder.test", "host_group": "All Hosts\\Zone-B", "cpu_count": 16, "memory_mb": 131072},
+        {"name": "hv-b2.herder.test", "host_group": "All Hosts\\Zone-B", "cpu_count": 16, "memory_mb": 131072},
     ],
     "clouds": [
         {"name": "Cloud-Gold", "host_groups": ["All Hosts\\Zone-A", "All Hosts\\Zone-B"]},

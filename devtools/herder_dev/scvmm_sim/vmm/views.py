@@ -28,10 +28,14 @@ VM_STATES = {
     "Running": 0, "PowerOff": 1, "PoweringOff": 2, "Saved": 3, "Saving": 4, "Restoring": 5, "Paused": 6,
     "Starting": 11, "Deleting": 13, "UnderCreation": 100, "CreationFailed": 101, "UnderUpdate": 106,
     "UpdateFailed": 107, "Missing": 220, "Stopping": 2, "Pausing": 81,
+    "UnderMigration": 108,  # its number is not documented
 }
 JOB_STATES = {"Running": 1, "Completed": 2, "Failed": 3, "Canceled": 4}
+# The values of Hyper-V's CheckpointType enum; VMM's own numbering is not documented.
+CHECKPOINT_TYPE = "Microsoft.VirtualManager.Utils.CheckpointType"
+CHECKPOINT_TYPES = {"Disabled": 2, "Production": 3, "ProductionOnly": 4, "Standard": 5}
 STATUS_TEXT = {"PowerOff": "Stopped", "UnderCreation": "Under Creation", "CreationFailed": "Creation Failed",
-               "UnderUpdate": "Under Update", "UpdateFailed": "Update Failed"}
+               "UnderUpdate": "Under Update", "UpdateFailed": "Update Failed", "UnderMigration": "Under Migration"}
 
 
 def _guid(text: str) -> uuid.UUID:
@@ -65,15 +69,16 @@ def host(store: Store, h: Record) -> PSObject:
     free = h["memory_mb"] - used_memory_mb(store, h["id"])
     return _obj(HOST, h["name"], {
         "ID": _guid(h["id"]), "Name": h["name"], "FQDN": h["name"], "ComputerName": h["name"].split(".")[0],
-        "OverallState": "OK", "CommunicationState": "Responding", "LogicalCPUCount": h["cpu_count"],
-        "TotalMemory": h["memory_mb"] * 1024 * 1024, "AvailableMemory": free, "AvailableForPlacement": True,
+        "OverallState": "MaintenanceMode" if h.get("maintenance") else "OK", "CommunicationState": "Responding",
+        "LogicalCPUCount": h["cpu_count"], "TotalMemory": h["memory_mb"] * 1024 * 1024, "AvailableMemory": free,
+        "AvailableForPlacement": h.get("available_for_placement", True), "Description": h.get("description", ""),
         "VMHostGroup": h["host_group"].rsplit("\\", 1)[-1], "VMPaths": ["C:\\ClusterStorage\\Volume1"],
     })
 
 
 def cloud(store: Store, c: Record) -> PSObject:
     return _obj(CLOUD, c["name"], {
-        "ID": _guid(c["id"]), "Name": c["name"], "Description": "",
+        "ID": _guid(c["id"]), "Name": c["name"], "Description": c.get("description", ""),
         "HostGroup": [p.rsplit("\\", 1)[-1] for p in c["host_groups"]],
     })
 
@@ -108,10 +113,15 @@ def job(store: Store, j: Record) -> PSObject:
     })
 
 
+def vm_location(v: Record) -> str:
+    """The folder of the VM's files: as placed (VMLocation) or moved (Move-SCVirtualMachine -Path)."""
+    return str(v.get("location") or f"C:\\ClusterStorage\\Volume1\\{v['name']}")
+
+
 def disk(vm: Record, d: Record) -> PSObject:
     vhd = _obj(NS + "VirtualHardDisk", d["file"], {
-        "ID": _guid(d["vhd_id"]), "Name": d["file"], "Location": f"C:\\ClusterStorage\\Volume1\\{vm['name']}\\"
-        f"{d['file']}", "MaximumSize": d["size_mb"] * 1024 * 1024, "Size": d["size_mb"] * 1024 * 1024 // 8,
+        "ID": _guid(d["vhd_id"]), "Name": d["file"], "Location": f"{vm_location(vm)}\\{d['file']}",
+        "MaximumSize": d["size_mb"] * 1024 * 1024, "Size": d["size_mb"] * 1024 * 1024 // 8,
         "VHDType": "DynamicallyExpanding" if d["dynamic"] else "FixedSize", "VHDFormatType": "VHDX",
     })
     return _obj(DISK, d["file"], {
@@ -122,9 +132,13 @@ def disk(vm: Record, d: Record) -> PSObject:
 
 
 def checkpoint(vm: Record, c: Record) -> PSObject:
+    """Properties of the VMCheckPoint entity (SPF/VMM reference); Enabled is always true here."""
     return _obj(CHECKPOINT, c["name"], {
-        "ID": _guid(c["id"]), "CheckpointID": c["checkpoint_id"], "Name": c["name"],
-        "Description": c["description"], "AddedTime": _time(c["added"]), "VM": vm["name"], "VMId": vm["id"],
+        "ID": _guid(c["id"]), "CheckpointID": _guid(c["checkpoint_id"]), "Name": c["name"],
+        "Description": c["description"], "AddedTime": _time(c["added"]),
+        "ModifiedTime": _time(c.get("modified", c["added"])), "Enabled": True,
+        "ParentCheckpointID": _guid(c["parent"]) if c.get("parent") else None,
+        "VM": vm["name"], "VMId": vm["id"],
     })
 
 
@@ -135,6 +149,7 @@ def vm(store: Store, v: Record) -> PSObject:
     c = store.find("clouds", v["cloud"]) if v["cloud"] else None
     recent = store.find("jobs", v["most_recent_job"]) if v["most_recent_job"] else None
     status = v["status"]
+    checkpoint_type = v.get("checkpoint_type", "Production")
     return _obj(VM, v["name"], {
         "ID": _guid(v["id"]), "VMId": v["vm_id"], "Name": v["name"], "BiosGuid": _guid(v["bios_guid"]),
         "Description": v["description"], "ComputerName": v["computer_name"],
@@ -152,7 +167,8 @@ def vm(store: Store, v: Record) -> PSObject:
         "VirtualDiskDrives": [disk(v, d) for d in v["disks"]],
         "VirtualNetworkAdapters": [adapter(store, v, n) for n in v["nics"]],
         "VMCheckpoints": [checkpoint(v, cp) for cp in v["checkpoints"]],
-        "CreationTime": _time(v["created"]), "Location": f"C:\\ClusterStorage\\Volume1\\{v['name']}",
+        "CreationTime": _time(v["created"]), "Location": vm_location(v),
+        "CheckpointType": PSEnum(CHECKPOINT_TYPE, checkpoint_type, CHECKPOINT_TYPES[checkpoint_type]),
     })
 
 

@@ -12,34 +12,23 @@ from typing import Any
 import kopf
 
 from herder import GROUP, VERSION, kube
-from herder.controllers.ecsset.sync import SERVERS, TEMPLATE_HASH, set_failed, sync_set
+from herder.controllers.ecsset.sync import KIND, SERVERS, child_of, set_failed, sync_set
 from herder.controllers.shared.daemon import Daemon
 from herder.controllers.shared.indexes import Lookups
 from herder.controllers.shared.runtime import runtime_of
-from herder.controllers.shared.status import condition_in
-from herder.reconcile.conditions import READY
 from herder.reconcile.ecsset import Child
 
 PLURAL = "elasticcloudserversets"
-KIND = "ElasticCloudServerSet"
 ChildIndex = kopf.Index[tuple[str, str], Child]
 
 
 @kopf.index(GROUP, VERSION, SERVERS)
 def set_children_index(*, namespace: str | None, name: str, body: kopf.Body,
-                       **_: Any) -> dict[tuple[str, str], Child] | None:
-    """{(namespace, set uid): Child} for ECSs owned by a set."""
-    owners = [o for o in body.get("metadata", {}).get("ownerReferences") or [] if o.get("kind") == KIND]
-    if not owners:
-        return None
-    status, meta, spec = body.get("status") or {}, body.get("metadata", {}), body.get("spec", {})
-    image = spec.get("image") or {}
-    return {(namespace or "", owners[0]["uid"]): Child(
-        name=name, ready=(condition_in(status, READY) or {}).get("status") == "True",
-        zone=spec.get("availabilityZone") or status.get("zone"), deleting=bool(meta.get("deletionTimestamp")),
-        template_hash=(meta.get("annotations") or {}).get(TEMPLATE_HASH),
-        image=f"{image.get('kind')}/{image.get('name')}" if image else None,
-        settled=status.get("observedGeneration") == meta.get("generation"))}
+                       **_: Any) -> dict[tuple[str, str], Child]:
+    """{(namespace, set uid): Child} for ECSs owned by a set; empty (not None, which would keep the entry) for
+    others."""
+    owned = child_of(name, body)
+    return {(namespace or "", owned[0]): owned[1]} if owned is not None else {}
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0)
@@ -69,4 +58,6 @@ async def set_deleted(*, namespace: str | None, uid: str, memo: kopf.Memo, **kwa
     for child in list(index.get((namespace or "", uid), ())):
         if not child.deleting:
             await asyncio.to_thread(kube.delete_custom_object, SERVERS, namespace or "", child.name)
-    runtime_of(memo).forget(uid)
+    runtime = runtime_of(memo)
+    runtime.ledger.wait(namespace or "", uid, False)
+    runtime.forget(uid)

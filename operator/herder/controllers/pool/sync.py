@@ -12,7 +12,7 @@ from herder.controllers.shared.daemon import Pass
 from herder.controllers.shared.indexes import Lookups, zone_and_provider
 from herder.controllers.shared.runtime import Runtime
 from herder.controllers.shared.status import new_status
-from herder.errors import HerderError
+from herder.errors import HerderError, Unresolvable
 from herder.reasons import Reason
 from herder.reconcile.conditions import READY, Condition
 from herder.reconcile.pool import pool_spec, status_fields
@@ -23,6 +23,12 @@ log = logging.getLogger(__name__)
 
 def sync_pool(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pass:
     pool = ResourcePool.model_validate(body)
+    name = pool.metadata.name or ""
+    ancestors = lookups.pool_ancestors(name)
+    if name in ancestors:
+        raise Unresolvable(Reason.PARENT_INVALID, "spec.parent forms a cycle (" + " -> ".join([name, *ancestors]) +
+                           "): no pool of it can be made; delete these ResourcePools and create them with a parent "
+                           "that leads to the zone")
     zone, handle = zone_and_provider(runtime, lookups, pool.spec.zone)
     parent = lookups.pool(pool.spec.parent) if pool.spec.parent else None
     spec = pool_spec(pool, zone, ResourcePool.model_validate(parent) if parent is not None else None)

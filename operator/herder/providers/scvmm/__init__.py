@@ -10,6 +10,7 @@ from herder.providers.scvmm.driver import CATrust, Driver, protocol_options
 from herder.providers.scvmm.images import SCVMMImages
 from herder.providers.scvmm.inventory import SCVMMInventory
 from herder.providers.scvmm.shell import Meter, RequestHook
+from herder.providers.scvmm.snapshots import SCVMMSnapshots
 from herder.providers.scvmm.unsupported import SCVMMPools
 from herder.providers.scvmm.vms import SCVMMVMs
 from herder.providers.scvmm.zones import SCVMMZones
@@ -21,7 +22,8 @@ IMPORT_SECONDS = 6 * 3600.0
 
 
 class SCVMMProvider:
-    """`Provider` for one SCVMM: `.endpoint` (the driver), `.vms`, `.inventory`, `.images`, `.pools` and `.zones`.
+    """`Provider` for one SCVMM: `.endpoint` (the driver), `.vms`, `.inventory`, `.snapshots`, `.images`, `.pools`
+    and `.zones`.
 
     `transport` is herder's name: `basic` (Basic over https, pywinrm's "ssl"), `ntlm`, `kerberos` or
     `credssp`. The servers, the inventory and image downloads each get their own PowerShell process.
@@ -49,6 +51,7 @@ class SCVMMProvider:
         watch = Driver(endpoint_url, credentials, options, meter, vmm_server=vmm_server, job_timeout=job_timeout)
         self.inventory = SCVMMInventory(watch, interval=inventory_interval)
         self.vms = SCVMMVMs(self.endpoint)
+        self.snapshots = SCVMMSnapshots(self.endpoint, self.vms)
         # A download may take hours: it runs on a shell of its own.
         importer = Driver(endpoint_url, credentials, options, meter, vmm_server=vmm_server, job_timeout=IMPORT_SECONDS)
         self.images = SCVMMImages(self.endpoint, importer)
@@ -62,4 +65,4 @@ class SCVMMProvider:
         self._trust.close()
 
 
-__all__ = ["Driver", "SCVMMInventory", "SCVMMProvider", "SCVMMVMs"]
+__all__ = ["Driver", "SCVMMInventory", "SCVMMProvider", "SCVMMSnapshots", "SCVMMVMs"]

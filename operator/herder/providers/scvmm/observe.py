@@ -53,7 +53,8 @@ PROJECTION = (
     "ips = @($_.IPv4Addresses) } }); "
     "disks = @($v.VirtualDiskDrives | ForEach-Object { [pscustomobject]@{ id = [string]$_.ID; "
     "file = [string]$_.VirtualHardDisk.Name; bytes = [int64]$_.VirtualHardDisk.MaximumSize; "
-    "boot = ([string]$_.VolumeType -like '*Boot*') } }) }"
+    "boot = ([string]$_.VolumeType -like '*Boot*') } }); "
+    "checkpoints = @($v.VMCheckpoints | ForEach-Object { [string]$_.ID }) }"
 )
 
 
@@ -125,4 +126,5 @@ def to_server(row: Mapping[str, Any]) -> ObservedVM:
         # Hyper-V adds and removes NICs of a running VM of generation 2 only, and changes a MAC only when it is off.
         nic_hot_plug=int(row.get("generation") or 0) == 2, mac_hot_change=False,
         busy=status in _BUSY,
+        snapshots=frozenset(str(c) for c in row.get("checkpoints") or () if c),
     )

@@ -7,14 +7,25 @@ control, permissions, a missing template).
 from __future__ import annotations
 
 import http.client
+import logging
 import socket
 import ssl
 from typing import Any
 
 from pyVmomi import vim, vmodl
 
-from herder.errors import AuthenticationFailed, Conflict, NotFound, ProviderError, TLSVerificationFailed, Unreachable
+from herder.errors import (
+    AuthenticationFailed,
+    Conflict,
+    NotFound,
+    ProviderError,
+    TLSVerificationFailed,
+    Unreachable,
+    describe,
+)
 from herder.reasons import Reason
+
+log = logging.getLogger(__name__)
 
 
 def fault_message(fault: Any) -> str:
@@ -52,5 +63,6 @@ def translate(exc: BaseException, action: str) -> ProviderError:
     if isinstance(exc, vmodl.MethodFault):
         return ProviderError(f"{action}: {fault_name(exc)}: {fault_message(exc)}")
     if isinstance(exc, ssl.SSLError | ConnectionError | socket.timeout | http.client.HTTPException | OSError):
-        return Unreachable(f"{action}: cannot reach vCenter: {exc}")
-    return ProviderError(f"{action}: {type(exc).__name__}: {exc}")
+        return Unreachable(f"{action}: cannot reach vCenter: {describe(exc)}")
+    log.warning("%s failed unexpectedly", action, exc_info=exc)
+    return ProviderError(f"{action}: {describe(exc)}")

@@ -27,7 +27,7 @@ from typing import IO, Any, Protocol
 
 from pyVmomi import vim, vmodl
 
-from herder.errors import Conflict, ImportFailed, NotFound, NotSupported, ProviderError
+from herder.errors import Conflict, ImportFailed, NotFound, NotSupported, ProviderError, describe
 from herder.providers import download
 from herder.providers.types import (
     ObservedVM,
@@ -451,6 +451,6 @@ class VCenterImages:
             if response.status not in {200, 201, 204}:
                 raise ProviderError(f"upload to {parts.path}: HTTP {response.status} {response.reason}")
         except (OSError, http.client.HTTPException) as exc:
-            raise ProviderError(f"upload to {parts.path}: {exc}", reason=Reason.UPLOAD_FAILED) from exc
+            raise ProviderError(f"upload to {parts.path}: {describe(exc)}", reason=Reason.UPLOAD_FAILED) from exc
         finally:
             connection.close()
