@@ -26,13 +26,16 @@ from fakes.harness import (
     server_snapshot,
     snapshot_restore,
 )
+from fakes.provider import FakeProvider
 from herder.api import AvailabilityZone, ResourcePool
 from herder.api.metadata import API_VERSION
 from herder.controllers.ecs.sync import sync_server
+from herder.controllers.image.sync import sync_image
 from herder.controllers.restore.sync import sync_restore
 from herder.controllers.shared.backoff import Backoff
+from herder.controllers.shared.daemon import Progress
 from herder.controllers.snapshot.sync import sync_snapshot
-from herder.errors import HerderError, ProviderNotReady
+from herder.errors import HerderError, NotSupported, ProviderNotReady
 from herder.plan import images, pools, servers, sets, snapshots
 from herder.plan.context import Context
 from herder.plan.model import Action, Change, Do, ObjectPlan, PlanResult, Problem, Step, to_json
@@ -44,6 +47,7 @@ from herder.providers.types import EndpointInfo
 from herder.reconcile.pool import pool_spec
 
 GIB = 1024**3
+CHECKSUM = "sha256:" + "a" * 64
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "plan.schema.json").read_text())
 READS = {"vms.find", "vms.find_by_unique_id", "vms.locate", "vms.task", "inventory.refresh", "images.find_template",
          "images.task", "pools.observe", "zones.capacity", "snapshots.find", "snapshots.task"}
@@ -448,3 +452,91 @@ def test_a_set_stops_at_its_quota_and_a_private_image_over_quota_is_blocked(harn
     assert [(s.do, s.reason) for s in blocked.steps] == [(Do.BLOCKED, "QuotaExceeded")]
     assert dos(images.plan_image(context(harness, quota("one", images=1), image), "Image", image).steps) == [
         "UseTemplate"]
+
+
+def test_a_nic_change_that_needs_a_power_cycle_is_the_steps_the_operator_then_takes(harness: Harness) -> None:
+    """A MAC address that changes only while the VM is off, and a NIC added: power off, reconfigure, power on."""
+    body, vm = harness.provision(server("web-1", powerCyclePolicy="Automatic", networks=[{"network": "VM Network"}]))
+    harness.fake.vms.drift(vm.ref, mac_hot_change=False)
+    first_mac = vm.nics[0].mac
+    wanted = changed(body, networks=[{"network": "VM Network", "macAddress": "00:50:56:3f:00:10"},
+                                     {"network": "DC0_DVPG0"}])
+    harness.fake.calls.clear()
+
+    outcome = servers.plan_server(context(harness, wanted), wanted)
+
+    assert dos(outcome.steps) == ["PowerOff", "Reconfigure", "PowerOn"], outcome
+    assert set(harness.fake.calls) <= READS, harness.fake.calls
+    assert set(outcome.steps[1].changes) == {Change("NIC 0", f"VM Network MAC {first_mac}",
+                                                    "VM Network MAC 00:50:56:3F:00:10"),
+                                             Change("NIC 1", None, "DC0_DVPG0")}
+    assert "a NIC cannot change while the VM runs" in outcome.steps[0].summary
+
+    after, posted = operator_steps(harness, wanted)
+    assert posted == dos(outcome.steps)
+    now = harness.fake.vms.get(vm.ref)
+    assert now is not None
+    assert (now.nics[0].network, now.nics[0].mac) == ("VM Network", "00:50:56:3F:00:10")
+    assert [n.network for n in now.nics] == ["VM Network", "DC0_DVPG0"]
+    assert servers.plan_server(context(harness, after), after).steps == []
+
+
+def test_nics_and_guest_settings_the_backend_cannot_take_are_blocked_as_the_operator_refuses_them(
+        harness: Harness) -> None:
+    """Decided by the planner before any backend write: the plan's Blocked step is the operator's condition."""
+    new = server("web-2", networks=[{"network": "VM Network", "addressing": "Static"}])
+    outcome = servers.plan_server(context(harness, new), new)
+    assert [(s.do, s.reason) for s in outcome.steps] == [(Do.BLOCKED, "NotSupported")], outcome
+    assert "vCenter has no IP address pools" in outcome.steps[0].summary
+    refused, _ = harness.sync(new)
+    assert (condition(refused["status"], "Provisioned")["reason"], "vms.create" in harness.fake.calls) == (
+        "NotSupported", False)
+    assert "no IP address pools" in condition(refused["status"], "Provisioned")["message"]
+
+    windows = server("web-3", guest={"windows": {"timeZone": 110}})  # the image is Linux
+    assert [s.reason for s in servers.plan_server(context(harness, windows), windows).steps] == ["NotSupported"]
+
+    body, vm = harness.provision(server("web-1", networks=[{"network": "VM Network"}]))
+    wanted = changed(body, networks=[{"network": "VM Network"}, {"network": "DC0_DVPG0", "vlan": 200}])
+    outcome = servers.plan_server(context(harness, wanted), wanted)
+    assert [(s.do, s.reason) for s in outcome.steps] == [(Do.BLOCKED, "NotSupported")], outcome
+    assert "the port group fixes the VLAN" in outcome.steps[0].summary
+    after, _ = harness.sync(wanted)
+    assert condition(after["status"], "ConfigSynced")["reason"] == "NotSupported"
+    assert "vms.reconfigure" not in harness.fake.calls
+    assert [n.network for n in (harness.fake.vms.get(vm.ref) or vm).nics] == ["VM Network"]
+
+
+def scvmm_image(name: str, **source: Any) -> Body:
+    return {"apiVersion": API_VERSION, "kind": "Image",
+            "metadata": {"name": name, "namespace": NAMESPACE, "uid": f"uid-{name}", "generation": 1},
+            "spec": {"provider": {"kind": "SCVMM", "name": "vmm"}, "osFamily": "Linux", "source": source}}
+
+
+def test_an_scvmm_disk_import_is_planned_as_the_image_controller_then_makes_it(harness: Harness) -> None:
+    vmm = FakeProvider()
+    harness.connect(("SCVMM", "vmm"), vmm)
+    image = scvmm_image("ubuntu-vhdx", url={"url": "https://images.example/u.vhdx.zip", "checksum": CHECKSUM})
+
+    outcome = images.plan_image(context(harness, image), "Image", image)
+
+    assert dos(outcome.steps) == ["Import"] and outcome.steps[0].details["format"] == "VHDX", outcome
+    assert "library share of SCVMM vmm" in outcome.steps[0].summary and "Get-FileHash" in outcome.steps[0].summary
+    assert set(vmm.calls) <= READS, vmm.calls
+    vmm.calls.clear()
+    sync_image(harness.runtime, "Image", image, harness.lookups, Progress())
+    assert vmm.calls == ["images.import_disk"]  # the disk path, not an OVF import
+
+    ova = scvmm_image("ubuntu-ova", url={"url": "https://images.example/u.ova", "checksum": CHECKSUM})
+    assert [p.reason for p in images.plan_image(context(harness, ova), "Image", ova).problems] == ["NotSupported"]
+    with pytest.raises(NotSupported, match="an SCVMM imports VHD and VHDX"):
+        sync_image(harness.runtime, "Image", ova, harness.lookups, Progress())
+
+    source, _ = harness.provision(server("golden"))
+    live = scvmm_image("golden-live", fromServer={"name": "golden", "powerPolicy": "Live"})
+    live_plan = images.plan_image(context(harness, live, source), "Image", live)
+    assert [p.reason for p in live_plan.problems] == ["NotSupported"]
+    stopped = scvmm_image("golden", fromServer={"name": "golden", "powerPolicy": "PowerOff"})
+    capture = images.plan_image(context(harness, stopped, source), "Image", stopped)
+    assert dos(capture.steps) == ["Capture"] and "make a new template img_team-a.golden of the clone" in (
+        capture.steps[0].summary)

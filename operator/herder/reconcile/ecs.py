@@ -13,6 +13,7 @@ from typing import Any
 
 from herder.api import DeletionPolicy, format_mib
 from herder.api.ecs import PowerState
+from herder.providers import limits
 from herder.providers.types import DataDisk, ObservedVM, Operation, TaskRef, TaskResult, TaskStatus, VMChange, VMSpec
 from herder.reasons import Reason
 from herder.reconcile.capture import CaptureHold
@@ -60,6 +61,9 @@ class Desired:
     # Why the namespace's ServerQuotas do not admit what the spec asks (herder.reconcile.quota): no create, no
     # adoption, no growth; everything else goes on.
     quota_refused: str | None = None
+    # Why the VM cannot be made as the spec asks (herder.reconcile.guest.refusal): guest settings or NICs its
+    # backend or image cannot take. A first-boot matter: it stops a create only.
+    create_refused: str | None = None
     # A ServerSnapshotRestore reverts the VM, (its UID, its name): make no backend change until it ends.
     restoring: tuple[str, str] | None = None
 
@@ -198,6 +202,9 @@ def _plan_missing(desired: Desired, recorded: Recorded, paused: Condition, forge
         return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.ADOPT_TARGET_NOT_FOUND,
                                              f"no VM with ID {desired.adopt_unique_id} to adopt"), paused),
                        forget_task=forget_task)
+    if desired.create_refused:
+        return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.NOT_SUPPORTED, desired.create_refused + "; "
+                                             "nothing was made"), paused), forget_task=forget_task)
     if desired.quota_refused:
         return _finish(Step.NONE, (_over_quota(desired), paused), forget_task=forget_task,
                        forget_identity=bool(recorded.unique_id))
@@ -225,11 +232,11 @@ def _plan_existing(desired: Desired, observed: ObservedVM, paused: Condition, fo
         replacing = Condition(PROVISIONED, False, Reason.RECREATING,
                               "destroying the VM to create it from the new image")
         return _finish(Step.DESTROY_FOR_RECREATE, (replacing, paused), forget_task=forget_task)
-    change, shrink_note = _config_change(spec, observed)
+    change, shrink_note, refused = _config_change(spec, observed)
     if desired.quota_refused:
         change = VMChange()  # no resize at all: the quota does not admit what the spec asks
     needs_cycle = _needs_power_cycle(change, observed)
-    config = _config_condition(desired, change, needs_cycle, shrink_note)
+    config = _config_condition(desired, change, needs_cycle, shrink_note, refused)
     power_ok = observed.power == spec.power
     power = Condition(POWER_SYNCED, power_ok, Reason.POWER_SYNCED if power_ok else Reason.POWER_PENDING,
                       f"power is {observed.power}" + ("" if power_ok else f", want {spec.power}"))
@@ -296,7 +303,8 @@ def _placement(desired: Desired, observed: ObservedVM) -> tuple[tuple[str | None
                                                   f"on {where}; moving to {targets}")
 
 
-def _config_change(spec: VMSpec, observed: ObservedVM) -> tuple[VMChange, str]:
+def _config_change(spec: VMSpec, observed: ObservedVM) -> tuple[VMChange, str, str | None]:
+    """(the change, what cannot shrink, why the backend cannot make the NIC part: then no NIC changes at all)."""
     notes: list[str] = []
     grow: list[tuple[str, int]] = []
     os_disk = next((d for d in observed.disks if d.is_os_disk), None)
@@ -318,13 +326,16 @@ def _config_change(spec: VMSpec, observed: ObservedVM) -> tuple[VMChange, str]:
     wanted = {d.name for d in spec.data_disks}
     remove = tuple(d.key for name, d in sorted(named.items()) if name not in wanted)
     nics = nic_change(spec.networks, observed)
+    refused = limits.change_refusal(limits.backend_of(spec.placement), nics, observed)
+    if refused is not None:
+        nics = VMChange()
     change = VMChange(
         cpu=spec.cpu if spec.cpu != observed.cpu else None,
         memory_mib=spec.memory_mib if spec.memory_mib != observed.memory_mib else None,
         grow_disks=tuple(grow), add_disks=tuple(add), remove_disks=remove,
         add_nics=nics.add_nics, change_nics=nics.change_nics, remove_nics=nics.remove_nics,
     )
-    return change, "; ".join(notes)
+    return change, "; ".join(notes), refused
 
 
 def _needs_power_cycle(change: VMChange, observed: ObservedVM) -> bool:
@@ -336,7 +347,8 @@ def _needs_power_cycle(change: VMChange, observed: ObservedVM) -> bool:
     return observed.power is not PowerState.OFF and (cpu or memory or needs_stop(change, observed))
 
 
-def _config_condition(desired: Desired, change: VMChange, needs_cycle: bool, shrink_note: str) -> Condition:
+def _config_condition(desired: Desired, change: VMChange, needs_cycle: bool, shrink_note: str,
+                      refused: str | None) -> Condition:
     if desired.quota_refused:
         return _over_quota(desired, CONFIG_SYNCED)
     if desired.image_changed:
@@ -345,6 +357,8 @@ def _config_condition(desired: Desired, change: VMChange, needs_cycle: bool, shr
                          "(or set herder.dev/recreate=true after deleting the VM) to use the new image")
     if shrink_note:
         return Condition(CONFIG_SYNCED, False, Reason.SHRINK_NOT_SUPPORTED, shrink_note)
+    if refused:
+        return Condition(CONFIG_SYNCED, False, Reason.NOT_SUPPORTED, f"{refused}; the NICs are left as they are")
     if change.is_empty():
         return Condition(CONFIG_SYNCED, True, Reason.CONFIG_SYNCED, "CPU, memory, disks and networks match the spec")
     if needs_cycle and not desired.power_cycle_allowed:

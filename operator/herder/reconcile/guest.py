@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from herder.api.ecs import Guest
-from herder.providers.types import GuestSetup, Login
+from herder.providers import limits
+from herder.providers.types import GuestSetup, Login, VMSpec
 from herder.reasons import Reason
 
 #: NetBIOS keeps 15 characters of a Windows computer name.
@@ -57,6 +58,22 @@ def mismatch(guest: Guest | None, *, windows: bool) -> str | None:
     if not windows and windows_only:
         return f"spec.guest: {', '.join(windows_only)} are Windows settings, and the image is Linux"
     return None
+
+
+def refusal(guest: Guest | None, spec: VMSpec) -> str | None:
+    """Why the server cannot be made as asked: guest settings the image's OS family or the zone's backend cannot take,
+    or NICs the backend cannot make (herder.providers.limits); None when it can. A first-boot matter: an existing
+    server is never customized again, so this holds for a create only."""
+    backend = limits.backend_of(spec.placement)
+    family = mismatch(guest, windows=spec.guest.windows)
+    if family is not None:
+        return family
+    if guest is not None:
+        carried = limits.guest_refusal(backend, user_data=guest.user_data is not None,
+                                       sysprep=guest.sysprep is not None, ssh_keys=len(guest.ssh_authorized_keys or ()))
+        if carried is not None:
+            return carried
+    return limits.nics_refusal(backend, spec.networks)
 
 
 def secret_reads(guest: Guest | None) -> tuple[SecretRead, ...]:

@@ -116,13 +116,10 @@ def _read_now(reads: ProviderReads, uid: str, ref: str | None) -> ObservedVM | N
 
 
 def _first_boot(resolved: Resolved, spec: VMSpec) -> VMSpec:
-    """The spec a create passes on: its guest setup checked against the image's OS family, with the values of the
-    Secrets it names, read now (a create is the guest's first boot; they are never read again for it)."""
+    """The spec a create passes on, with the values of the Secrets its guest setup names, read now (a create is the
+    guest's first boot; they are never read again for it). What cannot be made was refused by the planner."""
     server = resolved.server
     wanted = server.spec.guest
-    problem = guest.mismatch(wanted, windows=spec.guest.windows)
-    if problem is not None:
-        raise Unresolvable(Reason.NOT_SUPPORTED, problem)
     values: dict[str, dict[str, str]] = {}
     for read in guest.secret_reads(wanted):
         try:
@@ -279,8 +276,10 @@ def gather(backends: Backends, body: dict[str, Any], lookups: Lookups, announce:
     refused = None
     if observed is None and adopt and not recorded.unique_id:
         (observed, refused), fresh = _adoption_target(reads, resolved, adopt, lookups), True
+    spec = vm_spec(resolved)
     desired = Desired(
-        spec=vm_spec(resolved), paused=annotation_set(server.metadata.annotations, PAUSED_ANNOTATION),
+        spec=spec, create_refused=guest.refusal(server.spec.guest, spec),
+        paused=annotation_set(server.metadata.annotations, PAUSED_ANNOTATION),
         recreate_requested=annotation_set(server.metadata.annotations, RECREATE_ANNOTATION), adopt_unique_id=adopt,
         power_cycle_allowed=server.spec.power_cycle_policy.value == "Automatic",
         image_changed=bool(server.status.image and server.status.image != image_ref(server.spec)),

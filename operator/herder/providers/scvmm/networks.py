@@ -10,22 +10,11 @@ adapters (New-, Set-, Remove-SCVirtualNetworkAdapter).
 
 from __future__ import annotations
 
-from herder.errors import NotSupported
 from herder.providers.scvmm.scripts import quote
 from herder.providers.types import NICSpec
 
 VLAN_MISSING = 21436  # VMM's error for a VLAN the VM network does not have (see the simulator's docs)
 NO_POOL = 21435
-
-
-def refuse(nics: tuple[NICSpec, ...], *, first: int = 0) -> None:
-    """What VMM's adapter cmdlets cannot take: a given address on any NIC but the template's (only its VM
-    configuration takes one; New-SCVirtualNetworkAdapter allocates from the pool)."""
-    for index, nic in enumerate(nics, start=first):
-        if index > 0 and nic.address:
-            raise NotSupported(f"spec.networks[{index}].ipv4.address: SCVMM gives a chosen address only to the first "
-                               "NIC (through the VM configuration); other NICs get the next free address of their VM "
-                               "subnet's static IP pool: leave ipv4.address unset")
 
 
 def subnet(variable: str, nic: NICSpec) -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from herder.api.ecs import PowerState
 from herder.errors import Conflict, NotFound, NotSupported, ProviderError
+from herder.providers import limits
 from herder.providers.scvmm import networks, observe
 from herder.providers.scvmm.driver import Driver
 from herder.providers.scvmm.observe import DESCRIPTION_MARK, DISK_INFIX, OWNER_PROPERTY, PROJECTION, owned
@@ -67,18 +68,10 @@ def _is_guid(text: str) -> bool:
     return True
 
 
-def refuse_guest(guest: GuestSetup) -> None:
-    """What VMM's guest OS profile cannot carry, refused before anything is made."""
-    if guest.user_data:
-        raise NotSupported("spec.guest.userData: SCVMM cannot pass cloud-init user data to a guest (VMM's guest OS "
-                           "profile carries a computer name, one SSH key, a DNS domain and an administrator "
-                           "password); bake it into the template, or use a vCenter zone")
-    if guest.unattend:
-        raise NotSupported("spec.guest.sysprep: on SCVMM a whole unattend.xml is an answer file in the library "
-                           "(-AnswerFile), which herder does not manage; use spec.guest.windows instead")
-    if len(guest.ssh_keys) > 1:
-        raise NotSupported("spec.guest.sshAuthorizedKeys: VMM's Linux guest OS profile carries one SSH key "
-                           f"(-LinuxAdministratorSSHKeyString); {len(guest.ssh_keys)} are given")
+def refuse(refused: str | None) -> None:
+    """A guard on what the planner already checked (herder.providers.limits): nothing is made."""
+    if refused is not None:
+        raise NotSupported(refused)
 
 
 def _credential(variable: str, user: str, password: str) -> str:
@@ -194,8 +187,9 @@ class SCVMMVMs:
             raise ProviderError(
                 f"VM {spec.name}: an SCVMM zone needs a placement with a host group or a cloud"
             )
-        refuse_guest(spec.guest)
-        networks.refuse(spec.networks)
+        guest = spec.guest
+        refuse(limits.guest_refusal(limits.SCVMM, user_data=bool(guest.user_data), sysprep=bool(guest.unattend),
+                                    ssh_keys=len(guest.ssh_keys)) or limits.nics_refusal(limits.SCVMM, spec.networks))
         found = self._driver.run("create", f"create VM {spec.name}", self._create_script(spec, where),
                                  secrets=spec.guest.secrets())
         if "existing" in found:
@@ -284,7 +278,7 @@ class SCVMMVMs:
     def reconfigure(self, server: ObservedVM, change: VMChange) -> TaskRef:
         if change.is_empty():
             return TaskRef.nothing_to_do(Operation.RECONFIGURE, server.ref)
-        networks.refuse(change.add_nics, first=len(server.nics) - len(change.remove_nics))
+        refuse(limits.change_refusal(limits.SCVMM, change, server))
         timeout = self._driver.job_timeout
         what = f"reconfigure VM {server.name}"
         steps: list[str] = []

@@ -18,8 +18,8 @@ from pyVmomi import vim, vmodl
 
 from herder.api.ecs import PowerState
 from herder.errors import Conflict, NotFound, NotSupported, ProviderError
+from herder.providers import limits
 from herder.providers.types import (
-    NICSpec,
     ObservedVM,
     Operation,
     TaskRef,
@@ -42,15 +42,6 @@ _CACHE_SECONDS = 300.0
 _VM: Any = vim.VirtualMachine
 _Task: Any = vim.Task
 OwnerIndex = Callable[[str], list[ObservedVM] | None]
-
-
-
-
-def _refuse_nic(index: int | None, nic: NICSpec) -> None:
-    if nic.vlan is not None:
-        where = f"spec.networks[{index}]" if index is not None else "spec.networks"
-        raise NotSupported(f"{where}.vlan: on vCenter the port group fixes the VLAN; name the port group of VLAN "
-                           f"{nic.vlan} as the network instead")
 
 
 class VCenterVMs:
@@ -139,11 +130,9 @@ class VCenterVMs:
     def create(self, spec: VMSpec) -> TaskRef:
         if not isinstance(spec.placement, VCenterPlacement):
             raise ProviderError(f"VM {spec.name}: a vCenter zone needs a vCenter placement")
-        for index, nic in enumerate(spec.networks):
-            _refuse_nic(index, nic)
-            if nic.static and not nic.address:
-                raise NotSupported(f"spec.networks[{index}]: vCenter has no IP address pools; give ipv4.address for "
-                                   "a static address")
+        refused = limits.nics_refusal(limits.VCENTER, spec.networks)
+        if refused is not None:
+            raise NotSupported(refused)
         where = spec.placement
         return self._session.call(f"clone VM {spec.name}", lambda: self._create(spec, where))
 
@@ -249,14 +238,9 @@ class VCenterVMs:
         return found[0] if found else None
 
     def reconfigure(self, server: ObservedVM, change: VMChange) -> TaskRef:
-        for index, nic in enumerate(change.add_nics, start=len(server.nics) - len(change.remove_nics)):
-            _refuse_nic(index, nic)
-            if nic.static:
-                raise NotSupported(f"spec.networks[{index}]: vCenter gives a static address through the guest's "
-                                   "customization at the clone only; a NIC added later uses DHCP (or re-create the "
-                                   "server)")
-        for _, nic in change.change_nics:
-            _refuse_nic(None, nic)
+        refused = limits.change_refusal(limits.VCENTER, change, server)
+        if refused is not None:
+            raise NotSupported(refused)
 
         def run() -> TaskRef:
             if change.is_empty():
