@@ -38,6 +38,7 @@ from herder.api.ecs import PowerState
 from herder.errors import Conflict, HerderError, ImportFailed, InUse, NotFound, NotSupported, ProviderError
 from herder.providers import marks
 from herder.providers.types import (
+    AddressPool,
     Credentials,
     EndpointInfo,
     NICSpec,
@@ -172,6 +173,7 @@ class FakeVMs:
         self._refs = itertools.count(100)
         self._disk_keys = itertools.count(1000)  # for disks a reconfigure adds
         self._nic_keys = itertools.count(4000)
+        self.pools: dict[str, AddressPool] = {}  # the static IP pool of a network, as tests set it
 
     # -- the test's hand on the backend ---------------------------------------------------------------------
     def add(self, name: str, *, unique_id: str | None = None, owner_uid: str | None = None,
@@ -283,6 +285,10 @@ class FakeVMs:
         key = key or f"nic-{next(self._nic_keys)}"
         return ObservedNIC(key, nic.network, nic.mac or f"00:50:56:00:{int(key[4:]) // 256 % 256:02X}:"
                            f"{int(key[4:]) % 256:02X}", nic.vlan, (nic.address.split("/")[0],) if nic.address else ())
+
+    def address_pools(self, nics: tuple[NICSpec, ...]) -> tuple[AddressPool | None, ...]:
+        self._fake.call("vms.address_pools")
+        return tuple(self.pools.get(nic.network) if nic.static else None for nic in nics)
 
     def task(self, task: TaskRef) -> TaskResult:
         self._fake.call("vms.task")

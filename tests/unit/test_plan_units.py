@@ -43,13 +43,14 @@ from herder.plan.render import render
 from herder.plan.world import World
 from herder.providers.base import ProviderReads
 from herder.providers.readonly import ReadOnly
-from herder.providers.types import EndpointInfo
+from herder.providers.types import AddressPool, EndpointInfo
 from herder.reconcile.pool import pool_spec
 
 GIB = 1024**3
 CHECKSUM = "sha256:" + "a" * 64
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "plan.schema.json").read_text())
-READS = {"vms.find", "vms.find_by_unique_id", "vms.locate", "vms.task", "inventory.refresh", "images.find_template",
+READS = {"vms.find", "vms.find_by_unique_id", "vms.locate", "vms.task", "vms.address_pools", "inventory.refresh",
+         "images.find_template",
          "images.task", "pools.observe", "zones.capacity", "snapshots.find", "snapshots.task"}
 
 
@@ -540,3 +541,28 @@ def test_an_scvmm_disk_import_is_planned_as_the_image_controller_then_makes_it(h
     capture = images.plan_image(context(harness, stopped, source), "Image", stopped)
     assert dos(capture.steps) == ["Capture"] and "make a new template img_team-a.golden of the clone" in (
         capture.steps[0].summary)
+
+
+def test_a_static_address_the_pool_cannot_give_is_blocked_as_the_operator_refuses_it(harness: Harness) -> None:
+    """The pools are read before the create: a taken address or an exhausted pool makes nothing, and is looked at
+    again with backoff until an address comes free."""
+    harness.fake.vms.pools["VM Network"] = AddressPool("Pool-A", 1, frozenset({"10.0.0.5"}))
+    taken = server("web-1", networks=[{"network": "VM Network", "addressing": "Static",
+                                       "ipv4": {"address": "10.0.0.5/24"}}])
+    outcome = servers.plan_server(context(harness, taken), taken)
+    assert [(s.do, s.reason) for s in outcome.steps] == [(Do.BLOCKED, "AddressUnavailable")], outcome
+    assert "10.0.0.5 is already granted from static IP pool Pool-A" in outcome.steps[0].summary
+    body, result = harness.sync(taken)
+    assert condition(body["status"], "Provisioned")["reason"] == "AddressUnavailable" and result.failed
+    assert "vms.create" not in harness.fake.calls
+
+    two = server("web-2", networks=[{"network": "VM Network", "addressing": "Static", "ipv4": {"address": address}}
+                                    for address in ("10.0.0.6/24", "10.0.0.7/24")])
+    outcome = servers.plan_server(context(harness, two), two)
+    assert [s.reason for s in outcome.steps] == ["AddressUnavailable"]
+    assert "spec.networks[1]: static IP pool Pool-A has no available IP addresses" in outcome.steps[0].summary
+
+    harness.fake.vms.pools["VM Network"] = AddressPool("Pool-A", 2, frozenset())  # addresses came free
+    assert dos(servers.plan_server(context(harness, two), two).steps) == ["Create"]
+    body, _ = harness.sync(body)
+    assert "vms.create" in harness.fake.calls

@@ -18,7 +18,9 @@ from typing import Protocol
 
 from herder.api.ecs import PowerState
 from herder.providers.types import (
+    AddressPool,
     EndpointInfo,
+    NICSpec,
     ObservedPool,
     ObservedSnapshot,
     ObservedVM,
@@ -71,6 +73,11 @@ class VMReads(Protocol):
         ...
 
     def task(self, task: TaskRef) -> TaskResult: ...
+
+    def address_pools(self, nics: tuple[NICSpec, ...]) -> tuple[AddressPool | None, ...]:
+        """For each NIC, the static IP pool a static one takes its address from; None for a DHCP NIC, and where
+        the backend has no pools (vCenter)."""
+        ...
 
 
 class VMs(VMReads, Protocol):

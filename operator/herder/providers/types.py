@@ -98,6 +98,15 @@ class NICSpec:
 
 
 @dataclass(frozen=True)
+class AddressPool:
+    """The static IP pool a static NIC takes its address from, as it stands (SCVMM)."""
+
+    name: str
+    available: int  # addresses not granted yet
+    granted: frozenset[str] = frozenset()  # addresses already granted, without prefix length
+
+
+@dataclass(frozen=True)
 class Login:
     """An account from a Secret (a domain join's). The password is never printed."""
 

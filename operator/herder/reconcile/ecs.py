@@ -64,6 +64,8 @@ class Desired:
     # Why the VM cannot be made as the spec asks (herder.reconcile.guest.refusal): guest settings or NICs its
     # backend or image cannot take. A first-boot matter: it stops a create only.
     create_refused: str | None = None
+    # Why the static IP pools cannot address the NICs of a VM not made yet (herder.reconcile.nics.address_refusal).
+    address_refused: str | None = None
     # A ServerSnapshotRestore reverts the VM, (its UID, its name): make no backend change until it ends.
     restoring: tuple[str, str] | None = None
 
@@ -95,7 +97,8 @@ RETRIED_FAILURES = {Reason.CREATE_FAILED: Step.CREATE, Reason.POWER_FAILED: Step
 
 
 # Refusals that something outside the spec may lift (the VM appears, its owner lets it go).
-_LOOKED_AT_AGAIN = frozenset({Reason.ADOPT_TARGET_NOT_FOUND, Reason.ADOPTION_REFUSED, Reason.QUOTA_EXCEEDED})
+_LOOKED_AT_AGAIN = frozenset({Reason.ADOPT_TARGET_NOT_FOUND, Reason.ADOPTION_REFUSED, Reason.QUOTA_EXCEEDED,
+                              Reason.ADDRESS_UNAVAILABLE})
 
 
 def _holds(desired: Desired, step: Step) -> bool:
@@ -205,6 +208,9 @@ def _plan_missing(desired: Desired, recorded: Recorded, paused: Condition, forge
     if desired.create_refused:
         return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.NOT_SUPPORTED, desired.create_refused + "; "
                                              "nothing was made"), paused), forget_task=forget_task)
+    if desired.address_refused:
+        return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.ADDRESS_UNAVAILABLE, desired.address_refused
+                                             + "; nothing was made"), paused), forget_task=forget_task)
     if desired.quota_refused:
         return _finish(Step.NONE, (_over_quota(desired), paused), forget_task=forget_task,
                        forget_identity=bool(recorded.unique_id))

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from herder.api.ecs import Addressing, NetworkInterface
 from herder.errors import Unresolvable
-from herder.providers.types import NICSpec, ObservedNIC, ObservedVM, VMChange
+from herder.providers.types import AddressPool, NICSpec, ObservedNIC, ObservedVM, VMChange
 from herder.reasons import Reason
 
 
@@ -78,3 +78,21 @@ def hot_part(change: VMChange, observed: ObservedVM) -> VMChange:
     plug = observed.nic_hot_plug
     return VMChange(add_nics=change.add_nics if plug else (), change_nics=changes,
                     remove_nics=change.remove_nics if plug else ())
+
+
+def address_refusal(nics: tuple[NICSpec, ...], pools: tuple[AddressPool | None, ...]) -> str | None:
+    """Why the static NICs cannot all get an address at the create, from their pools as they stand (`pools`, one per
+    NIC): a given address already granted, or a pool with fewer free addresses than its NICs take; None when they
+    can. (Another create may still take the last address first: the backend then refuses, with the same reason.)"""
+    taken: dict[str, int] = {}
+    for index, (nic, pool) in enumerate(zip(nics, pools, strict=False)):
+        if not nic.static or pool is None:
+            continue
+        address = nic.address.split("/")[0] if nic.address else None
+        if address in pool.granted:
+            return f"spec.networks[{index}].ipv4.address: {address} is already granted from static IP pool {pool.name}"
+        taken[pool.name] = taken.get(pool.name, 0) + 1
+        if taken[pool.name] > pool.available:
+            return (f"spec.networks[{index}]: static IP pool {pool.name} has no available IP addresses left for it "
+                    f"({pool.available} free)")
+    return None

@@ -351,3 +351,13 @@ def test_locate_reads_the_host_group_a_vm_sits_in(world: World, provider: SCVMMP
     where = provider.vms.locate(found)
     assert (where.host_group, where.host, where.cloud) == ("All Hosts\\Zone-B", "hv-b1.herder.test", None)
     assert where.host_group == (world.vm(vm_id) or {})["host_group"]
+
+
+def test_address_pools_read_what_a_create_would_take_from(world: World, provider: SCVMMProvider) -> None:
+    created(provider, spec(networks=(NICSpec("Herder-VMNet", static=True, address="10.30.0.18/24"),), data_disks=()))
+    wanted = (NICSpec("Herder-VMNet", static=True, address="10.30.0.18/24"), NICSpec("Herder-Backup", vlan=200))
+    pool, dhcp = provider.vms.address_pools(wanted)
+    assert dhcp is None and pool is not None
+    assert (pool.name, "10.30.0.18" in pool.granted) == ("Herder-Pool", True)
+    assert pool.available == int(world.ps("[int](Get-SCStaticIPAddressPool -Name 'Herder-Pool').AvailableAddresses"))
+    assert provider.vms.address_pools((NICSpec("Herder-Backup"),)) == (None,)  # no static NIC: nothing is read

@@ -34,7 +34,7 @@ from herder.errors import HerderError, SecretUnavailable, Unresolvable
 from herder.providers.base import ProviderReads
 from herder.providers.types import ObservedVM, Operation, TaskRef, TaskResult, TaskStatus, VMSpec
 from herder.reasons import Reason
-from herder.reconcile import adoption, guest, metering
+from herder.reconcile import adoption, guest, metering, nics
 from herder.reconcile.capture import CaptureHold
 from herder.reconcile.conditions import Condition, summary
 from herder.reconcile.ecs import (
@@ -277,8 +277,12 @@ def gather(backends: Backends, body: dict[str, Any], lookups: Lookups, announce:
     if observed is None and adopt and not recorded.unique_id:
         (observed, refused), fresh = _adoption_target(reads, resolved, adopt, lookups), True
     spec = vm_spec(resolved)
+    # A VM not made yet whose NICs take addresses from static IP pools: do the pools have them?
+    creating = observed is None and not adopt and not recorded.unique_id and not recorded.pending_task
+    addresses = (nics.address_refusal(spec.networks, reads.vms.address_pools(spec.networks))
+                 if creating and any(nic.static for nic in spec.networks) else None)
     desired = Desired(
-        spec=spec, create_refused=guest.refusal(server.spec.guest, spec),
+        spec=spec, create_refused=guest.refusal(server.spec.guest, spec), address_refused=addresses,
         paused=annotation_set(server.metadata.annotations, PAUSED_ANNOTATION),
         recreate_requested=annotation_set(server.metadata.annotations, RECREATE_ANNOTATION), adopt_unique_id=adopt,
         power_cycle_allowed=server.spec.power_cycle_policy.value == "Automatic",

@@ -35,7 +35,7 @@ def subnet(variable: str, nic: NICSpec) -> list[str]:
     return lines
 
 
-def _pool(variable: str, nic: NICSpec) -> list[str]:
+def pool(variable: str, nic: NICSpec) -> list[str]:
     """Lines that set `$<variable>Pool` to the static IP pool of the subnet in `$<variable>`, or throw."""
     v = "$" + variable
     none = quote(f"the VM subnet of VM network {nic.network!r} has no static IP address pool (Error ID: {NO_POOL})")
@@ -48,7 +48,7 @@ def configure_first(nic: NICSpec) -> list[str]:
     lines = subnet("nic0", nic)
     settings = " -VMSubnet $nic0"
     if nic.static:
-        lines += _pool("nic0", nic)
+        lines += pool("nic0", nic)
         settings += " -IPv4AddressPool $nic0Pool -PinIPv4AddressPool $true"
         if nic.address:
             settings += f" -IPv4Address {quote(nic.address.split('/')[0])}"

@@ -23,8 +23,10 @@ from herder.providers.scvmm.driver import Driver
 from herder.providers.scvmm.observe import DESCRIPTION_MARK, DISK_INFIX, OWNER_PROPERTY, PROJECTION, owned
 from herder.providers.scvmm.scripts import find_cloud, find_host_group, gib, mib, quote, wait_job
 from herder.providers.types import (
+    AddressPool,
     DataDisk,
     GuestSetup,
+    NICSpec,
     ObservedVM,
     Operation,
     SCVMMPlacement,
@@ -178,6 +180,23 @@ class SCVMMVMs:
         return VMLocation(host=str(found.get("host") or "") or None,
                           host_group=str(found.get("hostGroup") or "") or None,
                           cloud=str(found.get("cloud") or "") or None)
+
+    def address_pools(self, nics: tuple[NICSpec, ...]) -> tuple[AddressPool | None, ...]:
+        static = [index for index, nic in enumerate(nics) if nic.static]
+        if not static:
+            return tuple(None for _ in nics)
+        lines = ["$result = @{}"]
+        for index in static:
+            v = f"nic{index}"
+            lines += [*networks.subnet(v, nics[index]), *networks.pool(v, nics[index]),
+                      f"$result['{index}'] = @{{ name = [string]${v}Pool.Name; "
+                      f"available = [int]${v}Pool.AvailableAddresses; granted = @(Get-SCIPAddress "
+                      f"-StaticIPAddressPool ${v}Pool | ForEach-Object {{ [string]$_.Address }}) }}"]
+        found = self._run("read", "read the static IP pools of the NICs", "\n".join(lines))
+        pools = {int(key): AddressPool(str(row["name"]), int(row["available"]),
+                                       frozenset(str(a) for a in row.get("granted") or ()))
+                 for key, row in (found or {}).items()}
+        return tuple(pools.get(index) for index in range(len(nics)))
 
     # -- create -----------------------------------------------------------------------------------------
 

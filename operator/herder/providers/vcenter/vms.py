@@ -20,6 +20,8 @@ from herder.api.ecs import PowerState
 from herder.errors import Conflict, NotFound, NotSupported, ProviderError
 from herder.providers import limits
 from herder.providers.types import (
+    AddressPool,
+    NICSpec,
     ObservedVM,
     Operation,
     TaskRef,
@@ -124,6 +126,10 @@ class VCenterVMs:
             )
 
         return self._session.call(f"locate VM {server.unique_id}", run)
+
+    def address_pools(self, nics: tuple[NICSpec, ...]) -> tuple[AddressPool | None, ...]:
+        """vCenter has no IP address pools: a static NIC names its address."""
+        return tuple(None for _ in nics)
 
     # -- create -----------------------------------------------------------------------------------------
 
