@@ -563,6 +563,7 @@ class FakeImages:
     def __init__(self, fake: FakeProvider) -> None:
         self._fake = fake
         self._templates: dict[str, TemplateInfo] = {}  # ref -> template
+        self.disks: dict[str, TemplateInfo] = {}  # library disks by name (SCVMM's), as tests set them
         self._refs = itertools.count(1)
 
     def add(self, name: str, *, unique_id: str | None = None, folder: str = FOLDER, cpu: int = 1,
@@ -589,10 +590,18 @@ class FakeImages:
         self._fake.call("images.find_template")
         return self.lookup(ref)
 
+    def find_disk(self, ref: str) -> TemplateInfo | None:
+        self._fake.call("images.find_disk")
+        return self.disks.get(ref)
+
     def adopt_template(self, ref: str, name: str, uid: str, os_family: str) -> TemplateInfo | None:
-        """A template is taken as it is (the fake has no library disks)."""
+        """A template is taken as it is; a library disk (`disks`) is given a template of its own, once."""
         self._fake.call("images.adopt_template")
-        return self.lookup(ref)
+        found = self.lookup(ref) or next((t for t in self._templates.values() if t.unique_id == uid), None)
+        disk = self.disks.get(ref)
+        if found is None and disk is not None:
+            found = self.add(name, unique_id=uid, size_bytes=disk.size_bytes)
+        return found
 
     def release_template(self, uid: str) -> None:
         self._fake.call("images.release_template")

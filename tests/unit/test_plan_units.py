@@ -43,15 +43,15 @@ from herder.plan.render import render
 from herder.plan.world import World
 from herder.providers.base import ProviderReads
 from herder.providers.readonly import ReadOnly
-from herder.providers.types import AddressPool, EndpointInfo
+from herder.providers.types import AddressPool, EndpointInfo, TemplateInfo
 from herder.reconcile.pool import pool_spec
 
 GIB = 1024**3
 CHECKSUM = "sha256:" + "a" * 64
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "plan.schema.json").read_text())
 READS = {"vms.find", "vms.find_by_unique_id", "vms.locate", "vms.task", "vms.address_pools", "inventory.refresh",
-         "images.find_template",
-         "images.task", "pools.observe", "zones.capacity", "snapshots.find", "snapshots.task"}
+         "images.find_template", "images.find_disk", "images.task", "pools.observe", "zones.capacity",
+         "snapshots.find", "snapshots.task"}
 
 
 class ReadOnlyBackends:
@@ -566,3 +566,26 @@ def test_a_static_address_the_pool_cannot_give_is_blocked_as_the_operator_refuse
     assert dos(servers.plan_server(context(harness, two), two).steps) == ["Create"]
     body, _ = harness.sync(body)
     assert "vms.create" in harness.fake.calls
+
+
+def test_an_scvmm_library_disk_is_given_a_template_in_the_plan_as_the_image_controller_then_does(
+        harness: Harness) -> None:
+    vmm = FakeProvider()
+    harness.connect(("SCVMM", "vmm"), vmm)
+    vmm.images.disks["golden.vhdx"] = TemplateInfo("disk-1", "disk-1", "golden.vhdx", "\\\\lib\\share\\golden.vhdx",
+                                                   0, 0, 2 * GIB, is_template=False)
+    image = scvmm_image("golden", existing={"name": "golden.vhdx"})
+
+    outcome = images.plan_image(context(harness, image), "Image", image)
+
+    assert dos(outcome.steps) == ["UseTemplate"], outcome
+    assert "give library disk \\\\lib\\share\\golden.vhdx (2Gi) a template of its own, img_team-a.golden" in (
+        outcome.steps[0].summary)
+    assert set(vmm.calls) <= READS, vmm.calls
+    result = sync_image(harness.runtime, "Image", image, harness.lookups, Progress())
+    made = advance(image, result)
+    assert made["status"]["phase"] == "Available" and made["status"]["uniqueID"] == "uid-golden"
+    assert images.plan_image(context(harness, made), "Image", made).steps == []
+    missing = scvmm_image("none", existing={"name": "none.vhdx"})
+    assert [p.reason for p in images.plan_image(context(harness, missing), "Image", missing).problems] == [
+        "TemplateNotFound"]

@@ -26,6 +26,7 @@ from herder.reconcile.image import (
     deletion_policy,
     import_words,
     next_step,
+    size_text,
     template_name,
     uncapturable,
 )
@@ -72,7 +73,8 @@ def plan_image(ctx: Context, kind: str, body: dict[str, Any]) -> Outcome:
         on = f"{provider['kind']} {provider['name']}"
         if step is SourceStep.FIND:
             assert image.spec.source.existing is not None
-            return _find(image.spec.source.existing, images, on, body)
+            name = template_name(kind, image.metadata.namespace, image.metadata.name or "")
+            return _find(image.spec.source.existing, images, on, body, name)
         name = template_name(kind, image.metadata.namespace, image.metadata.name or "")
         if image.metadata.uid and images.find_template(image.metadata.uid) is not None:
             return Outcome(notes=[f"template {name} is already on {on}"])
@@ -88,14 +90,23 @@ def plan_image(ctx: Context, kind: str, body: dict[str, Any]) -> Outcome:
         return unresolved(exc)
 
 
-def _find(existing: ExistingSource, images: ImageReads, on: str, body: dict[str, Any]) -> Outcome:
+def _find(existing: ExistingSource, images: ImageReads, on: str, body: dict[str, Any], name: str) -> Outcome:
     wanted = existing.path or existing.name or ""
     try:
         info = images.find_template(wanted)
     except NotSupported as exc:  # the ECS then clones it by name as given (controllers.image.access)
         return Outcome(notes=[f"template {wanted!r} is used by name as given ({exc})"])
-    if info is None:
-        raise Unresolvable(Reason.TEMPLATE_NOT_FOUND, f"template {wanted!r} not found on {on}")
+    uid = (body.get("metadata") or {}).get("uid")
+    made = images.find_template(uid) if info is None and uid else None  # made of a library disk before
+    if info is None and made is None:
+        disk = images.find_disk(wanted)
+        if disk is None:
+            raise Unresolvable(Reason.TEMPLATE_NOT_FOUND, f"template {wanted!r} not found on {on}")
+        return Outcome(steps=[Step(Do.USE_TEMPLATE, f"give library disk {disk.path} ({size_text(disk.size_bytes)}) "
+                                   f"a template of its own, {name}, on {on} (the disk is used as it is), and use it",
+                                   details={"template": name, "disk": disk.path})])
+    info = info or made
+    assert info is not None
     if _done(body) and (body.get("status") or {}).get("uniqueID") == info.unique_id:
         return Outcome()
     return Outcome(steps=[Step(Do.USE_TEMPLATE, f"use template {info.path} ({info.unique_id}) on {on}",

@@ -199,6 +199,12 @@ class ImageReads(Protocol):
         """
         ...
 
+    def find_disk(self, ref: str) -> TemplateInfo | None:
+        """A library disk (VHD/VHDX) by name or library path, which `adopt_template` gives a template of its own
+        (SCVMM; `is_template` False); None if absent and where images are templates only (vCenter). Raises
+        ProviderError when a name is ambiguous."""
+        ...
+
     def task(self, task: TaskRef) -> TaskResult: ...
 
 

@@ -79,6 +79,9 @@ class _Images:
     def find_template(self, ref: str) -> TemplateInfo | None:
         return self.__images.find_template(ref)
 
+    def find_disk(self, ref: str) -> TemplateInfo | None:
+        return self.__images.find_disk(ref)
+
     def task(self, task: TaskRef) -> TaskResult:
         return self.__images.task(task)
 

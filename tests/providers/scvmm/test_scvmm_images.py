@@ -87,6 +87,13 @@ def test_adopt_a_library_disk_gives_it_one_template(world: World, provider: SCVM
     write_vhd(share_dir(world) / "legacy.vhd", 64 << 20)
     refresh(world)
     uid = str(uuid.uuid4())
+    # What herder plan reads first: the disk, by name or library path; reading it makes nothing.
+    disk = provider.images.find_disk("golden.vhdx")
+    assert disk is not None and (disk.path, disk.size_bytes, disk.is_template) == (
+        SHARE + "\\golden.vhdx", 8 * GIB, False)
+    assert provider.images.find_disk(SHARE + "\\golden.vhdx") == disk
+    assert provider.images.find_disk("nothing.vhdx") is None
+    assert not [n for n in library(world)["templates"] if n.startswith("img_")]
     assert provider.images.adopt_template("ubuntu-22.04-tmpl", "img_a.t", uid, "Linux") == \
         provider.images.find_template("ubuntu-22.04-tmpl")  # a template is taken as it is
     assert "img_a.t" not in library(world)["templates"]

@@ -68,6 +68,12 @@ _TEMPLATE = (
 )
 
 
+def _disks(ref: str) -> str:
+    """An expression: the library disks `ref` names, by library path or by name."""
+    return (f"@(Get-SCVirtualHardDisk | Where-Object {{ [string]$_.Location -eq {quote(ref)} }})"
+            if ref.startswith("\\\\") else f"@(Get-SCVirtualHardDisk -Name {quote(ref)})")
+
+
 def _is_guid(text: str) -> bool:
     try:
         uuid.UUID(text)
@@ -185,9 +191,20 @@ class SCVMMImages:
         body = "\n".join([*self._lookup(ref, by_identity=True), _templates("$found")])
         return self._one(self._run(f"find template {ref}", body), f"{ref!r}")
 
+    def find_disk(self, ref: str) -> TemplateInfo | None:
+        body = "\n".join([f"$disks = {_disks(ref)}",
+                          "$result = @(foreach ($d in $disks) { [pscustomobject]@{ id = [string]$d.ID; "
+                          "name = [string]$d.Name; location = [string]$d.Location; size = [int64]$d.MaximumSize; "
+                          "format = [string]$d.VHDFormatType } })"])
+        rows = list(self._run(f"find library disk {ref}", body) or ())
+        if len(rows) > 1:
+            raise ProviderError(f"{len(rows)} library disks are named {ref!r}; name one by its library path")
+        return (TemplateInfo(unique_id=str(rows[0]["id"]), ref=str(rows[0]["id"]), name=str(rows[0]["name"]),
+                             path=str(rows[0]["location"]), cpu=0, memory_mib=0, size_bytes=int(rows[0]["size"] or 0),
+                             is_template=False) if rows else None)
+
     def adopt_template(self, ref: str, name: str, uid: str, os_family: str) -> TemplateInfo | None:
-        disk = (f"@(Get-SCVirtualHardDisk | Where-Object {{ [string]$_.Location -eq {quote(ref)} }})"
-                if ref.startswith("\\\\") else f"@(Get-SCVirtualHardDisk -Name {quote(ref)})")
+        disk = _disks(ref)
         body = "\n".join([
             *self._lookup(ref, by_identity=False),
             "if ($found.Count -eq 0) {",

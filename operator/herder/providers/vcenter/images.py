@@ -137,6 +137,10 @@ class VCenterImages:
 
         return self._session.call(f"find template {ref}", run)
 
+    def find_disk(self, ref: str) -> TemplateInfo | None:
+        """vCenter clones templates (and VMs) only: a disk is never an image here."""
+        return None
+
     def adopt_template(self, ref: str, name: str, uid: str, os_family: str) -> TemplateInfo | None:
         return self.find_template(ref)  # vCenter clones any template or VM as it is
 
