@@ -589,3 +589,13 @@ def test_an_scvmm_library_disk_is_given_a_template_in_the_plan_as_the_image_cont
     missing = scvmm_image("none", existing={"name": "none.vhdx"})
     assert [p.reason for p in images.plan_image(context(harness, missing), "Image", missing).problems] == [
         "TemplateNotFound"]
+
+
+def test_deleting_an_image_names_the_servers_made_from_it_which_keep_their_vms(harness: Harness) -> None:
+    image = copy.deepcopy(harness.indexes["cluster_images"]["ubuntu"][0])
+    image["status"] = {"path": "/DC0/vm/ubuntu-22.04-tmpl", "uniqueID": "4222vm-t1"}
+    web = server("web-1")
+    outcome = images.image_deletion(context(harness, web), "ClusterImage", image)
+    assert dos(outcome.steps) == ["KeepTemplate"] and outcome.notes == [
+        f"ECS {NAMESPACE}/web-1 made from it keep their VMs"]
+    assert images.image_deletion(context(harness), "ClusterImage", image).notes == []

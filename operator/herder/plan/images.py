@@ -137,11 +137,14 @@ def image_deletion(ctx: Context, kind: str, body: dict[str, Any]) -> Outcome:
     image = model(kind, body)
     status = image.status
     identity = status.unique_id if image.spec.source.existing else (status.unique_id or image.metadata.uid)
+    users = ctx.world.lookups.image_dependents(kind, image.metadata.namespace, image.metadata.name or "")
+    notes = [f"ECS {', '.join(users)} made from it keep their VMs"] if users else []
     if deletion_policy(image) is DeletionPolicy.ORPHAN:
         return Outcome(steps=[Step(Do.KEEP_TEMPLATE, f"leave template {status.path or '-'} in place "
-                                   "(deletionPolicy Orphan)")])
+                                   "(deletionPolicy Orphan); what herder made only to use it goes (SCVMM: the "
+                                   "template of an adopted library disk, a capture's leftover clone)")], notes=notes)
     if not identity or not status.path:
-        return Outcome(notes=["no template to delete"])
+        return Outcome(notes=["no template to delete", *notes])
     return Outcome(steps=[Step(Do.DELETE_TEMPLATE, f"delete template {status.path} ({identity}); servers cloned "
-                               "from it are not touched", details={"template": status.path})])
+                               "from it are not touched", details={"template": status.path})], notes=notes)
 
