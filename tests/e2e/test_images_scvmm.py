@@ -222,7 +222,6 @@ def test_import_failures_are_clear_and_leave_nothing(stack: StackState, sim: Scv
         "http-404": (f"{base}/{namespace}-absent.vhdx", sha256(good), "DownloadFailed"),
         "not-a-disk": (f"{base}/{namespace}-notes.vhdx", sha256(root / f"{namespace}-notes.vhdx"), "InvalidImage"),
     }[case]
-    before = (set(sim.share_dir.iterdir()), set(library_disks(sim)))
     apply(stack, image("bad", {"url": {"url": url, "checksum": checksum}}), namespace=namespace)
     failed = image_failed(stack, "image", "bad", namespace, reason, timeout=60)
     message = ready_message(failed)
@@ -231,11 +230,12 @@ def test_import_failures_are_clear_and_leave_nothing(stack: StackState, sim: Scv
         assert sha256(good) in message and "0" * 64 in message
     if case == "http-404":
         assert "HTTP 404" in message
-    # Nothing in the library: no template, no disk, no file.
-    assert templates(sim, f"img_{namespace}.") == {}
-    # (Compared as "nothing new": other tests' images may still be going from the share meanwhile.)
-    after = (set(sim.share_dir.iterdir()), set(library_disks(sim)))
-    assert after[0] <= before[0] and after[1] <= before[1], (after[0] - before[0], after[1] - before[1])
+    # Nothing in the library: no template, no disk, no file. (Of this image's only: other tests' images may be
+    # coming and going in the share meanwhile.)
+    uid = stack.kubectl("get", "image", "bad", "-o", "jsonpath={.metadata.uid}", namespace=namespace).stdout
+    assert uid and templates(sim, f"img_{namespace}.") == {}
+    assert not (sim.share_dir / f"herder-{uid}").exists()
+    assert not [path for path in library_disks(sim) if uid in path]
     # Final for this generation: not retried.
     count = sim.run_ps("@(Get-SCJob -All).Count").strip()
     stays(lambda: sim.run_ps("@(Get-SCJob -All).Count").strip() == count, 3, what="no retry")
