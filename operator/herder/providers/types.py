@@ -7,29 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from herder.api.ecs import PowerState
-
-
-class Operation(enum.StrEnum):
-    """What a backend task does. Recorded with the task in status, so following it is told apart."""
-
-    CREATE = "create"
-    RECONFIGURE = "reconfigure"
-    POWER_ON = "power-on"
-    POWER_OFF = "power-off"
-    SUSPEND = "suspend"
-    GUEST_SHUTDOWN = "guest-shutdown"  # a power-off through the guest OS
-    DESTROY = "destroy"
-    COMPENSATE = "destroy-failed-create"  # destroying what a failed create left behind
-    RELOCATE = "relocate"
-    CAPTURE = "capture"
-    IMPORT = "import"
-    SNAPSHOT = "snapshot"
-    REVERT = "revert"
-    REMOVE_SNAPSHOT = "remove-snapshot"
-
-    @property
-    def changes_power(self) -> bool:
-        return self in {Operation.POWER_ON, Operation.POWER_OFF, Operation.SUSPEND, Operation.GUEST_SHUTDOWN}
+from herder.api.metadata import Operation as Operation  # noqa: PLC0414  re-exported: status records it, so the API defines it
 
 
 class TaskStatus(enum.StrEnum):
