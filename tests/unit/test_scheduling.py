@@ -112,3 +112,14 @@ def test_a_zone_closed_to_the_namespace_is_left_out() -> None:
     choice = choose_zone(ZoneRequest(memory_mib=512, namespace="team-x"), zones)
     assert choice.zone == "b"
     assert dict(choice.rejected)["a"] == "namespace team-x is not allowed (spec.allowedNamespaces)"
+
+
+def test_a_zone_that_does_not_allow_a_named_network_is_left_out() -> None:
+    zones = [ZoneCandidate("a", VC, allowed_networks=frozenset({"vm network"})), ZoneCandidate("b", VC),
+             ZoneCandidate("c", VC, allowed_networks=frozenset({"vm network", "dmz"}))]
+    choice = choose_zone(ZoneRequest(memory_mib=512, networks=("DMZ",)), [zones[0], zones[2]])
+    assert choice.zone == "c"
+    assert dict(choice.rejected)["a"] == "network DMZ is not allowed (spec.allowedNetworks)"
+    # The zone's default network needs no permission: a server naming none fits any zone.
+    assert choose_zone(ZoneRequest(memory_mib=512), [zones[0]]).zone == "a"
+    assert choose_zone(ZoneRequest(memory_mib=512, networks=("DMZ",)), zones[:2]).zone == "b"

@@ -13,9 +13,9 @@ OWNER_KEY = 101
 
 
 def _raw() -> dict[str, Any]:
+    address = vim.net.IpConfigInfo.IpAddress(ipAddress="10.0.0.5", prefixLength=24)
     nic = vim.vm.GuestInfo.NicInfo(ipAddress=["10.0.0.5", "fe80::1"], macAddress="00:50:56:aa:bb:cc",
-                                   ipConfig=vim.net.IpConfigInfo(ipAddress=[vim.net.IpConfigInfo.IpAddress(
-                                       ipAddress="10.0.0.5", prefixLength=24)]))
+                                   deviceConfigId=4000, ipConfig=vim.net.IpConfigInfo(ipAddress=[address]))
     second = vim.vm.GuestInfo.NicInfo(ipAddress=["10.0.1.7"])
     snapshot = vim.vm.SnapshotInfo(rootSnapshotList=[vim.vm.SnapshotTree(
         snapshot=vim.vm.Snapshot("snapshot-1"), childSnapshotList=[vim.vm.SnapshotTree(
@@ -26,6 +26,9 @@ def _raw() -> dict[str, Any]:
             "guest.net": [nic, second], "snapshot": snapshot, "runtime.host": vim.HostSystem("host-1"),
             "datastore": [vim.Datastore("datastore-1"), vim.Datastore("datastore-2")],
             "resourcePool": vim.ResourcePool("resgroup-1"),
+            "config.hardware.device": [vim.vm.device.VirtualE1000(
+                key=4000, macAddress="00:50:56:aa:bb:cc",
+                backing=vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName="VM Network"))],
             "customValue": [vim.CustomFieldsManager.StringValue(key=OWNER_KEY, value="ecs-7"),
                             vim.CustomFieldsManager.StringValue(key=102, value="")]}
 
@@ -55,7 +58,8 @@ def test_what_is_kept_holds_no_pyvmomi_data_objects_and_reads_the_same() -> None
     assert vm.owner_uid == "ecs-7"
     assert vm.snapshots == frozenset({"snapshot-1", "snapshot-2"})
     assert (vm.host, vm.datastore, vm.resource_pool) == ("esx-1", "LocalDS_0", "Resources")
-    assert vm.disks_known is False  # the devices were not read
+    assert [(n.key, n.network, n.mac, n.addresses) for n in vm.nics] == [
+        ("4000", "VM Network", "00:50:56:AA:BB:CC", ("10.0.0.5", "fe80::1"))]
 
 
 def test_a_watch_update_of_one_property_is_kept_in_the_same_form() -> None:

@@ -19,12 +19,22 @@ from winrm.exceptions import (
     WSManFaultError,
 )
 
-from herder.errors import AuthenticationFailed, NotFound, ProviderError, TLSVerificationFailed, Unreachable, describe
+from herder.errors import (
+    AddressUnavailable,
+    AuthenticationFailed,
+    NotFound,
+    ProviderError,
+    TLSVerificationFailed,
+    Unreachable,
+    describe,
+)
 from herder.reasons import Reason
 
 log = logging.getLogger(__name__)
 NOT_FOUND = 801
 BUSY = 1600
+# The static IP pool has no free address; the address is taken (the simulator's IDs: the reference has none).
+ADDRESS_UNAVAILABLE = frozenset({21432, 21433})
 _ERROR_ID = re.compile(r"\(Error ID: (\d+)\)")
 
 
@@ -47,6 +57,8 @@ def vmm_error(message: str, vmm_id: int | None, action: str) -> ProviderError:
         return NotFound(text)
     if vmm_id == BUSY:
         return Busy(text)
+    if vmm_id in ADDRESS_UNAVAILABLE:
+        return AddressUnavailable(text)
     return ProviderError(text)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from pyVmomi import vim
 
 from herder.api.ecs import PowerState
-from herder.providers.types import ObservedDisk, ObservedVM
+from herder.providers.types import ObservedDisk, ObservedNIC, ObservedVM
 
 OWNER_FIELD = "herder.dev/ecs-uid"
 # extraConfig key prefix naming herder's data disks by position: herder.disk.<bus>.<unit> = <name>.
@@ -34,6 +34,9 @@ PROPERTIES = (
     "datastore",
     "guest.ipAddress",
     "guest.net",
+    "guest.hostName",
+    "guest.guestFullName",
+    "config.guestFullName",
     "customValue",
     "snapshot",
 )
@@ -43,9 +46,12 @@ DEVICE_PROPERTIES = ("config.hardware.device", "config.extraConfig")
 # VM whenever the view changes) stays cheap. `config.changeVersion` moves with every reconfiguration, devices
 # included: the watch then reads that VM's DEVICE_PROPERTIES once, so disk drift is seen as fast as CPU drift.
 WATCHED_PROPERTIES = (*(p for p in PROPERTIES if p not in DEVICE_PROPERTIES), "config.changeVersion")
-# Where a VM's cached properties keep its disks, derived from DEVICE_PROPERTIES (the raw lists are not kept).
+# Where a VM's cached properties keep its disks and its ethernet cards, derived from DEVICE_PROPERTIES (the raw
+# lists are not kept).
 DISKS = "disks"
+NIC_CARDS = "nicCards"
 
+_Portgroup: Any = vim.dvs.DistributedVirtualPortgroup
 POWER = {
     "poweredOn": PowerState.ON,
     "poweredOff": PowerState.OFF,
@@ -90,6 +96,39 @@ def observed_disks(devices: Any, names: Mapping[str, str]) -> tuple[ObservedDisk
     return tuple(result)
 
 
+Namer = Callable[[Any], str | None]
+Card = tuple[int, str | None, str | None]  # an ethernet card as kept: (device key, network, MAC address)
+GuestNIC = tuple[int | None, tuple[str, ...]]  # a NIC as the guest reports it: (device key, addresses)
+
+
+def nic_cards(devices: Any, name_of: Namer) -> tuple[Card, ...]:
+    """The VM's ethernet cards in device-key order: the network each is backed by (a distributed port group by its
+    name) and its MAC address."""
+    cards: list[Card] = []
+    for card in sorted((d for d in devices or () if isinstance(d, vim.vm.device.VirtualEthernetCard)),
+                       key=lambda d: d.key):
+        backing = card.backing
+        if isinstance(backing, vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo):
+            network = name_of(_Portgroup(backing.port.portgroupKey)) if backing.port else None
+        else:
+            network = getattr(backing, "deviceName", None)
+        cards.append((int(card.key), network, str(card.macAddress or "").upper() or None))
+    return tuple(cards)
+
+
+def guest_nics(nics: Any) -> tuple[GuestNIC, ...]:
+    """The NICs the guest reports (`guest.net`): the device each is, and its addresses."""
+    return tuple((int(n.deviceConfigId) if getattr(n, "deviceConfigId", None) is not None else None,
+                  tuple(str(ip) for ip in n.ipAddress or ())) for n in nics or ())
+
+
+def observed_nics(cards: tuple[Card, ...], guest_net: tuple[GuestNIC, ...]) -> tuple[ObservedNIC, ...]:
+    """NICs (NIC_CARDS), each with the addresses the guest reports on it."""
+    reported = {key: addresses for key, addresses in guest_net if key is not None}
+    return tuple(ObservedNIC(key=str(key), network=network, mac=mac, addresses=reported.get(key, ()))
+                 for key, network, mac in cards)
+
+
 def snapshot_nodes(roots: Any, parent: Any = None) -> Iterator[tuple[Any, Any]]:
     """(node, its parent node or None) for every node of a snapshot tree (VirtualMachineSnapshotTree)."""
     for node in roots or ():
@@ -118,32 +157,27 @@ def _moid(obj: Any) -> str | None:
     return str(obj._moId) if obj is not None else None
 
 
-def nic_addresses(nics: Any) -> tuple[str, ...]:
-    """The IP addresses of a VM's NICs (`guest.net`), in order."""
-    return tuple(str(ip) for nic in nics or () for ip in nic.ipAddress or ())
-
-
 def _ips(props: Mapping[str, Any]) -> tuple[str, ...]:
     primary = props.get("guest.ipAddress")
-    return tuple(dict.fromkeys((*([str(primary)] if primary else []), *props.get("guest.net", ()))))
+    reported = (ip for _, addresses in props.get("guest.net", ()) for ip in addresses)
+    return tuple(dict.fromkeys((*([str(primary)] if primary else []), *reported)))
 
 
 # Raw values the inventory keeps per VM in a smaller form, by property: a VM's NICs, custom values and snapshot
 # tree are trees of pyVmomi objects (kilobytes per VM), of which herder reads a few strings.
 _COMPACT: dict[str, Callable[[Any], Any]] = {
-    "guest.net": nic_addresses,
+    "guest.net": guest_nics,
     "customValue": custom_values,
     "snapshot": snapshot_ids,
     "guest.ipAddress": lambda ip: str(ip) if ip else None,
 }
 # References to a host, datastores and a pool: kept as the names status shows (pyVmomi objects per VM otherwise).
 _NAMED = frozenset({"runtime.host", "resourcePool"})
-Namer = Callable[[Any], str | None]
 
 
 def compact_value(name: str, value: Any, name_of: Namer = _moid) -> Any:
-    """What is kept of the raw value of property `name` (what `to_server` reads). `name_of` turns host, datastore
-    and pool references into what status shows (names; by default IDs)."""
+    """What is kept of the raw value of property `name` (what `to_server` reads). `name_of` turns host, datastore,
+    pool and port group references into what status shows (names; by default IDs)."""
     if name in _NAMED:
         return name_of(value)
     if name == "datastore":
@@ -154,10 +188,12 @@ def compact_value(name: str, value: Any, name_of: Namer = _moid) -> Any:
 
 def compact(props: Mapping[str, Any], name_of: Namer = _moid) -> dict[str, Any]:
     """A VM's raw properties as kept: each in its small form, and DEVICE_PROPERTIES, if read, turned into its
-    disks (the raw device lists dropped)."""
+    disks and ethernet cards (the raw device lists dropped)."""
     kept = {k: compact_value(k, v, name_of) for k, v in props.items() if k not in DEVICE_PROPERTIES}
     if "config.hardware.device" in props:
-        kept[DISKS] = observed_disks(props["config.hardware.device"], disk_names(props.get("config.extraConfig")))
+        devices = props["config.hardware.device"] or ()
+        kept[DISKS] = observed_disks(devices, disk_names(props.get("config.extraConfig")))
+        kept[NIC_CARDS] = nic_cards(devices, name_of)
     return kept
 
 
@@ -176,11 +212,15 @@ def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None) -> Obse
         memory_mib=int(props.get("config.hardware.memoryMB") or 0),
         owner_uid=owner_of(props.get("customValue", ()), owner_key),
         disks=props.get(DISKS) or (),
+        nics=observed_nics(props.get(NIC_CARDS, ()), props.get("guest.net", ())),
         disks_known=DISKS in props,
         host=props.get("runtime.host"),
         datastore=props.get("datastore"),
         resource_pool=props.get("resourcePool"),
         ip_addresses=_ips(props),
+        hostname=str(props.get("guest.hostName") or "") or None,
+        # What VMware Tools report, else the OS the VM is configured for.
+        guest_os=str(props.get("guest.guestFullName") or props.get("config.guestFullName") or "") or None,
         cpu_hot_add=bool(props.get("config.cpuHotAddEnabled")),
         memory_hot_add=bool(props.get("config.memoryHotAddEnabled")),
         snapshots=props.get("snapshot", frozenset()),

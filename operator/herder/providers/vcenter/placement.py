@@ -124,7 +124,7 @@ def _compute(content: Any, datacenter: Any, placement: VCenterPlacement) -> tupl
     return computes[0][1]["resourcePool"], None
 
 
-def _network_backing(content: Any, datacenter: Any, name: str) -> Any:
+def network_backing(content: Any, datacenter: Any, name: str) -> Any:
     matches = query.by_name(content, datacenter.networkFolder, vim.Network, name)
     if not matches:
         raise NotFound(f"network {name!r} does not exist in datacenter {datacenter.name}")
@@ -149,5 +149,5 @@ def resolve(content: Any, datacenter: Any, placement: VCenterPlacement, networks
     pool, host = _compute(content, datacenter, placement)
     datastore = _path(content, datacenter, "datastore", placement.datastore) if placement.datastore else None
     names = list(networks) or ([placement.network] if placement.network else [])
-    backings = tuple(_network_backing(content, datacenter, name) for name in names)
+    backings = tuple(network_backing(content, datacenter, name) for name in names)
     return Target(folder=folder, pool=pool, host=host, datastore=datastore, network_backings=backings)
