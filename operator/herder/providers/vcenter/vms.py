@@ -10,6 +10,7 @@ that already ran) returns a TaskRef whose id starts with `done:`; `task()` repor
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -55,6 +56,7 @@ class VCenterVMs:
         self._owner = owner_field
         self._owned_by = owned_by
         self._cache: dict[Hashable, tuple[float, Any]] = {}
+        self._loading: dict[Hashable, threading.Lock] = {}  # per key: one thread loads it, the others wait
         self._duplicate_names: set[str] = set()  # VM names a clone found taken
 
     # -- reads ------------------------------------------------------------------------------------------
@@ -147,12 +149,13 @@ class VCenterVMs:
     def _cached(self, key: Hashable, load: Callable[[], Any]) -> Any:
         """Placement objects and template devices change rarely: resolving them for every clone would
         cost about a dozen round trips per VM. Entries expire, and any clone failure drops them all."""
-        hit = self._cache.get(key)
-        if hit is not None and time.monotonic() - hit[0] < _CACHE_SECONDS:
-            return hit[1]
-        value = load()
-        self._cache[key] = (time.monotonic(), value)
-        return value
+        with self._loading.setdefault(key, threading.Lock()):  # the first creates all ask at once
+            hit = self._cache.get(key)
+            if hit is not None and time.monotonic() - hit[0] < _CACHE_SECONDS:
+                return hit[1]
+            value = load()
+            self._cache[key] = (time.monotonic(), value)
+            return value
 
     def _create(self, spec: VMSpec, where: VCenterPlacement) -> TaskRef:
         content, datacenter = self._session.content, self._session.datacenter()
