@@ -90,6 +90,7 @@ class Reason(enum.StrEnum):
     RESOURCE_POOL_NOT_ALLOWED = "ResourcePoolNotAllowed"
     PARENT_NOT_FOUND = "ParentNotFound"
     PARENT_INVALID = "ParentInvalid"
+    LIMIT_EXCEEDS_PARENT = "LimitExceedsParent"
     SERVER_NOT_FOUND = "ServerNotFound"
     USER_DATA_UNAVAILABLE = "UserDataUnavailable"
     ADOPT_TARGET_NOT_FOUND = "AdoptTargetNotFound"

@@ -38,6 +38,7 @@ from herder.providers.types import (
     Operation,
     Placement,
     PoolSpec,
+    SCVMMPlacement,
     TaskRef,
     TaskResult,
     TaskStatus,
@@ -468,6 +469,8 @@ class FakeImages:
 
 
 class FakePools:
+    """vCenter pools nested by path; on an SCVMM placement, a cloud per pool named after it, with capacity."""
+
     def __init__(self, fake: FakeProvider) -> None:
         self._fake = fake
         self._pools: dict[str, ObservedPool] = {}  # ref -> pool (its vms and children counted when read)
@@ -479,28 +482,31 @@ class FakePools:
         return roots | {p.path for p in self._pools.values()}
 
     def _counted(self, pool: ObservedPool) -> ObservedPool:
-        vms = sum(1 for vm in self._fake.vms.all() if vm.resource_pool == pool.name)
+        vms = [vm for vm in self._fake.vms.all() if vm.resource_pool == pool.name]
         children = sum(1 for p in self._pools.values() if p.path.rsplit("/", 1)[0] == pool.path)
-        return replace(pool, vms=vms, children=children)
+        used = replace(pool.used, servers=len(vms), vcpus=sum(vm.cpu for vm in vms),
+                       memory_mib=sum(vm.memory_mib for vm in vms)) if pool.path == pool.name else pool.used
+        return replace(pool, vms=len(vms), children=children, used=used)
 
-    def _parent(self, where: Placement) -> str:
-        if not isinstance(where, VCenterPlacement):
-            raise ProviderError("a vCenter resource pool needs a vCenter zone")
+    def _path(self, spec: PoolSpec) -> str:
+        where = spec.parent
+        if isinstance(where, SCVMMPlacement):
+            return spec.name  # a cloud: VMM names are global
         path = where.resource_pool or f"/{DATACENTER}/host/{where.cluster or where.host}/{ROOT_POOL}"
         if path not in self.paths():
             raise NotFound(f"parent resource pool {path!r} not found")
-        return path
+        return f"{path}/{spec.name}"
 
     def ensure(self, spec: PoolSpec, known_ref: str | None = None) -> ObservedPool:
         self._fake.call("pools.ensure")
-        path = f"{self._parent(spec.parent)}/{spec.name}"
+        path = self._path(spec)
         known = self._pools.get(known_ref or "")
         pool = known if known is not None and known.path == path else \
             next((p for p in self._pools.values() if p.path == path), None)  # by name under its parent
         if pool is None:
             pool = ObservedPool(ref=f"resgroup-{next(self._refs)}", name=spec.name, path=path, cpu=spec.cpu,
                                 memory=spec.memory)
-        self._pools[pool.ref] = replace(pool, cpu=spec.cpu, memory=spec.memory)  # live: VMs are not touched
+        self._pools[pool.ref] = replace(pool, cpu=spec.cpu, memory=spec.memory, limits=spec.limits)  # live
         return self._counted(self._pools[pool.ref])
 
     def observe(self, ref: str) -> ObservedPool | None:

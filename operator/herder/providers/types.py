@@ -218,14 +218,30 @@ class Allocation:
 
 
 @dataclass(frozen=True)
+class Counts:
+    """What a pool's servers add up to, as a VMM cloud counts it: as limits (None: unlimited) or as usage."""
+
+    servers: int | None = None
+    vcpus: int | None = None
+    memory_mib: int | None = None
+    storage_gib: int | None = None
+
+
+@dataclass(frozen=True)
 class PoolSpec:
-    """A resource pool to create or update, under `parent`: the zone's placement, whose `resource_pool`
-    (an inventory path: the parent ResourcePool's, else the zone's) or else cluster/host root pool holds it."""
+    """A resource pool to create or update.
+
+    vCenter: under `parent`, the zone's placement, whose `resource_pool` (an inventory path: the parent
+    ResourcePool's, else the zone's) or else cluster/host root pool holds it; `cpu` and `memory` apply.
+    SCVMM: a cloud named `name`, scoped to `parent`'s host group (or the host groups of its cloud), with
+    `limits` as its capacity. `uid` marks the backend object as this pool's."""
 
     name: str
     parent: Placement
     cpu: Allocation = field(default_factory=Allocation)
     memory: Allocation = field(default_factory=Allocation)
+    limits: Counts = field(default_factory=Counts)
+    uid: str = ""
 
 
 @dataclass(frozen=True)
@@ -248,6 +264,8 @@ class ObservedPool:
     children: int = 0  # child pools
     cpu_usage: PoolUsage = field(default_factory=PoolUsage)
     memory_usage: PoolUsage = field(default_factory=PoolUsage)
+    limits: Counts = field(default_factory=Counts)  # a VMM cloud's capacity (vCenter: none)
+    used: Counts = field(default_factory=Counts)  # what its servers use of it (vCenter: none)
 
 
 # -- availability zones ---------------------------------------------------------------------------------------

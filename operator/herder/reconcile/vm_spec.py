@@ -54,7 +54,8 @@ def zone_placement(zone: AvailabilityZone) -> Placement:
 
 
 def placement_of(resolved: Resolved) -> Placement:
-    """The zone's placement with the ECS's pinned host and datastore, and its ResourcePool."""
+    """The zone's placement with the ECS's pinned host and datastore, and its ResourcePool (vCenter: the pool's
+    inventory path; SCVMM: its cloud)."""
     zone = zone_placement(resolved.zone)
     pinned = resolved.server.spec.placement
     host = pinned.host if pinned and pinned.host else None
@@ -62,7 +63,7 @@ def placement_of(resolved: Resolved) -> Placement:
         datastore = pinned.datastore if pinned and pinned.datastore else None
         return replace(zone, host=host or zone.host, datastore=datastore or zone.datastore,
                        resource_pool=resolved.resource_pool_path or zone.resource_pool)
-    return replace(zone, host=host)
+    return replace(zone, host=host, cloud=resolved.resource_pool_path or zone.cloud)
 
 
 def vm_spec(resolved: Resolved, user_data: str | None = None) -> VMSpec:

@@ -8,8 +8,9 @@ from __future__ import annotations
 from herder.providers.liveness import Liveness
 from herder.providers.scvmm.driver import CATrust, Driver, protocol_options
 from herder.providers.scvmm.inventory import SCVMMInventory
+from herder.providers.scvmm.pools import SCVMMPools
 from herder.providers.scvmm.shell import Meter, RequestHook
-from herder.providers.scvmm.unsupported import SCVMMImages, SCVMMPools
+from herder.providers.scvmm.unsupported import SCVMMImages
 from herder.providers.scvmm.vms import SCVMMVMs
 from herder.providers.scvmm.zones import SCVMMZones
 from herder.providers.types import Credentials, TLSSettings
@@ -47,7 +48,7 @@ class SCVMMProvider:
         self.inventory = SCVMMInventory(watch, interval=inventory_interval)
         self.vms = SCVMMVMs(self.endpoint)
         self.images = SCVMMImages()
-        self.pools = SCVMMPools()
+        self.pools = SCVMMPools(self.endpoint)
         self.zones = SCVMMZones(self.endpoint)
 
     def close(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from herder.errors import NotSupported
-from herder.providers.types import ObservedPool, ObservedVM, Placement, PoolSpec, TaskRef, TaskResult, TemplateInfo
+from herder.providers.types import ObservedVM, Placement, TaskRef, TaskResult, TemplateInfo
 
 
 class SCVMMImages:
@@ -30,21 +30,4 @@ class SCVMMImages:
         raise self._refuse()
 
     def task(self, task: TaskRef) -> TaskResult:
-        raise self._refuse()
-
-
-class SCVMMPools:
-    """Resource pools are a vCenter concept here; SCVMM's clouds are not managed by herder yet."""
-
-    @staticmethod
-    def _refuse() -> NotSupported:
-        return NotSupported("ResourcePools are not supported on SCVMM zones yet (clouds are managed in VMM)")
-
-    def ensure(self, spec: PoolSpec, known_ref: str | None = None) -> ObservedPool:
-        raise self._refuse()
-
-    def observe(self, ref: str) -> ObservedPool | None:
-        raise self._refuse()
-
-    def delete(self, ref: str) -> None:
         raise self._refuse()
