@@ -122,7 +122,7 @@ def test_a_pool_in_an_scvmm_zone_is_a_cloud_with_its_limits_as_capacity(harness:
 def test_a_child_cloud_beyond_its_parent_is_held_within_it_and_says_so(harness: Harness) -> None:
     fake = scvmm_zone(harness)
     parent, _ = pool_pass(harness, cloud("org", memory={"limit": "16Gi"}, serverLimit=10))
-    child, result = pool_pass(harness, cloud("team", parent="org", memory={"limit": "32Gi"}))
+    child, _ = pool_pass(harness, cloud("team", parent="org", memory={"limit": "32Gi"}))
     assert reason(child["status"]) == "LimitExceedsParent"
     assert "spec.memory.limit 32Gi exceeds parent ResourcePool org's 16Gi" in condition(child["status"], "Ready")[
         "message"]
