@@ -88,6 +88,7 @@ class Reason(enum.StrEnum):
     RESOURCE_POOL_NOT_FOUND = "ResourcePoolNotFound"
     RESOURCE_POOL_INVALID = "ResourcePoolInvalid"
     RESOURCE_POOL_NOT_ALLOWED = "ResourcePoolNotAllowed"
+    PLACEMENT_NOT_IN_ZONE = "PlacementNotInZone"
     PARENT_NOT_FOUND = "ParentNotFound"
     PARENT_INVALID = "ParentInvalid"
     LIMIT_EXCEEDS_PARENT = "LimitExceedsParent"

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from herder.api.ecs import PowerState
-from herder.errors import Conflict, HerderError, ImportFailed, InUse, NotFound, ProviderError
+from herder.errors import Conflict, HerderError, ImportFailed, InUse, NotFound, OutsideZone, ProviderError, Refused
 from herder.providers.types import (
     Credentials,
     EndpointInfo,
@@ -38,6 +38,7 @@ from herder.providers.types import (
     Operation,
     Placement,
     PoolSpec,
+    Relocation,
     SCVMMPlacement,
     TaskRef,
     TaskResult,
@@ -159,6 +160,7 @@ class FakeVMs:
         self._vms: dict[str, ObservedVM] = {}  # ref -> the VM as the backend has it
         self._refs = itertools.count(100)
         self._disk_keys = itertools.count(1000)  # for disks a reconfigure adds
+        self.refuse_moves: list[str] = []  # the next moves the backend refuses when asked, with these messages
 
     # -- the test's hand on the backend ---------------------------------------------------------------------
     def add(self, name: str, *, unique_id: str | None = None, owner_uid: str | None = None,
@@ -319,12 +321,24 @@ class FakeVMs:
         if current is not None:  # releasing a VM that is gone leaves nothing to unmark
             self._store(replace(current, owner_uid=None), reported=False)
 
-    def relocate(self, vm: ObservedVM, host: str | None, datastore: str | None) -> TaskRef:
+    def relocate(self, vm: ObservedVM, to: Relocation, zone: Placement) -> TaskRef:
+        """Hosts of a cluster are named after it (DC0_C0_H1), as on vcsim; anything else is outside the zone."""
         self._fake.call("vms.relocate")
-        if not host and not datastore:
+        if to.is_empty():
             return TaskRef.nothing_to_do(Operation.RELOCATE, vm.ref)
+        assert isinstance(zone, VCenterPlacement)
         current = self._existing(vm)
-        moved = {"host": _leaf(host or current.host or ""), "datastore": _leaf(datastore or current.datastore or "")}
+        if to.host and not _leaf(to.host).startswith(f"{zone.cluster}_"):
+            raise OutsideZone(f"host {to.host} is not in the zone's {zone.cluster}")
+        if to.storage and _leaf(to.storage) not in self._fake.zones.datastores:
+            raise OutsideZone(f"datastore {to.storage} is not mounted by the zone's {zone.cluster}")
+        moved = {"host": _leaf(to.host or current.host or ""),
+                 "datastore": _leaf(to.storage or current.datastore or "")}
+        if to.pool:
+            moved["resource_pool"] = _leaf(zone.resource_pool or ROOT_POOL)
+        refused = self.refuse_moves.pop(0) if self.refuse_moves else None
+        if refused is not None:
+            raise Refused(refused)
         return self._fake.tasks.start(Operation.RELOCATE, current.ref, lambda: self._change(current.ref, **moved))
 
 

@@ -143,14 +143,17 @@ class Guest(HerderModel):
 
 
 class Placement(HerderModel):
-    """Optional pinning inside the zone. Changing it migrates the server (vMotion / live migration)."""
+    """Optional pinning inside the zone (a host, datastore or storage path of another zone is refused).
+    Changing it migrates the server live (vCenter: vMotion / Storage vMotion; SCVMM: live / storage migration)."""
 
     host: BackendName | None = Field(
-        default=None, description="Host to run on. Unset: the scheduler chooses."
-    )
+        default=None, description="Host to run on (vCenter: name or inventory path; SCVMM: name or FQDN). Unset: "
+        "the backend chooses.")
     datastore: BackendName | None = Field(
-        default=None, description="Datastore for the server's files. Unset: the zone's datastore."
-    )
+        default=None, description="vCenter: datastore for the server's files. Unset: the zone's datastore.")
+    storage_path: BackendName | None = Field(
+        default=None, description="SCVMM: path on the hosts for the server's files (its folder is made under it), "
+        "e.g. `D:\\VMs\\fast`. Unset: the zone's vmPath.")
 
 
 class AdoptFrom(HerderModel):
@@ -178,6 +181,7 @@ class ElasticCloudServerSpec(HerderModel):
         description="AvailabilityZone to place the server in. Unset: herder chooses one (see status.zone). "
         "Immutable once set.",
     )
+
     resource_pool: Name | None = Field(
         default=None, description="ResourcePool to run in. Unset: the zone's root pool. Changes apply live."
     )

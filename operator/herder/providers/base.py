@@ -18,6 +18,7 @@ from herder.providers.types import (
     ObservedVM,
     Placement,
     PoolSpec,
+    Relocation,
     TaskRef,
     TaskResult,
     TemplateInfo,
@@ -82,15 +83,12 @@ class VMs(Protocol):
         """Remove herder's marks from a VM that is being orphaned."""
         ...
 
-    def relocate(self, vm: ObservedVM, host: str | None, datastore: str | None) -> TaskRef:
-        """Move a VM live to another host and/or datastore (vMotion / Storage vMotion); None: stay.
-
-        Raises NotSupported where the backend cannot."""
+    def relocate(self, vm: ObservedVM, to: Relocation, zone: Placement) -> TaskRef:
+        """Move a VM live: to another host and/or storage (vCenter: vMotion / Storage vMotion; SCVMM: live and
+        storage migration), and/or into `zone`'s pool (its resource pool, or the cluster's root pool; its
+        cloud). `zone` is the server's zone placement: a host or storage outside it raises OutsideZone before
+        anything moves. A move the backend refuses when asked raises Refused."""
         ...
-
-
-
-
 
 
 class Pools(Protocol):

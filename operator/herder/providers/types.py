@@ -65,9 +65,10 @@ class VCenterPlacement:
 class SCVMMPlacement:
     host_group: str | None = None
     cloud: str | None = None
-    vm_path: str | None = None
+    vm_path: str | None = None  # the zone's path on the hosts for VM files
     logical_network: str | None = None
     host: str | None = None
+    storage_path: str | None = None  # a pinned path for the VM's files, instead of vm_path
 
 
 Placement = VCenterPlacement | SCVMMPlacement
@@ -169,6 +170,23 @@ class VMChange:
 
     def is_empty(self) -> bool:
         return not (self.cpu or self.memory_mib or self.grow_disks or self.add_disks or self.remove_disks)
+
+
+@dataclass(frozen=True)
+class Relocation:
+    """Where a VM moves to, live; each part left None (or False) stays as it is."""
+
+    host: str | None = None  # a host's name or inventory path, as the spec pins it
+    storage: str | None = None  # vCenter: a datastore; SCVMM: a path on the hosts for the VM's files
+    pool: bool = False  # into the pool of the zone placement given with it (vCenter pool / VMM cloud)
+
+    def is_empty(self) -> bool:
+        return not (self.host or self.storage or self.pool)
+
+    def describe(self) -> str:
+        parts = [f"host {self.host}" if self.host else "", f"storage {self.storage}" if self.storage else "",
+                 "the pool" if self.pool else ""]
+        return " and ".join(p for p in parts if p) or "where it is"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,17 @@ import enum
 from dataclasses import dataclass, field
 
 from herder.api.ecs import PowerState
-from herder.providers.types import DataDisk, ObservedVM, Operation, TaskRef, TaskResult, TaskStatus, VMChange, VMSpec
+from herder.providers.types import (
+    DataDisk,
+    ObservedVM,
+    Operation,
+    Relocation,
+    TaskRef,
+    TaskResult,
+    TaskStatus,
+    VMChange,
+    VMSpec,
+)
 from herder.reasons import Reason
 from herder.reconcile.capture import CaptureHold
 from herder.reconcile.conditions import READY, Condition, summary
@@ -19,7 +29,7 @@ PROVISIONED = "Provisioned"
 CONFIG_SYNCED = "ConfigSynced"
 POWER_SYNCED = "PowerSynced"
 PAUSED = "Paused"
-PLACEMENT_SYNCED = "PlacementSynced"  # only on ECSs that pin spec.placement.host or .datastore
+PLACEMENT_SYNCED = "PlacementSynced"  # on ECSs that pin a host or storage or name a pool, and while one moves
 _CREATING = Condition(PROVISIONED, False, Reason.CREATING, "creating the VM")
 
 
@@ -32,7 +42,15 @@ class Step(enum.StrEnum):
     POWER = "Power"
     DESTROY_FAILED_CREATE = "DestroyFailedCreate"  # compensation
     DESTROY_FOR_RECREATE = "DestroyForRecreate"  # herder.dev/recreate after an image change
-    RELOCATE = "Relocate"  # vMotion / Storage vMotion to spec.placement.host / .datastore, live
+    RELOCATE = "Relocate"  # live, to spec.placement's host / storage and into spec.resourcePool's pool
+
+
+@dataclass(frozen=True)
+class PoolTarget:
+    """The backend pool a VM belongs in: vCenter resource pool or VMM cloud, by name (None: no cloud)."""
+
+    name: str | None
+    named: bool = False  # spec.resourcePool names it (else: the zone's own)
 
 
 @dataclass(frozen=True)
@@ -43,9 +61,11 @@ class Desired:
     adopt_unique_id: str | None = None
     power_cycle_allowed: bool = False
     image_changed: bool = False  # the image differs from the one the VM was made from
-    # spec.placement, as the user pinned it (names or inventory paths); None: wherever the zone put it.
+    # spec.placement, as the user pinned it (names or inventory paths; SCVMM: host names, a storage path);
+    # None: wherever the zone put it.
     pinned_host: str | None = None
     pinned_datastore: str | None = None
+    pool: PoolTarget | None = None  # None: wherever it is
     # A step that failed for this generation and whose backoff has not run out (CreateFailed, PowerFailed,
     # ReconfigureFailed, MigrationFailed): the step is not repeated yet and the failure stays reported.
     held: Condition | None = None
@@ -71,7 +91,7 @@ class Plan:
     graceful: bool = False  # a power-off through the guest OS instead of pulling the power
     forget_task: bool = False  # the recorded task has ended: clear it from status
     forget_identity: bool = False  # the user asked to re-create a vanished VM
-    relocate: tuple[str | None, str | None] = (None, None)  # (host, datastore) to move to; None: stays
+    relocate: Relocation = field(default_factory=Relocation)  # where to move to
 
 
 # The step each failure that is retried on a backoff came from.
@@ -148,19 +168,29 @@ def _follow_task(task_ref: TaskRef, task: TaskResult, observed: ObservedVM | Non
                                 Condition(READY, False, Reason.TASK_RUNNING, waiting)))
     if task.status is TaskStatus.FAILED:
         message = f"{task_ref.operation} task {task_ref.id} failed: {task.error or 'no reason given'}"
-        if task_ref.operation is Operation.CREATE:
-            # A half-made VM never stays behind: destroy it, then report.
-            step = Step.DESTROY_FAILED_CREATE if observed is not None else Step.NONE
-            return _finish(step, (Condition(PROVISIONED, False, Reason.CREATE_FAILED, message),), forget_task=True,
-                           forget_identity=True)
-        if task_ref.operation is Operation.RELOCATE:
-            return _finish(Step.NONE, (Condition(PLACEMENT_SYNCED, False, Reason.MIGRATION_FAILED, message),),
-                           forget_task=True)
-        power = task_ref.operation.changes_power
-        reason = Reason.POWER_FAILED if power else Reason.RECONFIGURE_FAILED
-        kind = POWER_SYNCED if power else CONFIG_SYNCED
-        return _finish(Step.NONE, (Condition(kind, False, reason, message),), forget_task=True)
+        return _failed(task_ref.operation, message, observed)
     return None  # succeeded or no longer known: plan from what the backend shows now
+
+
+def refused(operation: Operation, error: str, observed: ObservedVM | None) -> Plan:
+    """A step the backend refused when asked (no task ever ran): failed like a task that failed, so it is
+    reported with the backend's words and retried when its backoff runs out."""
+    return _failed(operation, f"{operation} refused: {error}", observed)
+
+
+def _failed(operation: Operation, message: str, observed: ObservedVM | None) -> Plan:
+    if operation is Operation.CREATE:
+        # A half-made VM never stays behind: destroy it, then report.
+        step = Step.DESTROY_FAILED_CREATE if observed is not None else Step.NONE
+        return _finish(step, (Condition(PROVISIONED, False, Reason.CREATE_FAILED, message),), forget_task=True,
+                       forget_identity=True)
+    if operation is Operation.RELOCATE:
+        return _finish(Step.NONE, (Condition(PLACEMENT_SYNCED, False, Reason.MIGRATION_FAILED, message),),
+                       forget_task=True)
+    power = operation.changes_power
+    reason = Reason.POWER_FAILED if power else Reason.RECONFIGURE_FAILED
+    kind = POWER_SYNCED if power else CONFIG_SYNCED
+    return _finish(Step.NONE, (Condition(kind, False, reason, message),), forget_task=True)
 
 
 def _plan_missing(desired: Desired, recorded: Recorded, paused: Condition, forget_task: bool) -> Plan:
@@ -216,8 +246,8 @@ def _plan_existing(desired: Desired, observed: ObservedVM, paused: Condition, fo
             return _finish(Step.NONE, conditions, forget_task=forget_task)
         return _finish(Step.POWER, conditions, power=PowerState.OFF, graceful=hold.graceful and
                        observed.power is PowerState.ON, forget_task=forget_task)
-    if move != (None, None) and not _holds(desired, Step.RELOCATE):
-        # Live, before any other change: vMotion keeps the VM running, whatever its power state.
+    if not move.is_empty() and not _holds(desired, Step.RELOCATE):
+        # Live, before any other change: a migration keeps the VM running, whatever its power state.
         return _finish(Step.RELOCATE, conditions, relocate=move, forget_task=forget_task)
 
     if not change.is_empty():
@@ -238,26 +268,36 @@ def _plan_existing(desired: Desired, observed: ObservedVM, paused: Condition, fo
 
 
 def _leaf(name: str) -> str:
-    """Status shows host and datastore names; the spec may use inventory paths."""
-    return name.rstrip("/").rsplit("/", 1)[-1]
+    """Status shows host and datastore names; the spec may use inventory paths (and SCVMM storage paths may end
+    in a backslash)."""
+    return name.rstrip("/\\").rsplit("/", 1)[-1]
 
 
-def _placement(desired: Desired, observed: ObservedVM) -> tuple[tuple[str | None, str | None], Condition | None]:
-    """((host, datastore) to move to, the PlacementSynced condition); no condition when nothing is pinned."""
-    host, datastore = desired.pinned_host, desired.pinned_datastore
-    if not host and not datastore:
-        return (None, None), None
-    move_host = host if host and _leaf(host) != observed.host else None
-    move_datastore = datastore if datastore and _leaf(datastore) != observed.datastore else None
-    where = f"host {observed.host}, datastore {observed.datastore}"
-    if move_host is None and move_datastore is None:
-        return (None, None), Condition(PLACEMENT_SYNCED, True, Reason.PLACED, f"on {where}")
+def _matches(pinned: str, observed: str | None) -> bool:
+    """A pinned name is where the VM is: by leaf name, case-insensitively (Windows paths and host names), and a
+    host's short name stands for its FQDN."""
+    want, have = _leaf(pinned).lower(), (observed or "").rstrip("\\").lower()
+    return want == have or have.startswith(want + ".")
+
+
+def _placement(desired: Desired, observed: ObservedVM) -> tuple[Relocation, Condition | None]:
+    """(where to move to, the PlacementSynced condition); no condition when nothing is pinned or named."""
+    host, storage, pool = desired.pinned_host, desired.pinned_datastore, desired.pool
+    move = Relocation(host=host if host and not _matches(host, observed.host) else None,
+                      storage=storage if storage and not _matches(storage, observed.datastore) else None,
+                      pool=pool is not None and pool.name != observed.resource_pool)
+    if not (host or storage or (pool is not None and pool.named) or move.pool):
+        return move, None
+    where = ", ".join(f"{kind} {value}" for kind, value in (("host", observed.host), ("storage", observed.datastore),
+                                                            ("pool", observed.resource_pool)) if value)
+    if move.is_empty():
+        return move, Condition(PLACEMENT_SYNCED, True, Reason.PLACED, f"on {where}")
     if desired.held is not None and _holds(desired, Step.RELOCATE):
-        return (move_host, move_datastore), desired.held
-    targets = " and ".join(f"{kind} {name}" for kind, name in (("host", move_host), ("datastore", move_datastore))
-                           if name)
-    return (move_host, move_datastore), Condition(PLACEMENT_SYNCED, False, Reason.MIGRATING,
-                                                  f"on {where}; moving to {targets}")
+        return move, desired.held
+    targets = " and ".join(part for part in (f"host {move.host}" if move.host else "",
+                                             f"storage {move.storage}" if move.storage else "",
+                                             f"pool {pool.name if pool else ''}" if move.pool else "") if part)
+    return move, Condition(PLACEMENT_SYNCED, False, Reason.MIGRATING, f"on {where}; moving to {targets}")
 
 
 def _config_change(spec: VMSpec, observed: ObservedVM) -> tuple[VMChange, str]:
@@ -315,7 +355,8 @@ def _config_condition(desired: Desired, change: VMChange, needs_cycle: bool, shr
 
 def _finish(step: Step, conditions: tuple[Condition, ...], *, change: VMChange | None = None,
             power: PowerState | None = None, graceful: bool = False, forget_task: bool = False,
-            forget_identity: bool = False, relocate: tuple[str | None, str | None] = (None, None)) -> Plan:
+            forget_identity: bool = False, relocate: Relocation | None = None) -> Plan:
     gating = tuple(c for c in conditions if c.type != PAUSED)
     return Plan(step, (*conditions, summary(gating)), change=change or VMChange(), power=power,
-                graceful=graceful, forget_task=forget_task, forget_identity=forget_identity, relocate=relocate)
+                graceful=graceful, forget_task=forget_task, forget_identity=forget_identity,
+                relocate=relocate or Relocation())

@@ -15,6 +15,7 @@ from herder.controllers.shared.indexes import Lookups, zone_and_provider
 from herder.controllers.shared.runtime import ProviderHandle, Runtime
 from herder.controllers.zone.choice import candidates, image_provider, request_for
 from herder.errors import Unresolvable
+from herder.providers.types import ObservedVM
 from herder.reasons import Reason
 from herder.reconcile.selectors import selector_matches
 from herder.reconcile.vm_spec import Resolved
@@ -51,6 +52,14 @@ def resolve(runtime: Runtime, server: ElasticCloudServer, lookups: Lookups) -> t
         if not pool_path:
             raise Unresolvable(Reason.RESOURCE_POOL_NOT_READY, f"ResourcePool {server.spec.resource_pool} is not ready")
     return Resolved(server, zone, image, pool_path), handle
+
+
+def observed_pool(vm: ObservedVM | None, zone: str, lookups: Lookups) -> str | None:
+    """The ResourcePool the VM is in, by its backend pool's name (a ResourcePool's pool or cloud is named after
+    it); None for the zone's own pool, another zone's or one herder does not know."""
+    name = vm.resource_pool if vm is not None else None
+    body = lookups.pool(name) if name else None
+    return name if body is not None and (body.get("spec") or {}).get("zone") == zone else None
 
 
 def check_pool(server: ElasticCloudServer, pool: dict[str, Any], zone: str, lookups: Lookups) -> None:

@@ -15,14 +15,14 @@ from herder import kube
 from herder.api import ElasticCloudServer, format_mib
 from herder.api.annotations import PAUSED_ANNOTATION, RECREATE_ANNOTATION, annotation_set
 from herder.api.ecs import PowerState
-from herder.controllers.ecs.resolve import resolve
+from herder.controllers.ecs.resolve import observed_pool, resolve
 from herder.controllers.image import hold as capture_hold
 from herder.controllers.shared.daemon import Pass
 from herder.controllers.shared.indexes import Lookups
 from herder.controllers.shared.runtime import ProviderHandle, Runtime
 from herder.controllers.shared.status import new_status
 from herder.controllers.shared.tasks import follow_delay
-from herder.errors import HerderError, SecretUnavailable, Unresolvable
+from herder.errors import HerderError, Refused, SecretUnavailable, Unresolvable
 from herder.providers.types import ObservedVM, Operation, TaskRef, TaskResult, TaskStatus
 from herder.reasons import Reason
 from herder.reconcile import metering
@@ -38,9 +38,10 @@ from herder.reconcile.ecs import (
     Step,
     phase,
     plan,
+    refused,
     retries,
 )
-from herder.reconcile.vm_spec import Resolved, image_ref, vm_spec
+from herder.reconcile.vm_spec import Resolved, image_ref, pins, pool_target, vm_spec, zone_scope
 
 log = logging.getLogger(__name__)
 # A guest OS that has not shut down by then is not going to (no VMware Tools, a hung shutdown): PowerFailed.
@@ -50,11 +51,19 @@ _CHANGES = frozenset({Step.RECONFIGURE, Step.POWER, Step.ADOPT, Step.DESTROY_FAI
 MAX_IPS = 16
 
 
-def _pinned(server: ElasticCloudServer) -> dict[str, Any]:
-    """Desired's placement fields: what spec.placement pins."""
-    pinned = server.spec.placement
-    return {"pinned_host": pinned.host if pinned else None,
-            "pinned_datastore": pinned.datastore if pinned else None}
+def _placement(resolved: Resolved) -> dict[str, Any]:
+    """Desired's placement fields: what spec.placement pins, and the pool the VM belongs in."""
+    host, storage = pins(resolved)
+    return {"pinned_host": host, "pinned_datastore": storage, "pool": pool_target(resolved)}
+
+
+def _operation(p: Plan) -> Operation | None:
+    """The operation of a step that the backend may refuse when asked; None for the others."""
+    if p.step is Step.POWER and p.power is not None:
+        return {PowerState.ON: Operation.POWER_ON, PowerState.SUSPENDED: Operation.SUSPEND}.get(
+            p.power, Operation.GUEST_SHUTDOWN if p.graceful else Operation.POWER_OFF)
+    return {Step.CREATE: Operation.CREATE, Step.RECONFIGURE: Operation.RECONFIGURE,
+            Step.RELOCATE: Operation.RELOCATE}.get(p.step)
 
 
 def _held(runtime: Runtime, server: ElasticCloudServer, generation: int) -> Condition | None:
@@ -137,7 +146,7 @@ def _execute(p: Plan, resolved: Resolved, handle: ProviderHandle,
     if p.step is Step.POWER and p.power is not None:
         return vms.set_power(observed, p.power, graceful=p.graceful), observed
     if p.step is Step.RELOCATE:
-        return vms.relocate(observed, *p.relocate), observed
+        return vms.relocate(observed, p.relocate, zone_scope(resolved)), observed
     if p.step is Step.DESTROY_FAILED_CREATE:
         task = vms.destroy(observed)
         return (task if task.finished else replace(task, operation=Operation.COMPENSATE)), observed
@@ -165,7 +174,9 @@ def _task(handle: ProviderHandle, server: ElasticCloudServer, pending: TaskRef) 
 
 
 def _fields(server: ElasticCloudServer, resolved: Resolved | None, observed: ObservedVM | None,  # noqa: PLR0917
-            pending: TaskRef | None, p: Plan | None, hold: CaptureHold | None = None) -> dict[str, Any]:
+            pending: TaskRef | None, p: Plan | None, hold: CaptureHold | None = None, *,
+            pool: str | None = None) -> dict[str, Any]:
+    """Status fields from what was observed; `pool`: the ResourcePool the VM is in, as the backend shows it."""
     status = server.status
     stopped = observed is not None and observed.power is PowerState.OFF and pending is None
     fields: dict[str, Any] = {
@@ -175,7 +186,7 @@ def _fields(server: ElasticCloudServer, resolved: Resolved | None, observed: Obs
     }
     if resolved is not None:
         fields["zone"] = resolved.zone.metadata.name
-        fields["resourcePool"] = server.spec.resource_pool
+        fields["resourcePool"] = pool
     if observed is not None and not (p is not None and p.forget_identity):
         fields |= {
             "uniqueID": observed.unique_id, "managedObjectID": observed.ref, "host": observed.host,
@@ -234,7 +245,7 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pas
         image_changed=bool(server.status.image and server.status.image != image_ref(server.spec)),
         held=_held(runtime, server, generation), capture_hold=capture_hold.live(
             server.metadata.annotations, server.metadata.namespace or "", server.metadata.name or "", lookups),
-        **_pinned(server),
+        **_placement(resolved),
     )
     p = plan(desired, observed, recorded, task)
     if p.step in _CHANGES and observed is not None and not fresh:
@@ -245,11 +256,19 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pas
     if p.step not in {Step.NONE, Step.WAIT}:
         log.info("ECS %s/%s: %s %s", server.metadata.namespace, server.metadata.name, p.step.value,
                  p.power or p.change if p.step in {Step.POWER, Step.RECONFIGURE} else "")
-    new_task, observed = _execute(p, resolved, handle, observed)
+    try:
+        new_task, observed = _execute(p, resolved, handle, observed)
+    except Refused as exc:
+        operation = _operation(p)
+        if operation is None:
+            raise
+        log.info("ECS %s/%s: %s refused: %s", server.metadata.namespace, server.metadata.name, operation, exc)
+        p, new_task = refused(operation, str(exc), observed if p.step is not Step.CREATE else None), None
     pending = new_task or (None if p.forget_task else recorded.pending_task)
     if pending is not None and pending.finished:
         pending = None  # the backend had nothing to do
-    fields = _fields(server, resolved, observed, pending, p, desired.capture_hold)
+    fields = _fields(server, resolved, observed, pending, p, desired.capture_hold,
+                     pool=observed_pool(observed, resolved.zone.metadata.name or "", lookups))
     fields["metering"] = _metered((body.get("status") or {}).get("metering"), observed if not p.forget_identity
                                   else None)
     # A task in flight is followed; a failed step is retried when its backoff runs out; otherwise wait.

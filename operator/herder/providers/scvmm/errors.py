@@ -1,7 +1,8 @@
 """Translate pywinrm, HTTP and VMM failures into herder's ProviderError family.
 
 VMM's own text is kept (it names the object and the reason); the error ID it ends with decides the
-class: 801 is NotFound, 1600 (the object is used by another job) is a retryable Busy.
+class: 801 is NotFound, 1600 (the object is used by another job) is a retryable Busy, and any other ID is VMM
+refusing what it was asked (Refused). Only these documented IDs are relied on (see docs/scvmm.md).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from winrm.exceptions import (
     WSManFaultError,
 )
 
-from herder.errors import AuthenticationFailed, NotFound, ProviderError, TLSVerificationFailed, Unreachable
+from herder.errors import AuthenticationFailed, NotFound, ProviderError, Refused, TLSVerificationFailed, Unreachable
 from herder.reasons import Reason
 
 NOT_FOUND = 801
@@ -45,6 +46,8 @@ def vmm_error(message: str, vmm_id: int | None, action: str) -> ProviderError:
         return NotFound(text)
     if vmm_id == BUSY:
         return Busy(text)
+    if vmm_id is not None:
+        return Refused(text)
     return ProviderError(text)
 
 

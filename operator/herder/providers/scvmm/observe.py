@@ -8,6 +8,7 @@ even if herder stopped between creating it and setting the custom property.
 
 from __future__ import annotations
 
+import ntpath
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -43,7 +44,8 @@ PROJECTION = (
     "[pscustomobject]@{ id = [string]$v.ID; name = [string]$v.Name; status = [string]$v.Status; "
     "cpu = [int]$v.CPUCount; memory = [int]$v.Memory; dynamic = [bool]$v.DynamicMemoryEnabled; "
     f"owner = [string]$v.CustomProperty[{quote(OWNER_PROPERTY)}]; description = [string]$v.Description; "
-    "host = [string]$v.HostName; ips = @($v.VirtualNetworkAdapters | ForEach-Object { $_.IPv4Addresses }); "
+    "host = [string]$v.HostName; cloud = [string]$v.Cloud.Name; location = [string]$v.Location; "
+    "ips = @($v.VirtualNetworkAdapters | ForEach-Object { $_.IPv4Addresses }); "
     "disks = @($v.VirtualDiskDrives | ForEach-Object { [pscustomobject]@{ id = [string]$_.ID; "
     "file = [string]$_.VirtualHardDisk.Name; bytes = [int64]$_.VirtualHardDisk.MaximumSize; "
     "boot = ([string]$_.VolumeType -like '*Boot*') } }) }"
@@ -102,6 +104,9 @@ def to_server(row: Mapping[str, Any]) -> ObservedVM:
         owner_uid=owner or None,
         disks=_disks(row.get("disks")),
         host=str(row.get("host") or "") or None,
+        # The storage path it was placed under (or moved to): its files are in a folder of its own below it.
+        datastore=ntpath.dirname(str(row.get("location") or "").rstrip("\\")) or None,
+        resource_pool=str(row.get("cloud") or "") or None,
         ip_addresses=tuple(str(ip) for ip in row.get("ips") or () if ip),
         cpu_hot_add=False,  # Hyper-V changes the CPU count only while the VM is off
         memory_hot_add=bool(row.get("dynamic")),

@@ -14,7 +14,8 @@ from typing import Any
 
 from herder.errors import Conflict, InUse, ProviderError
 from herder.providers.scvmm.driver import Driver
-from herder.providers.scvmm.scripts import find_cloud, find_host_group, quote
+from herder.providers.scvmm.scope import host_groups
+from herder.providers.scvmm.scripts import quote
 from herder.providers.types import Allocation, Counts, ObservedPool, PoolSpec, PoolUsage, SCVMMPlacement
 
 MARK = "herder-resourcepool-uid="
@@ -74,17 +75,6 @@ def to_pool(row: dict[str, Any]) -> ObservedPool:
     )
 
 
-def _scope(where: SCVMMPlacement) -> list[str]:
-    """Lines that set `$groups` to the host groups a zone's pool is scoped to: the zone's host group, else
-    those of the zone's cloud."""
-    if where.host_group:
-        return [*find_host_group("hg", where.host_group), "$groups = @($hg)"]
-    return [*find_cloud("zc", where.cloud or ""),
-            "$names = @($zc.HostGroup | ForEach-Object { [string]$_ })",
-            "$groups = @(Get-SCVMHostGroup | Where-Object { $names -contains $_.Name })",
-            f"if ($groups.Count -eq 0) {{ throw {quote(f'cloud {where.cloud!r} has no host group (Error ID: 801)')} }}"]
-
-
 class SCVMMPools:
     """The `Pools` protocol on one SCVMM: one cloud per ResourcePool."""
 
@@ -106,7 +96,7 @@ class SCVMMPools:
             "{ $result = @{ foreign = [string]$c.Description } }",
             "else {",
             "if ($null -eq $c) {",
-            *_scope(where),
+            *host_groups(where),
             "$group = [guid]::NewGuid()",
             f"$null = Set-SCCloudCapacity -JobGroup $group {wanted}",
             f"$c = New-SCCloud -Name {quote(spec.name)} -VMHostGroup $groups -Description {quote(mark)} "

@@ -13,7 +13,15 @@ from typing import Any
 
 from pyVmomi import vim, vmodl
 
-from herder.errors import AuthenticationFailed, Conflict, NotFound, ProviderError, TLSVerificationFailed, Unreachable
+from herder.errors import (
+    AuthenticationFailed,
+    Conflict,
+    NotFound,
+    ProviderError,
+    Refused,
+    TLSVerificationFailed,
+    Unreachable,
+)
 from herder.reasons import Reason
 
 
@@ -49,6 +57,8 @@ def translate(exc: BaseException, action: str) -> ProviderError:
         return ProviderError(f"{action}: {fault_message(exc)}", reason=Reason.INSUFFICIENT_RESOURCES)
     if isinstance(exc, vim.fault.FileNotFound):
         return NotFound(f"{action}: {fault_message(exc)}")
+    if isinstance(exc, vim.fault.VimFault):  # a checked fault: vCenter refused what it was asked
+        return Refused(f"{action}: {fault_name(exc)}: {fault_message(exc)}")
     if isinstance(exc, vmodl.MethodFault):
         return ProviderError(f"{action}: {fault_name(exc)}: {fault_message(exc)}")
     if isinstance(exc, ssl.SSLError | ConnectionError | socket.timeout | http.client.HTTPException | OSError):
