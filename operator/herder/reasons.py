@@ -81,6 +81,7 @@ class Reason(enum.StrEnum):
     ZONE_NOT_FOUND = "ZoneNotFound"
     ZONE_INVALID = "ZoneInvalid"
     ZONE_NOT_ALLOWED = "ZoneNotAllowed"
+    ZONE_NOT_IN_REGION = "ZoneNotInRegion"
     NO_ZONE_AVAILABLE = "NoZoneAvailable"
     IMAGE_NOT_FOUND = "ImageNotFound"
     IMAGE_NOT_ALLOWED = "ImageNotAllowed"

@@ -178,10 +178,14 @@ class ElasticCloudServerSpec(HerderModel):
     )
     availability_zone: Name | None = Field(
         default=None,
-        description="AvailabilityZone to place the server in. Unset: herder chooses one (see status.zone). "
-        "Immutable once set.",
+        description="AvailabilityZone to place the server in. Unset: herder chooses one (see status.zone), in "
+        "spec.region when set. Immutable once set.",
     )
-
+    region: str | None = Field(
+        default=None, min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description="Region the server is placed in: the scheduler chooses among that region's zones only "
+        "(a set spreads over them); an availabilityZone must be in it. Unset: any region. Immutable.",
+    )
     resource_pool: Name | None = Field(
         default=None, description="ResourcePool to run in. Unset: the zone's root pool. Changes apply live."
     )
@@ -239,6 +243,11 @@ def spec_transition_rules() -> dict[str, Any]:
             "(has(self.availabilityZone) && self.availabilityZone == oldSelf.availabilityZone)",
             "spec.availabilityZone is immutable once set",
             field_path=".availabilityZone",
+        ),
+        cel(
+            "has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)",
+            "spec.region is immutable (a server does not move between regions)",
+            field_path=".region",
         ),
         cel(
             "has(oldSelf.adoptFrom) ? (has(self.adoptFrom) && self.adoptFrom == oldSelf.adoptFrom) : "

@@ -28,6 +28,10 @@ def resolve(runtime: Runtime, server: ElasticCloudServer, lookups: Lookups) -> t
     namespace = server.metadata.namespace or ""
     zone_name = server.spec.availability_zone or server.status.zone or _choose_zone(runtime, server, lookups)
     zone, handle = zone_and_provider(runtime, lookups, zone_name)
+    region = server.spec.region
+    if not server.status.unique_id and region is not None and zone.spec.region != region:
+        raise Unresolvable(Reason.ZONE_NOT_IN_REGION, f"AvailabilityZone {zone_name} is in region "
+                           f"{zone.spec.region}, not in spec.region {region}")
     if not server.status.unique_id and not selector_matches(zone.spec.allowed_namespaces,
                                                             lookups.namespace_labels(namespace)):
         raise Unresolvable(Reason.ZONE_NOT_ALLOWED, f"AvailabilityZone {zone_name} does not allow namespace "

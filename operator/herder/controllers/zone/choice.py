@@ -38,7 +38,8 @@ def candidates(runtime: Runtime, lookups: Lookups, namespace: str, own_servers: 
         if own_servers is not None:
             servers = own_servers.get(name, 0)
         found.append(ZoneCandidate(
-            name, (ref.kind.value, ref.name), provider_ready=handle is not None and handle.ready,
+            name, (ref.kind.value, ref.name), region=zone.spec.region,
+            provider_ready=handle is not None and handle.ready,
             not_ready=ready.message or ready.reason if ready is not None and ready.status.value == "False" else None,
             namespace_allowed=selector_matches(zone.spec.allowed_namespaces, labels),
             memory_capacity_mib=capacity.memory.mib if capacity and capacity.memory else None,
@@ -76,4 +77,4 @@ def request_for(spec: ElasticCloudServerSpec, namespace: str, lookups: Lookups, 
         pool_zone=pool_spec.zone if pool_spec else None, pool=pool_name or "",
         namespace_allowed=pool_spec is None or selector_matches(pool_spec.allowed_namespaces,
                                                                 lookups.namespace_labels(namespace)),
-        spread=spread, namespace=namespace)
+        spread=spread, namespace=namespace, region=spec.region)
