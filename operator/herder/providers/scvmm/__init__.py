@@ -16,6 +16,9 @@ from herder.providers.scvmm.zones import SCVMMZones
 from herder.providers.types import Credentials, TLSSettings
 
 BULK_READ_SECONDS = 10.0
+# One bulk drift read per interval whatever the number of VMs (2 WinRM requests; on the simulator 0.1 s for one VM,
+# 1.4 s for 500: see docs/scvmm.md and `python -m herder_dev.bench_inventory`).
+INVENTORY_SECONDS = 5.0
 
 
 class SCVMMProvider:
@@ -33,7 +36,7 @@ class SCVMMProvider:
         *,
         transport: str = "ntlm",
         vmm_server: str | None = None,
-        inventory_interval: float = 15.0,
+        inventory_interval: float = INVENTORY_SECONDS,
         job_timeout: float = 600.0,
         on_request: RequestHook | None = None,
     ) -> None:
