@@ -1,4 +1,5 @@
-"""End-to-end fixtures: the real operator process, connected to the stack's vcsim."""
+"""End-to-end fixtures: the real operator process, connected to the stack's vcsim and SCVMM simulator, and the
+backend a parametrized test runs against."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from e2e_world import (
     VCENTER,
     VCENTER_WATCH_SECONDS,
     ZONES,
+    Backend,
     Govc,
     apply,
     scvmm_manifests,
@@ -48,3 +50,11 @@ def operator(stack: StackState, tmp_path_factory: pytest.TempPathFactory) -> Ite
 @pytest.fixture(scope="session")
 def govc(stack: StackState) -> Govc:
     return Govc(stack)
+
+
+@pytest.fixture(params=["vcenter", "scvmm"])
+def backend(request: pytest.FixtureRequest, stack: StackState, operator: OperatorProcess, govc: Govc) -> Backend:
+    """Each backend in turn, as its own tools show it: one test, the same user-visible results on both."""
+    if request.param == "scvmm" and not stack.scvmm_url:
+        pytest.skip("the stack runs no SCVMM simulator")
+    return Backend(request.param, stack, govc)
