@@ -7,16 +7,20 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= .dev/demo
 PYTEST_ARGS ?=
 
-.PHONY: help install tools lint crds crds-check manifests manifests-check test demo demo-down bench clean
+.PHONY: help install tools packages lint crds crds-check manifests manifests-check image image-report test demo demo-down bench clean
 
 help:
-	@echo "make install   .venv with herder[dev], plus the pinned test binaries (etcd, kube-apiserver, kubectl, vcsim, govc, helm)"
+	@echo "make install   .venv with herder[dev], the pinned test binaries (etcd, kube-apiserver, kubectl, vcsim, govc, helm,"
+	@echo "               promtool, kstatus, gitleaks, ...; for the node: kubelet, kube-controller-manager, kube-scheduler,"
+	@echo "               containerd, pause) and the Debian packages the node needs (runc, CNI plugins, podman)"
 	@echo "make lint      ruff, and mypy --strict on operator/ and on the fake provider and the sync tests"
 	@echo "make crds      regenerate crds/ from the pydantic models"
 	@echo "make manifests regenerate charts/herder/crds and manifests/ from crds/ and the chart"
-	@echo "make test      everything: install, lint, all tests against the real local stack"
+	@echo "make image     the operator image (podman, on local Debian bases), cached by content under ~/.cache/herder"
+	@echo "make image-report  the image's size, Debian packages, Python distributions, leftovers and secret scan"
+	@echo "make test      everything: install, lint, image, all tests against the real local stack"
 	@echo "make demo      bring up the stack, apply examples/, run the operator, show ECSs reaching Ready"
-	@echo "make bench     benchmarks that print figures"
+	@echo "make bench     benchmarks that print figures; BENCH_ARGS='-n 1000 --breakdown', or '--soak --minutes 10'"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +31,10 @@ $(STAMP): pyproject.toml
 tools:
 	tools/build.sh
 
-install: $(STAMP) tools
+packages:
+	tools/packages.sh
+
+install: $(STAMP) tools packages
 
 lint: $(STAMP)
 	$(BIN)/ruff check operator devtools tests
@@ -46,7 +53,13 @@ manifests: $(STAMP)
 manifests-check: $(STAMP)
 	$(BIN)/python -m herder_dev.render_manifests --check
 
-test: install lint
+image: $(STAMP)
+	$(BIN)/python -m herder_dev.image_build
+
+image-report: image tools
+	$(BIN)/python -m herder_dev.image_inspect "$$($(BIN)/python -m herder_dev.image_build)"
+
+test: install lint image
 	$(BIN)/pytest -ra --durations=15 $(PYTEST_ARGS)
 
 demo: install
@@ -56,7 +69,7 @@ demo-down:
 	$(BIN)/herder dev down --dir $(DEMO_DIR)
 
 bench: install
-	$(BIN)/python -m herder_dev.bench
+	$(BIN)/python -m herder_dev.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .dev

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import signal
 import ssl
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -22,12 +27,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim
 
+from herder_dev import soak
 from herder_dev.operator_process import OperatorProcess
 from herder_dev.stack import Stack, StackState
 
 GROUP = "herder.dev"
 WRITE_VERBS = {"POST", "PUT", "PATCH", "DELETE", "APPLY"}
-CONCURRENCY = 32  # herder's backend thread pool (controllers/operator_settings.py)
+CONCURRENCY = 32  # herder's pass threads (herder.controllers.shared.executor.PASS_THREADS)
 
 
 def _metrics(text: str, name: str, **labels: str) -> float:
@@ -58,7 +64,8 @@ def _calls_by_operation(operator: OperatorProcess) -> dict[str, float]:
 
 
 def _apiserver_writes(state: StackState) -> dict[str, float]:
-    """Writes to ECSs (and their status) and to Events, counted by kube-apiserver itself, by kind of write."""
+    """Writes to any herder object (ECSs, and whatever else a create makes herder write: zones, quotas, ...) and
+    to Events, counted by kube-apiserver itself, by kind of write."""
     text = state.kubectl("get", "--raw", "/metrics").stdout
     writes: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
@@ -66,8 +73,7 @@ def _apiserver_writes(state: StackState) -> dict[str, float]:
             labels = sample.labels
             if sample.name != "apiserver_request_total" or labels.get("verb") not in WRITE_VERBS:
                 continue
-            ours = labels.get("group") == GROUP and labels.get("resource") == "elasticcloudservers"
-            if ours or labels.get("resource") == "events":
+            if labels.get("group") == GROUP or labels.get("resource") == "events":
                 subresource = f"/{labels['subresource']}" if labels.get("subresource") else ""
                 key = f"{labels['verb']} {labels['resource']}{subresource}"
                 writes[key] = writes.get(key, 0.0) + sample.value
@@ -117,16 +123,55 @@ def _baseline(state: StackState, count: int) -> float:
         Disconnect(si)
 
 
-def _ready_count(state: StackState) -> int:
-    items = json.loads(state.kubectl("get", "ecs", "-o", "json", namespace="bench").stdout)["items"]
-    return sum(any(c["type"] == "Ready" and c["status"] == "True" for c in (i.get("status") or {}).get(
-        "conditions", [])) for i in items)
+class ReadyWatch:
+    """When each ECS of the bench namespace first turned Ready, as a watch delivers it (time.monotonic())."""
+
+    def __init__(self, state: StackState) -> None:
+        import kubernetes
+
+        self._api = kubernetes.client.CustomObjectsApi(
+            kubernetes.config.new_client_from_config(config_file=str(state.kubeconfig)))
+        self._watch = kubernetes.watch.Watch()
+        self.ready: dict[str, float] = {}
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="bench-ready-watch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopped:  # a watch ends now and then (server timeouts): list and watch again
+            try:
+                for event in self._watch.stream(self._api.list_namespaced_custom_object, GROUP, "v1alpha1",
+                                                "bench", "elasticcloudservers", timeout_seconds=300):
+                    self._seen(event["object"])
+            except Exception:
+                time.sleep(0.2)
+
+    def _seen(self, body: dict[str, Any]) -> None:
+        name = body["metadata"]["name"]
+        if name not in self.ready and any(c["type"] == "Ready" and c["status"] == "True"
+                                          for c in (body.get("status") or {}).get("conditions") or []):
+            self.ready[name] = time.monotonic()
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._watch.stop()
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
 
 
 def _servers(count: int) -> list[dict[str, Any]]:
     return [{"apiVersion": f"{GROUP}/v1alpha1", "kind": "ElasticCloudServer", "metadata": {"name": f"ecs-{i}"},
              "spec": {"image": {"kind": "ClusterImage", "name": "ubuntu"}, "availabilityZone": "dc0-c0",
                       "cpu": 1, "memory": "1Gi"}} for i in range(count)]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _peak_rss_mib(pid: int) -> float:
@@ -136,7 +181,16 @@ def _peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def run(count: int, clone_ms: int, idle_seconds: float, directory: Path, verbose: bool = False) -> dict[str, float]:
+def _profile(operator: OperatorProcess, path: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the operator (all its threads) until it is sent SIGINT; a speedscope file."""
+    assert operator.proc is not None
+    return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(operator.proc.pid),
+                             "-r", "50", "--threads", "-f", "speedscope", "-o", str(path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def run(count: int, clone_ms: int, idle_seconds: float, directory: Path, verbose: bool = False,  # noqa: PLR0917
+        profile: Path | None = None) -> dict[str, float]:
     args = ("-method-delay", f"CloneVM_Task:{clone_ms}") if clone_ms else ()
     stack = Stack(directory, say=lambda line: None, vcsim_args=args)
     state = stack.up()
@@ -150,11 +204,21 @@ def run(count: int, clone_ms: int, idle_seconds: float, directory: Path, verbose
         time.sleep(2)
         calls_before, writes_before = _operator_calls(operator), _apiserver_writes(state)
         by_operation_before = _calls_by_operation(operator)
+        assert operator.proc is not None
+        cpu_before = _cpu_seconds(operator.proc.pid)
+        watch = ReadyWatch(state)
+        profiler = _profile(operator, profile) if profile is not None else None
         started = time.monotonic()
         state.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(_servers(count)), namespace="bench")
-        while _ready_count(state) < count:
-            time.sleep(0.25)
-        herder_seconds = time.monotonic() - started
+        while len(watch.ready) < count:
+            time.sleep(0.1)
+        watch.stop()
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=60)
+        cpu_per_ecs = (_cpu_seconds(operator.proc.pid) - cpu_before) / count
+        latencies = [at - started for at in watch.ready.values()]
+        herder_seconds = max(latencies)
         time.sleep(3)  # let trailing status writes land before counting
         calls_after, writes_after = _operator_calls(operator), _apiserver_writes(state)
         by_operation_after = _calls_by_operation(operator)
@@ -178,6 +242,8 @@ def run(count: int, clone_ms: int, idle_seconds: float, directory: Path, verbose
             "k8s_writes_per_ecs": (sum(writes_after.values()) - sum(writes_before.values()) - count) / count,
             "idle_vcenter_calls_per_minute": calls_idle * 60 / idle_seconds,
             "peak_rss_mib": _peak_rss_mib(operator.proc.pid),
+            "operator_cpu_ms_per_ecs": cpu_per_ecs * 1000,
+            "ready_p50_seconds": _percentile(latencies, 0.5), "ready_p95_seconds": _percentile(latencies, 0.95),
         }
     finally:
         operator.stop()
@@ -192,9 +258,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--breakdown", action="store_true", help="also print vCenter calls by operation")
     parser.add_argument("--dir", type=Path, default=None, help="keep the stack's files and logs here on failure")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="record the operator with py-spy while it creates (a speedscope file)")
+    parser.add_argument("--soak", action="store_true", help="churn with faults on both backends instead (soak.py)")
+    parser.add_argument("--minutes", type=float, default=10.0, help="with --soak: how long the churn lasts")
     args = parser.parse_args(argv)
+    if args.soak:
+        return soak.main(["--minutes", str(args.minutes), *(["--dir", str(args.dir)] if args.dir else [])])
     directory = args.dir or Path(tempfile.mkdtemp(prefix="herder-bench-"))
-    figures = run(args.count, args.clone_ms, args.idle_seconds, directory, args.breakdown)
+    figures = run(args.count, args.clone_ms, args.idle_seconds, directory, args.breakdown, args.profile)
     if args.dir is None:
         shutil.rmtree(directory, ignore_errors=True)
     if args.json:
@@ -205,11 +277,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         ("plain pyvmomi clones (s)", f"{figures['baseline_seconds']:.1f}"),
         ("herder, apply to all Ready (s)", f"{figures['herder_seconds']:.1f}"),
+        ("per ECS, apply to Ready p50 / p95 (s)", f"{figures['ready_p50_seconds']:.1f} / "
+                                                   f"{figures['ready_p95_seconds']:.1f}"),
         ("ratio herder / pyvmomi (target <= 1.3)", f"{figures['ratio']:.2f}"),
         ("vCenter calls per ECS", f"{figures['vcenter_calls_per_ecs']:.1f}"),
         ("Kubernetes writes per ECS (target <= 4)", f"{figures['k8s_writes_per_ecs']:.2f}"),
         ("vCenter calls per minute, idle", f"{figures['idle_vcenter_calls_per_minute']:.1f}"),
         ("operator peak RSS (MiB)", f"{figures['peak_rss_mib']:.0f}"),
+        ("operator CPU per ECS, apply to Ready (ms)", f"{figures['operator_cpu_ms_per_ecs']:.0f}"),
     ]
     for label, value in rows:
         print(f"  {label:<42} {value:>10}")

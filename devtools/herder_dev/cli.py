@@ -1,4 +1,4 @@
-"""`herder dev up|down`: the local test world from the command line."""
+"""`herder dev up|down [--node]`: the local test world from the command line."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from herder_dev.stack import Stack
 from herder_dev.tools import MissingToolError
 
 
-def run_dev(action: str, directory: Path, base_port: int | None) -> int:
-    stack = Stack(directory, base_port=base_port)
+def run_dev(action: str, directory: Path, base_port: int | None, *, with_node: bool = False) -> int:
+    stack = Stack(directory, base_port=base_port, with_node=with_node)
     try:
         if action == "up":
             state = stack.up()

@@ -8,17 +8,38 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from herder_dev.processes import StackError, free_port, log_tail
 from herder_dev.stack import StackState
 
 
+def wait_healthy(url: str, exited: Callable[[], str | None], log: Callable[[], str], timeout: float) -> None:
+    """Poll Kopf's liveness endpoint until it answers. `exited()` says how the operator ended, if it has;
+    the last lines of `log()` go into the error."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (how := exited()) is not None:
+            raise StackError(f"{how}:\n{log()}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise StackError(f"the operator did not answer {url} in {timeout:.0f}s:\n{log()}")
+
+
 class OperatorProcess:
-    def __init__(self, stack: StackState, log_path: Path, extra_env: dict[str, str] | None = None) -> None:
+    """`herder run` as a subprocess. With `kubeconfig` it acts as whoever that names (the tests pass the
+    chart's ServiceAccount, see operator_identity); without, as the stack's admin."""
+
+    def __init__(self, stack: StackState, log_path: Path, extra_env: dict[str, str] | None = None,
+                 kubeconfig: Path | None = None) -> None:
         self.stack = stack
         self.log_path = log_path
         self.extra_env = extra_env or {}
+        self.kubeconfig = kubeconfig
         self.proc: subprocess.Popen[bytes] | None = None
         self.health_port = 0
         self.metrics_port = 0
@@ -30,6 +51,8 @@ class OperatorProcess:
     def start(self, timeout: float = 60.0) -> None:
         self.health_port, self.metrics_port = free_port(), free_port()
         env = os.environ | self.stack.env() | self.extra_env
+        if self.kubeconfig is not None:
+            env["KUBECONFIG"] = str(self.kubeconfig)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -38,16 +61,10 @@ class OperatorProcess:
                  "--metrics-port", str(self.metrics_port)],
                 stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise StackError(f"herder run exited with {self.proc.returncode}:\n{log_tail(self.log_path)}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise StackError(f"herder run did not become healthy in {timeout:.0f}s:\n{log_tail(self.log_path)}")
+        proc = self.proc
+        wait_healthy(f"http://127.0.0.1:{self.health_port}/healthz",
+                     lambda: None if proc.poll() is None else f"herder run exited with {proc.returncode}",
+                     lambda: log_tail(self.log_path), timeout)
 
     def kill9(self) -> None:
         """A crash: no shutdown handlers, no finalizer clean-up, nothing flushed."""

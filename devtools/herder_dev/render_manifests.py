@@ -2,9 +2,11 @@
 
 1. charts/herder/crds/ is a copy of crds/ (Helm installs CRDs only from a chart's own crds/ directory).
 2. manifests/ is the chart's default rendering (`helm template`) as a kustomize base, one file per template.
+3. charts/herder/health/argocd-cm-patch.yaml puts the Argo CD health check (health/herder.lua) in argocd-cm
+   under every herder kind's key.
 
-    python -m herder_dev.render_manifests            # rewrite both (make manifests)
-    python -m herder_dev.render_manifests --check    # exit 1 if either is stale (make manifests-check)
+    python -m herder_dev.render_manifests            # rewrite all three (make manifests)
+    python -m herder_dev.render_manifests --check    # exit 1 if any is stale (make manifests-check)
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from herder.api.registry import KINDS
 from herder_dev.tools import REPO_ROOT, tool
 
 CHART = REPO_ROOT / "charts" / "herder"
@@ -27,8 +30,16 @@ CRDS = REPO_ROOT / "crds"
 MANIFESTS = REPO_ROOT / "manifests"
 RELEASE = "herder"
 NAMESPACE = "herder-system"
+HEALTH_SCRIPT = CHART / "health" / "herder.lua"
+ARGOCD_CM_PATCH = CHART / "health" / "argocd-cm-patch.yaml"
 REGENERATE = "make manifests (python -m herder_dev.render_manifests)"
 HEADER = "# Generated from charts/herder by `make manifests`; do not edit.\n"
+ARGOCD_CM_PATCH_HEADER = """\
+# Generated from health/herder.lua by `make manifests`; do not edit.
+# Argo CD's health check for every herder kind, a patch of argocd-cm (docs/gitops.md). Apply it with
+#   kubectl -n argocd patch configmap argocd-cm --type merge --patch-file argocd-cm-patch.yaml
+# or list it under `patches:` of the kustomization that installs Argo CD.
+"""
 # Labels that would claim Helm manages objects applied with kubectl/kustomize.
 HELM_ONLY_LABELS = ("helm.sh/chart", "app.kubernetes.io/managed-by")
 
@@ -45,8 +56,9 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
-def helm_template() -> str:
-    argv = [str(tool("helm")), "template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--include-crds"]
+def helm_template(*args: str, release: str = RELEASE, namespace: str = NAMESPACE) -> str:
+    """`helm template` of the chart with extra `args` (e.g. --include-crds, --show-only, --set)."""
+    argv = [str(tool("helm")), "template", release, str(CHART), "--namespace", namespace, *args]
     result = subprocess.run(argv, capture_output=True, text=True, check=False,
                             env=os.environ | {"HELM_CACHE_HOME": tempfile.gettempdir()})
     if result.returncode != 0:
@@ -75,7 +87,7 @@ def split_by_source(rendered: str) -> dict[str, list[dict[str, object]]]:
 
 def render(target: Path) -> None:
     """Write the kustomize base into `target` (created; existing files there are replaced)."""
-    files = split_by_source(helm_template())
+    files = split_by_source(helm_template("--include-crds"))
     target.mkdir(parents=True, exist_ok=True)
     for relative, objects in sorted(files.items()):
         path = target / relative
@@ -90,6 +102,14 @@ def render(target: Path) -> None:
     }
     (target / "kustomization.yaml").write_text(
         HEADER + yaml.dump(kustomization, Dumper=_Dumper, sort_keys=False))
+
+
+def argocd_cm_patch() -> str:
+    """argocd-cm's health-check keys (resource.customizations.health.<group>_<kind>) for every herder kind."""
+    script = HEALTH_SCRIPT.read_text()
+    data = {f"resource.customizations.health.{info.group}_{info.kind}": script for info in KINDS}
+    patch = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-cm"}, "data": data}
+    return ARGOCD_CM_PATCH_HEADER + yaml.dump(patch, Dumper=_Dumper, sort_keys=False, width=120)
 
 
 def sync_chart_crds() -> None:
@@ -123,6 +143,8 @@ def stale_files(expected: Path, actual: Path) -> list[str]:
 def check() -> list[str]:
     """Problems as human-readable lines; empty when everything is current."""
     problems = [f"charts/herder/crds/{name}" for name in stale_files(CRDS, CHART / "crds")]
+    if not ARGOCD_CM_PATCH.is_file() or ARGOCD_CM_PATCH.read_text() != argocd_cm_patch():
+        problems.append(str(ARGOCD_CM_PATCH.relative_to(REPO_ROOT)))
     with tempfile.TemporaryDirectory() as scratch:
         fresh = Path(scratch) / "manifests"
         render(fresh)
@@ -133,7 +155,7 @@ def check() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="render_manifests", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="exit 1 if charts/herder/crds or manifests/ is stale")
+    parser.add_argument("--check", action="store_true", help="exit 1 if any of the artefacts is stale")
     args = parser.parse_args(argv)
     if args.check:
         problems = check()
@@ -142,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     sync_chart_crds()
+    ARGOCD_CM_PATCH.write_text(argocd_cm_patch())
     if MANIFESTS.exists():
         shutil.rmtree(MANIFESTS)
     render(MANIFESTS)

@@ -1,4 +1,5 @@
-"""The local test world: etcd, kube-apiserver, vcsim and the SCVMM simulator on loopback ports.
+"""The local test world: etcd, kube-apiserver, vcsim and the SCVMM simulator on loopback ports, and on
+request a node that runs pods (herder_dev.node).
 
 `up` is idempotent and records what it started in DIR/stack.json; `down` stops exactly that.
 """
@@ -11,23 +12,23 @@ import json
 import os
 import secrets
 import shutil
-import ssl
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
 
-from herder_dev import pki
+from herder_dev import node, node_images, pki
 from herder_dev.processes import (
     StackError,
     alive,
     ensure_port_free,
     free_port,
+    http_ok,
+    https_ok,
     log_tail,
     spawn,
     stop,
@@ -107,6 +108,9 @@ class StackState:
                 "HERDER_SCVMM_USERNAME": self.scvmm_username,
                 "HERDER_SCVMM_PASSWORD": self.scvmm_password,
             }
+        if "containerd" in self.processes:  # ctr then works on the node's containerd, where its pods are
+            exported |= {"CONTAINERD_ADDRESS": str(node.NodeLayout(self.dir).socket),
+                         "CONTAINERD_NAMESPACE": node_images.K8S_NAMESPACE}
         return exported
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True,
@@ -134,27 +138,15 @@ class StackState:
         return cls(**raw)
 
 
-def _https_ok(url: str, ca: Path, client: pki.CertPair | None = None) -> bool:
-    context = ssl.create_default_context(cafile=str(ca))
-    if client:
-        context.load_cert_chain(str(client.cert), str(client.key))
-    with urllib.request.urlopen(url, context=context, timeout=2) as response:
-        return bool(response.status == 200)
-
-
-def _http_ok(url: str) -> bool:
-    with urllib.request.urlopen(url, timeout=2) as response:
-        return bool(response.status == 200)
-
-
 class Stack:
     """Brings the local world up and down. One instance per directory."""
 
     def __init__(self, directory: Path, base_port: int | None = None, say: Callable[[str], None] = print,
-                 vcsim_args: tuple[str, ...] = ()):
+                 vcsim_args: tuple[str, ...] = (), *, with_node: bool = False):
         self.dir = directory.resolve()
         self.base_port = base_port
         self.vcsim_args = vcsim_args  # e.g. latency for benchmarks: ("-method-delay", "CloneVM_Task:2000")
+        self.with_node = with_node
         self.say = say
         self._next = base_port
 
@@ -164,6 +156,9 @@ class Stack:
         if existing is not None:
             dead = [name for name, p in existing.processes.items() if not alive(p.pid)]
             if not dead:
+                if self.with_node and not state_has_node(existing):
+                    self._add_node(existing)
+                    return existing
                 self.say(f"stack in {self.dir} is already running")
                 return existing
             details = "\n".join(
@@ -194,6 +189,18 @@ class Stack:
         self.say(f"stack up in {time.monotonic() - started:.1f}s; run: source {state.env_file}")
         return state
 
+    def _add_node(self, state: StackState) -> None:
+        """A node for a running stack; if it fails to start, the stack keeps running without one."""
+        started = time.monotonic()
+        try:
+            self._start_node(state)
+        except BaseException:
+            self.say("the node failed to start; stopping what of it was started")
+            self._stop_node(state)
+            state.save()
+            raise
+        self.say(f"node up in {time.monotonic() - started:.1f}s")
+
     def down(self) -> None:
         state = StackState.load(self.dir)
         if state is None:
@@ -213,12 +220,12 @@ class Stack:
         ca = pki.ensure_ca(pki_dir)
         admin = pki.issue_client_cert(pki_dir, "admin", ca, ADMIN_USER, ("system:masters",))
         url = f"https://127.0.0.1:{process.port}/readyz"
-        self._start(state, "kube-apiserver", process.argv, process.port, lambda: _https_ok(url, ca.cert, admin),
-                    timeout=90)
+        self.start_process(state, "kube-apiserver", process.argv, process.port,
+                           lambda: https_ok(url, ca.cert, admin), timeout=90)
         return time.monotonic()
 
     # -- start-up -----------------------------------------------------------------------------------------
-    def _port(self, purpose: str) -> int:
+    def next_port(self, purpose: str) -> int:
         if self._next is None:
             return free_port()
         port = self._next
@@ -226,11 +233,13 @@ class Stack:
         ensure_port_free(port, purpose)
         return port
 
-    def _start(self, state: StackState, name: str, argv: list[str], port: int,
-               ready: Callable[[], bool], *, timeout: float = 60.0) -> None:
+    def start_process(self, state: StackState, name: str, argv: list[str], port: int,
+                      ready: Callable[[], bool], *, timeout: float = 60.0,
+                      env: Mapping[str, str] | None = None) -> None:
+        """Start `argv`, record it in `state` as `name` and wait until `ready()`."""
         log = self.dir / "logs" / f"{name}.log"
-        self.say(f"starting {name} on 127.0.0.1:{port}")
-        pid = spawn(argv, log)
+        self.say(f"starting {name}" + (f" on port {port}" if port else ""))
+        pid = spawn(argv, log, env)
         state.processes[name] = Process(pid=pid, port=port, log=str(log), argv=list(argv))
         state.save()
         wait_until(name, pid, log, ready, timeout)
@@ -240,10 +249,12 @@ class Stack:
         ca = pki.ensure_ca(pki_dir)
         serving = pki.issue_server_cert(pki_dir, "serving", ca)
         admin = pki.issue_client_cert(pki_dir, "admin", ca, ADMIN_USER, ("system:masters",))
+        kubelet_client = pki.issue_client_cert(pki_dir, "apiserver-kubelet-client", ca, "kube-apiserver",
+                                               ("system:masters",))
         sa_key = pki.ensure_rsa_key(pki_dir / "service-account.key")
 
-        etcd_port, peer_port = self._port("etcd client"), self._port("etcd peer")
-        self._start(state, "etcd", [
+        etcd_port, peer_port = self.next_port("etcd client"), self.next_port("etcd peer")
+        self.start_process(state, "etcd", [
             str(tool("etcd")), "--name", "default", "--data-dir", str(self.dir / "etcd"),
             "--listen-client-urls", f"http://127.0.0.1:{etcd_port}",
             "--advertise-client-urls", f"http://127.0.0.1:{etcd_port}",
@@ -251,38 +262,52 @@ class Stack:
             "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
             "--initial-cluster", f"default=http://127.0.0.1:{peer_port}",
             "--unsafe-no-fsync", "--log-level", "warn",
-        ], etcd_port, lambda: _http_ok(f"http://127.0.0.1:{etcd_port}/health"))
+        ], etcd_port, lambda: http_ok(f"http://127.0.0.1:{etcd_port}/health"))
 
-        api_port = self._port("kube-apiserver")
-        self._start(state, "kube-apiserver", [
+        api_port = self.next_port("kube-apiserver")
+        self.start_process(state, "kube-apiserver", [
             str(tool("kube-apiserver")),
             f"--etcd-servers=http://127.0.0.1:{etcd_port}",
             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={api_port}",
             f"--cert-dir={self.dir / 'apiserver'}",
             f"--tls-cert-file={serving.cert}", f"--tls-private-key-file={serving.key}",
             f"--client-ca-file={ca.cert}",
-            "--authorization-mode=RBAC",
+            # As in a real cluster: kubelets are authorized as nodes, and may change only their own Node and
+            # pods; the API server checks a kubelet's serving certificate when it proxies logs and exec. As
+            # OpenShift and hardened clusters run it: setting blockOwnerDeletion on an ownerReference needs
+            # `update` on the owner's finalizers (the chart grants it for ECS sets and their servers).
+            "--authorization-mode=Node,RBAC",
+            "--enable-admission-plugins=NodeRestriction,OwnerReferencesPermissionEnforcement",
+            f"--kubelet-client-certificate={kubelet_client.cert}", f"--kubelet-client-key={kubelet_client.key}",
+            f"--kubelet-certificate-authority={ca.cert}", "--kubelet-preferred-address-types=InternalIP",
             f"--service-account-issuer={SA_ISSUER}", f"--api-audiences={SA_ISSUER}",
             f"--service-account-key-file={sa_key.with_suffix('.pub')}",
             f"--service-account-signing-key-file={sa_key}",
             "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true", "--profiling=false",
-        ], api_port, lambda: _https_ok(f"https://127.0.0.1:{api_port}/readyz", ca.cert, admin), timeout=90)
-        self._write_kubeconfig(state, ca, admin)
+        ], api_port, lambda: https_ok(f"https://127.0.0.1:{api_port}/readyz", ca.cert, admin), timeout=90)
+        self.write_kubeconfig(state, state.kubeconfig, ca, admin, ADMIN_USER)
 
         state.vcsim_username = "herder"
         state.vcsim_password = secrets.token_urlsafe(12)
-        vcsim_port = self._port("vcsim")
-        self._start(state, "vcsim", [
+        vcsim_port = self.next_port("vcsim")
+        self.start_process(state, "vcsim", [
             str(tool("vcsim")), "-l", f"127.0.0.1:{vcsim_port}", *VCSIM_INVENTORY, *self.vcsim_args,
             "-tlscert", str(serving.cert), "-tlskey", str(serving.key),
             "-username", state.vcsim_username, f"-password={state.vcsim_password}",
-        ], vcsim_port, lambda: _https_ok(f"https://127.0.0.1:{vcsim_port}/about", ca.cert))
+        ], vcsim_port, lambda: https_ok(f"https://127.0.0.1:{vcsim_port}/about", ca.cert))
 
         self._start_scvmm_simulator(state, ca, pki_dir)
         state.save()
         self._write_env(state)
         self._seed_vcsim(state)
         self._install_crds_and_secrets(state)
+        if self.with_node:
+            self._start_node(state)
+
+    def _start_node(self, state: StackState) -> None:
+        pki_dir = self.dir / "pki"
+        node.start(self, state, pki.ensure_ca(pki_dir), pki.ensure_rsa_key(pki_dir / "service-account.key"))
+        self._write_env(state)
 
     def _start_scvmm_simulator(self, state: StackState, ca: pki.CertPair, pki_dir: Path) -> None:
         if importlib.util.find_spec("herder_dev.scvmm_sim.__main__") is None:
@@ -290,31 +315,35 @@ class Stack:
         serving = pki.issue_server_cert(pki_dir, "serving", ca)
         state.scvmm_username = "herder"
         state.scvmm_password = secrets.token_urlsafe(12)
-        port = self._port("scvmm simulator")
-        self._start(state, "scvmm-sim", [
+        port = self.next_port("scvmm simulator")
+        self.start_process(state, "scvmm-sim", [
             sys.executable, "-m", "herder_dev.scvmm_sim", "--host", "127.0.0.1", "--port", str(port),
             "--state-file", str(self.dir / "scvmm-state.json"),
             "--cert", str(serving.cert), "--key", str(serving.key),
             "--username", state.scvmm_username,
             # `=`: a generated password may start with "-", which would read as an option.
             f"--password={state.scvmm_password}",
-        ], port, lambda: _https_ok(f"https://127.0.0.1:{port}/healthz", ca.cert))
+        ], port, lambda: https_ok(f"https://127.0.0.1:{port}/healthz", ca.cert))
 
-    def _write_kubeconfig(self, state: StackState, ca: pki.CertPair, admin: pki.CertPair) -> None:
-        def b64(path: Path) -> str:
-            return base64.b64encode(path.read_bytes()).decode()
+    @staticmethod
+    def write_kubeconfig(state: StackState, path: Path, ca: pki.CertPair, client: pki.CertPair,
+                         user: str) -> Path:
+        """A kubeconfig at `path` for the API server, authenticating as `user` with `client`."""
+        def b64(file: Path) -> str:
+            return base64.b64encode(file.read_bytes()).decode()
 
         config = {
             "apiVersion": "v1", "kind": "Config", "current-context": "herder-dev",
             "clusters": [{"name": "herder-dev", "cluster": {
                 "server": state.apiserver_url, "certificate-authority-data": b64(ca.cert)}}],
-            "users": [{"name": ADMIN_USER, "user": {
-                "client-certificate-data": b64(admin.cert), "client-key-data": b64(admin.key)}}],
+            "users": [{"name": user, "user": {
+                "client-certificate-data": b64(client.cert), "client-key-data": b64(client.key)}}],
             "contexts": [{"name": "herder-dev", "context": {
-                "cluster": "herder-dev", "user": ADMIN_USER, "namespace": "default"}}],
+                "cluster": "herder-dev", "user": user, "namespace": "default"}}],
         }
-        state.kubeconfig.write_text(yaml.safe_dump(config))
-        state.kubeconfig.chmod(0o600)
+        path.write_text(yaml.safe_dump(config))
+        path.chmod(0o600)
+        return path
 
     def _write_env(self, state: StackState) -> None:
         lines = [f"export {key}={_shell_quote(value)}" for key, value in state.env().items()]
@@ -361,11 +390,28 @@ class Stack:
 
     # -- shut-down ----------------------------------------------------------------------------------------
     def _stop_all(self, state: StackState) -> None:
+        self._stop_node(state)
         # Reverse start order: clients before the servers they depend on.
         for name, process in reversed(list(state.processes.items())):
-            if alive(process.pid):
-                self.say(f"stopping {name} (pid {process.pid})")
-            stop(process.pid)
+            self._stop_process(name, process)
+
+    def _stop_node(self, state: StackState) -> None:
+        """The node's processes (taken out of `state`), then what they leave behind."""
+        if not state_has_node(state):
+            return
+        for name in reversed(node.PROCESSES):
+            if name in state.processes:
+                self._stop_process(name, state.processes.pop(name))
+        node.clean_up(self.dir)
+
+    def _stop_process(self, name: str, process: Process) -> None:
+        if alive(process.pid):
+            self.say(f"stopping {name} (pid {process.pid})")
+        stop(process.pid)
+
+
+def state_has_node(state: StackState) -> bool:
+    return any(name in state.processes for name in node.PROCESSES)
 
 
 def _shell_quote(value: str) -> str:

@@ -7,7 +7,9 @@ import shutil
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TOOLS = ("etcd", "kube-apiserver", "kubectl", "vcsim", "govc", "helm")
+TOOLS = ("etcd", "kube-apiserver", "kubectl", "vcsim", "govc", "helm", "promtool", "promql-metrics", "kstatus",
+         "argocd-health", "gitleaks", "kubelet", "kube-controller-manager", "kube-scheduler", "pause", "containerd",
+         "containerd-shim-runc-v2", "ctr")
 
 
 class MissingToolError(RuntimeError):

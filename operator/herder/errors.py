@@ -3,6 +3,12 @@ its reason's properties (`herder.reasons`), never of the reason's spelling."""
 
 from __future__ import annotations
 
+import http.client
+import os
+import socket
+import ssl
+from collections.abc import Iterator
+
 from herder.reasons import Reason
 
 
@@ -109,3 +115,50 @@ class CaptureFailed(HerderError):
     """An image capture's clone failed on the backend."""
 
     reason = Reason.CAPTURE_FAILED
+
+
+class QuotaExceeded(HerderError):
+    """A namespace's ServerQuota does not admit what an object asks for; the message has the numbers."""
+
+    reason = Reason.QUOTA_EXCEEDED
+
+
+# -- plain words for what failed below herder --------------------------------------------------------------------
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and what it wraps (causes, contexts, and the `reason` or arguments client libraries nest), outermost
+    first, each once."""
+    seen: set[int] = set()
+    queue: list[BaseException] = [exc]
+    while queue:
+        current = queue.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        nested = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
+        queue.extend(x for x in nested if isinstance(x, BaseException))
+
+
+def describe(exc: BaseException) -> str:
+    """A network, TLS or HTTP client failure in plain words, for a condition message: what the innermost
+    telling cause says (connection refused, host name not found, timed out, certificate not trusted), never a
+    Python type name, an object address or a dump of the client library's wrappers."""
+    for cause in _chain(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"the certificate is not trusted ({cause.verify_message})"
+        if isinstance(cause, ssl.SSLError):
+            return f"the TLS handshake failed ({(cause.reason or 'no reason given').lower().replace('_', ' ')})"
+        if isinstance(cause, socket.gaierror):
+            return "the host name does not resolve"
+        if isinstance(cause, TimeoutError):
+            return "it timed out"
+        if isinstance(cause, ConnectionRefusedError):
+            return "the connection was refused"
+        if isinstance(cause, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
+            return "the connection was closed by the other end"
+        if isinstance(cause, http.client.IncompleteRead):
+            return "the connection closed before all the data arrived"
+        if isinstance(cause, OSError) and cause.errno:
+            return os.strerror(cause.errno).lower()
+    return "an unexpected error (details in herder's log)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,13 +37,20 @@ def _available() -> Iterator[None]:
         raise KubernetesUnavailable(f"the Kubernetes API is not reachable: {type(exc).__name__}") from None
 
 
+# Status patches come from every worker thread at once: one pooled connection each, so that a burst does not
+# open (and TLS-handshake) a new connection per write.
+CONNECTIONS = 64
+
+
 @functools.cache
 def _api_client() -> Any:
+    configuration = kubernetes.client.Configuration()
     try:
-        kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
+        kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except kubernetes.config.ConfigException:
-        kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
-    return kubernetes.client.ApiClient()
+        kubernetes.config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    configuration.connection_pool_maxsize = CONNECTIONS
+    return kubernetes.client.ApiClient(configuration)
 
 
 def patch_status(plural: str, namespace: str | None, name: str, status: dict[str, Any]) -> None:
@@ -54,6 +62,16 @@ def patch_status(plural: str, namespace: str | None, name: str, status: dict[str
             api.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, plural, name, body)
         else:
             api.patch_cluster_custom_object_status(GROUP, VERSION, plural, name, body)
+
+
+def refusal(exc: ApiException) -> str:
+    """What the API server said when it refused a request: its Status message (e.g. which field is invalid, who
+    may not do what), never the HTTP response."""
+    try:
+        message = json.loads(exc.body or "{}").get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return str(message) if message else f"HTTP {exc.status} {exc.reason}"
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter as Tally
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -26,6 +26,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from herder import clock
 from herder.metering import Metering, MeteringCollector
 
 RequestHook = Callable[[str, bool, float], None]
@@ -58,6 +59,14 @@ BACKEND_REQUEST_ERRORS = Counter(
 BACKEND_REQUEST_DURATION = Histogram(
     "herder_backend_request_duration_seconds", "Latency of backend requests, failed ones included.",
     ["provider", "operation"], buckets=_BACKEND_BUCKETS, registry=REGISTRY)
+
+SNAPSHOTS_TAKEN = Counter(
+    "herder_snapshots_taken", "ServerSnapshots taken on the backend, by namespace and backend (vcenter, scvmm).",
+    ["namespace", "backend"], registry=REGISTRY)
+SNAPSHOTS_FAILED = Counter(
+    "herder_snapshots_failed",
+    "Attempts to take a ServerSnapshot that failed on the backend, by namespace and backend.",
+    ["namespace", "backend"], registry=REGISTRY)
 
 RESULT_SUCCESS = "success"
 RESULT_ERROR = "error"
@@ -124,6 +133,12 @@ class _Zone:
     memory_used_bytes: float
 
 
+@dataclass(frozen=True)
+class _Quota:
+    hard: dict[str, float]  # resource -> limit, base units
+    used: dict[str, float]  # resource -> in use, for the limited resources
+
+
 class Inventory:
     """What the controllers last observed, read by `InventoryCollector` at scrape time. Thread-safe."""
 
@@ -136,6 +151,7 @@ class Inventory:
         self._backends: dict[tuple[str, str], bool] = {}
         self._pools: dict[str, _Pool] = {}
         self._zones: dict[str, _Zone] = {}
+        self._quotas: dict[tuple[str, str], _Quota] = {}
 
     # servers
     def record_ecs(self, key: tuple[str, str], phase: str, power: str, zone: str, ready: bool,  # noqa: PLR0917
@@ -199,6 +215,19 @@ class Inventory:
         with self._lock:
             self._zones.pop(name, None)
 
+    # ServerQuotas, key (namespace, name): servers, cpu (vCPUs), memory and disk (bytes), images
+    def record_quota(self, key: tuple[str, str], hard: Mapping[str, float], used: Mapping[str, float]) -> None:
+        with self._lock:
+            self._quotas[key] = _Quota(dict(hard), dict(used))
+
+    def forget_quota(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._quotas.pop(key, None)
+
+    def quotas(self) -> dict[tuple[str, str], _Quota]:
+        with self._lock:
+            return dict(self._quotas)
+
     def snapshot(self) -> tuple[list[_Server], dict[Hashable, tuple[str, str]], dict[tuple[str, str], bool],
                                 dict[str, _Pool], dict[str, _Zone], float]:
         with self._lock:
@@ -240,6 +269,10 @@ class InventoryCollector(Collector):
             families["zone_hosts"].add_metric([name], zone.hosts)
             families["zone_mem"].add_metric([name], zone.memory_bytes)
             families["zone_mem_used"].add_metric([name], zone.memory_used_bytes)
+        for (namespace, quota_name), quota in sorted(self._inventory.quotas().items()):
+            for resource, limit in sorted(quota.hard.items()):
+                families["quota_hard"].add_metric([namespace, quota_name, resource], limit)
+                families["quota_used"].add_metric([namespace, quota_name, resource], quota.used.get(resource, 0.0))
         yield from families.values()
 
     @staticmethod
@@ -272,13 +305,72 @@ class InventoryCollector(Collector):
             "zone_mem": GaugeMetricFamily("herder_zone_memory_bytes", "Memory of those hosts.", labels=["zone"]),
             "zone_mem_used": GaugeMetricFamily("herder_zone_memory_used_bytes",
                                                "Memory in use on those hosts, by any VM.", labels=["zone"]),
+            "quota_hard": GaugeMetricFamily(
+                "herder_quota_hard", "Limit of a ServerQuota, per resource (servers, cpu in vCPUs, memory and "
+                "disk in bytes, images).", labels=["namespace", "quota", "resource"]),
+            "quota_used": GaugeMetricFamily(
+                "herder_quota_used", "What the namespace takes of a resource its ServerQuota limits (same units as "
+                "herder_quota_hard).", labels=["namespace", "quota", "resource"]),
         }
+
+
+@dataclass(frozen=True)
+class _Schedule:
+    interval_seconds: float | None  # None: suspended (no age is exported: a suspended schedule is not late)
+    newest: dict[str, float]  # server -> epoch seconds of its newest usable snapshot (or the schedule's creation)
+
+
+class SnapshotAges(Collector):
+    """Per ServerSnapshotSchedule and server, the age of the newest usable snapshot, and the schedule's interval:
+    what "no successful snapshot in 2x the schedule interval" is computed from. Ages are taken at scrape time
+    from `clock` (herder.clock.now, which tests may move)."""
+
+    def __init__(self, clock: Clock = time.time) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._schedules: dict[tuple[str, str], _Schedule] = {}
+
+    def record_schedule(self, key: tuple[str, str], interval_seconds: float | None, newest: dict[str, float]) -> None:
+        """key is (namespace, schedule)."""
+        with self._lock:
+            self._schedules[key] = _Schedule(interval_seconds, dict(newest))
+
+    def forget_schedule(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._schedules.pop(key, None)
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self._lock:
+            schedules = dict(self._schedules)
+        now = self._clock()
+        age, interval = self._families()
+        for (namespace, schedule), entry in sorted(schedules.items()):
+            if entry.interval_seconds is None:
+                continue
+            interval.add_metric([namespace, schedule], entry.interval_seconds)
+            for server, newest in sorted(entry.newest.items()):
+                age.add_metric([namespace, schedule, server], max(now - newest, 0.0))
+        yield age
+        yield interval
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (GaugeMetricFamily("herder_snapshot_age_seconds", "Age of the newest usable ServerSnapshot a "
+                                  "schedule made of a server (since the schedule's creation while it has none).",
+                                  labels=["namespace", "schedule", "server"]),
+                GaugeMetricFamily("herder_snapshot_schedule_interval_seconds", "Seconds between two runs of the "
+                                  "ServerSnapshotSchedule (absent while suspended).", labels=["namespace", "schedule"]))
 
 
 INVENTORY = Inventory()
 METERING = Metering()
 REGISTRY.register(InventoryCollector(INVENTORY))
 REGISTRY.register(MeteringCollector(METERING))
+SNAPSHOT_AGES = SnapshotAges(lambda: clock.now().timestamp())
+REGISTRY.register(SNAPSHOT_AGES)
 
 # Module-level shortcuts for the controllers.
 record_ecs = INVENTORY.record_ecs
@@ -291,6 +383,10 @@ record_pool = INVENTORY.record_pool
 forget_pool = INVENTORY.forget_pool
 record_zone = INVENTORY.record_zone
 forget_zone = INVENTORY.forget_zone
+record_quota = INVENTORY.record_quota
+forget_quota = INVENTORY.forget_quota
+record_schedule = SNAPSHOT_AGES.record_schedule
+forget_schedule = SNAPSHOT_AGES.forget_schedule
 
 
 def start_server(port: int, addr: str = "0.0.0.0") -> None:  # noqa: S104 - scraped from outside the pod

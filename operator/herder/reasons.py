@@ -30,6 +30,8 @@ class Reason(enum.StrEnum):
     DELETED = "Deleted"
     ORPHANED = "Orphaned"
     HOLDS_SERVERS = "HoldsServers"
+    RESTORED = "Restored"
+    SUSPENDED = "Suspended"
     # -- working on it ----------------------------------------------------------------------------------------
     CONNECTING = "Connecting"
     CREATING = "Creating"
@@ -44,6 +46,8 @@ class Reason(enum.StrEnum):
     STOPPED_FOR_CAPTURE = "StoppedForCapture"
     SCALING = "Scaling"
     UPDATING = "Updating"
+    TAKING_SNAPSHOT = "TakingSnapshot"
+    RESTORING = "Restoring"
     # -- waiting: heals on its own or is retried by herder ----------------------------------------------------
     PAUSED = "Paused"
     PROVIDER_NOT_READY = "ProviderNotReady"
@@ -67,6 +71,9 @@ class Reason(enum.StrEnum):
     IMPORT_CANCELLED = "ImportCancelled"
     SCALE_FAILED = "ScaleFailed"
     NOT_FOUND = "NotFound"
+    WAITING_FOR_SERVER = "WaitingForServer"
+    SNAPSHOT_NOT_READY = "SnapshotNotReady"
+    SNAPSHOT_FAILED = "SnapshotFailed"
     # -- stalled: a person must change something ---------------------------------------------------------------
     NOT_SUPPORTED = "NotSupported"
     AUTHENTICATION_FAILED = "AuthenticationFailed"
@@ -96,10 +103,17 @@ class Reason(enum.StrEnum):
     SERVER_NOT_FOUND = "ServerNotFound"
     USER_DATA_UNAVAILABLE = "UserDataUnavailable"
     ADOPT_TARGET_NOT_FOUND = "AdoptTargetNotFound"
+    ADOPTION_REFUSED = "AdoptionRefused"
+    QUOTA_EXCEEDED = "QuotaExceeded"
     VM_MISSING = "VMMissing"
     RECREATE_REQUIRED = "RecreateRequired"
     SHRINK_NOT_SUPPORTED = "ShrinkNotSupported"
     POWER_CYCLE_REQUIRED = "PowerCycleRequired"
+    SERVER_GONE = "ServerGone"
+    LOST = "Lost"
+    FAILED = "Failed"
+    SNAPSHOT_NOT_FOUND = "SnapshotNotFound"
+    INVALID_SCHEDULE = "InvalidSchedule"
 
     @classmethod
     def parse(cls, text: object) -> Reason | None:
@@ -135,21 +149,25 @@ class Reason(enum.StrEnum):
 
 
 _OK = {Reason.READY, Reason.ACTIVE, Reason.AVAILABLE, Reason.CONNECTED, Reason.PROVISIONED, Reason.CONFIG_SYNCED,
-       Reason.POWER_SYNCED, Reason.PLACED, Reason.DELETED, Reason.ORPHANED, Reason.HOLDS_SERVERS}
+       Reason.POWER_SYNCED, Reason.PLACED, Reason.DELETED, Reason.ORPHANED, Reason.HOLDS_SERVERS, Reason.RESTORED,
+       Reason.SUSPENDED}
 _PROGRESS = {Reason.CONNECTING, Reason.CREATING, Reason.TASK_RUNNING, Reason.RECONFIGURING, Reason.POWER_PENDING,
              Reason.MIGRATING, Reason.RECREATING, Reason.CAPTURING, Reason.IMPORTING, Reason.STOPPING_SERVER,
-             Reason.STOPPED_FOR_CAPTURE, Reason.SCALING, Reason.UPDATING}
+             Reason.STOPPED_FOR_CAPTURE, Reason.SCALING, Reason.UPDATING, Reason.TAKING_SNAPSHOT, Reason.RESTORING}
 _WAITING = {Reason.PROVIDER_NOT_READY, Reason.UNREACHABLE, Reason.BACKEND_BUSY,
             Reason.BACKEND_ERROR, Reason.KUBERNETES_ERROR, Reason.SERVER_BUSY, Reason.SERVER_NOT_READY,
             Reason.IMAGE_NOT_READY, Reason.PARENT_NOT_READY, Reason.RESOURCE_POOL_NOT_READY, Reason.IN_USE,
             Reason.CREATE_FAILED, Reason.POWER_FAILED, Reason.RECONFIGURE_FAILED, Reason.MIGRATION_FAILED,
             Reason.CAPTURE_FAILED, Reason.DOWNLOAD_FAILED, Reason.UPLOAD_FAILED, Reason.IMPORT_CANCELLED,
-            Reason.SCALE_FAILED, Reason.NOT_FOUND, Reason.INSUFFICIENT_RESOURCES}
+            Reason.SCALE_FAILED, Reason.NOT_FOUND, Reason.INSUFFICIENT_RESOURCES, Reason.WAITING_FOR_SERVER,
+            Reason.SNAPSHOT_NOT_READY, Reason.SNAPSHOT_FAILED}
 _HEALTH = {**dict.fromkeys(_OK, Health.OK), **dict.fromkeys(_PROGRESS, Health.PROGRESS),
            **dict.fromkeys(_WAITING, Health.WAITING)}
 _ROUTINE = frozenset({Reason.CREATING, Reason.TASK_RUNNING, Reason.RECONFIGURING, Reason.POWER_PENDING,
-                      Reason.CONNECTING, Reason.MIGRATING})
-_FINAL = frozenset({Reason.CHECKSUM_MISMATCH, Reason.INVALID_IMAGE, Reason.NOT_SUPPORTED})
+                      Reason.CONNECTING, Reason.MIGRATING, Reason.TAKING_SNAPSHOT})
+_FINAL = frozenset({Reason.CHECKSUM_MISMATCH, Reason.INVALID_IMAGE, Reason.NOT_SUPPORTED, Reason.SERVER_GONE,
+                    Reason.LOST, Reason.FAILED, Reason.INVALID_SCHEDULE})
 _TRANSIENT = frozenset({Reason.PROVIDER_NOT_READY, Reason.UNREACHABLE, Reason.BACKEND_BUSY, Reason.SERVER_BUSY,
                         Reason.KUBERNETES_ERROR})
-_AWAITS_DEPENDENCY = frozenset({Reason.ZONE_NOT_FOUND, Reason.PARENT_NOT_FOUND, Reason.PARENT_NOT_READY})
+_AWAITS_DEPENDENCY = frozenset({Reason.ZONE_NOT_FOUND, Reason.PARENT_NOT_FOUND, Reason.PARENT_NOT_READY,
+                                Reason.WAITING_FOR_SERVER, Reason.SNAPSHOT_NOT_READY, Reason.SNAPSHOT_NOT_FOUND})

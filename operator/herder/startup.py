@@ -16,7 +16,8 @@ FINALIZER = f"{GROUP}/finalizer"
 
 
 # Kinds whose handlers never ask "what changed since last time": their daemons read the live object.
-STATELESS_KINDS = frozenset({"ElasticCloudServer"})
+STATELESS_KINDS = frozenset({"ElasticCloudServer", "ServerSnapshot", "ServerSnapshotRestore",
+                             "ServerSnapshotSchedule"})
 
 
 class DiffBaseForChangeHandlers(kopf.AnnotationsDiffBaseStorage):
@@ -36,14 +37,15 @@ class DiffBaseForChangeHandlers(kopf.AnnotationsDiffBaseStorage):
             super().store(body=body, patch=patch, essence=essence)
 
 
-# Backend calls block; clones run in parallel up to this many (vCenter allows ~4 per host).
-BACKEND_THREADS = 32
+# Deletions (backend calls too), Kubernetes writes and other blocking work outside daemon passes, which have
+# their own threads (herder.controllers.shared.executor).
+WORKER_THREADS = 32
 
 
 @kopf.on.startup()
 async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     loop = asyncio.get_running_loop()
-    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(BACKEND_THREADS, "herder-backend"))
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(WORKER_THREADS, "herder-worker"))
     memo.runtime = Runtime(loop)
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from corpus import REPO, example_files, load_docs, load_invalid_cases
+from corpus import CLASSES, REPO, example_files, load_docs, load_invalid_cases
 from pydantic import ValidationError
 
 from herder.api import (
@@ -23,6 +24,7 @@ from herder.api import (
     quantity_to_mib,
 )
 from herder.api.crdgen import SchemaError, crd, render_all, stale, structural, write
+from herder.api.labels import LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN
 from herder.api.metadata import KindInfo
 from herder.api.quantities import format_mib
 
@@ -160,7 +162,9 @@ def test_cel_rules_carry_messages() -> None:
             for rule in node.get("x-kubernetes-validations", []):
                 count += 1
                 assert rule["message"], f"{info.kind}{path}: rule without message"
-                assert "spec" in rule["message"] or "shares" in rule["message"] or "values" in rule["message"]
+                # The message names the field; rules on map keys (labels) leave that to the API server's prefix.
+                assert "spec" in rule["message"] or rule["message"].startswith(
+                    ("shares", "values", "tls.caBundle", "every key", "the prefix of a label key")), rule
     assert count >= 30
 
 
@@ -287,3 +291,41 @@ def test_invalid_corpus_is_well_formed() -> None:
     for case in cases:
         assert case.expect, f"{case.path.name}: no '# expect:' line"
         assert yaml.safe_load(case.manifest)["apiVersion"] == "herder.dev/v1alpha1"
+        assert case.klass is None or case.klass in CLASSES, f"{case.path.name}: unknown class {case.klass}"
+
+
+def test_invalid_corpus_covers_every_class_several_times() -> None:
+    classed = [case for case in load_invalid_cases() if case.klass]
+    assert len(classed) >= 40
+    counts = {name: sum(1 for case in classed if case.klass == name) for name in CLASSES}
+    assert all(count >= 3 for count in counts.values()), counts
+    kinds = {yaml.safe_load(case.manifest)["kind"] for case in classed}
+    assert len(kinds) >= 8, kinds
+
+
+def test_spec_scalars_keep_a_wrong_type_for_the_type_check() -> None:
+    """A wrong type is reported as such ("must be of type integer"), not pruned as an unknown field."""
+    schema = schema_of(kind_info("ElasticCloudServer"))["properties"]
+    spec, status = schema["spec"]["properties"], schema["status"]["properties"]
+    assert spec["cpu"]["x-kubernetes-preserve-unknown-fields"] is True
+    assert spec["image"]["properties"]["name"]["x-kubernetes-preserve-unknown-fields"] is True
+    assert "x-kubernetes-preserve-unknown-fields" not in spec["memory"]  # int-or-string: Kubernetes refuses it
+    assert "x-kubernetes-preserve-unknown-fields" not in spec["disks"]["properties"]["data"]  # unknown fields
+    assert "x-kubernetes-preserve-unknown-fields" not in status["cpu"]
+
+
+@pytest.mark.parametrize(("key", "valid"), [
+    ("app", True), ("example.com/app", True), ("a.b-c_d", True), ("A1", True), ("x" * 63, True),
+    ("sub.example.com/" + "n" * 63, True),
+    ("x" * 64, False), ("-app", False), ("app-", False), ("app name", False), ("Example.com/app", False),
+    ("/app", False), ("example.com/", False), ("a/b/c", False), ("", False),
+])
+def test_label_keys_as_kubernetes_checks_them(key: str, valid: bool) -> None:
+    assert bool(re.fullmatch(LABEL_KEY_PATTERN, key)) is valid
+
+
+@pytest.mark.parametrize(("value", "valid"), [
+    ("", True), ("web", True), ("v1.2_3-a", True), ("-web", False), ("web!", False), ("a b", False),
+])
+def test_label_values_as_kubernetes_checks_them(value: str, valid: bool) -> None:
+    assert bool(re.fullmatch(LABEL_VALUE_PATTERN, value)) is valid

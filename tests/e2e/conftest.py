@@ -1,13 +1,17 @@
-"""End-to-end fixtures: the real operator process, connected to the stack's vcsim and SCVMM simulator, and the
-backend a parametrized test runs against."""
+"""End-to-end fixtures: the real operator process under the chart's RBAC, connected to the stack's vcsim and
+SCVMM simulator, and the backend a parametrized test runs against."""
 
 from __future__ import annotations
 
+import http.server
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from e2e_world import (
+    CLOCK_FILE,
     CLUSTER_IMAGE,
     SCVMM_INVENTORY_SECONDS,
     VCENTER,
@@ -15,36 +19,52 @@ from e2e_world import (
     ZONES,
     Backend,
     Govc,
+    HerderClock,
     apply,
     scvmm_manifests,
     vcenter_manifest,
+    vcenter_zone_spec,
 )
 
+from herder.clock import OFFSET_FILE_ENV
+from herder_dev.operator_identity import ServiceAccountLogin
 from herder_dev.operator_process import OperatorProcess
 from herder_dev.stack import StackState
 
 
 @pytest.fixture(scope="session")
-def operator(stack: StackState, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    """herder run as a subprocess, with a VCenter, two zones and a public image in place, and (when the stack
-    runs the SCVMM simulator) an SCVMM, its zone and image, read in bulk every SCVMM_INVENTORY_SECONDS."""
+def operator(stack: StackState, operator_login: ServiceAccountLogin,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    """herder run as a subprocess, as the chart's ServiceAccount (a token kubeconfig: nothing of the admin's),
+    with a VCenter, two zones and a public image in place, and (when the stack runs the SCVMM simulator) an
+    SCVMM, its zone and image, read in bulk every SCVMM_INVENTORY_SECONDS."""
     zones = [{"apiVersion": "herder.dev/v1alpha1", "kind": "AvailabilityZone", "metadata": {"name": zone},
-              "spec": {"region": "region-1", "provider": {"kind": "VCenter", "name": VCENTER},
-                       "vcenter": {"cluster": cluster, "datastore": "LocalDS_0", "network": "VM Network",
-                                   "folder": "vm"}}}
-             for zone, cluster in ZONES.items()]
+              "spec": vcenter_zone_spec(cluster)} for zone, cluster in ZONES.items()]
     image = {"apiVersion": "herder.dev/v1alpha1", "kind": "ClusterImage", "metadata": {"name": CLUSTER_IMAGE},
              "spec": {"provider": {"kind": "VCenter", "name": VCENTER}, "osFamily": "Linux",
                       "source": {"existing": {"name": "ubuntu-22.04-tmpl"}}}}
     apply(stack, vcenter_manifest(stack), *zones, image, *scvmm_manifests(stack))
-    process = OperatorProcess(stack, Path(tmp_path_factory.mktemp("operator")) / "herder.log",
+    directory = Path(tmp_path_factory.mktemp("operator"))
+    process = OperatorProcess(stack, directory / "herder.log",
                               extra_env={"HERDER_SCVMM_INVENTORY_SECONDS": str(SCVMM_INVENTORY_SECONDS),
-                                         "HERDER_VCENTER_WATCH_SECONDS": str(VCENTER_WATCH_SECONDS)})
+                                         "HERDER_VCENTER_WATCH_SECONDS": str(VCENTER_WATCH_SECONDS),
+                                         OFFSET_FILE_ENV: str(directory / CLOCK_FILE)},
+                              kubeconfig=operator_login.kubeconfig(directory / "kubeconfig"))
     process.start()
     try:
         yield process
     finally:
         process.stop()
+
+
+@pytest.fixture
+def herder_clock(operator: OperatorProcess) -> Iterator[HerderClock]:
+    """Moves the clock herder's schedules read (herder.clock); put back after the test."""
+    clock = HerderClock(Path(operator.extra_env[OFFSET_FILE_ENV]))
+    try:
+        yield clock
+    finally:
+        clock.set(0.0)
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +78,25 @@ def backend(request: pytest.FixtureRequest, stack: StackState, operator: Operato
     if request.param == "scvmm" and not stack.scvmm_url:
         pytest.skip("the stack runs no SCVMM simulator")
     return Backend(request.param, stack, govc)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A plain HTTP server on 127.0.0.1 serving a directory: (base URL, directory)."""
+    root = tmp_path_factory.mktemp("http")
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+        server.server_close()

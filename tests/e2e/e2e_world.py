@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,12 @@ def vcenter_manifest(stack: StackState, name: str = VCENTER, secret: str = "vcsi
                  "credentialsSecretRef": {"name": secret, "namespace": "herder-system"},
                  "tls": {"caBundle": ca_pem if ca_pem is not None else stack.ca.read_text()}},
     }
+
+
+def vcenter_zone_spec(cluster: str, region: str = "region-1") -> dict[str, Any]:
+    """An AvailabilityZone's spec on a vcsim cluster, the datastore, network and VM folder vcsim starts with."""
+    return {"region": region, "provider": {"kind": "VCenter", "name": VCENTER},
+            "vcenter": {"cluster": cluster, "datastore": "LocalDS_0", "network": "VM Network", "folder": "vm"}}
 
 
 def apply(stack: StackState, *objects: dict[str, Any], namespace: str | None = None) -> None:
@@ -65,6 +71,29 @@ class Govc:
     @staticmethod
     def disks(vm: dict[str, Any]) -> list[int]:
         return sorted(d["capacityInBytes"] for d in vm["config"]["hardware"]["device"] if "capacityInBytes" in d)
+
+
+CLOCK_FILE = "clock-offset"
+
+
+class HerderClock:
+    """The operator's schedule clock (herder.clock): real time plus the offset in this file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def set(self, seconds: float) -> None:
+        self.path.write_text(f"{seconds}\n")
+
+    def offset(self) -> float:
+        return float(self.path.read_text()) if self.path.exists() else 0.0
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.offset())
+
+    def move_to(self, moment: datetime) -> None:
+        """herder's now() is `moment` from here on (and runs on in real time)."""
+        self.set((moment - datetime.now(UTC)).total_seconds())
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.5,
@@ -188,8 +217,11 @@ def custom_field(vm: dict[str, Any], field_name: str) -> str | None:
 
 def owner_field_value(govc: Govc, vm_path: str) -> str:
     """herder's `herder.dev/ecs-uid` on a VM, as govc's fields.info shows it ("" when unset)."""
-    out = json.loads(govc("fields.info", "-json", "-n", "herder.dev/ecs-uid", vm_path).stdout or "{}")
-    values = [row.get("value") or "" for row in out.get("info") or []]
+    return _owner_in(govc("fields.info", "-json", "-n", "herder.dev/ecs-uid", vm_path).stdout)
+
+
+def _owner_in(fields_info_json: str) -> str:
+    values = [row.get("value") or "" for row in json.loads(fields_info_json or "{}").get("info") or []]
     return values[0] if values else ""
 
 
@@ -245,9 +277,7 @@ def scvmm_zone_manifest(name: str, host_group: str, region: str = "region-2") ->
 
 def vcenter_zone_manifest(name: str, cluster: str, region: str = "region-1") -> dict[str, Any]:
     return {"apiVersion": "herder.dev/v1alpha1", "kind": "AvailabilityZone", "metadata": {"name": name},
-            "spec": {"region": region, "provider": {"kind": "VCenter", "name": VCENTER},
-                     "vcenter": {"cluster": cluster, "datastore": "LocalDS_0", "network": "VM Network",
-                                 "folder": "vm"}}}
+            "spec": vcenter_zone_spec(cluster, region)}
 
 
 def scvmm_manifests(stack: StackState) -> list[dict[str, Any]]:
@@ -290,6 +320,14 @@ class ScvmmSim:
     def state(self) -> dict[str, Any]:
         state: dict[str, Any] = self._admin("GET", "state")
         return state
+
+    def stats(self) -> dict[str, Any]:
+        """What the simulator ran since the last reset: WinRM requests, scripts, and cmdlets by name."""
+        stats: dict[str, Any] = self._admin("GET", "stats")
+        return stats
+
+    def reset_stats(self) -> None:
+        self._admin("POST", "stats/reset")
 
     def vms(self, prefix: str) -> list[dict[str, Any]]:
         return [v for v in self.state()["vms"] if str(v["name"]).startswith(prefix)]
@@ -386,11 +424,12 @@ class Backend:
     def vm(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.vm_named(f"{namespace}.{name}")
 
-    def vm_named(self, full: str) -> dict[str, Any] | None:
+    def vm_named(self, full: str, folder: str = "") -> dict[str, Any] | None:
         """{cpu, memory_mib, power: On/Off/Suspended (else the backend's word), disks: sorted bytes, id,
         owner: herder's removable mark (vCenter: the herder.dev/ecs-uid field, set on adopted VMs; SCVMM: the
         HerderEcsUid custom property), identity: the ECS UID herder knows the VM by (vCenter: instanceUuid),
-        host, storage (datastore / the folder its files are under), pool (resource pool / cloud name)}."""
+        host, storage (datastore / the folder its files are under), pool (resource pool / cloud name)} of the VM
+        called `full` (vCenter: in `folder` under /DC0/vm)."""
         if self.sim is not None:
             state = self.sim.state()
             vm = next((v for v in state["vms"] if v["name"] == full), None)
@@ -406,13 +445,17 @@ class Backend:
                     "identity": str((vm.get("custom") or {}).get(ScvmmSim.OWNER_PROPERTY) or ""),
                     "host": names.get(vm["host"]), "pool": names.get(vm["cloud"]) if vm["cloud"] else None,
                     "storage": location.rsplit("\\", 1)[0]}
-        info = self.govc.vm(full)
+        path = "/".join(p for p in ("/DC0/vm", folder.strip("/"), full) if p)
+        info = self.govc.vm(path)
         if info is None:
             return None
         cpu, memory, disks = hardware(info)
         state = info["runtime"]["powerState"]
+        fields = self.govc("fields.info", "-json", "-n", "herder.dev/ecs-uid", path, check=False)
+        if fields.returncode != 0:
+            return None  # deleted between the two reads
         return {"cpu": cpu, "memory_mib": memory, "power": _VCENTER_POWER.get(state, state), "disks": disks,
-                "owner": owner_field_value(self.govc, f"/DC0/vm/{full}"), "description": "",
+                "owner": _owner_in(fields.stdout), "description": "",
                 "id": info["config"]["instanceUuid"], "identity": info["config"]["instanceUuid"],
                 "host": self._name("HostSystem", info["runtime"]["host"]["value"]),
                 "pool": self._name("ResourcePool", info["resourcePool"]["value"]),
@@ -432,6 +475,42 @@ class Backend:
         if self.sim is not None:
             return vm["host"] in self.hosts(zone)
         return f"/{ZONES[zone]}/" in str(vm["pool_path"])
+
+    def make_vm(self, name: str, where: str) -> str:
+        """A running VM made out of band, as an administrator would: vCenter in folder `where` (under /DC0/vm) on
+        cluster DC0_C0, SCVMM in host group `where` (Zone-A or Zone-B). Returns its unique ID."""
+        if self.sim is not None:
+            return self.sim.run_ps(
+                f"$t = Get-SCVMTemplate -Name 'ubuntu-22.04-tmpl'\n$hg = Get-SCVMHostGroup -Name '{where}'\n"
+                f"$cfg = New-SCVMConfiguration -VMTemplate $t -Name '{name}' -VMHostGroup $hg\n"
+                f"$vm = New-SCVirtualMachine -Name '{name}' -VMConfiguration $cfg -StartVM\n[string]$vm.ID").strip()
+        folder = "/".join(p for p in ("/DC0/vm", where.strip("/")) if p)
+        self.govc("folder.create", folder, check=False)
+        self.govc("vm.clone", "-vm", "ubuntu-22.04-tmpl", "-on=true", "-folder", folder, "-ds", "LocalDS_0",
+                  "-pool", "/DC0/host/DC0_C0/Resources", name)
+        made = self.govc.vm(f"{folder}/{name}")
+        assert made is not None
+        return str(made["config"]["instanceUuid"])
+
+    def mark(self, full: str, uid: str, folder: str = "") -> None:
+        """Write herder's owner mark for ECS `uid` on a VM, out of band."""
+        if self.sim is not None:
+            self.sim.run_ps(
+                f"$cp = Get-SCCustomProperty -Name '{ScvmmSim.OWNER_PROPERTY}'\n"
+                f"if ($null -eq $cp) {{ $cp = New-SCCustomProperty -Name '{ScvmmSim.OWNER_PROPERTY}' "
+                "-AddMember @('VM') }\n"
+                f"$null = Set-SCCustomPropertyValue -InputObject (Get-SCVirtualMachine -Name '{full}') "
+                f"-CustomProperty $cp -Value '{uid}'")
+            return
+        self.govc("fields.add", "herder.dev/ecs-uid", check=False)
+        self.govc("fields.set", "herder.dev/ecs-uid", uid, "/".join(p for p in ("/DC0/vm", folder.strip("/"), full)
+                                                                    if p))
+
+    def zone_spec(self) -> dict[str, Any]:
+        """The spec of the session's zone on this backend (for zones of a test's own on the same placement)."""
+        if self.sim is not None:
+            return next(m["spec"] for m in scvmm_manifests(self.stack) if m["kind"] == "AvailabilityZone")
+        return vcenter_zone_spec(ZONES["dc0-c0"])
 
     def names(self, namespace: str) -> list[str]:
         """Every VM named after an ECS of `namespace`, duplicates included."""
@@ -498,27 +577,47 @@ class Backend:
         else:
             self.govc("vm.destroy", full)
 
-    def unmanaged_vm(self, name: str) -> str:
-        """A running VM made outside herder in the first zone, from the template; its unique ID (vCenter
-        instance UUID, VMM VM ID)."""
+    # -- snapshots, as the backend's own tools list them ---------------------------------------------------------
+    def snapshots(self, namespace: str, name: str) -> list[dict[str, str]]:
+        """[{id, name, description}] of the VM's snapshots: `govc snapshot.tree`, or Get-SCVMCheckpoint over a plain
+        WinRM session."""
+        full = f"{namespace}.{name}"
         if self.sim is not None:
-            return self.sim.run_ps(
-                "$t = Get-SCVMTemplate -Name 'ubuntu-22.04-tmpl'\n$hg = Get-SCVMHostGroup -Name 'Zone-A'\n"
-                f"$cfg = New-SCVMConfiguration -VMTemplate $t -Name '{name}' -VMHostGroup $hg\n"
-                f"$vm = New-SCVirtualMachine -Name '{name}' -VMConfiguration $cfg -StartVM\n[string]$vm.ID").strip()
-        self.govc("vm.clone", "-vm", "ubuntu-22.04-tmpl", "-on=true", "-folder", "vm", "-ds", "LocalDS_0",
-                  "-pool", f"/DC0/host/{ZONES[self.zone]}/Resources", name)
-        made = self.govc.vm(name)
-        assert made is not None
-        return str(made["config"]["instanceUuid"])
+            out = self.sim.run_ps(
+                f"ConvertTo-Json -Compress -InputObject @(Get-SCVMCheckpoint -VM (Get-SCVirtualMachine -Name '{full}') "
+                "| ForEach-Object { @{ id = [string]$_.ID; name = [string]$_.Name; "
+                "description = [string]$_.Description } })")
+            rows = json.loads(out or "[]")
+            return rows if isinstance(rows, list) else [rows]
+        lines = self.govc("snapshot.tree", "-vm", full, "-i", "-d", "-c=false").stdout.splitlines()
+        found = []
+        for line in lines:
+            match = re.search(r"\[(snapshot-\d+)\]\s+(\S+)\s*(.*)$", line)
+            if match:
+                found.append({"id": match.group(1), "name": match.group(2), "description": match.group(3).strip()})
+        return found
 
-    def hang(self, on: bool) -> None:
-        """The backend stops answering (vcsim: SIGSTOP; the SCVMM simulator: every WinRM request held), or
-        answers again."""
+    def remove_snapshot_out_of_band(self, namespace: str, name: str, snapshot_id: str) -> None:
+        full = f"{namespace}.{name}"
         if self.sim is not None:
-            self.sim.fault({"hang": on})
+            self.sim.run_ps(f"$null = Remove-SCVMCheckpoint -VMCheckpoint (Get-SCVMCheckpoint -ID '{snapshot_id}')")
         else:
-            os.kill(self.stack.processes["vcsim"].pid, signal.SIGSTOP if on else signal.SIGCONT)
+            self.govc("snapshot.remove", "-vm", full, snapshot_id)
+
+    def add_disk_out_of_band(self, namespace: str, name: str) -> None:
+        """A 1 GiB disk that herder did not make (herder leaves such disks alone)."""
+        full = f"{namespace}.{name}"
+        if self.sim is not None:
+            self.sim.run_ps(f"$null = New-SCVirtualDiskDrive -VM (Get-SCVirtualMachine -Name '{full}') -SCSI -Bus 0 "
+                            "-LUN 9 -Dynamic -VirtualHardDiskSizeMB 1024 -FileName 'by-hand.vhdx'")
+        else:
+            self.govc("vm.disk.create", "-vm", full, "-ds", "LocalDS_0", "-name", f"{full}/by-hand", "-size", "1G")
+
+    def busy(self) -> bool:
+        """A vCenter task or VMM job is queued or running."""
+        if self.sim is not None:
+            return any(job.get("status") == "Running" for job in self.sim.state()["jobs"])
+        return bool(self.govc.running_tasks())
 
     def settle(self) -> None:
         """Before restarting a killed operator: let work the dead one started finish (see test_ecs_crash)."""

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 
+import pytest
 from e2e_world import (
     Backend,
     annotate,
@@ -99,14 +101,31 @@ def test_vanished_vm_is_reported_not_recreated_until_asked(stack: StackState, ba
     assert (status["uniqueID"], status["managedObjectID"]) != (first["uniqueID"], first["managedObjectID"])
 
 
-def test_adopt_an_existing_vm(stack: StackState, backend: Backend, namespace: str) -> None:
+@pytest.fixture
+def opened_zone(stack: StackState, namespace: str, backend: Backend) -> Iterator[str]:
+    """A zone of this test's own on the backend's first placement, open to adoption for this namespace only, from
+    the whole VM folder (vCenter) or the Zone-A host group (SCVMM). Adoption is closed unless a zone opens it: see
+    test_adoption.py."""
+    zone = f"open-{namespace}"[:63]
+    only_here = {"matchLabels": {"kubernetes.io/metadata.name": namespace}}  # set by the API server
+    source = {"hostGroups": ["All Hosts\\Zone-A"]} if backend.scvmm else {"folders": ["vm"]}
+    apply(stack, {"apiVersion": "herder.dev/v1alpha1", "kind": "AvailabilityZone", "metadata": {"name": zone},
+                  "spec": backend.zone_spec() | {"allowedNamespaces": only_here,
+                                                 "adoption": {"allowedNamespaces": only_here, **source}}})
+    try:
+        yield zone
+    finally:
+        stack.kubectl("delete", "az", zone, "--wait=false", check=False)
+
+
+def test_adopt_an_existing_vm(stack: StackState, backend: Backend, namespace: str, opened_zone: str) -> None:
     source = f"adopt-{namespace}"
-    unique_id = backend.unmanaged_vm(source)
+    unique_id = backend.make_vm(source, "Zone-A" if backend.scvmm else "")
     before_all = backend.all_names()
 
     # Same size as the template: adoption alone, no reconfiguration.
     cpu, memory = backend.template_size
-    apply(stack, backend.manifest("adopted", cpu=cpu, memory=f"{memory}Mi", image=None,
+    apply(stack, backend.manifest("adopted", cpu=cpu, memory=f"{memory}Mi", image=None, availabilityZone=opened_zone,
                                   adoptFrom={"uniqueID": unique_id}), namespace=namespace)
     status = wait_ready(stack, namespace, "adopted", timeout=60)
     uid = uid_of(stack, namespace, "adopted")
@@ -126,9 +145,11 @@ def test_adopt_an_existing_vm(stack: StackState, backend: Backend, namespace: st
     wait_for(lambda: backend.vm_named(source) is None, timeout=45, what=f"{backend}: adopted VM deleted with its ECS")
 
 
-def test_adopt_with_an_image_and_a_missing_target(stack: StackState, backend: Backend, namespace: str) -> None:
+def test_adopt_with_an_image_and_a_missing_target(stack: StackState, backend: Backend, namespace: str,
+                                                  opened_zone: str) -> None:
     missing = "4211e7d5-0000-4000-8000-000000000000"
-    apply(stack, backend.manifest("nothing", adoptFrom={"uniqueID": missing}), namespace=namespace)
+    apply(stack, backend.manifest("nothing", availabilityZone=opened_zone, adoptFrom={"uniqueID": missing}),
+          namespace=namespace)
     status = wait_for(lambda: condition_is(stack, "ecs", "nothing", namespace, "Provisioned", "False",
                                            "AdoptTargetNotFound"), timeout=20, what="AdoptTargetNotFound")
     assert missing in conditions(status)["Provisioned"]["message"]

@@ -6,39 +6,51 @@ A bound here is a correctness bound (the old behaviour missed it by a minute), p
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import time
 from pathlib import Path
+from typing import Any
 
+import pytest
 from e2e_world import (
+    SCVMM,
     SCVMM_INVENTORY_SECONDS,
+    VCENTER,
     VCENTER_WATCH_SECONDS,
     Backend,
+    Govc,
+    ScvmmSim,
     apply,
     condition_is,
     conditions,
+    ecs_manifest,
     patch_spec,
     status_of,
+    vcenter_manifest,
     wait_for,
     wait_ready,
 )
 
-from herder.controllers.connection.sync import HEALTH_CHECK_SECONDS
-from herder.providers.liveness import SILENCE_MARGIN_SECONDS
-from herder.providers.scvmm import BULK_READ_SECONDS
 from herder_dev.operator_process import OperatorProcess
 from herder_dev.stack import Stack, StackState
+from herder_dev.tcpproxy import TcpProxy
 
 # After the API answers again, a spec change must reach the VM within this (issue: 5 s; a margin for a loaded
 # 2-core machine).
 RESUME_BOUND_SECONDS = 10.0
+# A backend that stops answering is Unreachable once it is silent longer than a healthy one (twice its change
+# feed's wait plus a margin), noticed at the next health check.
+HANG_BOUND_SECONDS = 2 * VCENTER_WATCH_SECONDS + 10 + 5 + 10
+SCVMM_HANG_BOUND_SECONDS = 2 * (SCVMM_INVENTORY_SECONDS + 10) + 10 + 5 + 10  # its feed is a bulk read
 
 
-def hang_bound(backend: Backend) -> float:
-    """A backend that stops answering is Unreachable once it is silent longer than a healthy one (twice its change
-    feed's wait, or the SCVMM bulk read's interval plus its time, plus a margin), noticed at the next health check
-    (with 10 s to spare on a loaded machine)."""
-    answers_every = SCVMM_INVENTORY_SECONDS + BULK_READ_SECONDS if backend.scvmm else VCENTER_WATCH_SECONDS
-    return 2 * answers_every + SILENCE_MARGIN_SECONDS + HEALTH_CHECK_SECONDS + 10
+@pytest.fixture(params=["vcenter", "scvmm"])
+def backend(request: pytest.FixtureRequest, stack: StackState, operator: OperatorProcess, govc: Govc) -> Backend:
+    if request.param == "scvmm" and not stack.scvmm_url:
+        pytest.skip("the stack runs no SCVMM simulator")
+    return Backend(request.param, stack, govc)
 
 
 def test_an_api_server_restart_costs_seconds_and_flips_nothing(stack: StackState, backend: Backend,
@@ -75,25 +87,101 @@ def _unreachable_within(stack: StackState, kind: str, name: str, namespace: str 
     return time.monotonic() - started
 
 
-def test_a_hung_backend_is_reported_unreachable_and_heals_on_its_own(stack: StackState, backend: Backend,
-                                                                      namespace: str) -> None:
-    """vcsim is stopped (SIGSTOP); the SCVMM simulator holds every WinRM request unanswered (its `hang` fault)."""
-    kind, name = backend.provider["kind"], backend.provider["name"]
-    apply(stack, backend.manifest("frozen", powerState="On", cpu=1, memory="1Gi"), namespace=namespace)
-    before = wait_ready(stack, namespace, "frozen", timeout=90)
-    backend.hang(True)
+class Fault:
+    """A backend that stops answering, or whose port is closed, and comes back: on vcsim (SIGSTOP; a TCP proxy
+    in front of it whose port closes) and on the SCVMM simulator (its own hang and listener-outage modes)."""
+
+    def __init__(self, stack: StackState, backend: Backend) -> None:
+        self.stack, self.backend = stack, backend
+        self.proxy: TcpProxy | None = None
+
+    def hang(self) -> None:
+        if self.backend.sim is not None:
+            self.backend.sim.fault({"hang": True})
+        else:
+            os.kill(self.stack.processes["vcsim"].pid, signal.SIGSTOP)
+
+    def close_port(self, seconds: float) -> None:
+        if self.backend.sim is not None:
+            self.backend.sim.fault({"listener_outage_seconds": seconds})
+        else:
+            assert self.proxy is not None
+            self.proxy.close()
+
+    def end(self) -> None:
+        if self.backend.sim is not None:
+            # A closed port closes the simulator's admin API too: it opens again when the outage ends.
+            sim = self.backend.sim
+            wait_for(lambda: _answers(sim), timeout=180, what="the SCVMM simulator's port open again")
+            sim.clear_faults()
+        else:
+            os.kill(self.stack.processes["vcsim"].pid, signal.SIGCONT)
+            if self.proxy is not None and self.proxy.port:
+                with contextlib.suppress(OSError):
+                    self.proxy.start()  # reopens on the same port
+
+
+def _answers(sim: ScvmmSim) -> bool:
     try:
-        endpoint = _unreachable_within(stack, kind.lower(), name, None, hang_bound(backend))
-        server = _unreachable_within(stack, "ecs", "frozen", namespace, 15)
-        print(f"{backend} frozen: {kind} Unreachable after {endpoint:.1f}s, its ECS {server:.1f}s later")
-        during = status_of(stack, "ecs", "frozen", namespace)
+        sim.faults()
+    except OSError:  # requests' ConnectionError is an OSError
+        return False
+    return True
+
+
+def _endpoint(backend: Backend) -> tuple[str, str]:
+    return ("scvmm", SCVMM) if backend.sim is not None else ("vcenter", VCENTER)
+
+
+def _through_proxy(stack: StackState, backend: Backend, fault: Fault) -> tuple[str, str, dict[str, Any]]:
+    """For a closed vCenter port: a VCenter reaching vcsim through a proxy, its zone and image; the ECS
+    manifest to create there. SCVMM closes its own port."""
+    if backend.sim is not None:
+        return "scvmm", SCVMM, backend.manifest("cut", powerState="On", cpu=1, memory="1Gi")
+    fault.proxy = TcpProxy(stack.processes["vcsim"].port).start()
+    name = f"vcsim-proxied-{fault.proxy.port}"
+    manifest = vcenter_manifest(stack, name)
+    manifest["spec"]["server"] = f"127.0.0.1:{fault.proxy.port}"
+    zone = {"apiVersion": "herder.dev/v1alpha1", "kind": "AvailabilityZone", "metadata": {"name": name},
+            "spec": {"region": "region-1", "provider": {"kind": "VCenter", "name": name},
+                     "vcenter": {"cluster": "DC0_C1", "datastore": "LocalDS_0", "network": "VM Network",
+                                 "folder": "vm"}}}
+    image = {"apiVersion": "herder.dev/v1alpha1", "kind": "ClusterImage", "metadata": {"name": name},
+             "spec": {"provider": {"kind": "VCenter", "name": name}, "osFamily": "Linux",
+                      "source": {"existing": {"name": "ubuntu-22.04-tmpl"}}}}
+    apply(stack, manifest, zone, image)
+    return "vcenter", name, ecs_manifest("cut", image={"kind": "ClusterImage", "name": name},
+                                         availabilityZone=name, powerState="On", cpu=1, memory="1Gi")
+
+
+@pytest.mark.parametrize("mode", ["hang", "closed port"])
+def test_a_backend_that_stops_answering_is_unreachable_then_heals_on_its_own(
+        stack: StackState, backend: Backend, namespace: str, mode: str) -> None:
+    fault = Fault(stack, backend)
+    kind, endpoint, manifest = (*_endpoint(backend), backend.manifest("cut", powerState="On", cpu=1, memory="1Gi")) \
+        if mode == "hang" else _through_proxy(stack, backend, fault)
+    bound = HANG_BOUND_SECONDS if backend.sim is None else SCVMM_HANG_BOUND_SECONDS
+    apply(stack, manifest, namespace=namespace)
+    before = wait_ready(stack, namespace, "cut", timeout=90)
+    try:
+        if mode == "hang":
+            fault.hang()
+        else:
+            fault.close_port(bound + 30)
+        noticed = _unreachable_within(stack, kind, endpoint, None, bound)
+        server = _unreachable_within(stack, "ecs", "cut", namespace, 20)
+        print(f"{backend} {mode}: {kind} {endpoint} Unreachable after {noticed:.1f}s, its ECS {server:.1f}s later")
+        during = status_of(stack, "ecs", "cut", namespace)
         # What was last observed stays: identity, power, size.
         assert (during["uniqueID"], during["powerState"], during["cpu"]) == (before["uniqueID"], "On", 1)
     finally:
-        backend.hang(False)
-    thawed = time.monotonic()
-    wait_for(lambda: condition_is(stack, kind.lower(), name, None, "Ready", "True", "Connected"), timeout=60,
-             what=f"{kind} Ready again")
-    after = wait_ready(stack, namespace, "frozen", timeout=60)
-    print(f"{backend} thawed: its ECS Ready again {time.monotonic() - thawed:.1f}s later")
+        fault.end()
+    back = time.monotonic()
+    wait_for(lambda: condition_is(stack, kind, endpoint, None, "Ready", "True", "Connected"), timeout=90,
+             what=f"{kind} {endpoint} Ready again")
+    after = wait_ready(stack, namespace, "cut", timeout=60)
+    print(f"{backend} {mode}: its ECS Ready again {time.monotonic() - back:.1f}s after the backend answered")
     assert after["uniqueID"] == before["uniqueID"] and backend.count(namespace) == 1  # nothing re-created
+    if fault.proxy is not None:
+        stack.kubectl("delete", "ecs", "cut", namespace=namespace)
+        stack.kubectl("delete", "clusterimage,availabilityzone,vcenter", endpoint, "--wait=false", check=False)

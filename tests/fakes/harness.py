@@ -18,6 +18,7 @@ from herder.controllers.ecs.sync import sync_server
 from herder.controllers.shared.daemon import Pass
 from herder.controllers.shared.indexes import Lookups
 from herder.controllers.shared.runtime import ProviderHandle, ProviderKey, Runtime
+from herder.controllers.snapshot.views import held_of, server_view, snapshot_view
 from herder.providers.types import ObservedVM
 from herder.reasons import Reason
 
@@ -26,6 +27,9 @@ VCENTER: ProviderKey = ("VCenter", "vcsim")
 NAMESPACE = "team-a"
 ZONE = "dc0-c0"
 IMAGE = "ubuntu"  # a ClusterImage of the fake's template
+# The Lookups indexes the harness keeps (the quota ones stay unset).
+_LOOKUPS = ("zones", "images", "cluster_images", "pools", "namespaces", "server_zones", "pool_users", "servers",
+            "snapshots", "held", "restore_holds")
 _INDEXED = {"AvailabilityZone": "zones", "ClusterImage": "cluster_images", "ResourcePool": "pools", "Image": "images"}
 
 
@@ -39,10 +43,12 @@ def _metadata(name: str, namespace: str | None, annotations: dict[str, str] | No
 
 
 def zone(name: str = ZONE, **placement: str) -> Body:
-    """An AvailabilityZone on the fake vCenter; `placement` overrides spec.vcenter fields (camelCase)."""
+    """An AvailabilityZone on the fake vCenter, open to adoption from its folder by every namespace; `placement`
+    overrides spec.vcenter fields (camelCase)."""
     where = {"cluster": CLUSTER, "datastore": DATASTORE, "network": NETWORK, "folder": FOLDER} | placement
     return {"apiVersion": API_VERSION, "kind": "AvailabilityZone", "metadata": _metadata(name, None),
-            "spec": {"region": "region-1", "provider": {"kind": VCENTER[0], "name": VCENTER[1]}, "vcenter": where}}
+            "spec": {"region": "region-1", "provider": {"kind": VCENTER[0], "name": VCENTER[1]}, "vcenter": where,
+                     "adoption": {"allowedNamespaces": {}, "folders": [FOLDER]}}}
 
 
 def cluster_image(name: str = IMAGE, template: str = TEMPLATE, **spec: Any) -> Body:
@@ -77,6 +83,16 @@ def server_set(name: str, replicas: int, **template_spec: Any) -> Body:
     return {"apiVersion": API_VERSION, "kind": "ElasticCloudServerSet", "metadata": _metadata(name, NAMESPACE),
             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}}, "spec": spec}}}
+
+
+def server_snapshot(name: str, server_name: str = "web-1", **spec: Any) -> Body:
+    return {"apiVersion": API_VERSION, "kind": "ServerSnapshot", "metadata": _metadata(name, NAMESPACE),
+            "spec": {"server": server_name} | spec}
+
+
+def snapshot_restore(name: str, snapshot_name: str, **spec: Any) -> Body:
+    return {"apiVersion": API_VERSION, "kind": "ServerSnapshotRestore", "metadata": _metadata(name, NAMESPACE),
+            "spec": {"snapshot": snapshot_name} | spec}
 
 
 def advance(body: Body, result: Pass) -> Body:
@@ -116,9 +132,7 @@ class Harness:
         self.fake = FakeProvider()
         self.runtime = Runtime(asyncio.new_event_loop())
         self.connect(VCENTER, self.fake)
-        self.indexes: dict[str, dict[Any, list[Any]]] = {
-            name: {} for name in ("zones", "images", "cluster_images", "pools", "namespaces", "server_zones",
-                                  "pool_users")}
+        self.indexes: dict[str, dict[Any, list[Any]]] = {name: {} for name in _LOOKUPS}
         self.add(zone())
         self.add(cluster_image())
 
@@ -133,8 +147,7 @@ class Harness:
     @property
     def lookups(self) -> Lookups:
         index = self.indexes
-        return Lookups(*(cast(Any, index[name]) for name in ("zones", "images", "cluster_images", "pools",
-                                                              "namespaces", "server_zones", "pool_users")))
+        return Lookups(**{name: cast(Any, index[name]) for name in _LOOKUPS})
 
     def add(self, body: Body) -> Body:
         """Index a zone, image, ClusterImage or ResourcePool, as Kopf would from its watch."""
@@ -142,6 +155,37 @@ class Harness:
         key = (meta["namespace"], meta["name"]) if body["kind"] == "Image" else meta["name"]
         self.indexes[_INDEXED[body["kind"]]][key] = [body]
         return body
+
+    def index(self, body: Body) -> Body:
+        """Index an ElasticCloudServer or ServerSnapshot as snapshots, restores and schedules see it (the
+        snapshot controller's Kopf indexes)."""
+        meta = body["metadata"]
+        key = (meta["namespace"], meta["name"])
+        if body["kind"] == "ElasticCloudServer":
+            self.indexes["servers"][key] = [server_view(meta["name"], body)]
+        else:
+            self.indexes["snapshots"][key] = [snapshot_view(meta["name"], body)]
+            held = held_of(meta["name"], body)
+            for store in self.indexes["held"].values():
+                store[:] = [h for h in store if h.name != meta["name"]]
+            if held is not None:
+                self.indexes["held"].setdefault((meta["namespace"], held[0]), []).append(held[1])
+        return body
+
+    def unindex(self, body: Body) -> None:
+        meta = body["metadata"]
+        key = (meta["namespace"], meta["name"])
+        self.indexes["servers" if body["kind"] == "ElasticCloudServer" else "snapshots"].pop(key, None)
+        for store in self.indexes["held"].values():
+            store[:] = [h for h in store if h.name != meta["name"]]
+
+    def hold(self, server_body: Body, restore_body: Body | None) -> None:
+        """What the restore-hold index says of the server: held still by `restore_body`, or (None) by none."""
+        key = (server_body["metadata"]["namespace"], server_body["metadata"]["name"])
+        if restore_body is None:
+            self.indexes["restore_holds"].pop(key, None)
+        else:
+            self.indexes["restore_holds"][key] = [(restore_body["metadata"]["uid"], restore_body["metadata"]["name"])]
 
     def remove(self, body: Body) -> None:
         meta = body["metadata"]

@@ -17,35 +17,56 @@ the template ubuntu-22.04-tmpl.
 - `calls` lists every call that reaches the backend (cache reads are not calls); `fail_next` makes the next
   call(s) of one member raise a given HerderError.
 
-Tests change the backend behind herder's back with `vms.add`, `vms.drift` and `vms.vanish`.
+- Snapshots keep the VM's CPU, memory, disks and power (off unless taken with memory); a revert brings them
+  back. Each VM's snapshot IDs are part of what the feed reports. `snapshots.memory_supported = False` makes
+  the fake refuse memory snapshots as SCVMM does.
+
+Tests change the backend behind herder's back with `vms.add`, `vms.drift`, `vms.vanish` and
+`snapshots.vanish`.
 """
 
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from herder.api.ecs import PowerState
-from herder.errors import Conflict, HerderError, ImportFailed, InUse, NotFound, OutsideZone, ProviderError, Refused
+from herder.errors import (
+    Conflict,
+    HerderError,
+    ImportFailed,
+    InUse,
+    NotFound,
+    NotSupported,
+    OutsideZone,
+    ProviderError,
+    Refused,
+)
+from herder.providers import marks
 from herder.providers.types import (
     Credentials,
     EndpointInfo,
     ObservedDisk,
     ObservedPool,
+    ObservedSnapshot,
     ObservedVM,
     Operation,
     Placement,
     PoolSpec,
     Relocation,
     SCVMMPlacement,
+    SnapshotSpec,
     TaskRef,
     TaskResult,
     TaskStatus,
     TemplateInfo,
     VCenterPlacement,
     VMChange,
+    VMLocation,
     VMSpec,
     ZoneCapacity,
 )
@@ -168,7 +189,8 @@ class FakeVMs:
             resource_pool: str = ROOT_POOL) -> ObservedVM:
         """A VM made outside herder (or a stray copy of one)."""
         ref = f"vm-{next(self._refs)}"
-        vm = ObservedVM(unique_id=unique_id or f"4211{ref}", ref=ref, name=name, power=power, cpu=cpu,
+        identity = unique_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"fake:{ref}"))
+        vm = ObservedVM(unique_id=identity, ref=ref, name=name, power=power, cpu=cpu,
                         memory_mib=memory_mib, owner_uid=owner_uid, host=HOST, datastore=DATASTORE,
                         resource_pool=resource_pool, disks=(ObservedDisk("disk-0", 10 * GIB, is_os_disk=True),))
         self._store(vm)
@@ -183,6 +205,8 @@ class FakeVMs:
     def vanish(self, ref: str) -> None:
         """Delete the VM out of band; the feed reports it gone."""
         vm = self._vms.pop(ref)
+        for snapshot in self._fake.snapshots.of(ref):  # they go with it
+            self._fake.snapshots.vanish(snapshot.unique_id)
         self._fake.inventory.changed(vm.unique_id, None)
 
     def get(self, ref: str) -> ObservedVM | None:
@@ -203,7 +227,7 @@ class FakeVMs:
             self._store(replace(vm, **fields))
         return ref
 
-    def locate(self, vm: ObservedVM) -> ObservedVM | None:
+    def current(self, vm: ObservedVM) -> ObservedVM | None:
         """The VM `vm` stands for: by ref, re-checked by unique ID so a stale ref never hits another VM."""
         known = self._vms.get(vm.ref)
         if known is not None and known.unique_id == vm.unique_id:
@@ -211,7 +235,7 @@ class FakeVMs:
         return _one([v for v in self._vms.values() if v.unique_id == vm.unique_id], f"unique ID {vm.unique_id}")
 
     def _existing(self, vm: ObservedVM) -> ObservedVM:
-        found = self.locate(vm)
+        found = self.current(vm)
         if found is None:
             raise ProviderError(f"VM {vm.name} ({vm.unique_id}) no longer exists", reason=Reason.NOT_FOUND)
         return found
@@ -224,6 +248,13 @@ class FakeVMs:
             return known
         return (_one([v for v in self._vms.values() if v.unique_id == uid], f"instance UUID {uid}")
                 or _one([v for v in self._vms.values() if v.owner_uid == uid], f"ECS {uid}"))
+
+    def locate(self, vm: ObservedVM) -> VMLocation:
+        """Every VM of the fake sits in the zone's cluster and folder."""
+        self._fake.call("vms.locate")
+        if vm.ref not in self._vms:
+            raise NotFound(f"VM {vm.ref} is gone")
+        return VMLocation(host=HOST, folder=f"/{DATACENTER}/{FOLDER}", vm_root=f"/{DATACENTER}/vm", compute=CLUSTER)
 
     def find_by_unique_id(self, unique_id: str) -> ObservedVM | None:
         self._fake.call("vms.find_by_unique_id")
@@ -296,7 +327,7 @@ class FakeVMs:
 
     def destroy(self, vm: ObservedVM) -> TaskRef:
         self._fake.call("vms.destroy")
-        current = self.locate(vm)
+        current = self.current(vm)
         if current is None:
             return TaskRef.nothing_to_do(Operation.DESTROY)
         running = self._fake.tasks.running(current.ref, Operation.DESTROY)
@@ -304,6 +335,8 @@ class FakeVMs:
             return running[0]
 
         def destroyed() -> str | None:
+            for snapshot in self._fake.snapshots.of(current.ref):  # they go with it
+                self._fake.snapshots.vanish(snapshot.unique_id)
             gone = self._vms.pop(current.ref, None)
             if gone is not None:
                 self._fake.inventory.changed(gone.unique_id, None)
@@ -317,7 +350,7 @@ class FakeVMs:
 
     def release(self, vm: ObservedVM) -> None:
         self._fake.call("vms.release")
-        current = self.locate(vm)
+        current = self.current(vm)
         if current is not None:  # releasing a VM that is gone leaves nothing to unmark
             self._store(replace(current, owner_uid=None), reported=False)
 
@@ -346,6 +379,121 @@ def _needs_hot_add(vm: ObservedVM, change: VMChange) -> bool:
     cpu = change.cpu is not None and (not vm.cpu_hot_add or change.cpu < vm.cpu)
     memory = change.memory_mib is not None and (not vm.memory_hot_add or change.memory_mib < vm.memory_mib)
     return cpu or memory
+
+
+@dataclass(frozen=True)
+class FakeSnapshot:
+    snapshot: ObservedSnapshot
+    vm_ref: str
+    description: str
+    kept: dict[str, Any] = field(default_factory=dict)  # what a revert brings back
+
+
+class FakeSnapshots:
+    def __init__(self, fake: FakeProvider) -> None:
+        self._fake = fake
+        self._snapshots: dict[str, FakeSnapshot] = {}  # unique ID -> snapshot
+        self._current: dict[str, str] = {}  # VM ref -> its current snapshot
+        self._ids = itertools.count(1)
+        self.memory_supported = True
+        self.created_at = datetime(2030, 1, 1, tzinfo=UTC)
+
+    # -- the test's hand on the backend ---------------------------------------------------------------------
+    def of(self, vm_ref: str) -> list[ObservedSnapshot]:
+        return [s.snapshot for s in self._snapshots.values() if s.vm_ref == vm_ref]
+
+    def vanish(self, unique_id: str) -> None:
+        """Delete the snapshot out of band; the feed reports its VM changed."""
+        self._drop(unique_id)
+
+    # -- helpers --------------------------------------------------------------------------------------------
+    def _sync_vm(self, vm_ref: str) -> None:
+        vm = self._fake.vms.get(vm_ref)
+        if vm is not None:
+            self._fake.vms.drift(vm_ref, snapshots=frozenset(s.unique_id for s in self.of(vm_ref)))
+
+    def _drop(self, unique_id: str) -> None:
+        gone = self._snapshots.pop(unique_id)
+        parent = gone.snapshot.parent_id
+        for key, other in list(self._snapshots.items()):
+            if other.snapshot.parent_id == unique_id:
+                self._snapshots[key] = replace(other, snapshot=replace(other.snapshot, parent_id=parent))
+        if self._current.get(gone.vm_ref) == unique_id:
+            self._current[gone.vm_ref] = parent or ""
+        self._sync_vm(gone.vm_ref)
+
+    def _mine(self, vm: ObservedVM, uid: str) -> ObservedSnapshot | None:
+        current = self._fake.vms.current(vm)
+        found = [s for s in self.of(current.ref) if s.owner_uid == uid] if current is not None else []
+        if len(found) > 1:
+            raise Conflict(f"{len(found)} snapshots claim ServerSnapshot {uid}")
+        return found[0] if found else None
+
+    # -- the Protocol ---------------------------------------------------------------------------------------
+    def find(self, vm: ObservedVM, uid: str) -> ObservedSnapshot | None:
+        self._fake.call("snapshots.find")
+        return self._mine(vm, uid)
+
+    def create(self, vm: ObservedVM, spec: SnapshotSpec) -> TaskRef:
+        self._fake.call("snapshots.create")
+        if spec.memory and not self.memory_supported:
+            raise NotSupported("this backend takes no memory snapshots")
+        current = self._fake.vms._existing(vm)
+        made = self._mine(vm, spec.uid)
+        if made is not None:
+            return TaskRef.nothing_to_do(Operation.SNAPSHOT, made.unique_id)
+        running = self._fake.tasks.running(current.ref, Operation.SNAPSHOT)
+        if running:
+            return running[0]
+        name = marks.snapshot_name(spec.label, spec.uid)
+        description = marks.snapshot_description(spec.uid, spec.description)
+
+        def taken() -> str:
+            now = self._fake.vms.get(current.ref) or current
+            unique_id = f"snapshot-{next(self._ids)}"
+            parent = self._current.get(current.ref) or None
+            power = now.power if spec.memory else PowerState.OFF
+            self._snapshots[unique_id] = FakeSnapshot(
+                ObservedSnapshot(unique_id, name, self.created_at, owner_uid=spec.uid, parent_id=parent,
+                                 parent_owner_uid=self._snapshots[parent].snapshot.owner_uid if parent else None,
+                                 power=power, size_bytes=1024),
+                current.ref, description, {"cpu": now.cpu, "memory_mib": now.memory_mib, "disks": now.disks,
+                                           "power": power})
+            self._current[current.ref] = unique_id
+            self._sync_vm(current.ref)
+            return unique_id
+
+        return self._fake.tasks.start(Operation.SNAPSHOT, current.ref, taken)
+
+    def revert(self, vm: ObservedVM, unique_id: str) -> TaskRef:
+        self._fake.call("snapshots.revert")
+        current = self._fake.vms._existing(vm)
+        snapshot = self._snapshots.get(unique_id)
+        if snapshot is None or snapshot.vm_ref != current.ref:
+            raise NotFound(f"snapshot {unique_id} of VM {vm.name} no longer exists")
+
+        def reverted() -> str | None:
+            self._current[current.ref] = unique_id
+            return self._fake.vms._change(current.ref, **snapshot.kept)
+
+        return self._fake.tasks.start(Operation.REVERT, current.ref, reverted)
+
+    def remove(self, vm: ObservedVM, unique_id: str) -> TaskRef:
+        self._fake.call("snapshots.remove")
+        current = self._fake.vms.current(vm)
+        snapshot = self._snapshots.get(unique_id)
+        if current is None or snapshot is None or snapshot.vm_ref != current.ref:
+            return TaskRef.nothing_to_do(Operation.REMOVE_SNAPSHOT)
+
+        def removed() -> None:
+            if unique_id in self._snapshots:
+                self._drop(unique_id)
+
+        return self._fake.tasks.start(Operation.REMOVE_SNAPSHOT, current.ref, removed)
+
+    def task(self, task: TaskRef) -> TaskResult:
+        self._fake.call("snapshots.task")
+        return self._fake.tasks.read(task)
 
 
 class FakeInventory:
@@ -383,6 +531,13 @@ class FakeInventory:
 
     def snapshot(self) -> Mapping[str, ObservedVM]:
         return dict(self._cache)
+
+    def lookup(self, uid: str, recorded: str | None = None) -> ObservedVM | None:
+        for key in (recorded, uid):
+            if key and key in self._cache:
+                return self._cache[key]
+        owned = [vm for vm in self._cache.values() if vm.owner_uid == uid]
+        return owned[0] if len(owned) == 1 else None
 
     def subscribe(self, callback: Callback) -> None:
         self._callbacks.append(callback)
@@ -440,7 +595,7 @@ class FakeImages:
         made = next((t for t in self._templates.values() if t.unique_id == uid), None)
         if made is not None:  # a capture before a crash already made it
             return TaskRef.nothing_to_do(Operation.CAPTURE, made.ref)
-        source = self._fake.vms.locate(vm)
+        source = self._fake.vms.current(vm)
         if source is None:
             raise ProviderError(f"VM {vm.name} ({vm.unique_id}) no longer exists", reason=Reason.SERVER_NOT_FOUND)
         if any(t.name == name for t in self._templates.values()) or any(v.name == name for v in self._fake.vms.all()):
@@ -583,6 +738,7 @@ class FakeProvider:
         self.tasks = FakeTasks()
         self.endpoint = FakeEndpoint(self)
         self.vms = FakeVMs(self)
+        self.snapshots = FakeSnapshots(self)
         self.inventory = FakeInventory(self)
         self.images = FakeImages(self)
         self.pools = FakePools(self)

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from herder import metrics
 from herder_dev.tools import REPO_ROOT, tool
 
 CHART = REPO_ROOT / "charts" / "herder"
@@ -42,3 +43,16 @@ def container(objects: list[Obj]) -> Obj:
     containers: list[Obj] = deployment["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1
     return containers[0]
+
+
+def exported_metric_names() -> set[str]:
+    """Every sample name herder's registry can expose (histograms: _bucket/_sum/_count; counters: _total)."""
+    names: set[str] = set()
+    for family in metrics.REGISTRY.collect():
+        names.add(family.name)
+        names.update(sample.name for sample in family.samples)
+        if family.type == "counter":
+            names.add(family.name + "_total")
+        if family.type == "histogram":
+            names.update(family.name + suffix for suffix in ("_bucket", "_sum", "_count"))
+    return names

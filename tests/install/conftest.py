@@ -11,13 +11,6 @@ from chart_helpers import Helm, run_helm
 from herder_dev.stack import StackState
 
 
-@pytest.fixture(scope="session")
-def helm_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Helm's cache/config/data under tmp: the tests must not read or write the user's ~/.config/helm."""
-    home = tmp_path_factory.mktemp("helm")
-    return {f"HELM_{part}_HOME": str(home / part.lower()) for part in ("CACHE", "CONFIG", "DATA")}
-
-
 @pytest.fixture
 def helm_offline(helm_home: dict[str, str]) -> Helm:
     """helm without a cluster (lint, template): they must not depend on one."""

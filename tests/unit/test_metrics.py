@@ -267,6 +267,18 @@ def test_images_backends_and_pools(inventory: Inventory, inventory_registry: Col
     assert value(samples, "herder_images", kind="ClusterImage", state="Importing") is None
 
 
+def test_quota_limits_and_use_per_resource(inventory: Inventory, inventory_registry: CollectorRegistry) -> None:
+    inventory.record_quota(("team-a", "compute"), {"cpu": 10.0, "memory": 20.0 * GIB}, {"cpu": 9.0, "memory": 0.0})
+    samples = scrape(inventory_registry)
+    assert value(samples, "herder_quota_hard", namespace="team-a", quota="compute", resource="cpu") == 10
+    assert value(samples, "herder_quota_used", namespace="team-a", quota="compute", resource="cpu") == 9
+    assert value(samples, "herder_quota_hard", namespace="team-a", quota="compute", resource="memory") == 20 * GIB
+    assert value(samples, "herder_quota_used", namespace="team-a", quota="compute", resource="servers") is None
+    inventory.forget_quota(("team-a", "compute"))
+    assert value(scrape(inventory_registry), "herder_quota_hard", namespace="team-a", quota="compute",
+                 resource="cpu") is None
+
+
 def test_inventory_is_thread_safe(inventory: Inventory, inventory_registry: CollectorRegistry) -> None:
     def writer(worker: int) -> None:
         for i in range(300):
@@ -338,7 +350,7 @@ def test_module_registry_exposes_every_family() -> None:
         "herder_resource_pool_cpu_reservation_hertz": "gauge", "herder_resource_pool_memory_reservation_bytes": "gauge",
         "herder_resource_pool_cpu_usage_hertz": "gauge", "herder_resource_pool_memory_usage_bytes": "gauge",
         "herder_ecs_vcpu_seconds": "counter", "herder_ecs_memory_byte_seconds": "counter",
-        "herder_ecs_disk_byte_seconds": "counter",
+        "herder_ecs_disk_byte_seconds": "counter", "herder_quota_hard": "gauge", "herder_quota_used": "gauge",
         "process_cpu_seconds": "counter",  # process collector: memory, CPU, fds of the operator
     }
     assert {name: families.get(name) for name in expected} == expected

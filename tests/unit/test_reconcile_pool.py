@@ -149,6 +149,20 @@ def test_a_pool_is_in_use_while_servers_or_child_pools_name_it() -> None:
     assert lookups.pool_dependents("free") == []
 
 
+def test_pools_in_a_cycle_of_parents_hold_none_of_each_other() -> None:
+    """a under b, b under a (made in an order that let each name the other), c under a, s under itself."""
+    def entry(name: str, parent: str) -> list[dict[str, object]]:
+        return [{"metadata": {"name": name}, "spec": {"zone": "z", "parent": parent}}]
+
+    pools = {"a": entry("a", "b"), "b": entry("b", "a"), "c": entry("c", "a"), "s": entry("s", "s")}
+    lookups = Lookups({}, {}, {}, pools)  # type: ignore[arg-type]
+    assert lookups.pool_ancestors("a") == ["b", "a"] and lookups.pool_ancestors("s") == ["s"]
+    assert lookups.pool_ancestors("c") == ["a", "b"]  # under the cycle, not in it
+    assert lookups.pool_dependents("a") == ["ResourcePool c"]  # c names a; b is part of the cycle
+    assert lookups.pool_dependents("b") == []
+    assert lookups.pool_dependents("s") == []
+
+
 def test_deletion_orphans_waits_while_in_use_or_removes() -> None:
     made = pool("team").model_copy(update={"status": pool("team").status.model_copy(
         update={"managed_object_id": "resgroup-9", "path": "/DC0/host/C0/Resources/team"})})

@@ -27,7 +27,7 @@ def test_memory_counted_against_the_zone(spec: dict[str, Any], status: dict[str,
 
 
 def test_a_server_without_a_zone_is_not_indexed() -> None:
-    assert pending_memory({"memory": "1Gi"}, {}) is None
+    assert pending_memory({"memory": "1Gi"}, {}) == {}
 
 
 def test_a_measured_zone_is_ready_with_its_free_memory_and_an_unmeasured_one_says_so() -> None:

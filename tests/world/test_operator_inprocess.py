@@ -1,4 +1,5 @@
-"""The operator can also run in-process under kopf.testing.KopfRunner: a handler fires and patches status."""
+"""The operator can also run in-process under kopf.testing.KopfRunner (as the chart's ServiceAccount, like every
+operator the tests run): a handler fires and patches status."""
 
 from __future__ import annotations
 
@@ -11,15 +12,17 @@ from kopf.testing import KopfRunner
 from kubernetes.config import kube_config
 
 import herder.controllers
+from herder_dev.operator_identity import ServiceAccountLogin
 from herder_dev.stack import StackState
 
 
-def test_a_handler_patches_status_that_kubectl_reads_back(stack: StackState, monkeypatch: pytest.MonkeyPatch,
-                                                           tmp_path: Path) -> None:
-    for key, value in stack.env().items():
+def test_a_handler_patches_status_that_kubectl_reads_back(stack: StackState, operator_login: ServiceAccountLogin,
+                                                           monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    kubeconfig = str(operator_login.kubeconfig(tmp_path / "kubeconfig"))
+    for key, value in (stack.env() | {"KUBECONFIG": kubeconfig}).items():
         monkeypatch.setenv(key, value)
     # The kubernetes client reads $KUBECONFIG once, at import time.
-    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(stack.kubeconfig))
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", kubeconfig)
     name = f"inprocess-{tmp_path.name[-6:].lower().replace('_', '-')}"
     manifest = {"apiVersion": "herder.dev/v1alpha1", "kind": "VCenter", "metadata": {"name": name},
                 "spec": {"server": f"127.0.0.1:{stack.processes['vcsim'].port}", "datacenter": "DC0",

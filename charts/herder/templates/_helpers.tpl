@@ -32,7 +32,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
-{{/* The herder.dev plurals by scope; tests/install checks them against herder.api.registry.KINDS. */}}
+{{/* The herder.dev plurals by scope, and the namespaced ones only platform administrators write (quotas);
+tests/install checks them against herder.api.registry.KINDS. */}}
 {{- define "herder.clusterPlurals" -}}
 - vcenters
 - scvmms
@@ -47,4 +48,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - elasticcloudserversets
 - serversnapshots
 - serversnapshotrestores
+- serversnapshotschedules
+{{- end -}}
+
+{{- define "herder.administeredPlurals" -}}
+- serverquotas
 {{- end -}}

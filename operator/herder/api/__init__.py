@@ -27,9 +27,11 @@ from herder.api.metadata import (
     Status,
 )
 from herder.api.quantities import Quantity, format_mib, parse_quantity, quantity_to_bytes, quantity_to_mib
+from herder.api.quota import ServerQuota, ServerQuotaSpec, ServerQuotaStatus
 from herder.api.registry import BY_KIND, KINDS, kind_info, parse
 from herder.api.resourcepool import ResourcePool, ResourcePoolSpec, ResourcePoolStatus
-from herder.api.restore import ServerSnapshotRestore, ServerSnapshotRestoreSpec
+from herder.api.restore import RestorePhase, ServerSnapshotRestore, ServerSnapshotRestoreSpec
+from herder.api.schedule import ServerSnapshotSchedule, ServerSnapshotScheduleSpec
 from herder.api.scvmm import SCVMM, SCVMMSpec, SCVMMStatus
 from herder.api.selectors import LabelSelector
 from herder.api.snapshot import ServerSnapshot, ServerSnapshotSpec, ServerSnapshotStatus
@@ -78,14 +80,20 @@ __all__ = [
     "ResourcePool",
     "ResourcePoolSpec",
     "ResourcePoolStatus",
+    "RestorePhase",
     "SCVMMSpec",
     "SCVMMStatus",
     "Scope",
     "SecretKeyRef",
     "SecretRef",
+    "ServerQuota",
+    "ServerQuotaSpec",
+    "ServerQuotaStatus",
     "ServerSnapshot",
     "ServerSnapshotRestore",
     "ServerSnapshotRestoreSpec",
+    "ServerSnapshotSchedule",
+    "ServerSnapshotScheduleSpec",
     "ServerSnapshotSpec",
     "ServerSnapshotStatus",
     "Status",

@@ -3,10 +3,52 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field
 
-from herder.api.metadata import MAX_NAME, HerderModel, Name, NamespaceName
+from herder.api.metadata import MAX_NAME, HerderModel, Name, NamespaceName, cel, validations
+
+#: A UUID as vCenter (instance UUID) and SCVMM (object IDs) write them.
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+#: A DNS host name or an IPv4 address, without scheme, port or path.
+HOST_NAME_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$"
+
+
+def not_a_url(field: str) -> dict[str, str]:
+    """CEL on a name field that people tend to fill with a URL."""
+    return cel("!self.contains('://')", f"{field} takes a name, not a URL")
+
+
+def url_rule(field: str, schemes: tuple[str, ...]) -> dict[str, str]:
+    """CEL on a URL field: one of `schemes`, a host, and a port (if any) in 1..65535."""
+    allowed = ", ".join(f"'{s}'" for s in schemes)
+    return cel(
+        f"isURL(self) && url(self).getScheme() in [{allowed}] && url(self).getHostname() != '' && "
+        "(url(self).getPort() == '' || (int(url(self).getPort()) >= 1 && int(url(self).getPort()) <= 65535))",
+        f"{field} must be a {' or '.join(schemes)} URL with a host name (and a port in 1-65535, if any)",
+    )
+
+
+def port_rule(field: str) -> dict[str, str]:
+    """CEL on a `host[:port]` string: the port, if given, is in 1..65535."""
+    return cel("!self.contains(':') || (int(self.split(':')[1]) >= 1 && int(self.split(':')[1]) <= 65535)",
+               f"{field}: the port must be in 1-65535")
+
+
+CABundle = Annotated[
+    str,
+    Field(
+        max_length=65536,
+        json_schema_extra=validations(cel(
+            "self.trim().startsWith('-----BEGIN CERTIFICATE-----') && "
+            "self.trim().endsWith('-----END CERTIFICATE-----')",
+            "tls.caBundle must be PEM text (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----), not a "
+            "file name: paste the certificate(s) themselves",
+        )),
+    ),
+]
+"""PEM-encoded CA certificates, pasted in (a file path is refused)."""
 
 
 class DeletionPolicy(StrEnum):
@@ -68,9 +110,8 @@ class ProviderRef(HerderModel):
 class TLSConfig(HerderModel):
     """How the server's certificate is verified. Verification is on unless insecureSkipVerify is true."""
 
-    ca_bundle: str | None = Field(
+    ca_bundle: CABundle | None = Field(
         default=None,
-        max_length=65536,
         description="PEM-encoded CA certificate(s) that sign the server's certificate. Unset: the "
         "operator's system trust store.",
     )

@@ -66,10 +66,25 @@ def _is_scalar_default(value: object) -> bool:
     return isinstance(value, str | int | float | bool)
 
 
+_SCALARS = frozenset({"string", "integer", "number", "boolean"})
+
+
+def _typed_errors(node: Schema) -> Schema:
+    """Scalars (and lists of scalars) keep what they are given, so that the API server reports a value of the
+    wrong type as "must be of type integer" instead of pruning it as "unknown field". Harmless: a valid
+    scalar has no fields to keep. (Not possible on int-or-string nodes, and not wanted on lists of objects,
+    whose unknown fields must still be refused.)"""
+    items = node.get("items") or {}
+    if node.get("type") in _SCALARS or (node.get("type") == "array" and items.get("type") in _SCALARS):
+        return {**node, "x-kubernetes-preserve-unknown-fields": True}
+    return node
+
+
 def structural(
-    node: Schema, defs: dict[str, Schema], path: str = "", *, keep_defaults: bool = True
+    node: Schema, defs: dict[str, Schema], path: str = "", *, spec: bool = True
 ) -> Schema:
-    """One pydantic JSON schema node -> one structural OpenAPI v3 node."""
+    """One pydantic JSON schema node -> one structural OpenAPI v3 node. `spec`: a node users write (its scalar
+    defaults are kept, and a value of the wrong type is reported as such); False for status."""
     node = _resolve(dict(node), defs)
     if "anyOf" in node:
         branches = [b for b in node["anyOf"] if b.get("type") != "null"]
@@ -80,13 +95,13 @@ def structural(
             if len(branches) != 1:
                 raise SchemaError(f"{path or '.'}: unions other than Optional[X] are not supported")
             node = _merge(_resolve(dict(branches[0]), defs), rest)
-            return structural(node, defs, path, keep_defaults=keep_defaults)
+            return structural(node, defs, path, spec=spec)
     out: Schema = {}
     for key, value in node.items():
         if key in _DROP:
             continue
         if key == "default":
-            if keep_defaults and _is_scalar_default(value):
+            if spec and _is_scalar_default(value):
                 out[key] = value
             continue
         if key == "const":
@@ -102,16 +117,16 @@ def structural(
             if value is True or value == {}:
                 out["x-kubernetes-preserve-unknown-fields"] = True
                 continue
-            out[key] = structural(value, defs, f"{path}[*]", keep_defaults=keep_defaults)
+            out[key] = structural(value, defs, f"{path}[*]", spec=spec)
             continue
         if key == "properties":
             out[key] = {
-                name: structural(sub, defs, f"{path}.{name}", keep_defaults=keep_defaults)
+                name: structural(sub, defs, f"{path}.{name}", spec=spec)
                 for name, sub in value.items()
             }
             continue
         if key == "items":
-            out[key] = structural(value, defs, f"{path}[]", keep_defaults=keep_defaults)
+            out[key] = structural(value, defs, f"{path}[]", spec=spec)
             continue
         if key in {"anyOf", "oneOf", "allOf"}:
             out[key] = [_strip_value_validation(b) for b in value]
@@ -123,7 +138,7 @@ def structural(
         raise SchemaError(f"{path or '.'}: no type (structural schemas need one on every node)")
     if "required" in out and not out["required"]:
         del out["required"]
-    return _ordered(out)
+    return _ordered(_typed_errors(out) if spec else out)
 
 
 _FIRST = ("description", "type")
@@ -156,7 +171,7 @@ def openapi_schema(info: KindInfo) -> Schema:
     defs = raw.pop("$defs", {})
     properties = raw.get("properties", {})
     spec = structural(properties["spec"], defs, ".spec")
-    status = structural(properties["status"], defs, ".status", keep_defaults=False)
+    status = structural(properties["status"], defs, ".status", spec=False)
     # Until a controller writes status, the object reads as observed at generation 0 (kstatus: InProgress), so
     # an object nothing has acted on yet never looks healthy to a GitOps tool.
     status["default"] = {"observedGeneration": 0}
@@ -172,6 +187,8 @@ def openapi_schema(info: KindInfo) -> Schema:
         },
         "required": ["spec"],
     }
+    if info.rules:
+        schema["x-kubernetes-validations"] = list(info.rules)
     return schema
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field
 
-from herder.api.common import DeletionPolicy, SecretKeyRef
+from herder.api.common import UUID_PATTERN, DeletionPolicy, SecretKeyRef, not_a_url
 from herder.api.metadata import (
     AGE_COLUMN,
     READY_COLUMN,
@@ -24,7 +24,7 @@ from herder.api.metadata import (
     cel,
     validations,
 )
-from herder.api.quantities import Quantity
+from herder.api.quantities import Quantity, positive
 
 MAX_DATA_DISKS = 15
 MAX_NICS = 10
@@ -70,7 +70,7 @@ class OSDisk(HerderModel):
     size: Quantity | None = Field(
         default=None,
         description="Size of the OS disk; grow-only. Unset: the image's disk size.",
-        json_schema_extra=validations(_no_shrink("spec.disks.os.size")),
+        json_schema_extra=validations(_no_shrink("spec.disks.os.size"), positive("spec.disks.os.size")),
     )
 
 
@@ -85,7 +85,7 @@ class DataDisk(HerderModel):
     )
     size: Quantity = Field(
         description="Size of the disk, e.g. 100Gi; grow-only.",
-        json_schema_extra=validations(_no_shrink("spec.disks.data[].size")),
+        json_schema_extra=validations(_no_shrink("spec.disks.data[].size"), positive("spec.disks.data[].size")),
     )
     datastore: BackendName | None = Field(
         default=None, description="Datastore for this disk. Unset: the server's datastore."
@@ -147,8 +147,9 @@ class Placement(HerderModel):
     Changing it migrates the server live (vCenter: vMotion / Storage vMotion; SCVMM: live / storage migration)."""
 
     host: BackendName | None = Field(
-        default=None, description="Host to run on (vCenter: name or inventory path; SCVMM: name or FQDN). Unset: "
-        "the backend chooses.")
+        default=None, description="Host to run on (vCenter: name or inventory path; SCVMM: name or FQDN; not a "
+        "URL). Unset: the scheduler chooses.", json_schema_extra=validations(not_a_url("spec.placement.host"))
+    )
     datastore: BackendName | None = Field(
         default=None, description="vCenter: datastore for the server's files. Unset: the zone's datastore.")
     storage_path: BackendName | None = Field(
@@ -160,10 +161,10 @@ class AdoptFrom(HerderModel):
     """An existing VM to take over instead of creating one."""
 
     unique_id: str = Field(
-        min_length=1,
-        max_length=128,
+        pattern=UUID_PATTERN,
         alias="uniqueID",
-        description="vCenter instance UUID or SCVMM VM ID of the VM to adopt.",
+        description="vCenter instance UUID or SCVMM VM ID of the VM to adopt (both are UUIDs, e.g. "
+        "`4207a8b4-1111-2222-3333-444455556666`; not a managed object ID such as `vm-42`).",
     )
 
 
@@ -332,6 +333,11 @@ class ElasticCloudServerStatus(Status):
         default=None, max_length=512,
         description="The herder.dev/stopped-for-capture hold this server is stopped for, once its VM is off: "
         "the image's go-ahead to clone it.",
+    )
+    restoring: str | None = Field(
+        default=None, max_length=253,
+        description="The ServerSnapshotRestore this server stands still for, once no task of its own is in flight: "
+        "the restore's go-ahead to revert it.",
     )
     metering: Metering | None = Field(
         default=None, description="Chargeback, kept across operator restarts and downtime: written only when the "

@@ -8,9 +8,9 @@ from typing import Annotated
 from pydantic import ConfigDict, Field
 
 from herder.api.ecs import ElasticCloudServerSpec
+from herder.api.labels import LabelValue, labels_field
 from herder.api.metadata import (
     AGE_COLUMN,
-    MAX_LABELS,
     READY_COLUMN,
     REASON_COLUMN,
     HerderModel,
@@ -24,7 +24,6 @@ from herder.api.metadata import (
 )
 from herder.api.selectors import LabelSelector
 
-LabelValue = Annotated[str, Field(max_length=63)]
 AnnotationValue = Annotated[str, Field(max_length=4096)]
 
 
@@ -36,12 +35,8 @@ class UpdateStrategyType(StrEnum):
 class ServerTemplateMetadata(HerderModel):
     """Labels and annotations copied onto each server."""
 
-    labels: dict[str, LabelValue] | None = Field(
-        default=None, max_length=MAX_LABELS, description="Labels; must match spec.selector."
-    )
-    annotations: dict[str, AnnotationValue] | None = Field(
-        default=None, max_length=MAX_LABELS, description="Annotations."
-    )
+    labels: dict[str, LabelValue] | None = labels_field("Labels; spec.selector must select them.")
+    annotations: dict[str, AnnotationValue] | None = labels_field("Annotations.")
 
 
 class ServerTemplate(HerderModel):
@@ -67,6 +62,16 @@ class UpdateStrategy(HerderModel):
     )
 
 
+# One requirement `e` of the selector holds for the template's labels (metav1 LabelSelector semantics).
+_LABELS = "self.template.metadata.labels"
+_HAS = f"(has({_LABELS}) && e.key in {_LABELS})"
+_SELECTS = (
+    f"e.operator == 'In' ? ({_HAS} && has(e.values) && {_LABELS}[e.key] in e.values) : "
+    f"e.operator == 'NotIn' ? (!{_HAS} || !has(e.values) || !({_LABELS}[e.key] in e.values)) : "
+    f"e.operator == 'Exists' ? {_HAS} : !{_HAS}"
+)
+
+
 class ElasticCloudServerSetSpec(HerderModel):
     """A number of identical servers."""
 
@@ -90,9 +95,20 @@ class ElasticCloudServerSetSpec(HerderModel):
                 field_path=".selector.matchLabels",
             ),
             cel(
+                "!has(self.selector.matchExpressions) || self.selector.matchExpressions.all(e, " + _SELECTS + ")",
+                "spec.selector.matchExpressions must select spec.template.metadata.labels (a set counts only the "
+                "servers its selector selects)",
+                field_path=".selector.matchExpressions",
+            ),
+            cel(
                 "has(self.selector.matchLabels) || has(self.selector.matchExpressions)",
                 "spec.selector must not be empty",
                 field_path=".selector",
+            ),
+            cel(
+                "!has(self.template.spec.adoptFrom)",
+                "spec.template.spec.adoptFrom is not allowed: every server of a set would adopt the same VM",
+                field_path=".template.spec.adoptFrom",
             ),
         )
     )

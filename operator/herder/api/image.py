@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from herder.api.common import DeletionPolicy, ProviderRef
+from herder.api.common import DeletionPolicy, ProviderRef, url_rule
 from herder.api.metadata import (
     AGE_COLUMN,
     READY_COLUMN,
@@ -92,6 +92,7 @@ class URLSource(HerderModel):
         max_length=4096,
         pattern=r"^https?://[^\s]+$",
         description="http(s) URL of the OVA, OVF or VHDX file.",
+        json_schema_extra=validations(url_rule("spec.source.url.url", ("http", "https"))),
     )
     checksum: str = Field(
         pattern=CHECKSUM_PATTERN,
@@ -171,6 +172,17 @@ class ImageSpec(HerderModel):
     )
 
 
+# What each backend imports, where spec.provider names it: OVA/OVF on vCenter, VHDX on SCVMM.
+_IMPORTED = "(has(self.source.url.format) ? self.source.url.format : self.source.url.url.lowerAscii())"
+_BACKEND_FORMAT_RULE = cel(
+    "!has(self.provider) || !has(self.source.url) || (self.provider.kind == 'VCenter' ? "
+    f"!{_IMPORTED}.matches('(VHDX|[.]vhdx([?#].*)?)$') : "
+    f"!{_IMPORTED}.matches('(OVA|OVF|[.]ova([?#].*)?|[.]ovf([?#].*)?)$'))",
+    "spec.source.url: a VCenter imports OVA or OVF files, an SCVMM imports VHDX files",
+    field_path=".source.url",
+)
+
+
 def spec_rules(kind: str) -> dict[str, Any]:
     namespace_rule = (
         cel(
@@ -187,6 +199,7 @@ def spec_rules(kind: str) -> dict[str, Any]:
     )
     return validations(
         _LOCATION_RULE,
+        _BACKEND_FORMAT_RULE,
         namespace_rule,
         cel("self.source == oldSelf.source", "spec.source is immutable", field_path=".source"),
         cel(

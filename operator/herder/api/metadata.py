@@ -215,6 +215,8 @@ class KindInfo:
     printer_columns: tuple[dict[str, Any], ...] = ()
     scale: bool = False
     categories: tuple[str, ...] = (CATEGORY,)
+    rules: tuple[dict[str, str], ...] = ()  # CEL rules on the whole object (they may read metadata.name)
+    administered: bool = False  # namespaced, but written by platform administrators only (quotas)
 
     @property
     def group(self) -> str:

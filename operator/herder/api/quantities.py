@@ -108,3 +108,9 @@ Quantity = Annotated[
 ]
 """A non-negative Kubernetes quantity (``512Mi``, ``4Gi``, ``100G``); an integer means bytes. Stored as the
 string the user wrote, parsed once on validation (`ParsedQuantity`)."""
+
+
+def positive(field: str) -> dict[str, str]:
+    """A CEL rule on a quantity node: greater than zero."""
+    return {"rule": "quantity(string(self)).isGreaterThan(quantity('0'))",
+            "message": f"{field} must be greater than 0"}

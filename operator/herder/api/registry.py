@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from herder.api import clusterimage, ecs, ecsset, image, resourcepool, restore, scvmm, snapshot, vcenter, zone
+from herder.api import (
+    clusterimage,
+    ecs,
+    ecsset,
+    image,
+    quota,
+    resourcepool,
+    restore,
+    schedule,
+    scvmm,
+    snapshot,
+    vcenter,
+    zone,
+)
 from herder.api.metadata import KindInfo, Resource
 
 KINDS: tuple[KindInfo, ...] = (
@@ -16,6 +29,8 @@ KINDS: tuple[KindInfo, ...] = (
     ecsset.KIND,
     snapshot.KIND,
     restore.KIND,
+    quota.KIND,
+    schedule.KIND,
 )
 
 BY_KIND: dict[str, KindInfo] = {info.kind: info for info in KINDS}

@@ -113,7 +113,7 @@ class ResourcePoolSpec(HerderModel):
     )
     parent: Name | None = Field(
         default=None,
-        description="Parent ResourcePool (same zone). Unset: the zone's root pool. Immutable.",
+        description="Parent ResourcePool (same zone; not the pool itself). Unset: the zone's root pool. Immutable.",
     )
     cpu: CPUAllocation = Field(default_factory=CPUAllocation, description="CPU allocation in MHz.")
     memory: MemoryAllocation = Field(default_factory=MemoryAllocation, description="Memory allocation.")
@@ -207,6 +207,8 @@ KIND = KindInfo(
     singular="resourcepool",
     scope=Scope.CLUSTER,
     short_names=("rpool",),
+    rules=(cel("!has(self.spec.parent) || self.spec.parent != self.metadata.name",
+               "spec.parent: a ResourcePool cannot be its own parent", field_path=".spec.parent"),),
     printer_columns=(
         {"name": "Zone", "type": "string", "jsonPath": ".spec.zone"},
         {"name": "Parent", "type": "string", "jsonPath": ".spec.parent"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import Field
 
@@ -34,9 +35,30 @@ class ServerSnapshotRestoreSpec(HerderModel):
     )
 
 
+class RestorePhase(StrEnum):
+    """Where a restore is. The server makes no backend change of its own from Holding until the restore ends."""
+
+    PENDING = "Pending"  # waiting for its snapshot (to exist, to be ready) or its server
+    HOLDING = "Holding"  # the server is asked to stand still; waits for its go-ahead (no task of its own in flight)
+    REVERTING = "Reverting"  # the revert task runs
+    POWERING = "Powering"  # bringing the server to spec.powerState after the revert
+    COMPLETED = "Completed"  # terminal: Ready=True
+    FAILED = "Failed"  # terminal: Ready=False, reason Failed
+
+    @property
+    def holds_server(self) -> bool:
+        return self in {RestorePhase.HOLDING, RestorePhase.REVERTING, RestorePhase.POWERING}
+
+    @property
+    def terminal(self) -> bool:
+        return self in {RestorePhase.COMPLETED, RestorePhase.FAILED}
+
+
 class ServerSnapshotRestoreStatus(Status):
     """Progress of the restore. Terminal once Ready is True or reason is Failed."""
 
+    phase: RestorePhase | None = Field(default=None, description="Pending, Holding, Reverting, Powering, "
+                                       "Completed or Failed (informational; use conditions).")
     server: str | None = Field(default=None, max_length=253, description="The server that was reverted.")
     completion_time: datetime | None = Field(default=None, description="When the revert finished.")
     pending_task: PendingTask | None = Field(default=None, description="The revert task in flight.")
@@ -65,6 +87,7 @@ KIND = KindInfo(
     printer_columns=(
         {"name": "Snapshot", "type": "string", "jsonPath": ".spec.snapshot"},
         {"name": "Server", "type": "string", "jsonPath": ".status.server"},
+        {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
         READY_COLUMN,
         REASON_COLUMN,
         AGE_COLUMN,

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import ConfigDict, Field
 
-from herder.api.common import SecretRef
+from herder.api.common import HOST_NAME_PATTERN, CABundle, SecretRef, url_rule
 from herder.api.metadata import (
     AGE_COLUMN,
     READY_COLUMN,
@@ -31,11 +31,10 @@ class WinRMTransport(StrEnum):
 class SCVMMTLS(HerderModel):
     """How herder verifies the WinRM endpoint's certificate. Verification is on by default."""
 
-    ca_bundle: str | None = Field(
+    ca_bundle: CABundle | None = Field(
         default=None,
-        max_length=65536,
-        description="PEM-encoded CA certificate(s) that sign the WinRM endpoint's certificate. Unset: the "
-        "operator's system trust store.",
+        description="PEM-encoded CA certificate(s) that sign the WinRM endpoint's certificate (the text, not a "
+        "file path). Unset: the operator's system trust store.",
     )
     insecure_skip_verify: bool = Field(
         default=False,
@@ -61,6 +60,7 @@ class SCVMMSpec(HerderModel):
         pattern=r"^https://[^\s/:]+(:[0-9]{1,5})?(/\S*)?$",
         description="HTTPS URL of the WinRM endpoint that runs the VirtualMachineManager cmdlets, e.g. "
         "`https://vmm01.corp.example:5986/wsman`.",
+        json_schema_extra=validations(url_rule("spec.endpoint", ("https",))),
     )
     credentials_secret_ref: SecretRef = Field(
         description="Secret with keys `username` (e.g. `CORP\\\\svc-herder`) and `password`. The namespace "
@@ -83,8 +83,9 @@ class SCVMMSpec(HerderModel):
         default=None,
         min_length=1,
         max_length=253,
-        description="Name of the VMM management server passed to Get-SCVMMServer, when it differs from the "
-        "WinRM host.",
+        pattern=HOST_NAME_PATTERN,
+        description="Host name of the VMM management server passed to Get-SCVMMServer, when it differs from the "
+        "WinRM host (a name such as `vmm01.corp.example`, not a URL).",
     )
 
 

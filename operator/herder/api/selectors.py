@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
 
 from pydantic import ConfigDict, Field
 
+from herder.api.labels import LabelKey, LabelValue, labels_field
 from herder.api.metadata import MAX_LABELS, HerderModel, cel, validations
 
 
@@ -20,9 +20,9 @@ class LabelSelectorOperator(StrEnum):
 class LabelSelectorRequirement(HerderModel):
     """A metav1.LabelSelectorRequirement."""
 
-    key: str = Field(min_length=1, max_length=317, description="The label key the selector applies to.")
+    key: LabelKey = Field(description="The label key the selector applies to.")
     operator: LabelSelectorOperator = Field(description="In, NotIn, Exists or DoesNotExist.")
-    values: list[Annotated[str, Field(max_length=63)]] | None = Field(
+    values: list[LabelValue] | None = Field(
         default=None,
         max_length=MAX_LABELS,
         description="Values for In and NotIn (non-empty); must be empty for Exists and DoesNotExist.",
@@ -43,10 +43,8 @@ class LabelSelectorRequirement(HerderModel):
 class LabelSelector(HerderModel):
     """A metav1.LabelSelector. An empty selector matches everything."""
 
-    match_labels: dict[str, Annotated[str, Field(max_length=63)]] | None = Field(
-        default=None,
-        max_length=MAX_LABELS,
-        description="Labels that must all be present with these values.",
+    match_labels: dict[str, LabelValue] | None = labels_field(
+        "Labels that must all be present with these values."
     )
     match_expressions: list[LabelSelectorRequirement] | None = Field(
         default=None, max_length=MAX_LABELS, description="Requirements that must all hold."

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import ConfigDict, Field
 
-from herder.api.common import DeletionPolicy
+from herder.api.common import DeletionPolicy, ProviderRef
 from herder.api.metadata import (
     AGE_COLUMN,
     READY_COLUMN,
@@ -22,6 +22,7 @@ from herder.api.metadata import (
     immutable,
     validations,
 )
+from herder.api.quantities import Quantity
 
 
 class ServerSnapshotSpec(HerderModel):
@@ -33,14 +34,14 @@ class ServerSnapshotSpec(HerderModel):
     )
     memory: bool = Field(
         default=False,
-        description="Include the memory of a running server (vCenter only), so a restore resumes it. "
-        "Immutable.",
+        description="Include the memory of a running server (vCenter only: SCVMM refuses it with reason "
+        "NotSupported), so a restore resumes it. Immutable.",
         json_schema_extra=validations(immutable("spec.memory")),
     )
     quiesce: bool = Field(
         default=False,
-        description="Quiesce the guest file systems via guest tools first (vCenter: VMware Tools; SCVMM: "
-        "production checkpoint). Immutable.",
+        description="Quiesce the guest file systems via guest tools first (vCenter: VMware Tools; SCVMM: a "
+        "production checkpoint, else a standard one). Immutable.",
         json_schema_extra=validations(immutable("spec.quiesce")),
     )
     description: str | None = Field(default=None, max_length=1024, description="Free-form description.")
@@ -77,6 +78,19 @@ class ServerSnapshotStatus(Status):
         description="uniqueID of the snapshotted server.",
     )
     creation_time: datetime | None = Field(default=None, description="When the backend took the snapshot.")
+    size: Quantity | None = Field(
+        default=None, description="Disk space the snapshot takes, where the backend reports it (vCenter).")
+    parent_unique_id: str | None = Field(
+        default=None, max_length=128, alias="parentUniqueID",
+        description="uniqueID of the snapshot this one was taken on top of (the server's current snapshot "
+        "then); unset for a first snapshot.",
+    )
+    parent_snapshot: str | None = Field(
+        default=None, max_length=253, description="The ServerSnapshot (same namespace) that made the parent, "
+        "when herder made it.")
+    provider: ProviderRef | None = Field(
+        default=None, description="The backend the snapshot is on, recorded when it is taken: a snapshot whose "
+        "server is gone is still removed there.")
     pending_task: PendingTask | None = Field(default=None, description="The backend task in flight.")
 
 
@@ -99,6 +113,8 @@ KIND = KindInfo(
         {"name": "Server", "type": "string", "jsonPath": ".spec.server"},
         {"name": "Memory", "type": "boolean", "jsonPath": ".spec.memory"},
         {"name": "ReadyToUse", "type": "boolean", "jsonPath": ".status.readyToUse"},
+        {"name": "Size", "type": "string", "priority": 1, "jsonPath": ".status.size"},
+        {"name": "Created", "type": "date", "priority": 1, "jsonPath": ".status.creationTime"},
         READY_COLUMN,
         REASON_COLUMN,
         AGE_COLUMN,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from herder.api.common import SecretRef
+from herder.api.common import CABundle, SecretRef, port_rule
 from herder.api.metadata import (
     AGE_COLUMN,
     READY_COLUMN,
@@ -25,10 +25,9 @@ class VCenterTLS(HerderModel):
     """How herder verifies vCenter's certificate: a CA bundle, a pinned thumbprint, or (explicitly) not at
     all. With none set, the operator's system trust store is used."""
 
-    ca_bundle: str | None = Field(
+    ca_bundle: CABundle | None = Field(
         default=None,
-        max_length=65536,
-        description="PEM-encoded CA certificate(s) that sign vCenter's certificate.",
+        description="PEM-encoded CA certificate(s) that sign vCenter's certificate (the text, not a file path).",
     )
     thumbprint: str | None = Field(
         default=None,
@@ -59,7 +58,9 @@ class VCenterSpec(HerderModel):
         min_length=1,
         max_length=253,
         pattern=r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?$",
-        description="Host name or IP address of vCenter, optionally with `:port` (default 443). No scheme.",
+        description="Host name or IP address of vCenter, optionally with `:port` (1-65535; default 443). No "
+        "scheme.",
+        json_schema_extra=validations(port_rule("spec.server")),
     )
     datacenter: str = Field(
         min_length=1, max_length=1024, description="Name or inventory path of the datacenter herder uses."

@@ -22,6 +22,8 @@ from herder.api.metadata import (
 from herder.api.quantities import Quantity
 from herder.api.selectors import LabelSelector
 
+MAX_ADOPTION_SOURCES = 32
+
 
 class VCenterPlacement(HerderModel):
     """Where the zone's VMs go in vCenter. Names are relative to the VCenter's datacenter; inventory paths
@@ -82,6 +84,30 @@ class SCVMMPlacement(HerderModel):
     )
 
 
+class AdoptionPolicy(HerderModel):
+    """Who may take over existing VMs of the zone (ElasticCloudServer spec.adoptFrom), and from where. Only a VM
+    that no herder object claims, inside the zone's placement and one of these folders or host groups, is
+    adopted; anything else is refused (AdoptionRefused) and left untouched."""
+
+    allowed_namespaces: LabelSelector = Field(
+        description="Namespaces whose servers may adopt VMs here. An empty selector ({}) selects every namespace."
+    )
+    folders: list[BackendName] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_ADOPTION_SOURCES,
+        description="VCenter zones: VM folders whose VMs (subfolders included) may be adopted, as inventory paths "
+        "or relative to the datacenter's VM folder (`vm/tenant-a` or `tenant-a`).",
+    )
+    host_groups: list[BackendName] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_ADOPTION_SOURCES,
+        description="SCVMM zones: host group paths whose VMs (child groups included) may be adopted, e.g. "
+        "`All Hosts\\\\Zone-A\\\\Tenant-A`.",
+    )
+
+
 class AvailabilityZoneSpec(HerderModel):
     """A power- and network-isolated failure domain in a region."""
 
@@ -105,6 +131,11 @@ class AvailabilityZoneSpec(HerderModel):
         default=None,
         description="Namespaces whose ECSs may be placed in this zone. Unset or empty: every namespace.",
     )
+    adoption: AdoptionPolicy | None = Field(
+        default=None,
+        description="Opens the zone to adopting existing VMs (spec.adoptFrom of an ECS). Unset: no namespace may "
+        "adopt here.",
+    )
 
     model_config = ConfigDict(
         json_schema_extra=validations(
@@ -112,7 +143,14 @@ class AvailabilityZoneSpec(HerderModel):
                 "self.provider.kind == 'VCenter' ? (has(self.vcenter) && !has(self.scvmm)) : "
                 "(has(self.scvmm) && !has(self.vcenter))",
                 "spec: set exactly one of vcenter and scvmm, matching spec.provider.kind",
-            )
+            ),
+            cel(
+                "!has(self.adoption) || (self.provider.kind == 'VCenter' ? "
+                "(has(self.adoption.folders) && !has(self.adoption.hostGroups)) : "
+                "(has(self.adoption.hostGroups) && !has(self.adoption.folders)))",
+                "spec.adoption: a VCenter zone takes folders, an SCVMM zone hostGroups (and not the other)",
+                field_path=".adoption",
+            ),
         )
     )
 

@@ -1,9 +1,14 @@
 """The one backend interface. Controllers and decisions see only this; pyvmomi and pywinrm stay below it.
 
 Split by concern, after vm-operator's providers: the endpoint session, VMs, the inventory watch that feeds
-drift detection without per-VM polling, images (templates), resource pools and zones. `Provider` names every
+drift detection without per-VM polling, snapshots, images (templates), resource pools and zones. `Provider` names every
 capability for both backends; what a backend cannot do raises `herder.errors.NotSupported` with a message
 that says so, and is never discovered by probing for attributes.
+
+Each concern's reads are a Protocol of their own (`VMReads`, `InventoryReads`, `SnapshotReads`, `ImageReads`,
+`PoolReads`, `Zones`), and `ProviderReads` holds only those: the view the sync paths gather their inputs
+through, and all that `herder plan` is given (`herder.providers.readonly`), so a plan cannot even express a
+change.
 """
 
 from __future__ import annotations
@@ -15,14 +20,17 @@ from herder.api.ecs import PowerState
 from herder.providers.types import (
     EndpointInfo,
     ObservedPool,
+    ObservedSnapshot,
     ObservedVM,
     Placement,
     PoolSpec,
     Relocation,
+    SnapshotSpec,
     TaskRef,
     TaskResult,
     TemplateInfo,
     VMChange,
+    VMLocation,
     VMSpec,
     ZoneCapacity,
 )
@@ -44,8 +52,8 @@ class Endpoint(Protocol):
     def close(self) -> None: ...
 
 
-class VMs(Protocol):
-    """VM lifecycle. Every call is safe to repeat after a crash."""
+class VMReads(Protocol):
+    """Reading VMs and their tasks; changes nothing."""
 
     def find(self, uid: str, known_ref: str | None = None) -> ObservedVM | None:
         """The VM that belongs to ECS `uid`: by recorded ref, else by identity. None if there is none.
@@ -58,11 +66,20 @@ class VMs(Protocol):
         """A VM by its instance UUID (vCenter) or VM ID (SCVMM), for adoption."""
         ...
 
-    def create(self, spec: VMSpec) -> TaskRef:
-        """Start creating the VM, stamped with `spec.uid`. Returns the task to follow."""
+    def locate(self, vm: ObservedVM) -> VMLocation:
+        """Where the VM sits (folder and cluster; host group and cloud), read now, for the adoption checks.
+        Raises NotFound if it is gone."""
         ...
 
     def task(self, task: TaskRef) -> TaskResult: ...
+
+
+class VMs(VMReads, Protocol):
+    """VM lifecycle. Every call is safe to repeat after a crash."""
+
+    def create(self, spec: VMSpec) -> TaskRef:
+        """Start creating the VM, stamped with `spec.uid`. Returns the task to follow."""
+        ...
 
     def reconfigure(self, vm: ObservedVM, change: VMChange) -> TaskRef: ...
 
@@ -91,7 +108,46 @@ class VMs(Protocol):
         ...
 
 
-class Pools(Protocol):
+class SnapshotReads(Protocol):
+    """Finding snapshots (vCenter) and checkpoints (SCVMM) of a VM, and following their tasks; changes nothing."""
+
+    def find(self, vm: ObservedVM, uid: str) -> ObservedSnapshot | None:
+        """The snapshot of `vm` that carries ServerSnapshot `uid`; None if there is none (or the VM is gone).
+
+        Raises Conflict when more than one carries it."""
+        ...
+
+    def task(self, task: TaskRef) -> TaskResult: ...
+
+
+class Snapshots(SnapshotReads, Protocol):
+    """Snapshots and checkpoints of a VM. Every call is safe to repeat after a crash: a snapshot carries its
+    ServerSnapshot's UID (`SnapshotSpec.uid`) in its name and description and is found by it, so a snapshot
+    taken before a crash is found instead of taken twice."""
+
+    def create(self, vm: ObservedVM, spec: SnapshotSpec) -> TaskRef:
+        """Start taking the snapshot. `done:<id>` when it exists already; while a snapshot is being taken of
+        the VM (one started before a crash), that task, to be followed before looking again. Raises
+        NotSupported for what the backend cannot take (SCVMM: memory)."""
+        ...
+
+    def revert(self, vm: ObservedVM, unique_id: str) -> TaskRef:
+        """Start reverting the VM to snapshot `unique_id` (its disks, CPU, memory and the power state the
+        snapshot brings back). Raises NotFound when the snapshot is gone."""
+        ...
+
+    def remove(self, vm: ObservedVM, unique_id: str) -> TaskRef:
+        """Start removing snapshot `unique_id` (its children stay); `done:` when it is already gone."""
+        ...
+
+
+class PoolReads(Protocol):
+    def observe(self, ref: str) -> ObservedPool | None:
+        """The pool by its ref, with runtime usage; None if it is gone."""
+        ...
+
+
+class Pools(PoolReads, Protocol):
     """Resource pools (CPU MHz / memory reservations, limits and shares). Every call is safe to repeat."""
 
     def ensure(self, spec: PoolSpec, known_ref: str | None = None) -> ObservedPool:
@@ -99,28 +155,31 @@ class Pools(Protocol):
         it are not touched). Returns it as it now is."""
         ...
 
-    def observe(self, ref: str) -> ObservedPool | None:
-        """The pool by its ref, with runtime usage; None if it is gone."""
-        ...
-
     def delete(self, ref: str) -> None:
         """Remove the pool. Raises InUse while it holds VMs or child pools; a gone pool is fine."""
         ...
 
 
-class Inventory(Protocol):
-    """A cache of the VMs herder manages, kept current by the backend's change feed."""
-
+class InventoryReads(Protocol):
     def snapshot(self) -> Mapping[str, ObservedVM]:
-        """The current view, keyed by unique ID."""
+        """The current view, keyed by unique ID (a copy: for tests and metrics, not for every pass)."""
         ...
 
-    def subscribe(self, callback: Callable[[ObservedVM | None, str], None]) -> None:
-        """Call `callback(vm_or_None_if_gone, unique_id)` from the watch thread on every change."""
+    def lookup(self, uid: str, recorded: str | None = None) -> ObservedVM | None:
+        """The cached VM of ECS `uid`: by the unique ID it recorded, by identity, else by its owner mark when
+        exactly one VM carries it; in constant time."""
         ...
 
     def refresh(self, ref: str) -> ObservedVM | None:
         """Re-read one VM (by ref) into the cache and return it; None if it is gone."""
+        ...
+
+
+class Inventory(InventoryReads, Protocol):
+    """A cache of the VMs herder manages, kept current by the backend's change feed."""
+
+    def subscribe(self, callback: Callable[[ObservedVM | None, str], None]) -> None:
+        """Call `callback(vm_or_None_if_gone, unique_id)` from the watch thread on every change."""
         ...
 
     def start(self) -> None: ...
@@ -128,19 +187,23 @@ class Inventory(Protocol):
     def stop(self) -> None: ...
 
 
-class Images(Protocol):
-    """VM templates: find, capture from a VM, import from a file, delete. Every call is safe to repeat.
-
-    Templates herder makes carry the Image's UID as their identity (vCenter: the instance UUID), so a
-    capture or import that ran before a crash is found instead of repeated.
-    """
-
+class ImageReads(Protocol):
     def find_template(self, ref: str) -> TemplateInfo | None:
         """A template (or VM usable as one) by inventory path, instance UUID or bare name; None if absent.
 
         Raises ProviderError when a bare name is ambiguous.
         """
         ...
+
+    def task(self, task: TaskRef) -> TaskResult: ...
+
+
+class Images(ImageReads, Protocol):
+    """VM templates: find, capture from a VM, import from a file, delete. Every call is safe to repeat.
+
+    Templates herder makes carry the Image's UID as their identity (vCenter: the instance UUID), so a
+    capture or import that ran before a crash is found instead of repeated.
+    """
 
     def capture(self, vm: ObservedVM, name: str, uid: str, placement: Placement) -> TaskRef:
         """Start cloning the VM `vm` into a template named `name` with identity `uid`, in the
@@ -163,8 +226,6 @@ class Images(Protocol):
         """Delete the template with this instance UUID; `done:` if it is already gone."""
         ...
 
-    def task(self, task: TaskRef) -> TaskResult: ...
-
 
 class Zones(Protocol):
     """What an AvailabilityZone's placement stands for on the backend."""
@@ -173,6 +234,28 @@ class Zones(Protocol):
         """Check that the placement's objects exist (raises NotFound naming the missing one) and measure
         its hosts. None: the placement is valid but has no hosts of its own to measure (an SCVMM cloud)."""
         ...
+
+
+class ProviderReads(Protocol):
+    """What can be read of one backend endpoint, and nothing else. Every `Provider` is one."""
+
+    @property
+    def vms(self) -> VMReads: ...
+
+    @property
+    def inventory(self) -> InventoryReads: ...
+
+    @property
+    def snapshots(self) -> SnapshotReads: ...
+
+    @property
+    def images(self) -> ImageReads: ...
+
+    @property
+    def pools(self) -> PoolReads: ...
+
+    @property
+    def zones(self) -> Zones: ...
 
 
 class Provider(Protocol):
@@ -192,6 +275,9 @@ class Provider(Protocol):
 
     @property
     def pools(self) -> Pools: ...
+
+    @property
+    def snapshots(self) -> Snapshots: ...
 
     @property
     def zones(self) -> Zones: ...

@@ -11,7 +11,7 @@ import urllib.parse
 import urllib.request
 from typing import IO
 
-from herder.errors import ImportFailed
+from herder.errors import ImportFailed, describe
 from herder.reasons import Reason
 
 CHUNK = 1024 * 1024
@@ -33,7 +33,7 @@ class HashingReader:
             data = self._response.read(size if size is not None and size >= 0 else CHUNK)
         except (OSError, http.client.HTTPException) as exc:
             raise ImportFailed(Reason.DOWNLOAD_FAILED,
-                               f"reading {self._url} failed after {self.count} bytes: {exc}") from exc
+                               f"reading {self._url} failed after {self.count} bytes: {describe(exc)}") from exc
         self.sha256.update(data)
         self.count += len(data)
         return data
@@ -49,9 +49,10 @@ def open_url(url: str) -> tuple[IO[bytes], int]:
         response = urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT)  # noqa: S310 - http(s) only (API pattern)
     except urllib.error.HTTPError as exc:
         raise ImportFailed(Reason.DOWNLOAD_FAILED, f"GET {url}: HTTP {exc.code} {exc.reason}") from exc
-    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ImportFailed(Reason.DOWNLOAD_FAILED, f"GET {url}: {reason}") from exc
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        raise ImportFailed(Reason.DOWNLOAD_FAILED, f"GET {url}: {describe(exc)}") from exc
+    except ValueError as exc:  # not a URL urllib can open (the API admits http(s) URLs only)
+        raise ImportFailed(Reason.DOWNLOAD_FAILED, f"GET {url}: not a URL that can be fetched") from exc
     length = response.headers.get("Content-Length")
     return response, int(length) if length and length.isdigit() else 0
 
@@ -75,7 +76,7 @@ def fetch_small(url: str, what: str) -> bytes:
     try:
         data = response.read(MAX_DESCRIPTOR + 1)
     except (OSError, http.client.HTTPException) as exc:
-        raise ImportFailed(Reason.DOWNLOAD_FAILED, f"reading {url} failed: {exc}") from exc
+        raise ImportFailed(Reason.DOWNLOAD_FAILED, f"reading {url} failed: {describe(exc)}") from exc
     finally:
         response.close()
     if len(data) > MAX_DESCRIPTOR:

@@ -24,12 +24,13 @@ def split_host_port(server: str, default_port: int) -> tuple[str, int]:
 
 
 def vcenter(server: str, datacenter: str, credentials: Credentials, tls: TLSSettings,
-            on_request: RequestHook | None = None) -> Provider:
+            on_request: RequestHook | None = None, *, read_only: bool = False) -> Provider:
     from herder.providers.vcenter import Session, VCenterProvider
 
     host, port = split_host_port(server, 443)
     session = Session(host, credentials, tls, datacenter, port=port, on_request=on_request)
-    return VCenterProvider(session, max_wait_seconds=int(os.environ.get("HERDER_VCENTER_WATCH_SECONDS", "60")))
+    return VCenterProvider(session, max_wait_seconds=int(os.environ.get("HERDER_VCENTER_WATCH_SECONDS", "60")),
+                           read_only=read_only)
 
 
 def scvmm(endpoint: str, credentials: Credentials, tls: TLSSettings, *, transport: str,

@@ -23,6 +23,7 @@ class InventoryCache:
         self._thread_name = thread_name
         self._lock = threading.Lock()
         self._servers: dict[str, ObservedVM] = {}
+        self._owned: dict[str, set[str]] = {}  # owner mark -> unique IDs of the VMs that carry it
         self._callbacks: list[Callback] = []
         self._synced = threading.Event()
         self._stop = threading.Event()
@@ -31,6 +32,40 @@ class InventoryCache:
     def snapshot(self) -> Mapping[str, ObservedVM]:
         with self._lock:
             return dict(self._servers)
+
+    def lookup(self, uid: str, recorded: str | None = None) -> ObservedVM | None:
+        """The cached VM of ECS `uid`: by the unique ID it recorded, by identity, else by its owner mark when
+        exactly one VM carries it. Constant time, whatever the number of VMs."""
+        with self._lock:
+            for key in (recorded, uid):
+                if key and key in self._servers:
+                    return self._servers[key]
+            owned = self._owned.get(uid) or set()
+            return self._servers[next(iter(owned))] if len(owned) == 1 else None
+
+    def owned_by(self, uid: str) -> list[ObservedVM] | None:
+        """VMs marked with ECS `uid`; None until the first full reading arrived."""
+        if not self._synced.is_set():
+            return None
+        with self._lock:
+            return [self._servers[u] for u in self._owned.get(uid) or ()]
+
+    def _store(self, server: ObservedVM) -> None:
+        """Put one VM in the cache. Holds the lock."""
+        self._drop(server.unique_id)
+        self._servers[server.unique_id] = server
+        if server.owner_uid:
+            self._owned.setdefault(server.owner_uid, set()).add(server.unique_id)
+
+    def _drop(self, unique_id: str) -> None:
+        """Take one VM out of the cache. Holds the lock."""
+        old = self._servers.pop(unique_id, None)
+        if old is not None and old.owner_uid:
+            owners = self._owned.get(old.owner_uid)
+            if owners is not None:
+                owners.discard(unique_id)
+                if not owners:
+                    del self._owned[old.owner_uid]
 
     def subscribe(self, callback: Callback) -> None:
         with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from herder.api.ecs import PowerState
 
@@ -22,6 +23,9 @@ class Operation(enum.StrEnum):
     RELOCATE = "relocate"
     CAPTURE = "capture"
     IMPORT = "import"
+    SNAPSHOT = "snapshot"
+    REVERT = "revert"
+    REMOVE_SNAPSHOT = "remove-snapshot"
 
     @property
     def changes_power(self) -> bool:
@@ -126,6 +130,19 @@ class ObservedVM:
     cpu_hot_add: bool = False
     memory_hot_add: bool = False
     busy: bool = False  # the backend is changing it (e.g. SCVMM UnderCreation/UnderUpdate)
+    snapshots: frozenset[str] = frozenset()  # unique IDs of its snapshots (checkpoints), whatever made them
+
+
+@dataclass(frozen=True)
+class VMLocation:
+    """Where a VM sits in the backend's inventory: what adoption is checked against."""
+
+    host: str | None = None  # the host it runs on
+    folder: str | None = None  # vCenter: inventory path of its VM folder, e.g. /DC0/vm/tenant-a
+    vm_root: str | None = None  # vCenter: the datacenter's VM folder, e.g. /DC0/vm (folder paths start there)
+    compute: str | None = None  # vCenter: its cluster (or a stand-alone host's compute resource)
+    host_group: str | None = None  # SCVMM: its host group path, e.g. All Hosts\Zone-A
+    cloud: str | None = None  # SCVMM: the cloud it is deployed to
 
 
 # The ID of a task that had nothing to do: the backend was already as asked.
@@ -212,6 +229,35 @@ class TemplateInfo:
     owner_uid: str | None = None  # the Image/ClusterImage UID that made it (herder-made templates only)
 
 
+
+
+# -- snapshots -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SnapshotSpec:
+    """One ServerSnapshot to take. The provider writes `uid`, its identity, into the backend snapshot's name and
+    description (`herder.providers.marks`)."""
+
+    uid: str  # the ServerSnapshot's metadata.uid
+    label: str  # what the name starts with: the ServerSnapshot's name
+    description: str | None = None  # the user's text
+    memory: bool = False
+    quiesce: bool = False
+
+
+@dataclass(frozen=True)
+class ObservedSnapshot:
+    """A snapshot (vCenter) or checkpoint (SCVMM) as the backend reports it."""
+
+    unique_id: str  # vCenter snapshot moref, SCVMM checkpoint ID
+    name: str
+    created: datetime
+    owner_uid: str | None = None  # the ServerSnapshot UID its name or description carries
+    parent_id: str | None = None  # the snapshot it was taken on top of
+    parent_owner_uid: str | None = None  # and the ServerSnapshot UID that one carries
+    power: PowerState | None = None  # the VM's power state a revert brings back, where the backend says
+    size_bytes: int | None = None  # disk space it takes, where the backend says
 
 
 # -- resource pools -------------------------------------------------------------------------------------------

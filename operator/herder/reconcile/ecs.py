@@ -7,8 +7,11 @@ to the end before planning again, so a step is never started twice.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from herder.api import DeletionPolicy, format_mib
 from herder.api.ecs import PowerState
 from herder.providers.types import (
     DataDisk,
@@ -71,6 +74,13 @@ class Desired:
     held: Condition | None = None
     # An image capture needs the VM stopped (herder.dev/stopped-for-capture): stop it, change nothing else.
     capture_hold: CaptureHold | None = None
+    # Why the VM spec.adoptFrom names may not be adopted (herder.reconcile.adoption); it is then not observed.
+    adoption_refused: str | None = None
+    # Why the namespace's ServerQuotas do not admit what the spec asks (herder.reconcile.quota): no create, no
+    # adoption, no growth; everything else goes on.
+    quota_refused: str | None = None
+    # A ServerSnapshotRestore reverts the VM, (its UID, its name): make no backend change until it ends.
+    restoring: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -99,15 +109,19 @@ RETRIED_FAILURES = {Reason.CREATE_FAILED: Step.CREATE, Reason.POWER_FAILED: Step
                     Reason.RECONFIGURE_FAILED: Step.RECONFIGURE, Reason.MIGRATION_FAILED: Step.RELOCATE}
 
 
+# Refusals that something outside the spec may lift (the VM appears, its owner lets it go).
+_LOOKED_AT_AGAIN = frozenset({Reason.ADOPT_TARGET_NOT_FOUND, Reason.ADOPTION_REFUSED, Reason.QUOTA_EXCEEDED})
+
+
 def _holds(desired: Desired, step: Step) -> bool:
     return desired.held is not None and RETRIED_FAILURES.get(desired.held.reason) is step
 
 
 def retries(p: Plan) -> bool:
-    """A failed step or a missing adoption target: looked at again when the backoff runs out (nothing else
-    would wake the server: vCenter may refuse a power-on for capacity that frees up later)."""
-    return any(RETRIED_FAILURES.get(c.reason) is not None or c.reason is Reason.ADOPT_TARGET_NOT_FOUND
-               for c in p.conditions)
+    """A failed step, a missing adoption target, or a refusal (adoption, quota): looked at again when the backoff
+    runs out (nothing else may wake the server: vCenter may refuse a power-on for capacity that frees up later,
+    another tenant may let a VM go)."""
+    return any(RETRIED_FAILURES.get(c.reason) is not None or c.reason in _LOOKED_AT_AGAIN for c in p.conditions)
 
 
 def phase(p: Plan, observed: ObservedVM | None, pending: TaskRef | None) -> str:
@@ -139,6 +153,10 @@ def _plan(desired: Desired, observed: ObservedVM | None, recorded: Recorded, tas
         if followed is not None:
             return followed
     forget_task = recorded.pending_task is not None
+    if desired.restoring is not None:
+        # The restore reverts the VM and may power it; once it ends, the spec applies again (ConfigSynced).
+        what = f"ServerSnapshotRestore {desired.restoring[1]} is reverting this server: no change until it ends"
+        return Plan(Step.NONE, (Condition(READY, False, Reason.RESTORING, what),), forget_task=forget_task)
     paused = Condition(PAUSED, desired.paused, Reason.PAUSED if desired.paused else Reason.ACTIVE,
                        "herder.dev/paused is set: herder makes no backend changes" if desired.paused else "")
     if observed is None:
@@ -202,18 +220,31 @@ def _plan_missing(desired: Desired, recorded: Recorded, paused: Condition, forge
     if desired.paused:
         return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.PAUSED, "not created while paused"), paused),
                        forget_task=forget_task)
+    if desired.adoption_refused:
+        return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.ADOPTION_REFUSED, desired.adoption_refused),
+                                   paused), forget_task=forget_task)
     if desired.adopt_unique_id:
         return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.ADOPT_TARGET_NOT_FOUND,
                                              f"no VM with ID {desired.adopt_unique_id} to adopt"), paused),
                        forget_task=forget_task)
+    if desired.quota_refused:
+        return _finish(Step.NONE, (_over_quota(desired), paused), forget_task=forget_task,
+                       forget_identity=bool(recorded.unique_id))
     return _finish(Step.CREATE, (_CREATING, paused), forget_task=forget_task,
                    forget_identity=bool(recorded.unique_id))
+
+
+def _over_quota(desired: Desired, kind: str = PROVISIONED) -> Condition:
+    return Condition(kind, False, Reason.QUOTA_EXCEEDED, f"{desired.quota_refused}; nothing was changed on the "
+                     "backend. Delete servers or lower the spec, or ask for a larger ServerQuota")
 
 
 def _plan_existing(desired: Desired, observed: ObservedVM, paused: Condition, forget_task: bool) -> Plan:
     spec = desired.spec
     provisioned = Condition(PROVISIONED, True, Reason.PROVISIONED, f"VM {observed.name} ({observed.unique_id})")
     if desired.adopt_unique_id and spec.uid not in {observed.owner_uid, observed.unique_id}:
+        if desired.quota_refused:
+            return _finish(Step.NONE, (_over_quota(desired), paused), forget_task=forget_task)
         if desired.paused:
             return _finish(Step.NONE, (provisioned, paused), forget_task=forget_task)
         return _finish(Step.ADOPT, (provisioned, paused), forget_task=forget_task)
@@ -224,6 +255,8 @@ def _plan_existing(desired: Desired, observed: ObservedVM, paused: Condition, fo
                               "destroying the VM to create it from the new image")
         return _finish(Step.DESTROY_FOR_RECREATE, (replacing, paused), forget_task=forget_task)
     change, shrink_note = _config_change(spec, observed)
+    if desired.quota_refused:
+        change = VMChange()  # no resize at all: the quota does not admit what the spec asks
     needs_cycle = _needs_power_cycle(change, observed)
     config = _config_condition(desired, change, needs_cycle, shrink_note)
     power_ok = observed.power == spec.power
@@ -267,7 +300,7 @@ def _plan_existing(desired: Desired, observed: ObservedVM, paused: Condition, fo
     return _finish(Step.NONE, conditions, forget_task=forget_task)
 
 
-def _leaf(name: str) -> str:
+def leaf(name: str) -> str:
     """Status shows host and datastore names; the spec may use inventory paths (and SCVMM storage paths may end
     in a backslash)."""
     return name.rstrip("/\\").rsplit("/", 1)[-1]
@@ -276,7 +309,7 @@ def _leaf(name: str) -> str:
 def _matches(pinned: str, observed: str | None) -> bool:
     """A pinned name is where the VM is: by leaf name, case-insensitively (Windows paths and host names), and a
     host's short name stands for its FQDN."""
-    want, have = _leaf(pinned).lower(), (observed or "").rstrip("\\").lower()
+    want, have = leaf(pinned).lower(), (observed or "").rstrip("\\").lower()
     return want == have or have.startswith(want + ".")
 
 
@@ -338,6 +371,8 @@ def _needs_power_cycle(change: VMChange, observed: ObservedVM) -> bool:
 
 
 def _config_condition(desired: Desired, change: VMChange, needs_cycle: bool, shrink_note: str) -> Condition:
+    if desired.quota_refused:
+        return _over_quota(desired, CONFIG_SYNCED)
     if desired.image_changed:
         return Condition(CONFIG_SYNCED, False, Reason.RECREATE_REQUIRED,
                          "spec.image changed; an image change is not an in-place update. Create a new ECS "
@@ -360,3 +395,41 @@ def _finish(step: Step, conditions: tuple[Condition, ...], *, change: VMChange |
     return Plan(step, (*conditions, summary(gating)), change=change or VMChange(), power=power,
                 graceful=graceful, forget_task=forget_task, forget_identity=forget_identity,
                 relocate=relocate or Relocation())
+
+
+def drifted(last: Mapping[str, Any], observed: ObservedVM, spec: VMSpec) -> list[str]:
+    """What changed on the VM since status last recorded it, where it now differs from the spec: changes made
+    out of band (herder's own steps are recorded before they run, so they never show up here)."""
+    seen = [("CPU", last.get("cpu"), observed.cpu, spec.cpu),
+            ("memory", last.get("memory"), format_mib(observed.memory_mib), format_mib(spec.memory_mib)),
+            ("power", last.get("powerState"), observed.power.value, spec.power.value)]
+    found = [f"{what} {before} -> {now} (spec {wanted})" for what, before, now, wanted in seen
+             if before is not None and now not in {before, wanted}]
+    before_disks = {d.get("name"): str(d.get("size")) for d in last.get("disks") or ()}
+    now_disks = {"os" if d.is_os_disk else (d.name or d.key): str(d.size_bytes) for d in observed.disks}
+    if last.get("disks") is not None and observed.disks and before_disks != now_disks:
+        found.append(f"disks {_sizes(before_disks)} -> {_sizes(now_disks)}")
+    return found
+
+
+def _sizes(disks: Mapping[Any, str]) -> str:
+    return ", ".join(f"{name}={size}" for name, size in sorted(disks.items(), key=lambda kv: str(kv[0]))) or "none"
+
+
+class Fate(enum.StrEnum):
+    """What deleting an ECS does to its VM."""
+
+    NEVER_CREATED = "NeverCreated"  # no VM was ever made: nothing to do
+    UNREACHABLE = "Unreachable"  # its zone is gone: the VM cannot be reached and is left as it is
+    GONE = "Gone"  # no VM left on the backend
+    ORPHAN = "Orphan"  # deletionPolicy Orphan: left running, herder's marks removed
+    DESTROY = "Destroy"  # deletionPolicy Delete: powered off hard and deleted with its disks
+
+
+def fate(policy: DeletionPolicy, *, zone_exists: bool, recorded: Recorded, vm: ObservedVM | None) -> Fate:
+    """`vm`: the VM found on the backend by identity (only asked when the zone exists)."""
+    if not zone_exists:
+        return Fate.UNREACHABLE if recorded.unique_id or recorded.pending_task else Fate.NEVER_CREATED
+    if vm is None:
+        return Fate.GONE
+    return Fate.ORPHAN if policy is DeletionPolicy.ORPHAN else Fate.DESTROY

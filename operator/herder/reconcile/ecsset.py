@@ -26,6 +26,7 @@ class Child:
     """What a set sees of one of its ECSs."""
 
     name: str
+    uid: str = ""
     ready: bool = False
     zone: str | None = None
     deleting: bool = False
@@ -37,6 +38,14 @@ class Child:
     @property
     def available(self) -> bool:
         return self.ready and self.settled and not self.deleting
+
+
+@dataclass(frozen=True)
+class QuotaRoom:
+    """How many more servers of the template's size the namespace's ServerQuotas admit, and why not more."""
+
+    count: int
+    why: str
 
 
 @dataclass(frozen=True)
@@ -73,7 +82,9 @@ def selector_string(selector: LabelSelector) -> str:
     return ",".join(parts)
 
 
-def plan_set(server_set: ElasticCloudServerSet, children: list[Child]) -> SetPlan:
+def plan_set(server_set: ElasticCloudServerSet, children: list[Child], room: QuotaRoom | None = None) -> SetPlan:
+    """`room`: what the namespace's quotas still admit (None: no limit). A set that cannot grow further stops
+    at the limit and says why; it never deletes to make room."""
     name = server_set.metadata.name or ""
     wanted = server_set.spec.replicas
     current = template_hash(server_set)
@@ -82,10 +93,14 @@ def plan_set(server_set: ElasticCloudServerSet, children: list[Child]) -> SetPla
     delete: tuple[str, ...] = ()
     replace: tuple[str, ...] = ()
     update: tuple[str, ...] = ()
+    blocked = None
     if len(live) < wanted:
         taken = {ordinal(c.name) for c in children}
         free = (i for i in range(len(taken) + wanted + 1) if i not in taken)
-        create = tuple(f"{name}-{next(free)}" for _ in range(wanted - len(live)))
+        missing = wanted - len(live)
+        if room is not None and room.count < missing:
+            missing, blocked = room.count, room.why
+        create = tuple(f"{name}-{next(free)}" for _ in range(missing))
     elif len(live) > wanted:
         surplus = sorted(live, key=lambda c: (c.ready, -ordinal(c.name)))  # not-Ready first, then the highest
         delete = tuple(c.name for c in surplus[: len(live) - wanted])
@@ -104,7 +119,11 @@ def plan_set(server_set: ElasticCloudServerSet, children: list[Child]) -> SetPla
     scaled = ready_count == wanted == len(live)
     done = scaled and updated == wanted
     reason = Reason.READY if done else Reason.SCALING if not scaled else Reason.UPDATING
-    ready = Condition(READY, done, reason, f"{ready_count}/{wanted} servers ready, {updated} on the current template")
+    message = f"{ready_count}/{wanted} servers ready, {updated} on the current template"
+    if blocked is not None:
+        reason = Reason.QUOTA_EXCEEDED
+        message = f"{len(live) + len(create)} of {wanted} servers made, no more: {blocked}"
+    ready = Condition(READY, done, reason, message)
     status: dict[str, object] = {"replicas": len(live), "readyReplicas": ready_count, "updatedReplicas": updated,
                                  "selector": selector_string(server_set.spec.selector)}
     return SetPlan(create, delete, replace, update, status, ready)

@@ -18,6 +18,7 @@ from typing import Any
 
 from herder.api import format_mib
 from herder.api.clusterimage import ClusterImage
+from herder.api.common import DeletionPolicy
 from herder.api.image import CapturePowerPolicy, Image, ImageFormat, ImageSource
 from herder.providers.types import TemplateInfo
 from herder.reasons import Reason
@@ -94,6 +95,12 @@ def hold_for(kind: str, image: Image | ClusterImage) -> CaptureHold | None:
 def template_name(kind: str, namespace: str | None, name: str) -> str:
     """Unique per image and never an ECS's VM name (`<namespace>.<name>`): `_` is not valid in a namespace."""
     return f"img_{namespace}.{name}" if kind == "Image" else f"cimg_{name}"
+
+
+def deletion_policy(image: Image | ClusterImage) -> DeletionPolicy:
+    """As set, else Orphan for an adopted (`existing`) template and Delete for one herder made."""
+    return image.spec.deletion_policy or (DeletionPolicy.ORPHAN if image.spec.source.existing
+                                          else DeletionPolicy.DELETE)
 
 
 def image_format(url: str, declared: ImageFormat | None) -> ImageFormat:

@@ -34,6 +34,8 @@ _GIB = 1 << 30
 # How a limit is named in a pool's spec, for messages.
 _FIELDS = {"servers": "spec.serverLimit", "vcpus": "spec.cpu.vcpuLimit", "memory_mib": "spec.memory.limit",
            "storage_gib": "spec.storageLimit"}
+# How a cloud's capacity dimension is named in words (a plan's changes).
+_CAPACITY = {"servers": "servers", "vcpus": "vCPUs", "memory_mib": "memory", "storage_gib": "storage"}
 
 
 def allocation(wanted: CPUAllocation | MemoryAllocation) -> Allocation:
@@ -89,6 +91,12 @@ def exceeding_parent(pool: ResourcePool, ancestors: Sequence[ResourcePool]) -> l
             found.append(f"{_FIELDS[f.name]} {_shown(f.name, mine)} exceeds parent ResourcePool "
                          f"{ancestors[0].metadata.name}'s {_shown(f.name, theirs)}")
     return found
+
+
+def held_within_parent(pool: ResourcePool, zone: AvailabilityZone, ancestors: Sequence[ResourcePool]) -> str:
+    """Why an SCVMM pool's cloud gets less than its spec asks for (its parent's capacity holds it); "" when it
+    gets all of it, and on vCenter, where a child pool's limits are vCenter's to enforce."""
+    return "; ".join(exceeding_parent(pool, ancestors)) if zone.spec.scvmm is not None else ""
 
 
 def _shown(name: str, value: int) -> str:
@@ -191,6 +199,49 @@ def status_fields(observed: ObservedPool) -> dict[str, Any]:
     return {"managedObjectID": observed.ref, "path": observed.path,
             "capacity": {k: v for k, v in capacity.items() if v is not None} or None,
             "usage": {k: v for k, v in usage.items() if v is not None}}
+
+
+@dataclass(frozen=True)
+class SettingChange:
+    """One setting of a backend pool that differs from its spec, in words."""
+
+    setting: str  # e.g. "memory limit"
+    before: str
+    after: str
+
+
+def _settings(allocation: Allocation, unit: str) -> dict[str, str]:
+    def amount(value: int | None) -> str:
+        if value is None:
+            return "unlimited"
+        return format_mib(value) if unit == "MiB" else f"{value} MHz"
+
+    level = allocation.shares_level
+    return {"reservation": amount(allocation.reservation), "limit": amount(allocation.limit),
+            "shares": f"{level.value} {allocation.shares}" if level is SharesLevel.CUSTOM else level.value,
+            "expandable reservation": "yes" if allocation.expandable_reservation else "no"}
+
+
+def capacity(limits: Counts) -> dict[str, str]:
+    """A VMM cloud's capacity in words, by dimension."""
+    return {_CAPACITY[f.name]: "unlimited" if getattr(limits, f.name) is None
+            else _shown(f.name, getattr(limits, f.name)) for f in fields(Counts)}
+
+
+def pool_changes(spec: PoolSpec, observed: ObservedPool) -> list[SettingChange]:
+    """What bringing the backend pool to its spec changes (applied live: VMs in the pool are not touched): a VMM
+    cloud's capacity, a vCenter pool's CPU and memory allocations."""
+    if isinstance(spec.parent, SCVMMPlacement):
+        after, before = capacity(spec.limits), capacity(observed.limits)
+        return [SettingChange(f"capacity {name}", before[name], after[name]) for name in after
+                if after[name] != before[name]]
+    changes = []
+    for resource, wanted, current, unit in (("CPU", spec.cpu, observed.cpu, "MHz"),
+                                            ("memory", spec.memory, observed.memory, "MiB")):
+        after, before = _settings(wanted, unit), _settings(current, unit)
+        changes += [SettingChange(f"{resource} {name}", before[name], after[name]) for name in after
+                    if after[name] != before[name]]
+    return changes
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,13 @@ class ZoneChoice:
     reason: Reason = Reason.NO_ZONE_AVAILABLE  # why there is no zone
 
 
+def outside_region(zone: str, zone_region: str, wanted: str | None) -> str | None:
+    """Why a zone named for a server (or recorded for it) is not in the region its spec names; None if it is."""
+    if wanted is None or zone_region == wanted:
+        return None
+    return f"AvailabilityZone {zone} is in region {zone_region}, not in spec.region {wanted}"
+
+
 def _why_not(request: ZoneRequest, zone: ZoneCandidate) -> str | None:
     kind, name = zone.provider
     if request.region is not None and zone.region != request.region:
@@ -137,14 +144,15 @@ def choose_zone(request: ZoneRequest, zones: Sequence[ZoneCandidate]) -> ZoneCho
     return ZoneChoice(best.name, tuple(rejected), message)
 
 
-def pending_memory(spec: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, int] | None:
+def pending_memory(spec: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, int]:
     """{zone: memory MiB the ECS is about to take} per ECS that has a zone. Memory counts while the ECS's VM is
     being made or powered on (a create in flight, or a VM that should run and does not yet): once it runs, the
     zone's measured use (status.capacity.memoryUsed) includes it. An ECS stuck before its VM exists (a
-    missing image, say) takes nothing."""
+    missing image, say) takes nothing. Empty, never None, without a zone: Kopf keeps an index's old entries
+    when its function returns None."""
     zone = spec.get("availabilityZone") or status.get("zone")
     if not zone:
-        return None
+        return {}
     creating = (status.get("pendingTask") or {}).get("operation") == Operation.CREATE
     starting = creating or (bool(status.get("uniqueID")) and status.get("powerState") != PowerState.ON)
     if spec.get("powerState", PowerState.ON) != PowerState.ON or not starting:

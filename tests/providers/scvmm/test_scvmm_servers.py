@@ -212,3 +212,17 @@ def test_unknown_job_is_unknown(provider: SCVMMProvider) -> None:
     from herder.providers.types import TaskRef
 
     assert provider.vms.task(TaskRef(str(uuid.uuid4()), "create")).status == TaskStatus.UNKNOWN
+
+
+def test_locate_reads_the_host_group_a_vm_sits_in(world: World, provider: SCVMMProvider) -> None:
+    """What adoption is checked against: the VM's HostGroupPath and host, as VMM placed it."""
+    vm_id = world.ps(
+        "$t = Get-SCVMTemplate -Name 'ubuntu-22.04-tmpl'\n$hg = Get-SCVMHostGroup -Name 'Zone-B'\n"
+        "$cfg = New-SCVMConfiguration -VMTemplate $t -Name 'placed' -VMHostGroup $hg\n"
+        "$vm = New-SCVirtualMachine -Name 'placed' -VMConfiguration $cfg\n[string]$vm.ID"
+    )
+    found = provider.vms.find_by_unique_id(vm_id)
+    assert found is not None
+    where = provider.vms.locate(found)
+    assert (where.host_group, where.host, where.cloud) == ("All Hosts\\Zone-B", "hv-b1.herder.test", None)
+    assert where.host_group == (world.vm(vm_id) or {})["host_group"]

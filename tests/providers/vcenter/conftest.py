@@ -46,6 +46,9 @@ def vcsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vcsim]:
             USERNAME,
             "-password",
             PASSWORD,
+            # Snapshot tasks take a second, as on vCenter: long enough to see one in flight.
+            "-method-delay",
+            "CreateSnapshot:1000",
         ],
         log,
     )

@@ -14,6 +14,7 @@ from herder.providers.types import (
     ObservedVM,
     PowerState,
     TaskRef,
+    TaskResult,
     TaskStatus,
     VCenterPlacement,
     VMChange,
@@ -42,15 +43,20 @@ def _spec(name: str, **overrides: object) -> VMSpec:
     return VMSpec(**fields)  # type: ignore[arg-type]
 
 
-def _wait(provider: VCenterProvider, ref: TaskRef) -> str | None:
+def _finish(provider: VCenterProvider, ref: TaskRef) -> TaskResult:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         result = provider.vms.task(ref)
         if result.status != TaskStatus.RUNNING:
-            assert result.status == TaskStatus.SUCCEEDED, result.error
-            return result.result_ref
+            return result
         time.sleep(0.1)
     raise AssertionError(f"task {ref} did not finish")
+
+
+def _wait(provider: VCenterProvider, ref: TaskRef) -> str | None:
+    result = _finish(provider, ref)
+    assert result.status == TaskStatus.SUCCEEDED, result.error
+    return result.result_ref
 
 
 def _create(provider: VCenterProvider, spec: VMSpec) -> ObservedVM:
@@ -101,8 +107,12 @@ def test_find_unknown_is_none(provider: VCenterProvider) -> None:
 def test_duplicate_create_resolves_to_the_same_vm(provider: VCenterProvider, vcsim: Vcsim) -> None:
     spec = _spec("clone-dup", data_disks=())
     first = _create(provider, spec)
+    # The create does not look the name up first: the clone's DuplicateName says the outcome is Unknown (the
+    # sync plans from what it finds), and the next create of that name finds the VM this ECS already has.
     again = provider.vms.create(spec)
-    assert _wait(provider, again) == first.ref
+    assert _finish(provider, again).status is TaskStatus.UNKNOWN
+    third = provider.vms.create(spec)
+    assert _wait(provider, third) == first.ref
     assert vcsim.govc("find", "/DC0/vm", "-type", "m", "-name", "clone-dup").split() == ["/DC0/vm/clone-dup"]
     with pytest.raises(Conflict):
         provider.vms.create(_spec("clone-dup"))
@@ -199,3 +209,17 @@ def test_adopt_and_release(provider: VCenterProvider, vcsim: Vcsim) -> None:
     provider.vms.release(found)
     assert owner not in vcsim.govc("fields.info", "-n", "herder.dev/ecs-uid", "/DC0/vm/legacy")
     assert provider.vms.find(owner) is None
+
+
+def test_locate_reads_the_folder_and_cluster_a_vm_sits_in(provider: VCenterProvider, vcsim: Vcsim) -> None:
+    """What adoption is checked against, as govc placed the VM."""
+    vcsim.govc("folder.create", "/DC0/vm/tenants")
+    vcsim.govc("folder.create", "/DC0/vm/tenants/b")
+    vcsim.govc("vm.create", "-on=false", "-c", "1", "-m", "512", "-net", "VM Network", "-pool",
+               "/DC0/host/DC0_C0/Resources", "-ds", "LocalDS_0", "-folder", "/DC0/vm/tenants/b", "placed")
+    server = provider.vms.find_by_unique_id(vcsim.vm_info("placed")["config"]["instanceUuid"])
+    assert server is not None
+    where = provider.vms.locate(server)
+    host = vcsim.govc("ls", "-L", "HostSystem:" + vcsim.vm_info("placed")["runtime"]["host"]["value"]).strip()
+    assert (where.folder, where.vm_root, where.compute) == ("/DC0/vm/tenants/b", "/DC0/vm", "DC0_C0")
+    assert where.host == host.rsplit("/", 1)[-1]

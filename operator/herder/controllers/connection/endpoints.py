@@ -11,6 +11,7 @@ from herder import metrics
 from herder.api import SCVMM, SecretRef, VCenter
 from herder.providers import factory
 from herder.providers.base import Provider
+from herder.providers.factory import RequestHook
 from herder.providers.types import Credentials, EndpointInfo, TLSSettings
 
 
@@ -23,27 +24,29 @@ class Endpoint:
     status_fields: Callable[[EndpointInfo], dict[str, Any]]
 
 
-def vcenter(body: dict[str, Any]) -> Endpoint:
+def vcenter(body: dict[str, Any], *, on_request: RequestHook | None = None, read_only: bool = False) -> Endpoint:
+    """`on_request`: counts the backend's requests (default: herder's metrics); `read_only`: for herder plan."""
     spec = VCenter.model_validate(body).spec
     tls = TLSSettings(ca_bundle=spec.tls.ca_bundle, thumbprint=spec.tls.thumbprint,
                       insecure_skip_verify=spec.tls.insecure_skip_verify)
 
     def build(credentials: Credentials) -> Provider:
         return factory.vcenter(spec.server, spec.datacenter, credentials, tls,
-                               on_request=metrics.backend_request_hook("vcenter"))
+                               on_request=on_request or metrics.backend_request_hook("vcenter"), read_only=read_only)
 
     return Endpoint("VCenter", spec.credentials_secret_ref, (spec.server, spec.datacenter, tls), build,
                     lambda info: {"version": info.version, "instanceUUID": info.instance_uuid})
 
 
-def scvmm(body: dict[str, Any]) -> Endpoint:
+def scvmm(body: dict[str, Any], *, on_request: RequestHook | None = None) -> Endpoint:
+    """`on_request`: counts the backend's requests (default: herder's metrics). Its reads change nothing."""
     spec = SCVMM.model_validate(body).spec
     tls = TLSSettings(ca_bundle=spec.tls.ca_bundle, insecure_skip_verify=spec.tls.insecure_skip_verify)
     transport = spec.transport.value
 
     def build(credentials: Credentials) -> Provider:
         return factory.scvmm(spec.endpoint, credentials, tls, transport=transport, vmm_server=spec.vmm_server,
-                             on_request=metrics.backend_request_hook("scvmm"))
+                             on_request=on_request or metrics.backend_request_hook("scvmm"))
 
     return Endpoint("SCVMM", spec.credentials_secret_ref, (spec.endpoint, transport, spec.vmm_server, tls), build,
                     lambda info: {"version": info.version})

@@ -22,6 +22,7 @@ from herder.controllers.shared.status import condition_in
 from herder.errors import HerderError
 from herder.reasons import Reason
 from herder.reconcile.metering import from_status
+from herder.reconcile.quota import Usage, server_usage
 from herder.reconcile.zone import pending_memory
 
 PLURAL = "elasticcloudservers"
@@ -38,16 +39,32 @@ async def load_billing(**_: Any) -> None:
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
-def server_zone_index(*, spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict[str, int] | None:
+def server_zone_index(*, spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict[str, int]:
     """{zone: memory MiB it is about to take} per ECS that has a zone (see `pending_memory`)."""
     return pending_memory(spec, status)
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
-def pool_user_index(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[str, str] | None:
-    """{ResourcePool name: "namespace/name"} per ECS that names a pool: a pool is not deleted under them."""
+def pool_user_index(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[str, str]:
+    """{ResourcePool name: "namespace/name"} per ECS that names a pool: a pool is not deleted under them. Empty
+    (not None, which would keep the entry) once it names none."""
     pool = spec.get("resourcePool")
-    return {str(pool): f"{namespace}/{name}"} if pool else None
+    return {str(pool): f"{namespace}/{name}"} if pool else {}
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def server_claim_index(*, uid: str, status: kopf.Status, **_: Any) -> dict[str, str]:
+    """{VM unique ID: ECS UID} for the VMs an ECS claims: its own UID (the identity of a VM herder made for it)
+    and the VM it recorded. Adoption refuses a VM another ECS claims."""
+    recorded = status.get("uniqueID")
+    return {uid: uid} | ({str(recorded): uid} if recorded else {})
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def server_usage_index(*, namespace: str | None, uid: str, spec: kopf.Spec, status: kopf.Status,
+                       **_: Any) -> dict[str, tuple[str, Usage]]:
+    """{namespace: (ECS UID, what it takes)}, by its stored status: the ServerQuota accounting's ground truth."""
+    return {namespace or "": (uid, server_usage(spec, status))}
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=30.0)
@@ -78,14 +95,16 @@ def _record(body: kopf.Body, uid: str, status: dict[str, Any]) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-def server_event(*, body: kopf.Body, uid: str, memo: kopf.Memo, **_: Any) -> None:
+def server_event(*, body: kopf.Body, namespace: str | None, uid: str, memo: kopf.Memo, **kwargs: Any) -> None:
     """Any change to the object (spec, annotations) wakes its daemon; its own status writes are no-ops. A set's
-    child wakes its set too."""
+    child wakes its set too, and the namespace's ServerQuotas re-read their use."""
     runtime = runtime_of(memo)
     runtime.wake(uid)
     for owner in body.get("metadata", {}).get("ownerReferences") or []:
         if owner.get("kind") == "ElasticCloudServerSet":
             runtime.wake(owner["uid"])
+    for quota in Lookups.of(kwargs).quota_uids(namespace or ""):
+        runtime.wake(quota)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
@@ -102,5 +121,7 @@ async def server_deleted(*, body: kopf.Body, memo: kopf.Memo, logger: kopf.Logge
         raise kopf.TemporaryError(f"{exc.reason}: {exc}", delay=1) from None
     metrics.forget_ecs((meta.get("namespace", ""), meta.get("name", "")))
     metrics.METERING.forget(meta.get("uid", ""))
+    for waiting in runtime.ledger.release(meta.get("namespace", ""), meta.get("uid", "")):
+        runtime.wake(waiting)  # its share of the quota is free
     logger.info(result.message)
     kopf.event(body, type="Normal", reason=Reason.DELETED, message=result.message)

@@ -1,41 +1,53 @@
 """What an ElasticCloudServer references, followed: its zone (the scheduler's choice when it names none) and
-that zone's connected provider, its image (visibility rules included), its ResourcePool."""
+that zone's connected provider, its image (visibility rules included), its ResourcePool.
+
+The scheduler's choice is handed to `announce`: the operator posts it as an Event, herder plan shows it."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any, cast
 
 import kopf
 
 from herder.api import ElasticCloudServer, ResourcePool
 from herder.controllers.image.access import image_for
-from herder.controllers.shared.indexes import Lookups, zone_and_provider
-from herder.controllers.shared.runtime import ProviderHandle, Runtime
+from herder.controllers.shared.indexes import Lookups, zone_and_reads
+from herder.controllers.shared.runtime import Backends
 from herder.controllers.zone.choice import candidates, image_provider, request_for
 from herder.errors import Unresolvable
+from herder.providers.base import ProviderReads
 from herder.providers.types import ObservedVM
 from herder.reasons import Reason
+from herder.reconcile import adoption
 from herder.reconcile.selectors import selector_matches
 from herder.reconcile.vm_spec import Resolved
-from herder.reconcile.zone import choose_zone
+from herder.reconcile.zone import ZoneChoice, choose_zone, outside_region
 
 log = logging.getLogger(__name__)
+Announce = Callable[[ElasticCloudServer, ZoneChoice], None]
 
 
-def resolve(runtime: Runtime, server: ElasticCloudServer, lookups: Lookups) -> tuple[Resolved, ProviderHandle]:
+def resolve(backends: Backends, server: ElasticCloudServer, lookups: Lookups,
+            announce: Announce | None = None) -> tuple[Resolved, ProviderReads]:
+    """`announce`: told the scheduler's choice for an ECS without a zone (default: post the ZoneChosen Event)."""
     namespace = server.metadata.namespace or ""
-    zone_name = server.spec.availability_zone or server.status.zone or _choose_zone(runtime, server, lookups)
-    zone, handle = zone_and_provider(runtime, lookups, zone_name)
-    region = server.spec.region
-    if not server.status.unique_id and region is not None and zone.spec.region != region:
-        raise Unresolvable(Reason.ZONE_NOT_IN_REGION, f"AvailabilityZone {zone_name} is in region "
-                           f"{zone.spec.region}, not in spec.region {region}")
+    zone_name = (server.spec.availability_zone or server.status.zone
+                 or _choose_zone(backends, server, lookups, announce or announce_zone))
+    zone, reads = zone_and_reads(backends, lookups, zone_name)
+    outside = outside_region(zone_name, zone.spec.region, server.spec.region)
+    if not server.status.unique_id and outside:
+        raise Unresolvable(Reason.ZONE_NOT_IN_REGION, outside)
     if not server.status.unique_id and not selector_matches(zone.spec.allowed_namespaces,
                                                             lookups.namespace_labels(namespace)):
         raise Unresolvable(Reason.ZONE_NOT_ALLOWED, f"AvailabilityZone {zone_name} does not allow namespace "
                            f"{namespace} (spec.allowedNamespaces)")
+    if server.spec.adopt_from is not None and not server.status.unique_id:
+        closed = adoption.closed(zone, namespace, lookups.namespace_labels(namespace))
+        if closed:
+            raise Unresolvable(Reason.ADOPTION_REFUSED, closed)
     wanted = server.spec.image
     # Visibility (own namespace / namespaceSelector) and the template the image resolved: image_access.
     image = (image_for(namespace, wanted.kind, wanted.name, lookups, provisioned=bool(server.status.unique_id))
@@ -55,7 +67,7 @@ def resolve(runtime: Runtime, server: ElasticCloudServer, lookups: Lookups) -> t
         pool_path = (pool.get("status") or {}).get("path")
         if not pool_path:
             raise Unresolvable(Reason.RESOURCE_POOL_NOT_READY, f"ResourcePool {server.spec.resource_pool} is not ready")
-    return Resolved(server, zone, image, pool_path), handle
+    return Resolved(server, zone, image, pool_path), reads
 
 
 def observed_pool(vm: ObservedVM | None, zone: str, lookups: Lookups) -> str | None:
@@ -77,22 +89,28 @@ def check_pool(server: ElasticCloudServer, pool: dict[str, Any], zone: str, look
                            f"ResourcePool {name} does not allow namespace {namespace} (spec.allowedNamespaces)")
 
 
-def _choose_zone(runtime: Runtime, server: ElasticCloudServer, lookups: Lookups) -> str:
-    """The scheduler's zone for an ECS that names none (herder.reconcile.zone); posts an Event once.
+def _choose_zone(backends: Backends, server: ElasticCloudServer, lookups: Lookups, announce: Announce) -> str:
+    """The scheduler's zone for an ECS that names none (herder.reconcile.zone), announced.
     The choice is recorded in status.zone and kept from then on."""
     namespace = server.metadata.namespace or ""
-    choice = choose_zone(request_for(server.spec, namespace, lookups), candidates(runtime, lookups, namespace))
+    choice = choose_zone(request_for(server.spec, namespace, lookups), candidates(backends, lookups, namespace))
     if choice.zone is None:
         raise Unresolvable(choice.reason, choice.message)
+    announce(server, choice)
+    return choice.zone
+
+
+def announce_zone(server: ElasticCloudServer, choice: ZoneChoice) -> None:
+    """Post the choice as a ZoneChosen Event, once per ECS and zone."""
+    namespace = server.metadata.namespace or ""
     uid = server.metadata.uid or ""
-    if _announced.get(uid) != choice.zone:
+    if choice.zone is not None and _announced.get(uid) != choice.zone:
         _announced[uid] = choice.zone
         body = {"apiVersion": server.api_version, "kind": server.kind,
                 "metadata": {"name": server.metadata.name, "namespace": namespace, "uid": uid}}
         with contextlib.suppress(LookupError):  # outside a running operator there is no event queue
             kopf.event(cast(kopf.Body, body), type="Normal", reason="ZoneChosen", message=choice.message[:1000])
         log.info("ECS %s/%s: %s", namespace, server.metadata.name, choice.message)
-    return choice.zone
 
 
 _announced: dict[str, str] = {}  # ECS uid -> the zone whose choice was posted as an Event

@@ -2,30 +2,39 @@
 
 Runs in a worker thread (provider calls block). Reads come from the inventory cache; the backend is
 asked directly only where the cache could be stale: right after a task, and before any create.
+
+`gather` and `decide` are the pass up to its plan, through the provider's reads only: herder plan runs the
+very same two on a read-only provider.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
+
+import kopf
 
 from herder import kube
 from herder.api import ElasticCloudServer, format_mib
 from herder.api.annotations import PAUSED_ANNOTATION, RECREATE_ANNOTATION, annotation_set
 from herder.api.ecs import PowerState
-from herder.controllers.ecs.resolve import observed_pool, resolve
+from herder.controllers.ecs import admission
+from herder.controllers.ecs.resolve import Announce, observed_pool, resolve
 from herder.controllers.image import hold as capture_hold
-from herder.controllers.shared.daemon import Pass
+from herder.controllers.shared.backoff import Backoff
+from herder.controllers.shared.daemon import Notice, Pass
 from herder.controllers.shared.indexes import Lookups
-from herder.controllers.shared.runtime import ProviderHandle, Runtime
+from herder.controllers.shared.runtime import Backends, ProviderHandle, Runtime
 from herder.controllers.shared.status import new_status
-from herder.controllers.shared.tasks import follow_delay
+from herder.controllers.shared.tasks import follow_delay, quiet
 from herder.errors import HerderError, Refused, SecretUnavailable, Unresolvable
+from herder.providers.base import ProviderReads
 from herder.providers.types import ObservedVM, Operation, TaskRef, TaskResult, TaskStatus
 from herder.reasons import Reason
-from herder.reconcile import metering
+from herder.reconcile import adoption, metering
 from herder.reconcile.capture import CaptureHold
 from herder.reconcile.conditions import Condition, summary
 from herder.reconcile.ecs import (
@@ -36,11 +45,14 @@ from herder.reconcile.ecs import (
     Plan,
     Recorded,
     Step,
+    drifted,
     phase,
     plan,
     refused,
     retries,
 )
+from herder.reconcile.narrate import told
+from herder.reconcile.quota import Usage
 from herder.reconcile.vm_spec import Resolved, image_ref, pins, pool_target, vm_spec, zone_scope
 
 log = logging.getLogger(__name__)
@@ -66,9 +78,9 @@ def _operation(p: Plan) -> Operation | None:
             Step.RELOCATE: Operation.RELOCATE}.get(p.step)
 
 
-def _held(runtime: Runtime, server: ElasticCloudServer, generation: int) -> Condition | None:
+def _held(backoff: Backoff, server: ElasticCloudServer, generation: int) -> Condition | None:
     """The step failure (this generation) whose backoff has not run out yet; None once it is due again."""
-    if not runtime.backoff.holding(server.metadata.uid or ""):
+    if not backoff.holding(server.metadata.uid or ""):
         return None
     for cond in server.status.conditions or ():
         reason = Reason.parse(cond.reason)
@@ -78,39 +90,38 @@ def _held(runtime: Runtime, server: ElasticCloudServer, generation: int) -> Cond
     return None
 
 
-def _recorded(server: ElasticCloudServer) -> Recorded:
+def recorded_of(server: ElasticCloudServer) -> Recorded:
+    """What status records of the VM: its identity and any task in flight."""
     status = server.status
     task = status.pending_task
     return Recorded(unique_id=status.unique_id, ref=status.managed_object_id,
                     pending_task=TaskRef(task.id, Operation(task.operation)) if task else None)
 
 
-def _observe(handle: ProviderHandle, recorded: Recorded, uid: str,
+def _observe(reads: ProviderReads, recorded: Recorded, uid: str,
              task: TaskResult | None) -> tuple[ObservedVM | None, bool]:
-    """(the VM, whether it was read just now). The watch cache, unless a task just ended or we have not
-    seen our VM yet."""
-    fresh_needed = task is not None and task.status is not TaskStatus.RUNNING
+    """(the VM, whether it was read just now). The watch cache, unless a task failed or was lost (its leftovers
+    must be seen as they are) or we have not seen our VM yet. After a task that succeeded the cache may lag:
+    planning from it is safe, because any change is confirmed by a fresh read before it is made."""
+    fresh_needed = task is not None and task.status not in {TaskStatus.RUNNING, TaskStatus.SUCCEEDED}
     if not fresh_needed:
-        cache = handle.provider.inventory.snapshot()
-        owned = [s for s in cache.values() if s.owner_uid == uid]
-        cached = next((cache[key] for key in (recorded.unique_id, uid) if key and key in cache),
-                      owned[0] if len(owned) == 1 else None)
+        cached = reads.inventory.lookup(uid, recorded.unique_id)
         if cached is not None:
-            # The watch leaves devices out; the first pass after start-up reads them once.
-            return (cached, False) if cached.disks_known else (_read_now(handle, uid, cached.ref), True)
+            # A reading without devices (none of today's feeds) is completed by a direct read.
+            return (cached, False) if cached.disks_known else (_read_now(reads, uid, cached.ref), True)
         if not recorded.unique_id and not recorded.pending_task:
             return None, False  # never created: a create step looks again, directly, before it clones
     ref = (task.result_ref if task else None) or recorded.ref
-    return _read_now(handle, uid, ref), True
+    return _read_now(reads, uid, ref), True
 
 
-def _read_now(handle: ProviderHandle, uid: str, ref: str | None) -> ObservedVM | None:
+def _read_now(reads: ProviderReads, uid: str, ref: str | None) -> ObservedVM | None:
     """Read the VM from the backend (and into the cache) instead of trusting the feed to have caught up."""
     if ref:
-        server = handle.provider.inventory.refresh(ref)
+        server = reads.inventory.refresh(ref)
         if server is not None and uid in {server.unique_id, server.owner_uid}:
             return server
-    return handle.provider.vms.find(uid, ref)
+    return reads.vms.find(uid, ref)
 
 
 def _user_data(server: ElasticCloudServer) -> str | None:
@@ -163,8 +174,8 @@ def _age(server: ElasticCloudServer, pending: TaskRef) -> float:
     return (datetime.now(UTC) - recorded.started_at).total_seconds()
 
 
-def _task(handle: ProviderHandle, server: ElasticCloudServer, pending: TaskRef) -> TaskResult:
-    result = handle.provider.vms.task(pending)
+def _task(reads: ProviderReads, server: ElasticCloudServer, pending: TaskRef) -> TaskResult:
+    result = reads.vms.task(pending)
     if (result.status is TaskStatus.RUNNING and pending.operation is Operation.GUEST_SHUTDOWN
             and _age(server, pending) > GUEST_SHUTDOWN_TIMEOUT_SECONDS):
         return TaskResult(TaskStatus.FAILED, error=f"the guest OS did not shut down within "
@@ -225,37 +236,125 @@ def _started_at(server: ElasticCloudServer, pending: TaskRef) -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pass:
-    """One pass; raises HerderError when a reference cannot be followed or the backend fails (see
-    `server_failed`)."""
+@dataclass(frozen=True)
+class Inputs:
+    """What one pass plans from: the ECS with everything it references, and its VM as the backend shows it."""
+
+    server: ElasticCloudServer
+    resolved: Resolved
+    reads: ProviderReads
+    recorded: Recorded
+    task: TaskResult | None  # how the recorded task is going
+    observed: ObservedVM | None
+    fresh: bool  # `observed` was read from the backend just now (not the watch cache)
+    desired: Desired
+    quotas: admission.Quotas
+
+
+def _adoption_target(reads: ProviderReads, resolved: Resolved, unique_id: str,
+                     lookups: Lookups) -> tuple[ObservedVM | None, str | None]:
+    """(the VM to adopt, read now, or None; why it may not be adopted). A refused VM is not observed: nothing of
+    it reaches this server's status, and no step is planned on it."""
+    target = reads.vms.find_by_unique_id(unique_id)
+    if target is None:
+        return None, None
+    uid = resolved.server.metadata.uid or ""
+    why = adoption.refused(resolved.zone, target, reads.vms.locate(target), uid, lookups.claimants(target.unique_id))
+    return (None, why) if why else (target, None)
+
+
+def gather(backends: Backends, body: dict[str, Any], lookups: Lookups, announce: Announce | None = None) -> Inputs:
+    """Resolve the ECS's references and observe its VM (the one to adopt, with the adoption checks), through
+    reads only. Raises HerderError when a reference cannot be followed or the backend fails."""
     server = ElasticCloudServer.model_validate(body)
     uid = server.metadata.uid or ""
     generation = server.metadata.generation or 0
-    recorded = _recorded(server)
-    resolved, handle = resolve(runtime, server, lookups)
-    task = _task(handle, server, recorded.pending_task) if recorded.pending_task else None
-    observed, fresh = _observe(handle, recorded, uid, task)
+    recorded = recorded_of(server)
+    resolved, reads = resolve(backends, server, lookups, announce)
+    task = _task(reads, server, recorded.pending_task) if recorded.pending_task else None
+    observed, fresh = _observe(reads, recorded, uid, task)
+    restoring = lookups.restore_hold(server.metadata.namespace or "", server.metadata.name or "")
+    if server.status.restoring and restoring is None and observed is not None and not fresh:
+        # A restore just ended: see the VM as the revert left it, not as the feed last reported it.
+        observed, fresh = reads.inventory.refresh(observed.ref) or observed, True
     adopt = server.spec.adopt_from.unique_id if server.spec.adopt_from else None
+    refused = None
     if observed is None and adopt and not recorded.unique_id:
-        observed, fresh = handle.provider.vms.find_by_unique_id(adopt), True
+        (observed, refused), fresh = _adoption_target(reads, resolved, adopt, lookups), True
     desired = Desired(
         spec=vm_spec(resolved), paused=annotation_set(server.metadata.annotations, PAUSED_ANNOTATION),
         recreate_requested=annotation_set(server.metadata.annotations, RECREATE_ANNOTATION), adopt_unique_id=adopt,
         power_cycle_allowed=server.spec.power_cycle_policy.value == "Automatic",
         image_changed=bool(server.status.image and server.status.image != image_ref(server.spec)),
-        held=_held(runtime, server, generation), capture_hold=capture_hold.live(
+        held=_held(backends.backoff, server, generation), adoption_refused=refused, capture_hold=capture_hold.live(
             server.metadata.annotations, server.metadata.namespace or "", server.metadata.name or "", lookups),
+        restoring=restoring,
         **_placement(resolved),
     )
-    p = plan(desired, observed, recorded, task)
-    if p.step in _CHANGES and observed is not None and not fresh:
-        # The cache decides that nothing needs doing; before changing the VM, confirm with a fresh read
-        # of the same VM (found by identity already: it may not carry our mark yet, e.g. to adopt).
-        observed = handle.provider.inventory.refresh(observed.ref)
-        p = plan(desired, observed, recorded, task)
+    return Inputs(server, resolved, reads, recorded, task, observed, fresh, desired, admission.read(server, lookups))
+
+
+@dataclass(frozen=True)
+class Decision:
+    plan: Plan
+    observed: ObservedVM | None  # the VM it was planned on
+    desired: Desired  # with the ServerQuotas' refusal, if they refuse
+    growth: Usage | None  # what the step would have the server take more of: asked of the ServerQuotas
+
+
+def decide(inputs: Inputs) -> Decision:
+    """The planner's step, and the VM it was planned on: a change planned on a cached reading is confirmed on
+    a fresh read of the same VM first (found by identity already: it may not carry our mark yet, e.g. to
+    adopt). A step that makes the server take more is admitted against the namespace's ServerQuotas (by
+    stored status); refused, the planner is asked again with the refusal (no create, adoption or growth)."""
+    observed, desired = inputs.observed, inputs.desired
+    p = plan(desired, observed, inputs.recorded, inputs.task)
+    if p.step in _CHANGES and observed is not None and not inputs.fresh:
+        observed = inputs.reads.inventory.refresh(observed.ref)
+        p = plan(desired, observed, inputs.recorded, inputs.task)
+    growth = admission.wanted(inputs.server, observed, p.step, inputs.quotas.image_bytes)
+    over = admission.refused(inputs.server, growth, inputs.quotas) if growth is not None else None
+    if over:
+        desired = replace(desired, quota_refused=over)
+        p = plan(desired, observed, inputs.recorded, inputs.task)
+    return Decision(p, observed, desired, growth)
+
+
+def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pass:
+    """One pass; raises HerderError when a reference cannot be followed or the backend fails (see
+    `server_failed`). A server that is adopting a VM holds the adoption lock from the owner-mark check to the
+    mark, so two servers never take the same VM."""
+    server = ElasticCloudServer.model_validate(body)
+    adopting = server.spec.adopt_from is not None and not server.status.unique_id
+    with runtime.adoption_lock if adopting else contextlib.nullcontext():
+        return _sync(runtime, body, lookups)
+
+
+def _sync(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pass:
+    inputs = gather(runtime, body, lookups)
+    server, recorded, resolved = inputs.server, inputs.recorded, inputs.resolved
+    uid = server.metadata.uid or ""
+    generation = server.metadata.generation or 0
+    decision = decide(inputs)
+    p, observed, desired = decision.plan, decision.observed, decision.desired
+    if decision.growth is not None:
+        # The ledger has the last word: it also counts what this process granted since the statuses were written.
+        granted = admission.grant(runtime, server, decision.growth, inputs.quotas)
+        if granted != desired.quota_refused:
+            desired = replace(desired, quota_refused=granted)
+            p = plan(desired, observed, recorded, inputs.task)
+    if server.status.restoring and desired.restoring is None:
+        restored(server, p)
+    provider = resolved.zone.spec.provider
+    handle = runtime.ready_provider(provider.kind.value, provider.name)
     if p.step not in {Step.NONE, Step.WAIT}:
         log.info("ECS %s/%s: %s %s", server.metadata.namespace, server.metadata.name, p.step.value,
                  p.power or p.change if p.step in {Step.POWER, Step.RECONFIGURE} else "")
+    # A restore that holds the server changes its VM itself: that is not drift (RevertedOffSpec says what differs).
+    drift = (drifted(server.status.model_dump(mode="json", by_alias=True, exclude_none=True), observed, desired.spec)
+             if observed is not None and inputs.fresh is False and not recorded.pending_task
+             and server.status.observed_generation == generation and desired.restoring is None else [])
+    planned_on = observed
     try:
         new_task, observed = _execute(p, resolved, handle, observed)
     except Refused as exc:
@@ -269,6 +368,8 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pas
         pending = None  # the backend had nothing to do
     fields = _fields(server, resolved, observed, pending, p, desired.capture_hold,
                      pool=observed_pool(observed, resolved.zone.metadata.name or "", lookups))
+    # The restore's go-ahead: no task of this server's own is in flight any more.
+    fields["restoring"] = desired.restoring[0] if desired.restoring is not None and pending is None else None
     fields["metering"] = _metered((body.get("status") or {}).get("metering"), observed if not p.forget_identity
                                   else None)
     # A task in flight is followed; a failed step is retried when its backoff runs out; otherwise wait.
@@ -280,14 +381,36 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pas
     else:
         runtime.backoff.succeeded(uid)
         delay = None
-    return Pass(new_status(body.get("status") or {}, p.conditions, generation, fields), delay, failed=failed)
+    notices: tuple[Notice, ...] = (Notice("Warning", "Drift", "changed out of band: " + "; ".join(drift)
+                                   + ("; correcting" if p.step is not Step.NONE else "")),) if drift else ()
+    if p.step not in {Step.NONE, Step.WAIT}:
+        # Each step taken is an Event, in the words herder plan uses for it.
+        said = told(p, planned_on, desired, zone=resolved.zone.metadata.name or "", pool=server.spec.resource_pool,
+                    image=image_ref(server.spec))
+        notices += (Notice("Normal", said.do, said.summary),)
+    return Pass(new_status(body.get("status") or {}, p.conditions, generation, fields), delay, failed=failed,
+                notices=notices, quiet=pending is not None and quiet(_age(server, pending)))
+
+
+def restored(server: ElasticCloudServer, p: Plan) -> None:
+    """The first pass after a restore: say so if the revert left the server off its spec (it is put back)."""
+    differ = [c for c in p.conditions if c.type == CONFIG_SYNCED and not c.status]
+    if not differ:
+        return
+    body = {"apiVersion": server.api_version, "kind": server.kind,
+            "metadata": {"name": server.metadata.name, "namespace": server.metadata.namespace,
+                         "uid": server.metadata.uid}}
+    message = f"after the restore the server differs from its spec: {differ[0].message}"
+    log.info("ECS %s/%s: %s", server.metadata.namespace, server.metadata.name, message)
+    with contextlib.suppress(LookupError):  # outside a running operator there is no event queue
+        kopf.event(cast(kopf.Body, body), type="Normal", reason="RevertedOffSpec", message=message[:1000])
 
 
 def server_failed(runtime: Runtime, body: dict[str, Any], exc: HerderError) -> Pass:
     """A pass that could not get as far as a plan: report why on the aspect it blocks, retry with backoff."""
     server = ElasticCloudServer.model_validate(body)
     uid = server.metadata.uid or ""
-    recorded = _recorded(server)
+    recorded = recorded_of(server)
     failure = Condition(PROVISIONED if not recorded.unique_id else CONFIG_SYNCED, False, exc.reason, str(exc))
     retry_in, grew = runtime.backoff.retry(uid)
     log.log(logging.INFO if grew else logging.DEBUG, "ECS %s/%s: %s: %s (retry in %.0fs)",

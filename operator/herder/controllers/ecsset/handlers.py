@@ -24,10 +24,11 @@ ChildIndex = kopf.Index[tuple[str, str], Child]
 
 @kopf.index(GROUP, VERSION, SERVERS)
 def set_children_index(*, namespace: str | None, name: str, body: kopf.Body,
-                       **_: Any) -> dict[tuple[str, str], Child] | None:
-    """{(namespace, set uid): Child} for ECSs owned by a set."""
+                       **_: Any) -> dict[tuple[str, str], Child]:
+    """{(namespace, set uid): Child} for ECSs owned by a set; empty (not None, which would keep the entry) for
+    others."""
     owned = child_of(name, body)
-    return {(namespace or "", owned[0]): owned[1]} if owned is not None else None
+    return {(namespace or "", owned[0]): owned[1]} if owned is not None else {}
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0)
@@ -57,4 +58,6 @@ async def set_deleted(*, namespace: str | None, uid: str, memo: kopf.Memo, **kwa
     for child in list(index.get((namespace or "", uid), ())):
         if not child.deleting:
             await asyncio.to_thread(kube.delete_custom_object, SERVERS, namespace or "", child.name)
-    runtime_of(memo).forget(uid)
+    runtime = runtime_of(memo)
+    runtime.ledger.wait(namespace or "", uid, False)
+    runtime.forget(uid)

@@ -30,21 +30,26 @@ def zone_named(lookups: Lookups, name: str) -> AvailabilityZone:
     return AvailabilityZone.model_validate(body)
 
 
-def locate(runtime: Runtime, image: Image | ClusterImage, lookups: Lookups,
-           server_zone: str | None = None) -> tuple[ProviderHandle, dict[str, str], Placement]:
-    """(the connection, the provider reference for status, where new templates go)."""
+def where(image: Image | ClusterImage, lookups: Lookups,
+          server_zone: str | None = None) -> tuple[dict[str, str], Placement]:
+    """(the provider reference for status, where new templates go)."""
     spec = image.spec
     zone_name = spec.availability_zone or (server_zone if spec.provider is None else None)
     if zone_name:
         zone = zone_named(lookups, zone_name)
         ref = zone.spec.provider
-        handle = runtime.ready_provider(ref.kind.value, ref.name)
-        return handle, {"kind": ref.kind.value, "name": ref.name}, zone_placement(zone)
+        return {"kind": ref.kind.value, "name": ref.name}, zone_placement(zone)
     if spec.provider is None:
         raise Unresolvable(Reason.ZONE_NOT_FOUND, "spec: set provider or availabilityZone (the server has no zone yet)")
-    handle = runtime.ready_provider(spec.provider.kind.value, spec.provider.name)
     anywhere: Placement = VCenterPlacement() if spec.provider.kind is ProviderKind.VCENTER else SCVMMPlacement()
-    return handle, {"kind": spec.provider.kind.value, "name": spec.provider.name}, anywhere
+    return {"kind": spec.provider.kind.value, "name": spec.provider.name}, anywhere
+
+
+def locate(runtime: Runtime, image: Image | ClusterImage, lookups: Lookups,
+           server_zone: str | None = None) -> tuple[ProviderHandle, dict[str, str], Placement]:
+    """(the connection, the provider reference for status, where new templates go)."""
+    provider, placement = where(image, lookups, server_zone)
+    return runtime.ready_provider(provider["kind"], provider["name"]), provider, placement
 
 
 def images_of(runtime: Runtime, image: Image | ClusterImage, lookups: Lookups,

@@ -49,7 +49,7 @@ def capture(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: L
         server = source_server(image)
         return _capture_steps(runtime, kind, image, lookups, current, server, hold)
     except ApiException as exc:  # Kubernetes itself failed us: transient, the hold stays
-        raise Unresolvable(Reason.KUBERNETES_ERROR, f"{exc.status} {exc.reason}") from None
+        raise Unresolvable(Reason.KUBERNETES_ERROR, kube.refusal(exc)) from None
     except HerderError as exc:
         cloning = (current.get("pendingTask") or {}).get("operation") == Operation.CAPTURE
         if gives_back(exc.reason, cloning) and _release(server, hold):

@@ -12,8 +12,9 @@ from herder.controllers.image.sync import model
 from herder.controllers.shared import tasks
 from herder.controllers.shared.indexes import Lookups
 from herder.controllers.shared.runtime import Runtime
-from herder.errors import NotSupported, ProviderError
+from herder.errors import NotSupported, ProviderError, Unresolvable
 from herder.providers.types import TaskStatus
+from herder.reconcile.image import deletion_policy
 
 DELETE_WAIT_SECONDS = 60.0
 
@@ -22,7 +23,7 @@ def delete_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Loo
     """What happened. Raises HerderError to be retried."""
     image = model(kind, body)
     source = image.spec.source
-    policy = image.spec.deletion_policy or (DeletionPolicy.ORPHAN if source.existing else DeletionPolicy.DELETE)
+    policy = deletion_policy(image)
     status = image.status
     # Templates herder made carry the image's UID; an adopted one is known by its recorded UUID only.
     identity = status.unique_id if source.existing else (status.unique_id or image.metadata.uid)
@@ -35,6 +36,12 @@ def delete_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Loo
         return "no template to delete"
     try:
         images = images_of(runtime, image, lookups, server)
+    except Unresolvable as exc:
+        if not (status.unique_id or status.pending_task or status.provider) and not runtime.warming_up():
+            # Its provider never existed or never became ready: nothing was ever made, nothing to wait for.
+            return f"nothing was made on the backend ({exc}): nothing to delete"
+        raise
+    try:
         result = tasks.wait(images.task, images.destroy_template(identity), DELETE_WAIT_SECONDS)
     except NotSupported as exc:
         return str(exc)

@@ -18,11 +18,19 @@ from herder.controllers.shared.daemon import Daemon, Pass, Progress
 from herder.controllers.shared.indexes import Lookups, dependency_changed
 from herder.controllers.shared.runtime import runtime_of
 from herder.errors import HerderError
+from herder.reconcile.quota import Usage, image_usage
 
 
 @kopf.index(GROUP, VERSION, "images")
 def image_index(*, namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[tuple[str, str], Any]:
     return {(namespace or "", name): dict(body)}
+
+
+@kopf.index(GROUP, VERSION, "images")
+def image_usage_index(*, namespace: str | None, uid: str, status: kopf.Status,
+                      **_: Any) -> dict[str, tuple[str, Usage]]:
+    """{namespace: (Image UID, what it takes)}: private images count against the namespace's ServerQuotas."""
+    return {namespace or "": (uid, image_usage(status))}
 
 
 @kopf.index(GROUP, VERSION, "clusterimages")
@@ -66,14 +74,19 @@ async def image_daemon(*, body: kopf.Body, uid: str, stopped: kopf.DaemonStopped
 
 @kopf.on.event(GROUP, VERSION, "images")
 @kopf.on.event(GROUP, VERSION, "clusterimages")
-def image_event(*, type: str | None, body: kopf.Body, uid: str, memo: kopf.Memo, **_: Any) -> None:
+def image_event(*, type: str | None, body: kopf.Body, namespace: str | None, uid: str, memo: kopf.Memo,
+                **kwargs: Any) -> None:
     """A spec change (a new generation) wakes the daemon; its own status and label writes do not. Servers
-    waiting for the image are woken by a change that matters to them."""
+    waiting for the image are woken by a change that matters to them; a private image's ServerQuotas re-read
+    their use."""
     runtime = runtime_of(memo)
     status = body.get("status") or {}
     if body.get("metadata", {}).get("generation") != status.get("observedGeneration"):
         runtime.wake(uid)
     dependency_changed(runtime, type, uid, body)
+    if namespace:
+        for quota in Lookups.of(kwargs).quota_uids(namespace):
+            runtime.wake(quota)
 
 
 @kopf.on.delete(GROUP, VERSION, "images")
@@ -86,3 +99,8 @@ async def image_deleted(*, body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger
     except HerderError as exc:
         raise kopf.TemporaryError(f"{exc.reason}: {exc}", delay=10) from None
     logger.info(message)
+    runtime = runtime_of(memo)
+    meta = body.get("metadata") or {}
+    if meta.get("namespace"):
+        for waiting in runtime.ledger.release(meta["namespace"], meta.get("uid", "")):
+            runtime.wake(waiting)  # its share of the quota is free

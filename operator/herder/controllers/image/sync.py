@@ -13,9 +13,10 @@ from herder.controllers.image.backend import locate, now
 from herder.controllers.shared.backoff import Backoff
 from herder.controllers.shared.daemon import Pass, Progress
 from herder.controllers.shared.indexes import Lookups
+from herder.controllers.shared.ledger import Ledger
 from herder.controllers.shared.runtime import Runtime
 from herder.controllers.shared.status import condition_in, new_status
-from herder.errors import HerderError, ImportFailed, NotSupported, Unresolvable
+from herder.errors import HerderError, ImportFailed, NotSupported, QuotaExceeded, Unresolvable
 from herder.providers.types import Operation
 from herder.reasons import Reason
 from herder.reconcile.conditions import READY, Condition
@@ -29,6 +30,7 @@ from herder.reconcile.image import (
     source_used,
     template_name,
 )
+from herder.reconcile.quota import Usage
 
 log = logging.getLogger(__name__)
 KINDS = {"images": "Image", "clusterimages": "ClusterImage"}
@@ -61,6 +63,7 @@ def sync_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Looku
     if step is SourceStep.HELD:
         return Pass(dict(current), BACKOFF.remaining(uid))  # woken early: the retry is not due yet
     delay: float | None = None
+    admit(runtime.ledger, kind, image, lookups)
     if step is SourceStep.FIND:
         conditions, fields = _find(runtime, image, lookups)
     elif step is SourceStep.CAPTURE:
@@ -69,6 +72,19 @@ def sync_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Looku
         conditions, fields = _import(runtime, kind, image, lookups, progress)
     BACKOFF.succeeded(uid)
     return Pass(_status(image, current, conditions, fields), delay)
+
+
+def admit(ledger: Ledger, kind: str, image: Image | ClusterImage, lookups: Lookups) -> None:
+    """A private image takes one of its namespace's images (ServerQuota) before its template is made or found;
+    raises QuotaExceeded when none is left. Public images (ClusterImage) count against no namespace. `ledger`:
+    the operator's (with its grants), or a fresh one for herder plan (stored status alone)."""
+    namespace = image.metadata.namespace
+    if kind != "Image" or not namespace:
+        return
+    refused = ledger.admit(namespace, image.metadata.uid or "", Usage(images=1),
+                                   lookups.namespace_quotas(namespace), lookups.namespace_usage(namespace))
+    if refused:
+        raise QuotaExceeded(f"{refused}; no template was made. Delete an Image, or ask for a larger ServerQuota")
 
 
 def image_failed(kind: str, body: dict[str, Any], exc: HerderError) -> Pass:
@@ -104,14 +120,22 @@ def _import(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: L
     assert source is not None
     meta = image.metadata
     handle, provider, where = locate(runtime, image, lookups)
-    fmt = image_format(source.url, source.format)
-    if fmt is ImageFormat.VHDX:
-        raise NotSupported(f"{provider['kind']} {provider['name']}: VHDX imports are for SCVMM, which herder does "
-                           "not import images into yet; use OVA or OVF")
+    fmt = import_format(image, provider)
     name = template_name(kind, meta.namespace, meta.name or "")
     info = handle.provider.images.import_ovf(source.url, source.checksum, name, meta.uid or "", where,
                                              packaged=fmt is ImageFormat.OVA, progress=progress.report)
     return available(info, provider)
+
+
+def import_format(image: Image | ClusterImage, provider: dict[str, str]) -> ImageFormat:
+    """The format of a `url` source herder can import (OVA or OVF); NotSupported otherwise."""
+    source = image.spec.source.url
+    assert source is not None
+    fmt = image_format(source.url, source.format)
+    if fmt is ImageFormat.VHDX:
+        raise NotSupported(f"{provider['kind']} {provider['name']}: VHDX imports are for SCVMM, which herder does "
+                           "not import images into yet; use OVA or OVF")
+    return fmt
 
 
 def importing(current: dict[str, Any], body: dict[str, Any], percent: int) -> dict[str, Any]:

@@ -13,35 +13,38 @@ from herder.controllers.shared.daemon import Pass
 from herder.controllers.shared.indexes import Lookups, zone_and_provider
 from herder.controllers.shared.runtime import Runtime
 from herder.controllers.shared.status import new_status
-from herder.errors import HerderError
+from herder.errors import HerderError, Unresolvable
 from herder.reasons import Reason
 from herder.reconcile.conditions import READY, Condition
-from herder.reconcile.pool import exceeding_parent, pool_spec, status_fields
+from herder.reconcile.pool import held_within_parent, pool_spec, status_fields
 
 USAGE_REFRESH_SECONDS = 30.0
-MAX_DEPTH = 32  # deeper than any organisation; also ends a loop of parents
 log = logging.getLogger(__name__)
 
 
-def ancestors(pool: ResourcePool, lookups: Lookups) -> list[ResourcePool]:
-    """The ResourcePools above `pool` as the index has them, parent first; stops at one that is missing."""
+def ancestors_of(pool: ResourcePool, lookups: Lookups) -> list[ResourcePool]:
+    """The ResourcePools above `pool` as the index has them, parent first; stops at one that is missing (a cycle
+    is refused before this is asked)."""
+    parent = pool.spec.parent
     found: list[ResourcePool] = []
-    name = pool.spec.parent
-    seen = {pool.metadata.name}
-    while name and name not in seen and len(found) < MAX_DEPTH:
+    for name in [parent, *lookups.pool_ancestors(parent)] if parent else []:
         body = lookups.pool(name)
-        if body is None:
+        if body is None or name == pool.metadata.name:
             break
-        seen.add(name)
         found.append(ResourcePool.model_validate(body))
-        name = found[-1].spec.parent
     return found
 
 
 def sync_pool(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pass:
     pool = ResourcePool.model_validate(body)
+    name = pool.metadata.name or ""
+    ancestors = lookups.pool_ancestors(name)
+    if name in ancestors:
+        raise Unresolvable(Reason.PARENT_INVALID, "spec.parent forms a cycle (" + " -> ".join([name, *ancestors]) +
+                           "): no pool of it can be made; delete these ResourcePools and create them with a parent "
+                           "that leads to the zone")
     zone, handle = zone_and_provider(runtime, lookups, pool.spec.zone)
-    above = ancestors(pool, lookups)
+    above = ancestors_of(pool, lookups)
     spec = pool_spec(pool, zone, above)
     observed = handle.provider.pools.ensure(spec, known_ref=pool.status.managed_object_id)
     runtime.backoff.succeeded(pool.metadata.uid or "")
@@ -49,10 +52,10 @@ def sync_pool(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pass:
                         observed.memory.reservation * 1024.0**2,
                         None if observed.cpu_usage.usage is None else observed.cpu_usage.usage * 1e6,
                         None if observed.memory_usage.usage is None else observed.memory_usage.usage * 1024.0**2)
-    excess = exceeding_parent(pool, above) if zone.spec.scvmm is not None else []
+    excess = held_within_parent(pool, zone, above)
     ready = Condition(READY, True, Reason.READY, f"resource pool {observed.path}") if not excess else \
-        Condition(READY, False, Reason.LIMIT_EXCEEDS_PARENT,
-                  f"{'; '.join(excess)}: the cloud {observed.path} is held within its parent's capacity")
+        Condition(READY, False, Reason.LIMIT_EXCEEDS_PARENT, f"{excess}: the cloud {observed.path} is held within "
+                  "its parent's capacity")
     status = new_status(body.get("status") or {}, [ready], pool.metadata.generation or 0, status_fields(observed))
     return Pass(status, USAGE_REFRESH_SECONDS)
 

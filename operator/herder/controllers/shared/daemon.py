@@ -4,6 +4,11 @@ sleep until woken (a change of the object, a dependency, the backend) or until t
 One warm-up rule: right after start-up a missing backend connection is expected, not a failure worth
 reporting, so such a pass keeps the status as it is and looks again soon (it is woken on connect anyway).
 
+One rule for short tasks: a pass may mark its status `quiet` (a task it follows is still young). That status
+is what the next pass sees, but it is not written; the first status that is not quiet is. A task that ends
+quickly then costs one status write, not two; crash safety never rests on the status (a VM is found by its
+identity), and the step's Event says at once what started.
+
 One rule for the Kubernetes API going away (a restart, a switch-over): nothing is wrong with the object, so
 its status is not touched; a status the pass wants written is kept and written as soon as the API answers
 again (tried every KUBERNETES_RETRY_SECONDS at most), before anything else is done, so a task a pass started
@@ -35,12 +40,23 @@ Body = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class Notice:
+    """An Event for users that a pass wants posted (after its status is written)."""
+
+    type: str  # Normal or Warning
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Pass:
     """What one pass decided: the status it wants, and when to look again (None: only when woken)."""
 
     status: dict[str, Any]
     delay: float | None
     failed: bool = False  # counted as an error in herder_reconcile_total
+    notices: tuple[Notice, ...] = ()
+    quiet: bool = False  # the status may stay unwritten until a pass's status is not quiet
 
 
 @dataclass
@@ -82,10 +98,11 @@ class Daemon:
         # This daemon is the only writer of the status: its own copy is never older than the watched body's,
         # so a pass that starts before our last patch comes back through the watch cannot repeat a step.
         status = dict(body.get("status") or {})
+        written = status  # what the API holds, as far as this daemon knows (older while a status is quiet)
         try:
             while not stopped and not (self.until_deleted and deleting(body)):
                 started = time.perf_counter()
-                outcome, status = await self._pass(body, runtime, status, stopped)
+                outcome, status, written = await self._pass(body, runtime, status, written, stopped)
                 metrics.observe_reconcile(self.kind, metrics.RESULT_ERROR if outcome.failed else metrics.RESULT_SUCCESS,
                                           time.perf_counter() - started)
                 if self.after is not None:
@@ -94,11 +111,13 @@ class Daemon:
         finally:
             runtime.forget(uid)
 
-    async def _pass(self, body: kopf.Body, runtime: Runtime, status: dict[str, Any],
-                    stopped: kopf.DaemonStopped) -> tuple[Pass, dict[str, Any]]:
+    async def _pass(self, body: kopf.Body, runtime: Runtime, status: dict[str, Any], written: dict[str, Any],
+                    stopped: kopf.DaemonStopped) -> tuple[Pass, dict[str, Any], dict[str, Any]]:
+        """One pass; returns its outcome, the status the next pass sees and the status now written."""
         current = {**body, "status": status}
         progress = Progress()
-        work = asyncio.ensure_future(asyncio.to_thread(self._step, runtime, current, progress))
+        urgent = bool(status.get("pendingTask"))  # following a task in flight: before passes that start new ones
+        work = asyncio.wrap_future(runtime.passes.submit(urgent, self._step, runtime, current, progress))
         shown: int | None = None
         while not work.done():
             await asyncio.wait({work}, timeout=PROGRESS_PUBLISH_SECONDS)
@@ -106,9 +125,13 @@ class Daemon:
                 progress.stop.set()
             if self.show_progress is not None and progress.percent not in {None, shown} and not work.done():
                 shown = progress.percent
-                status = await self._publish(body, status, self.show_progress(status, shown or 0))
+                status = written = await self._publish(body, written, self.show_progress(status, shown or 0))
         outcome = work.result()
-        return outcome, await self._publish(body, status, outcome.status)
+        if not outcome.quiet:
+            written = await self._publish(body, written, outcome.status)
+        for notice in outcome.notices:
+            kopf.event(body, type=notice.type, reason=notice.reason, message=notice.message[:1000])
+        return outcome, (outcome.status if outcome.quiet else written), written
 
     def _step(self, runtime: Runtime, body: Body, progress: Progress) -> Pass:
         try:

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import kopf
 
 from herder.controllers.shared.backoff import Backoff
+from herder.controllers.shared.executor import PassExecutor
+from herder.controllers.shared.ledger import Ledger
 from herder.errors import ProviderNotReady
-from herder.providers.base import Provider
+from herder.providers.base import Provider, ProviderReads
 from herder.providers.types import EndpointInfo, ObservedVM
 from herder.reasons import Reason
 
@@ -39,16 +42,38 @@ class ProviderHandle:
     watching: bool = False
 
 
+class Backends(Protocol):
+    """What gathering a pass's inputs asks of the backends: reads of a connected one, whether one is connected,
+    and the backoff of failed steps. The operator's `Runtime` is one; `herder plan` has its own, holding only
+    read-only views (`herder.providers.readonly`)."""
+
+    @property
+    def backoff(self) -> Backoff: ...
+
+    def reads(self, kind: str, name: str) -> ProviderReads:
+        """The connected provider's reads, or ProviderNotReady saying why not."""
+        ...
+
+    def connected(self, kind: str, name: str) -> bool: ...
+
+
 class Runtime:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.started = time.monotonic()
         self.providers: dict[ProviderKey, ProviderHandle] = {}
         self.backoff = Backoff()
+        self.passes = PassExecutor()  # where daemon passes run, follow-ups of tasks in flight first
         self._wakers: dict[str, asyncio.Event] = {}
         self._fingerprints: dict[str, str] = {}
         self._server_of_vm: dict[str, str] = {}  # a VM's unique ID -> the ECS UID that recorded it
         self._vm_of_server: dict[str, str] = {}  # and back
+        # Held from checking a VM's owner marks to writing ours: two servers never both adopt one VM.
+        self.adoption_lock = threading.Lock()
+        self.ledger = Ledger()  # ServerQuota admission, one namespace at a time
+        self._followers: dict[str, set[str]] = {}  # topic -> keys of the daemons it wakes
+        self._topics: dict[str, set[str]] = {}  # and back
+        self._follow_lock = threading.Lock()
 
     # -- wake-ups -----------------------------------------------------------------------------------------
     def _waker(self, key: str) -> asyncio.Event:
@@ -85,6 +110,29 @@ class Runtime:
         self._wakers.pop(key, None)
         self.backoff.succeeded(key)
         self.record_identity(key, None)
+        self.follow(key, ())
+
+    def follow(self, key: str, topics: tuple[str, ...]) -> None:
+        """The daemon of `key` is woken by `notify(topic)` for each of `topics` (and no others): e.g. a snapshot
+        by its server's changes and its VM's. Safe from any thread."""
+        with self._follow_lock:
+            for topic in self._topics.pop(key, set()):
+                followers = self._followers.get(topic)
+                if followers is not None:
+                    followers.discard(key)
+                    if not followers:
+                        del self._followers[topic]
+            if topics:
+                self._topics[key] = set(topics)
+                for topic in topics:
+                    self._followers.setdefault(topic, set()).add(key)
+
+    def notify(self, topic: str) -> None:
+        """Wake every daemon that follows `topic`. Safe from any thread."""
+        with self._follow_lock:
+            keys = list(self._followers.get(topic, ()))
+        for key in keys:
+            self.wake(key)
 
     def record_identity(self, uid: str, unique_id: str | None) -> None:
         """The VM that ECS `uid` recorded in status.uniqueID: its drift wakes that ECS. Single dict operations,
@@ -123,17 +171,30 @@ class Runtime:
             raise ProviderNotReady(f"{kind} {name} is not ready ({why})")
         return handle
 
+    def reads(self, kind: str, name: str) -> ProviderReads:
+        return self.ready_provider(kind, name).provider
+
+    def connected(self, kind: str, name: str) -> bool:
+        handle = self.providers.get((kind, name))
+        return handle is not None and handle.ready
+
     def on_inventory_change(self, server: ObservedVM | None, unique_id: str) -> None:
         """Drift: wake the ECS of the VM. Its UID is the VM's identity, or (adopted) its owner mark or the
         identity it recorded. The recorded one matters: a watch update read before herder set the mark can
         arrive after it, so the cached mark is not proof enough. Called from the watch thread."""
         owner = server.owner_uid if server is not None else None
         self.loop.call_soon_threadsafe(self._wake_server_now, unique_id, owner)
+        self.notify(vm_topic(unique_id))
 
     def _wake_server_now(self, unique_id: str, owner: str | None) -> None:
         for key in {unique_id, owner, self._server_of_vm.get(unique_id)}:
             if key:
                 self._wake_now(key)
+
+
+def vm_topic(unique_id: str) -> str:
+    """What a VM's change notifies (its snapshots follow it)."""
+    return f"vm/{unique_id}"
 
 
 def runtime_of(memo: Any) -> Runtime:

@@ -63,20 +63,21 @@ def _strip_times(conditions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
     return [{k: v for k, v in c.items() if k != "lastTransitionTime"} for c in conditions]
 
 
-
-
 def transitions(current: Mapping[str, Any], wanted: Mapping[str, Any], types: Sequence[str]) -> list[Transition]:
+    """Conditions that flipped in a way worth an Event: failures, and readiness regained after one. Routine work
+    and its end (a create or a power change becoming Ready) are not news: status says so already."""
     before = {c["type"]: c for c in current.get("conditions") or []}
     flipped = []
     for cond in wanted.get("conditions") or []:
         if cond["type"] not in types:
             continue
-        reason = Reason.parse(cond["reason"])
-        if reason is not None and reason.routine:  # failures and readiness are news; routine work is not
-            continue
         old = before.get(cond["type"])
-        if old is None or old.get("status") != cond["status"] or old.get("reason") != cond["reason"]:
-            flipped.append(Transition(cond["type"], cond["status"] == "True", cond["reason"], cond["message"]))
+        if old is not None and old.get("status") == cond["status"] and old.get("reason") == cond["reason"]:
+            continue
+        reason, was = Reason.parse(cond["reason"]), Reason.parse((old or {}).get("reason"))
+        if (reason is not None and reason.routine) or (cond["status"] == "True" and (was is None or was.routine)):
+            continue
+        flipped.append(Transition(cond["type"], cond["status"] == "True", cond["reason"], cond["message"]))
     return flipped
 
 

@@ -12,13 +12,13 @@ from herder.api import ElasticCloudServerSpec, ResourcePool
 from herder.api.ecs import ImageKind
 from herder.api.zone import AvailabilityZone
 from herder.controllers.shared.indexes import Lookups
-from herder.controllers.shared.runtime import Runtime
+from herder.controllers.shared.runtime import Backends
 from herder.reconcile.selectors import selector_matches
 from herder.reconcile.vm_spec import image_ref
 from herder.reconcile.zone import ZoneCandidate, ZoneRequest
 
 
-def candidates(runtime: Runtime, lookups: Lookups, namespace: str, own_servers: Mapping[str, int] | None = None,
+def candidates(backends: Backends, lookups: Lookups, namespace: str, own_servers: Mapping[str, int] | None = None,
                extra_pending_mib: Mapping[str, int] | None = None) -> list[ZoneCandidate]:
     """Every zone with its provider's state, measured capacity, load and whether it admits `namespace`.
     `own_servers`: count these servers per zone instead of all of them (a set); `extra_pending_mib`: memory
@@ -31,7 +31,6 @@ def candidates(runtime: Runtime, lookups: Lookups, namespace: str, own_servers: 
             continue
         zone = AvailabilityZone.model_validate(body)
         ref = zone.spec.provider
-        handle = runtime.providers.get((ref.kind.value, ref.name))
         capacity = zone.status.capacity
         ready = zone.status.condition("Ready")
         servers, pending = lookups.zone_load(name)
@@ -39,7 +38,7 @@ def candidates(runtime: Runtime, lookups: Lookups, namespace: str, own_servers: 
             servers = own_servers.get(name, 0)
         found.append(ZoneCandidate(
             name, (ref.kind.value, ref.name), region=zone.spec.region,
-            provider_ready=handle is not None and handle.ready,
+            provider_ready=backends.connected(ref.kind.value, ref.name),
             not_ready=ready.message or ready.reason if ready is not None and ready.status.value == "False" else None,
             namespace_allowed=selector_matches(zone.spec.allowed_namespaces, labels),
             memory_capacity_mib=capacity.memory.mib if capacity and capacity.memory else None,

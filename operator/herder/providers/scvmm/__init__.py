@@ -10,6 +10,7 @@ from herder.providers.scvmm.driver import CATrust, Driver, protocol_options
 from herder.providers.scvmm.inventory import SCVMMInventory
 from herder.providers.scvmm.pools import SCVMMPools
 from herder.providers.scvmm.shell import Meter, RequestHook
+from herder.providers.scvmm.snapshots import SCVMMSnapshots
 from herder.providers.scvmm.unsupported import SCVMMImages
 from herder.providers.scvmm.vms import SCVMMVMs
 from herder.providers.scvmm.zones import SCVMMZones
@@ -22,7 +23,8 @@ INVENTORY_SECONDS = 5.0
 
 
 class SCVMMProvider:
-    """`Provider` for one SCVMM: `.endpoint` (the driver), `.vms`, `.inventory`, `.images`, `.pools` and `.zones`.
+    """`Provider` for one SCVMM: `.endpoint` (the driver), `.vms`, `.inventory`, `.snapshots`, `.images`, `.pools`
+    and `.zones`.
 
     `transport` is herder's name: `basic` (Basic over https, pywinrm's "ssl"), `ntlm`, `kerberos` or
     `credssp`. The servers and the inventory each get their own PowerShell process.
@@ -50,6 +52,7 @@ class SCVMMProvider:
         watch = Driver(endpoint_url, credentials, options, meter, vmm_server=vmm_server, job_timeout=job_timeout)
         self.inventory = SCVMMInventory(watch, interval=inventory_interval)
         self.vms = SCVMMVMs(self.endpoint)
+        self.snapshots = SCVMMSnapshots(self.endpoint, self.vms)
         self.images = SCVMMImages()
         self.pools = SCVMMPools(self.endpoint)
         self.zones = SCVMMZones(self.endpoint)
@@ -60,4 +63,4 @@ class SCVMMProvider:
         self._trust.close()
 
 
-__all__ = ["Driver", "SCVMMInventory", "SCVMMProvider", "SCVMMVMs"]
+__all__ = ["Driver", "SCVMMInventory", "SCVMMProvider", "SCVMMSnapshots", "SCVMMVMs"]

@@ -7,6 +7,7 @@ refusing what it was asked (Refused). Only these documented IDs are relied on (s
 
 from __future__ import annotations
 
+import logging
 import re
 import ssl
 
@@ -19,9 +20,18 @@ from winrm.exceptions import (
     WSManFaultError,
 )
 
-from herder.errors import AuthenticationFailed, NotFound, ProviderError, Refused, TLSVerificationFailed, Unreachable
+from herder.errors import (
+    AuthenticationFailed,
+    NotFound,
+    ProviderError,
+    Refused,
+    TLSVerificationFailed,
+    Unreachable,
+    describe,
+)
 from herder.reasons import Reason
 
+log = logging.getLogger(__name__)
 NOT_FOUND = 801
 BUSY = 1600
 _ERROR_ID = re.compile(r"\(Error ID: (\d+)\)")
@@ -80,9 +90,9 @@ def translate(exc: BaseException, action: str, endpoint: str, username: str) -> 
             return TLSVerificationFailed(
                 f"{action}: the certificate of SCVMM {endpoint} is not trusted by the configured CA bundle ({detail})"
             )
-        return Unreachable(f"{action}: TLS handshake with SCVMM {endpoint} failed: {exc}")
+        return Unreachable(f"{action}: TLS with SCVMM {endpoint} failed: {describe(exc)}")
     if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout | OSError):
-        return Unreachable(f"{action}: cannot reach SCVMM {endpoint}: {type(exc).__name__}")
+        return Unreachable(f"{action}: cannot reach SCVMM {endpoint}: {describe(exc)}")
     if isinstance(exc, WinRMOperationTimeoutError):
         return Unreachable(f"{action}: SCVMM {endpoint} did not answer within the WinRM operation timeout")
     if isinstance(exc, WSManFaultError):
@@ -91,4 +101,5 @@ def translate(exc: BaseException, action: str, endpoint: str, username: str) -> 
         return ProviderError(f"{action}: WinRM HTTP {exc.code} from SCVMM {endpoint}")
     if isinstance(exc, WinRMError):
         return ProviderError(f"{action}: WinRM error: {exc}")
-    return ProviderError(f"{action}: {type(exc).__name__}: {exc}")
+    log.warning("%s failed unexpectedly", action, exc_info=exc)
+    return ProviderError(f"{action}: {describe(exc)}")

@@ -40,9 +40,9 @@ class SCVMMInventory(InventoryCache):
         server = observe.to_server(rows[0]) if rows else None
         with self._lock:
             if server is not None and server.owner_uid:
-                self._servers[server.unique_id] = server
+                self._store(server)
             else:
-                self._servers.pop(ref, None)
+                self._drop(ref)
         return server
 
     def _run(self) -> None:
@@ -58,8 +58,12 @@ class SCVMMInventory(InventoryCache):
         rows = self._driver.run("inventory", "read the VM inventory", observe.project_all(observe.owned()))
         current = {s.unique_id: s for s in (observe.to_server(row) for row in rows or ())}
         with self._lock:
-            previous = self._servers
-            self._servers = current
+            previous = dict(self._servers)
+            changes_to_cache = [uid for uid, server in current.items() if previous.get(uid) != server]
+            for uid in [u for u in previous if u not in current]:
+                self._drop(uid)
+            for uid in changes_to_cache:
+                self._store(current[uid])
         changes: list[Change] = [(server, uid) for uid, server in current.items() if previous.get(uid) != server]
         changes += [(None, uid) for uid in previous if uid not in current]
         self._synced.set()

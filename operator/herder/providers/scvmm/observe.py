@@ -48,7 +48,8 @@ PROJECTION = (
     "ips = @($v.VirtualNetworkAdapters | ForEach-Object { $_.IPv4Addresses }); "
     "disks = @($v.VirtualDiskDrives | ForEach-Object { [pscustomobject]@{ id = [string]$_.ID; "
     "file = [string]$_.VirtualHardDisk.Name; bytes = [int64]$_.VirtualHardDisk.MaximumSize; "
-    "boot = ([string]$_.VolumeType -like '*Boot*') } }) }"
+    "boot = ([string]$_.VolumeType -like '*Boot*') } }); "
+    "checkpoints = @($v.VMCheckpoints | ForEach-Object { [string]$_.ID }) }"
 )
 
 
@@ -111,4 +112,5 @@ def to_server(row: Mapping[str, Any]) -> ObservedVM:
         cpu_hot_add=False,  # Hyper-V changes the CPU count only while the VM is off
         memory_hot_add=bool(row.get("dynamic")),
         busy=status in _BUSY,
+        snapshots=frozenset(str(c) for c in row.get("checkpoints") or () if c),
     )

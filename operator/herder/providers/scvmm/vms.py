@@ -32,6 +32,7 @@ from herder.providers.types import (
     TaskResult,
     TaskStatus,
     VMChange,
+    VMLocation,
     VMSpec,
 )
 
@@ -102,6 +103,17 @@ class SCVMMVMs:
             return None
         body = f"{_vm(unique_id, '')}\n$result = @()\nif ($v) {{ $result = @({PROJECTION}) }}"
         return self._one(self._run("find", f"find VM {unique_id}", body), f"ID {unique_id}")
+
+    def locate(self, server: ObservedVM) -> VMLocation:
+        body = "\n".join([
+            _vm(server.ref, _not_found(server)),
+            "$result = @{ hostGroup = [string]$v.HostGroupPath; cloud = [string]$v.Cloud.Name; "
+            "host = [string]$v.HostName }",
+        ])
+        found = self._run("locate", f"locate VM {server.unique_id}", body)
+        return VMLocation(host=str(found.get("host") or "") or None,
+                          host_group=str(found.get("hostGroup") or "") or None,
+                          cloud=str(found.get("cloud") or "") or None)
 
     # -- create -----------------------------------------------------------------------------------------
 

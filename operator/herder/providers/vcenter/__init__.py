@@ -7,20 +7,23 @@ from herder.providers.vcenter.images import VCenterImages
 from herder.providers.vcenter.inventory import VCenterInventory
 from herder.providers.vcenter.pools import VCenterPools
 from herder.providers.vcenter.session import Session
+from herder.providers.vcenter.snapshots import VCenterSnapshots
 from herder.providers.vcenter.vms import VCenterVMs
 from herder.providers.vcenter.zones import VCenterZones
 
 
 class VCenterProvider:
-    """`Provider` for one vCenter datacenter: `.endpoint` (the session), `.vms`, `.inventory`, `.images`,
-    `.pools` and `.zones`."""
+    """`Provider` for one vCenter datacenter: `.endpoint` (the session), `.vms`, `.inventory`, `.snapshots`,
+    `.images`, `.pools` and `.zones`."""
 
-    def __init__(self, session: Session, *, max_wait_seconds: int = 60) -> None:
+    def __init__(self, session: Session, *, max_wait_seconds: int = 60, read_only: bool = False) -> None:
+        """`read_only`: reads define nothing on the vCenter (herder's custom field); for herder plan."""
         self.endpoint = session
         session.liveness.expect_answers_every(max_wait_seconds)  # the watch's WaitForUpdatesEx returns by then
-        owner = OwnerField()
+        owner = OwnerField(read_only=read_only)
         self.inventory = VCenterInventory(self.endpoint, owner, max_wait_seconds=max_wait_seconds)
         self.vms = VCenterVMs(self.endpoint, owner, owned_by=self.inventory.owned_by)
+        self.snapshots = VCenterSnapshots(self.endpoint, self.vms)
         self.images = VCenterImages(self.endpoint, owner)
         self.pools = VCenterPools(self.endpoint)
         self.zones = VCenterZones(self.endpoint)
@@ -30,4 +33,5 @@ class VCenterProvider:
         self.endpoint.close()
 
 
-__all__ = ["Session", "VCenterInventory", "VCenterPools", "VCenterProvider", "VCenterVMs", "VCenterZones"]
+__all__ = ["Session", "VCenterInventory", "VCenterPools", "VCenterProvider", "VCenterSnapshots", "VCenterVMs",
+           "VCenterZones"]

@@ -7,6 +7,7 @@ control, permissions, a missing template).
 from __future__ import annotations
 
 import http.client
+import logging
 import socket
 import ssl
 from typing import Any
@@ -21,8 +22,11 @@ from herder.errors import (
     Refused,
     TLSVerificationFailed,
     Unreachable,
+    describe,
 )
 from herder.reasons import Reason
+
+log = logging.getLogger(__name__)
 
 
 def fault_message(fault: Any) -> str:
@@ -62,5 +66,6 @@ def translate(exc: BaseException, action: str) -> ProviderError:
     if isinstance(exc, vmodl.MethodFault):
         return ProviderError(f"{action}: {fault_name(exc)}: {fault_message(exc)}")
     if isinstance(exc, ssl.SSLError | ConnectionError | socket.timeout | http.client.HTTPException | OSError):
-        return Unreachable(f"{action}: cannot reach vCenter: {exc}")
-    return ProviderError(f"{action}: {type(exc).__name__}: {exc}")
+        return Unreachable(f"{action}: cannot reach vCenter: {describe(exc)}")
+    log.warning("%s failed unexpectedly", action, exc_info=exc)
+    return ProviderError(f"{action}: {describe(exc)}")

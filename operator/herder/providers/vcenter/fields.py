@@ -9,18 +9,24 @@ from pyVmomi import vim
 
 from herder.providers.vcenter.observe import OWNER_FIELD
 
+# The key a read uses when the field is not defined (read-only): no VM carries a value under it.
+UNDEFINED = -1
+
 
 class OwnerField:
-    """The field's key, defined in vCenter on first use and cached. Run inside `Session.call`."""
+    """The field's key, defined in vCenter on first use and cached. Run inside `Session.call`.
 
-    def __init__(self) -> None:
+    `read_only`: never define it (herder plan); while it is not defined, no VM is marked."""
+
+    def __init__(self, *, read_only: bool = False) -> None:
         self._key: int | None = None
         self._lock = threading.Lock()
+        self._read_only = read_only
 
     def key(self, content: Any) -> int:
         with self._lock:
             if self._key is None:
-                self._key = self._find(content) or self._define(content)
+                self._key = self._find(content) or (UNDEFINED if self._read_only else self._define(content))
             return self._key
 
     @staticmethod

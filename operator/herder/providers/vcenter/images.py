@@ -27,7 +27,7 @@ from typing import IO, Any, Protocol
 
 from pyVmomi import vim, vmodl
 
-from herder.errors import Conflict, ImportFailed, NotFound, ProviderError
+from herder.errors import Conflict, ImportFailed, NotFound, ProviderError, describe
 from herder.providers import download
 from herder.providers.types import (
     ObservedVM,
@@ -441,6 +441,6 @@ class VCenterImages:
             if response.status not in {200, 201, 204}:
                 raise ProviderError(f"upload to {parts.path}: HTTP {response.status} {response.reason}")
         except (OSError, http.client.HTTPException) as exc:
-            raise ProviderError(f"upload to {parts.path}: {exc}", reason=Reason.UPLOAD_FAILED) from exc
+            raise ProviderError(f"upload to {parts.path}: {describe(exc)}", reason=Reason.UPLOAD_FAILED) from exc
         finally:
             connection.close()

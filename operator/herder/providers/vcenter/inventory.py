@@ -19,7 +19,7 @@ from herder.providers.types import ObservedVM
 from herder.providers.vcenter import query
 from herder.providers.vcenter.errors import translate
 from herder.providers.vcenter.fields import OwnerField
-from herder.providers.vcenter.observe import PROPERTIES, WATCHED_PROPERTIES, to_server
+from herder.providers.vcenter.observe import DEVICE_PROPERTIES, PROPERTIES, WATCHED_PROPERTIES, to_server, with_disks
 from herder.providers.vcenter.query import view_filter
 from herder.providers.vcenter.session import Session
 
@@ -53,16 +53,8 @@ class VCenterInventory(InventoryCache):
                 log.debug("cancel of the inventory wait failed: %s", exc)
         self._join(self._max_wait + 10)
 
-    def owned_by(self, uid: str) -> list[ObservedVM] | None:
-        """VMs marked with ECS `uid`, from the cache; None until the first full listing arrived."""
-        if not self._synced.is_set():
-            return None
-        with self._lock:
-            return [s for s in self._servers.values() if s.owner_uid == uid]
-
     def refresh(self, ref: str) -> ObservedVM | None:
-        """Re-read one VM into the cache right after herder's own task, instead of waiting for the feed
-        (vcsim, for one, does not report every device change)."""
+        """Re-read one VM into the cache right after herder's own task, instead of waiting for the feed."""
 
         def run() -> ObservedVM | None:
             content = self._session.content
@@ -76,8 +68,8 @@ class VCenterInventory(InventoryCache):
                     self._props.pop(ref, None)
                     server = None
                 else:
-                    self._props[ref] = dict(props)
-                    server = to_server(ref, props, owner_key, self._session.name_of)
+                    self._props[ref] = with_disks(props)
+                    server = to_server(ref, self._props[ref], owner_key, self._session.name_of)
                 self._put(ref, server)
             return server
 
@@ -143,17 +135,23 @@ class VCenterInventory(InventoryCache):
                 seen = None
 
     def _apply(self, update: Any, seen: set[str] | None) -> None:
-        owner_key = self._session.call("read herder's custom field", lambda: self._owner.key(self._session.content))
+        content = self._session.content
+        owner_key = self._session.call("read herder's custom field", lambda: self._owner.key(content))
+        objects = [obj for filter_set in update.filterSet or () for obj in filter_set.objectSet or ()]
+        if seen is not None:
+            seen.update(str(obj.obj._moId) for obj in objects)
+        # VMs that appeared or were reconfigured: their devices, read in one call for all of them.
+        reconfigured = [obj.obj for obj in objects if obj.kind == "enter"
+                        or any(c.name == "config.changeVersion" for c in obj.changeSet or ())]
+        devices = {str(vm._moId): props for vm, props in self._session.call(
+            "read reconfigured VMs' devices", lambda: query.many(content, reconfigured, DEVICE_PROPERTIES))}
         changed: list[Change] = []
-        for filter_set in update.filterSet or ():
-            for obj in filter_set.objectSet or ():
-                ref = str(obj.obj._moId)
-                if seen is not None:
-                    seen.add(ref)
-                changed += self._apply_object(ref, obj, owner_key)
+        for obj in objects:
+            ref = str(obj.obj._moId)
+            changed += self._apply_object(ref, obj, owner_key, devices.get(ref))
         self._notify(changed)
 
-    def _apply_object(self, ref: str, obj: Any, owner_key: int) -> list[Change]:
+    def _apply_object(self, ref: str, obj: Any, owner_key: int, devices: dict[str, Any] | None) -> list[Change]:
         with self._lock:
             if obj.kind == "leave":
                 self._props.pop(ref, None)
@@ -165,6 +163,8 @@ class VCenterInventory(InventoryCache):
                         props.pop(change.name, None)
                     else:
                         props[change.name] = change.val
+                if devices is not None:
+                    props.update(with_disks(devices))
                 server = to_server(ref, props, owner_key, self._session.name_of)
             return self._put(ref, server)
 
@@ -173,12 +173,12 @@ class VCenterInventory(InventoryCache):
         changes: list[Change] = []
         old_uuid = self._uuid_of.pop(ref, None)
         if old_uuid is not None and (server is None or server.unique_id != old_uuid):
-            del self._servers[old_uuid]
+            self._drop(old_uuid)
             changes.append((None, old_uuid))
         if server is not None:
             self._uuid_of[ref] = server.unique_id
             if self._servers.get(server.unique_id) != server:
-                self._servers[server.unique_id] = server
+                self._store(server)
                 changes.append((server, server.unique_id))
         return changes
 

@@ -6,7 +6,7 @@ the same whichever path saw it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from pyVmomi import vim
@@ -35,12 +35,18 @@ PROPERTIES = (
     "guest.ipAddress",
     "guest.net",
     "customValue",
+    "snapshot",
 )
-# What the inventory watch carries: small, so that vCenter (and vcsim, which deep-copies every property
-# for every VM whenever the view changes) stays cheap. Devices and extraConfig come from direct reads.
-WATCHED_PROPERTIES = tuple(p for p in PROPERTIES if p not in {"config.hardware.device", "config.extraConfig"})
+# A VM's devices and the disk names herder keeps in its extraConfig: large, so the watch does not carry them.
+DEVICE_PROPERTIES = ("config.hardware.device", "config.extraConfig")
+# What the inventory watch carries: small, so that vCenter (and vcsim, which deep-copies every property for every
+# VM whenever the view changes) stays cheap. `config.changeVersion` moves with every reconfiguration, devices
+# included: the watch then reads that VM's DEVICE_PROPERTIES once, so disk drift is seen as fast as CPU drift.
+WATCHED_PROPERTIES = (*(p for p in PROPERTIES if p not in DEVICE_PROPERTIES), "config.changeVersion")
+# Where a VM's cached properties keep its disks, derived from DEVICE_PROPERTIES (the raw lists are not kept).
+DISKS = "disks"
 
-_POWER = {
+POWER = {
     "poweredOn": PowerState.ON,
     "poweredOff": PowerState.OFF,
     "suspended": PowerState.SUSPENDED,
@@ -84,6 +90,20 @@ def observed_disks(devices: Any, names: Mapping[str, str]) -> tuple[ObservedDisk
     return tuple(result)
 
 
+def snapshot_nodes(roots: Any, parent: Any = None) -> Iterator[tuple[Any, Any]]:
+    """(node, its parent node or None) for every node of a snapshot tree (VirtualMachineSnapshotTree)."""
+    for node in roots or ():
+        yield node, parent
+        yield from snapshot_nodes(node.childSnapshotList, node)
+
+
+def snapshot_ids(info: Any) -> frozenset[str]:
+    """The morefs of every snapshot in a VM's `snapshot` property (VirtualMachineSnapshotInfo)."""
+    if info is None:
+        return frozenset()
+    return frozenset(str(node.snapshot._moId) for node, _ in snapshot_nodes(info.rootSnapshotList))
+
+
 def owner_of(custom_values: Any, owner_key: int | None) -> str | None:
     if owner_key is None:
         return None
@@ -109,6 +129,14 @@ def _ips(props: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(seen)
 
 
+def with_disks(props: Mapping[str, Any]) -> dict[str, Any]:
+    """`props` with DEVICE_PROPERTIES, if read, turned into its disks (and the raw device lists dropped)."""
+    kept = {k: v for k, v in props.items() if k not in DEVICE_PROPERTIES}
+    if "config.hardware.device" in props:
+        kept[DISKS] = observed_disks(props["config.hardware.device"], disk_names(props.get("config.extraConfig")))
+    return kept
+
+
 def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None,
               name_of: Callable[[Any], str | None] = _moid) -> ObservedVM | None:
     """The ObservedVM for a VM's properties; None for templates and VMs without a config yet.
@@ -122,16 +150,17 @@ def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None,
         unique_id=str(uuid),
         ref=ref,
         name=str(props.get("name", "")),
-        power=_POWER.get(str(props.get("runtime.powerState")), PowerState.OFF),
+        power=POWER.get(str(props.get("runtime.powerState")), PowerState.OFF),
         cpu=int(props.get("config.hardware.numCPU") or 0),
         memory_mib=int(props.get("config.hardware.memoryMB") or 0),
         owner_uid=owner_of(props.get("customValue"), owner_key),
-        disks=observed_disks(props.get("config.hardware.device"), disk_names(props.get("config.extraConfig"))),
-        disks_known="config.hardware.device" in props,
+        disks=props.get(DISKS) or (),
+        disks_known=DISKS in props,
         host=name_of(props.get("runtime.host")),
         datastore=name_of(datastores[0]) if datastores else None,
         resource_pool=name_of(props.get("resourcePool")),
         ip_addresses=_ips(props),
         cpu_hot_add=bool(props.get("config.cpuHotAddEnabled")),
         memory_hot_add=bool(props.get("config.memoryHotAddEnabled")),
+        snapshots=snapshot_ids(props.get("snapshot")),
     )

@@ -39,6 +39,19 @@ def _path(content: Any, datacenter: Any, kind: str, path: str) -> Any:
     return found
 
 
+def inventory_path(obj: Any, datacenter: Any, root: str) -> str:
+    """The absolute inventory path of an entity of `datacenter`, whose own path is `root` (e.g. /DC0/vm/a).
+    Raises NotFound when the entity is not in that datacenter."""
+    names: list[str] = []
+    current = obj
+    while current is not None and not isinstance(current, vim.Datacenter):
+        names.append(str(current.name))
+        current = current.parent
+    if current != datacenter:
+        raise NotFound(f"{obj._moId} is not in datacenter {root}")
+    return "/" + "/".join([root.strip("/"), *reversed(names)])
+
+
 def _is_uuid(text: str) -> bool:
     try:
         uuid.UUID(text)

@@ -87,15 +87,7 @@ class VCenterPools:
         cached = self._paths.get(key)
         if cached is not None:
             return cached
-        datacenter = self._session.datacenter()
-        names: list[str] = []
-        current = obj
-        while current is not None and not isinstance(current, vim.Datacenter):
-            names.append(str(current.name))
-            current = current.parent
-        if current != datacenter:
-            raise NotFound(f"resource pool {key} is not in datacenter {self._session.datacenter_name}")
-        path = "/" + "/".join([self._session.datacenter_name.strip("/"), *reversed(names)])
+        path = placement.inventory_path(obj, self._session.datacenter(), self._session.datacenter_name)
         self._paths[key] = path
         return path
 

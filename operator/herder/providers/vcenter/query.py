@@ -48,6 +48,15 @@ def properties(content: Any, obj: Any, paths: Sequence[str]) -> dict[str, Any]:
     return found[0][1] if found else {}
 
 
+def many(content: Any, objs: Sequence[Any], paths: Sequence[str]) -> list[tuple[Any, dict[str, Any]]]:
+    """The given properties of several objects of one type, in one call; gone ones are left out."""
+    if not objs:
+        return []
+    spec = _FilterSpec(objectSet=[_ObjectSpec(obj=obj, skip=False) for obj in objs],
+                       propSet=[_PropertySpec(type=type(objs[0]), pathSet=list(paths))])
+    return _collect(content, spec)
+
+
 def all_of_type(content: Any, root: Any, vim_type: Any, paths: Sequence[str]) -> list[tuple[Any, dict[str, Any]]]:
     """Properties of every `vim_type` object below `root`, in one temporary ContainerView."""
     view = content.viewManager.CreateContainerView(container=root, type=[vim_type], recursive=True)
@@ -69,12 +78,21 @@ def by_name(content: Any, root: Any, vim_type: Any, name: str) -> list[Any]:
     return [obj for obj, props in all_of_type(content, root, vim_type, ["name"]) if props.get("name") == name]
 
 
+# Servers known to lack SearchIndex.FindAllByUuid (vcsim): asked once, then not again.
+_WITHOUT_FIND_ALL: set[str] = set()
+
+
 def vms_by_instance_uuid(content: Any, datacenter: Any, instance_uuid: str) -> list[Any]:
     """Every VM with this instance UUID. Servers without FindAllByUuid (vcsim) answer at most one."""
     index = content.searchIndex
-    try:
-        found = index.FindAllByUuid(datacenter=datacenter, uuid=instance_uuid, vmSearch=True, instanceUuid=True)
-    except vmodl.fault.MethodNotFound:
+    server = str(content.about.instanceUuid)
+    found: Any = None
+    if server not in _WITHOUT_FIND_ALL:
+        try:
+            found = index.FindAllByUuid(datacenter=datacenter, uuid=instance_uuid, vmSearch=True, instanceUuid=True)
+        except vmodl.fault.MethodNotFound:
+            _WITHOUT_FIND_ALL.add(server)
+    if server in _WITHOUT_FIND_ALL:
         one = index.FindByUuid(datacenter=datacenter, uuid=instance_uuid, vmSearch=True, instanceUuid=True)
         found = [one] if one is not None else []
     return [vm for vm in found or () if isinstance(vm, vim.VirtualMachine)]

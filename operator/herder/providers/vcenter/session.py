@@ -40,6 +40,7 @@ def _no_hook(operation: str, ok: bool, seconds: float) -> None:
 
 # pyVmomi is untyped: these Any-typed handles keep that to one place.
 _SoapStub: Any = SoapAdapter.SoapStubAdapter
+CONNECTIONS = 40  # pass threads (32), the inventory watch, keepalive and some to spare
 _smart_stub: Any = connect.SmartStubAdapter
 _ServiceInstance: Any = vim.ServiceInstance
 _NotAuthenticated: Any = vim.fault.NotAuthenticated
@@ -193,6 +194,9 @@ class Session:
             version=probe.version,
             sslContext=context,
             httpConnectionTimeout=self._http_timeout,
+            # pyVmomi keeps 5 idle connections by default: with every pass thread calling at once, the rest would
+            # each open (and TLS-handshake) a new connection per call.
+            poolSize=CONNECTIONS,
         )
         return _ServiceInstance("ServiceInstance", stub)
 

@@ -73,5 +73,5 @@ def client_context(tls: TLSSettings) -> ssl.SSLContext:
         try:
             return ssl.create_default_context(cadata=tls.ca_bundle)
         except ssl.SSLError as exc:
-            raise TLSVerificationFailed(f"the configured CA bundle is not valid PEM: {exc}") from exc
+            raise TLSVerificationFailed("the configured CA bundle holds no valid PEM certificate") from exc
     return ssl.create_default_context()

@@ -17,7 +17,7 @@ from typing import Any
 from pyVmomi import vim, vmodl
 
 from herder.api.ecs import PowerState
-from herder.errors import Conflict, ProviderError
+from herder.errors import Conflict, NotFound, ProviderError
 from herder.providers.types import (
     ObservedVM,
     Operation,
@@ -28,11 +28,12 @@ from herder.providers.types import (
     TaskStatus,
     VCenterPlacement,
     VMChange,
+    VMLocation,
     VMSpec,
 )
 from herder.providers.vcenter import placement, query, specs, tasks
 from herder.providers.vcenter.fields import OwnerField
-from herder.providers.vcenter.observe import PROPERTIES, to_server
+from herder.providers.vcenter.observe import PROPERTIES, to_server, with_disks
 from herder.providers.vcenter.session import Session
 from herder.reasons import Reason
 
@@ -55,6 +56,7 @@ class VCenterVMs:
         self._owner = owner_field
         self._owned_by = owned_by
         self._cache: dict[Hashable, tuple[float, Any]] = {}
+        self._duplicate_names: set[str] = set()  # VM names a clone found taken
 
     # -- reads ------------------------------------------------------------------------------------------
 
@@ -67,7 +69,7 @@ class VCenterVMs:
             props = query.properties(content, vm, PROPERTIES)
         except vmodl.fault.ManagedObjectNotFound:
             return None
-        return to_server(str(vm._moId), props, self._owner.key(content), self._session.name_of)
+        return to_server(str(vm._moId), with_disks(props), self._owner.key(content), self._session.name_of)
 
     def _by_uuid(self, unique_id: str) -> list[ObservedVM]:
         content = self._session.content
@@ -82,7 +84,7 @@ class VCenterVMs:
         content = self._session.content
         key = self._owner.key(content)
         rows = query.all_of_type(content, self._session.datacenter().vmFolder, vim.VirtualMachine, PROPERTIES)
-        servers = [to_server(str(vm._moId), props, key, self._session.name_of) for vm, props in rows]
+        servers = [to_server(str(vm._moId), with_disks(props), key, self._session.name_of) for vm, props in rows]
         return [s for s in servers if s is not None and s.owner_uid == uid]
 
     @staticmethod
@@ -107,6 +109,25 @@ class VCenterVMs:
             f"find VM {unique_id}", lambda: self._one(self._by_uuid(unique_id), f"instance UUID {unique_id}")
         )
 
+    def locate(self, server: ObservedVM) -> VMLocation:
+        def run() -> VMLocation:
+            vm = self.vm_object(server)
+            if vm is None:
+                raise NotFound(f"VM {server.unique_id} no longer exists")
+            content, datacenter = self._session.content, self._session.datacenter()
+            root = self._session.datacenter_name
+            props = query.properties(content, vm, ["parent", "runtime.host"])
+            folder, host = props.get("parent"), props.get("runtime.host")
+            compute = query.properties(content, host, ["parent"]).get("parent") if host is not None else None
+            return VMLocation(
+                host=self._session.name_of(host),
+                folder=placement.inventory_path(folder, datacenter, root) if folder is not None else None,
+                vm_root=placement.inventory_path(datacenter.vmFolder, datacenter, root),
+                compute=self._session.name_of(compute),
+            )
+
+        return self._session.call(f"locate VM {server.unique_id}", run)
+
     # -- create -----------------------------------------------------------------------------------------
 
     def create(self, spec: VMSpec) -> TaskRef:
@@ -129,10 +150,13 @@ class VCenterVMs:
         content, datacenter = self._session.content, self._session.datacenter()
         target = self._cached(("target", where, spec.networks),
                               lambda: placement.resolve(content, datacenter, where, spec.networks))
-        existing = content.searchIndex.FindChild(entity=target.folder, name=spec.name)
-        if existing is not None:
-            return self._already_created(existing, spec)
-
+        # A VM of that name already (an earlier create of this ECS, or someone else's) fails the clone with
+        # DuplicateName. Asking first would cost a call on every create, so only a name that failed so is looked
+        # up: the VM is this ECS's (an earlier create) or a Conflict.
+        if spec.name in self._duplicate_names:
+            existing = content.searchIndex.FindChild(entity=target.folder, name=spec.name)
+            if existing is not None:
+                return self._already_created(existing, spec)
         def load_template() -> tuple[Any, list[Any]]:
             found = placement.template(content, datacenter, spec.template)
             devices = query.properties(content, found, ["config.hardware.device"]).get("config.hardware.device")
@@ -146,6 +170,7 @@ class VCenterVMs:
         try:
             task = template.CloneVM_Task(folder=target.folder, name=spec.name, spec=clone)
         except vim.fault.DuplicateName:
+            self._duplicate_names.add(spec.name)
             existing = content.searchIndex.FindChild(entity=target.folder, name=spec.name)
             if existing is None:
                 raise
@@ -173,7 +198,9 @@ class VCenterVMs:
 
         def duplicate(info: Any) -> TaskResult | None:
             if task.operation is Operation.CREATE and isinstance(info.error, vim.fault.DuplicateName):
-                # Another create of the same ECS got there first: the VM it made is ours, not a failure.
+                # Another create of the same ECS got there first (its VM is found by identity next), or the name
+                # is someone else's (the next create looks it up and says so).
+                self._duplicate_names.add(str(info.error.name))
                 return TaskResult(status=TaskStatus.UNKNOWN)
             return None
 
@@ -195,7 +222,7 @@ class VCenterVMs:
 
     # -- changes ----------------------------------------------------------------------------------------
 
-    def _locate(self, server: ObservedVM) -> Any:
+    def vm_object(self, server: ObservedVM) -> Any:
         """The VM object for `server`, re-checked by instance UUID so a stale ref never hits another VM."""
         content = self._session.content
         vm = self._vm(server.ref)
@@ -213,7 +240,7 @@ class VCenterVMs:
         def run() -> TaskRef:
             if change.is_empty():
                 return TaskRef.nothing_to_do(Operation.RECONFIGURE, server.ref)
-            vm = self._locate(server)
+            vm = self.vm_object(server)
             if vm is None:
                 raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason=Reason.NOT_FOUND)
             devices = query.properties(self._session.content, vm, ["config.hardware.device"])
@@ -224,7 +251,7 @@ class VCenterVMs:
 
     def set_power(self, server: ObservedVM, power: PowerState, *, graceful: bool = False) -> TaskRef:
         def run() -> TaskRef:
-            vm = self._locate(server)
+            vm = self.vm_object(server)
             if vm is None:
                 raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason=Reason.NOT_FOUND)
             current = str(query.properties(self._session.content, vm, ["runtime.powerState"]).get("runtime.powerState"))
@@ -250,7 +277,7 @@ class VCenterVMs:
 
     def destroy(self, server: ObservedVM) -> TaskRef:
         def run() -> TaskRef:
-            vm = self._locate(server)
+            vm = self.vm_object(server)
             if vm is None:
                 return TaskRef.nothing_to_do(Operation.DESTROY)
             try:
@@ -272,7 +299,7 @@ class VCenterVMs:
         def run() -> TaskRef:
             if to.is_empty():
                 return TaskRef.nothing_to_do(Operation.RELOCATE, server.ref)
-            vm = self._locate(server)
+            vm = self.vm_object(server)
             if vm is None:
                 raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason=Reason.NOT_FOUND)
             content, datacenter = self._session.content, self._session.datacenter()
@@ -296,7 +323,7 @@ class VCenterVMs:
 
     def _mark(self, server: ObservedVM, value: str, action: str) -> None:
         def run() -> None:
-            vm = self._locate(server)
+            vm = self.vm_object(server)
             if vm is None and value:
                 raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason=Reason.NOT_FOUND)
             if vm is not None:  # releasing a VM that is gone leaves nothing to unmark
