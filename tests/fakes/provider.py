@@ -69,6 +69,7 @@ from herder.providers.types import (
     VMLocation,
     VMSpec,
     ZoneCapacity,
+    ZoneMembers,
 )
 from herder.reasons import Reason
 
@@ -726,6 +727,17 @@ class FakeZones:
         if placement.host:
             return self.hosts[placement.host]
         raise NotFound("the zone names neither a cluster nor a host")
+
+    def members(self, placement: Placement) -> ZoneMembers:
+        """A cluster's hosts are named after it (DC0_C0_H0 ...), as on vcsim; every zone mounts every datastore."""
+        self._fake.call("zones.members")
+        self.check(placement)
+        assert isinstance(placement, VCenterPlacement)
+        if placement.cluster:
+            hosts = tuple(f"{placement.cluster}_H{n}" for n in range(self.clusters[placement.cluster].hosts))
+        else:
+            hosts = (placement.host or "",)
+        return ZoneMembers(hosts=hosts, storage=tuple(sorted(self.datastores)))
 
 
 class FakeProvider:

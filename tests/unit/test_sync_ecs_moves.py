@@ -104,11 +104,22 @@ def test_a_create_refused_for_capacity_is_create_failed_and_retried_on_its_backo
 
 def test_a_pinned_host_outside_the_zone_is_refused_before_anything_moves(harness: Harness) -> None:
     body, vm = harness.provision(server())
-    body = failing(harness, changed(body, placement={"host": "DC0_C1_H0"}))
-    assert reason(body["status"], "ConfigSynced") == "PlacementNotInZone"
-    assert "DC0_C1_H0" in condition(body["status"], "ConfigSynced")["message"]
-    assert harness.fake.tasks.running() == []
+    harness.fake.calls.clear()
+    body, result = harness.sync(changed(body, placement={"host": "DC0_C1_H0"}))
+    placed = condition(body["status"], "PlacementSynced")
+    assert (placed["status"], placed["reason"]) == ("False", "PlacementNotInZone")
+    assert "DC0_C1_H0 is not a host of zone dc0-c0" in placed["message"]
+    assert "zones.members" in harness.fake.calls and moves(harness) == []
     assert harness.fake.vms.get(vm.ref).host == vm.host  # type: ignore[union-attr]
+    assert not result.notices  # no step taken, no Event for one
+
+
+def test_a_new_server_pinned_outside_its_zone_is_not_created(harness: Harness) -> None:
+    body, _ = harness.sync(server(placement={"datastore": "NoSuchDS"}))
+    provisioned = condition(body["status"], "Provisioned")
+    assert (provisioned["reason"], reason(body["status"])) == ("PlacementNotInZone", "PlacementNotInZone")
+    assert "datastore NoSuchDS is not mounted by zone dc0-c0" in provisioned["message"]
+    assert moves(harness) == [] and harness.fake.vms.all() == []
 
 
 def test_a_field_of_the_other_backend_is_refused_naming_it(harness: Harness) -> None:

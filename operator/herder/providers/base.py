@@ -33,6 +33,7 @@ from herder.providers.types import (
     VMLocation,
     VMSpec,
     ZoneCapacity,
+    ZoneMembers,
 )
 
 
@@ -233,6 +234,11 @@ class Zones(Protocol):
     def capacity(self, placement: Placement) -> ZoneCapacity | None:
         """Check that the placement's objects exist (raises NotFound naming the missing one) and measure
         its hosts. None: the placement is valid but has no hosts of its own to measure (an SCVMM cloud)."""
+        ...
+
+    def members(self, placement: Placement) -> ZoneMembers:
+        """The hosts and storage of the placement, read now: what a server's pins are checked against before it
+        is created or moved (`reconcile.zone.pins_outside`)."""
         ...
 
 

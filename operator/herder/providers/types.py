@@ -336,6 +336,16 @@ class ObservedPool:
 
 
 @dataclass(frozen=True)
+class ZoneMembers:
+    """What a pinned host or storage must be one of to be in the zone: vCenter, its cluster's (or stand-alone
+    host's) hosts and the datastores it mounts; SCVMM, its host groups' hosts (names as VMM gives them, FQDNs) and
+    the paths VM files may go under (the zone's vmPath and its hosts' placement paths)."""
+
+    hosts: tuple[str, ...]
+    storage: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ZoneCapacity:
     """The compute behind a zone (its cluster, host or host group): totals of the hosts that can run VMs
     (connected, not in maintenance) and what they use now, as the backend reports it."""

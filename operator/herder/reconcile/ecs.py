@@ -23,6 +23,7 @@ from herder.providers.types import (
     TaskStatus,
     VMChange,
     VMSpec,
+    ZoneMembers,
 )
 from herder.reasons import Reason
 from herder.reconcile.capture import CaptureHold
@@ -79,6 +80,8 @@ class Desired:
     # Why the namespace's ServerQuotas do not admit what the spec asks (herder.reconcile.quota): no create, no
     # adoption, no growth; everything else goes on.
     quota_refused: str | None = None
+    # Why spec.placement's host or storage is not the zone's (`pins_outside`): no create, no move there.
+    placement_refused: str | None = None
     # A ServerSnapshotRestore reverts the VM, (its UID, its name): make no backend change until it ends.
     restoring: tuple[str, str] | None = None
 
@@ -230,6 +233,10 @@ def _plan_missing(desired: Desired, recorded: Recorded, paused: Condition, forge
     if desired.quota_refused:
         return _finish(Step.NONE, (_over_quota(desired), paused), forget_task=forget_task,
                        forget_identity=bool(recorded.unique_id))
+    if desired.placement_refused:
+        return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.PLACEMENT_NOT_IN_ZONE,
+                                             f"{desired.placement_refused}; nothing was created"), paused),
+                       forget_task=forget_task, forget_identity=bool(recorded.unique_id))
     return _finish(Step.CREATE, (_CREATING, paused), forget_task=forget_task,
                    forget_identity=bool(recorded.unique_id))
 
@@ -306,23 +313,48 @@ def leaf(name: str) -> str:
     return name.rstrip("/\\").rsplit("/", 1)[-1]
 
 
-def _matches(pinned: str, observed: str | None) -> bool:
+def matches(pinned: str, observed: str | None) -> bool:
     """A pinned name is where the VM is: by leaf name, case-insensitively (Windows paths and host names), and a
     host's short name stands for its FQDN."""
     want, have = leaf(pinned).lower(), (observed or "").rstrip("\\").lower()
     return want == have or have.startswith(want + ".")
 
 
+def _under(path: str, root: str) -> bool:
+    """A Windows path is `root` or below it (case-insensitively)."""
+    want, base = path.rstrip("\\").lower(), root.rstrip("\\").lower()
+    return want == base or want.startswith(base + "\\")
+
+
+def pins_outside(zone: str, host: str | None, storage: str | None, members: ZoneMembers, *,
+                 paths: bool) -> str | None:
+    """Why a pinned host or storage is not one of zone `zone`'s `members`; None when both are (or none is pinned).
+    `paths`: storage is a path on the hosts (SCVMM), else a datastore name or inventory path (vCenter)."""
+    if host and not any(matches(host, name) for name in members.hosts):
+        return f"spec.placement.host {host} is not a host of zone {zone} ({', '.join(members.hosts) or 'none'})"
+    if storage and paths and not any(_under(storage, root) for root in members.storage):
+        return (f"spec.placement.storagePath {storage} is not under a path of zone {zone} "
+                f"({', '.join(members.storage) or 'none'})")
+    if storage and not paths and leaf(storage) not in members.storage:
+        return (f"spec.placement.datastore {storage} is not mounted by zone {zone} "
+                f"({', '.join(members.storage) or 'none'})")
+    return None
+
+
 def _placement(desired: Desired, observed: ObservedVM) -> tuple[Relocation, Condition | None]:
     """(where to move to, the PlacementSynced condition); no condition when nothing is pinned or named."""
     host, storage, pool = desired.pinned_host, desired.pinned_datastore, desired.pool
-    move = Relocation(host=host if host and not _matches(host, observed.host) else None,
-                      storage=storage if storage and not _matches(storage, observed.datastore) else None,
+    move = Relocation(host=host if host and not matches(host, observed.host) else None,
+                      storage=storage if storage and not matches(storage, observed.datastore) else None,
                       pool=pool is not None and pool.name != observed.resource_pool)
     if not (host or storage or (pool is not None and pool.named) or move.pool):
         return move, None
     where = ", ".join(f"{kind} {value}" for kind, value in (("host", observed.host), ("storage", observed.datastore),
                                                             ("pool", observed.resource_pool)) if value)
+    if desired.placement_refused and (move.host or move.storage):
+        # Not there: a pool move still goes ahead.
+        return Relocation(pool=move.pool), Condition(PLACEMENT_SYNCED, False, Reason.PLACEMENT_NOT_IN_ZONE,
+                                                     f"on {where}; {desired.placement_refused}")
     if move.is_empty():
         return move, Condition(PLACEMENT_SYNCED, True, Reason.PLACED, f"on {where}")
     if desired.held is not None and _holds(desired, Step.RELOCATE):

@@ -10,11 +10,11 @@ limits on vCenter. The backend is the zone's, which a CRD rule cannot read, so t
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from herder.api import AvailabilityZone, DeletionPolicy, ResourcePool, format_mib
+from herder.api import AvailabilityZone, DeletionPolicy, ResourcePool, format_mib, quantity_to_bytes, quantity_to_mib
 from herder.api.resourcepool import CPUAllocation, MemoryAllocation
 from herder.api.resourcepool import SharesLevel as ApiShares
 from herder.errors import NotSupported, Unresolvable
@@ -167,6 +167,45 @@ def pool_spec(pool: ResourcePool, zone: AvailabilityZone, ancestors: Sequence[Re
     limits = effective_limits([*reversed(ancestors), pool]) if parent is not None else own_limits(pool)
     return PoolSpec(name=name, parent=SCVMMPlacement(host_group=scvmm.host_group, cloud=scvmm.cloud),
                     memory=Allocation(limit=limits.memory_mib), limits=limits, uid=uid)
+
+
+@dataclass(frozen=True)
+class CloudRoom:
+    """A ResourcePool's VMM cloud as its stored status reports it: its capacity and what its servers use."""
+
+    pool: str
+    cloud: str  # the cloud's name (status.path)
+    limits: Counts
+    used: Counts
+
+
+def cloud_room(name: str, status: Mapping[str, Any]) -> CloudRoom | None:
+    """The cloud of ResourcePool `name` from its status (`status_fields`' `capacity` and `usage`); None before it
+    reports one."""
+    capacity, usage = status.get("capacity") or {}, status.get("usage") or {}
+    if not status.get("path") or not capacity:
+        return None
+
+    def counts(values: Mapping[str, Any]) -> Counts:
+        memory, storage = values.get("memory"), values.get("storage")
+        return Counts(servers=values.get("servers"), vcpus=values.get("vcpus"),
+                      memory_mib=quantity_to_mib(memory) if memory is not None else None,
+                      storage_gib=math.ceil(quantity_to_bytes(storage) / _GIB) if storage is not None else None)
+
+    return CloudRoom(name, str(status["path"]), counts(capacity), counts(usage))
+
+
+def cloud_refusal(room: CloudRoom, more: Counts) -> str | None:
+    """Why the cloud's capacity does not admit `more` (what a create, a move into it or a resize adds), by what
+    the pool's status says; None when it does. VMM itself has the last word when the step is taken."""
+    for f in fields(Counts):
+        limit, adding = getattr(room.limits, f.name), getattr(more, f.name) or 0
+        used = getattr(room.used, f.name) or 0
+        if limit is not None and adding > 0 and used + adding > limit:
+            return (f"ResourcePool {room.pool}'s cloud {room.cloud} has no room: {_CAPACITY[f.name]} "
+                    f"{_shown(f.name, used)} used of {_shown(f.name, limit)}, {_shown(f.name, adding)} more asked "
+                    f"({_FIELDS[f.name]}); retried when its usage goes down")
+    return None
 
 
 def _gib(value: int | None) -> str | None:

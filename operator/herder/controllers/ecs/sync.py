@@ -21,7 +21,7 @@ from herder import kube
 from herder.api import ElasticCloudServer, format_mib
 from herder.api.annotations import PAUSED_ANNOTATION, RECREATE_ANNOTATION, annotation_set
 from herder.api.ecs import PowerState
-from herder.controllers.ecs import admission
+from herder.controllers.ecs import admission, fit
 from herder.controllers.ecs.resolve import Announce, observed_pool, resolve
 from herder.controllers.image import hold as capture_hold
 from herder.controllers.shared.backoff import Backoff
@@ -52,6 +52,7 @@ from herder.reconcile.ecs import (
     retries,
 )
 from herder.reconcile.narrate import told
+from herder.reconcile.pool import CloudRoom
 from herder.reconcile.quota import Usage
 from herder.reconcile.vm_spec import Resolved, image_ref, pins, pool_target, vm_spec, zone_scope
 
@@ -249,6 +250,7 @@ class Inputs:
     fresh: bool  # `observed` was read from the backend just now (not the watch cache)
     desired: Desired
     quotas: admission.Quotas
+    cloud: CloudRoom | None = None  # the ResourcePool's VMM cloud, by the pool's status (SCVMM)
 
 
 def _adoption_target(reads: ProviderReads, resolved: Resolved, unique_id: str,
@@ -291,7 +293,8 @@ def gather(backends: Backends, body: dict[str, Any], lookups: Lookups, announce:
         restoring=restoring,
         **_placement(resolved),
     )
-    return Inputs(server, resolved, reads, recorded, task, observed, fresh, desired, admission.read(server, lookups))
+    return Inputs(server, resolved, reads, recorded, task, observed, fresh, desired, admission.read(server, lookups),
+                  fit.cloud_of(resolved, lookups))
 
 
 @dataclass(frozen=True)
@@ -306,17 +309,30 @@ def decide(inputs: Inputs) -> Decision:
     """The planner's step, and the VM it was planned on: a change planned on a cached reading is confirmed on
     a fresh read of the same VM first (found by identity already: it may not carry our mark yet, e.g. to
     adopt). A step that makes the server take more is admitted against the namespace's ServerQuotas (by
-    stored status); refused, the planner is asked again with the refusal (no create, adoption or growth)."""
+    stored status); refused, the planner is asked again with the refusal (no create, adoption or growth).
+
+    A create or move to a pinned host or storage outside the zone is refused (PlacementNotInZone: the planner is
+    asked again without it); a create, a move into a ResourcePool's VMM cloud or a resize there that the cloud's
+    capacity has no room for fails as VMM would refuse it (CreateFailed, MigrationFailed, ReconfigureFailed),
+    retried on its backoff."""
     observed, desired = inputs.observed, inputs.desired
     p = plan(desired, observed, inputs.recorded, inputs.task)
     if p.step in _CHANGES and observed is not None and not inputs.fresh:
         observed = inputs.reads.inventory.refresh(observed.ref)
+        p = plan(desired, observed, inputs.recorded, inputs.task)
+    outside = fit.outside_zone(inputs.reads, inputs.resolved, desired, p)
+    if outside:
+        desired = replace(desired, placement_refused=outside)
         p = plan(desired, observed, inputs.recorded, inputs.task)
     growth = admission.wanted(inputs.server, observed, p.step, inputs.quotas.image_bytes)
     over = admission.refused(inputs.server, growth, inputs.quotas) if growth is not None else None
     if over:
         desired = replace(desired, quota_refused=over)
         p = plan(desired, observed, inputs.recorded, inputs.task)
+    full = fit.cloud_full(inputs.cloud, p, desired, observed)
+    operation = _operation(p)
+    if full and operation is not None:
+        p = refused(operation, full, observed if p.step is not Step.CREATE else None)
     return Decision(p, observed, desired, growth)
 
 

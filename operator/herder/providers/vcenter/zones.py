@@ -13,7 +13,7 @@ from typing import Any
 from pyVmomi import vim, vmodl
 
 from herder.errors import NotFound, ProviderError
-from herder.providers.types import Placement, VCenterPlacement, ZoneCapacity
+from herder.providers.types import Placement, VCenterPlacement, ZoneCapacity, ZoneMembers
 from herder.providers.vcenter import placement, query
 from herder.providers.vcenter.session import Session
 
@@ -98,3 +98,25 @@ class VCenterZones:
             return capacity_of(str(compute._moId), hosts)
 
         return self._session.call("read zone capacity", read)
+
+    def members(self, where: Placement) -> ZoneMembers:
+        if not isinstance(where, VCenterPlacement):
+            raise ProviderError("a vCenter zone needs a vCenter placement")
+
+        def read() -> ZoneMembers:
+            content = self._session.content
+            compute = self._compute(content, where)
+            try:
+                if isinstance(compute, vim.HostSystem):
+                    hosts = [query.properties(content, compute, ["name"])]
+                    compute = compute.parent  # its compute resource mounts the datastores
+                else:
+                    hosts = query.related(content, compute, "host", vim.HostSystem, ["name"])
+                datastores = query.related(content, compute, "datastore", vim.Datastore, ["name"])
+            except vmodl.fault.ManagedObjectNotFound:
+                self._resolved.pop(where, None)
+                raise
+            return ZoneMembers(hosts=tuple(str(h.get("name")) for h in hosts),
+                               storage=tuple(str(d.get("name")) for d in datastores))
+
+        return self._session.call("read zone members", read)
