@@ -104,18 +104,11 @@ class VCenterZones:
             raise ProviderError("a vCenter zone needs a vCenter placement")
 
         def read() -> ZoneMembers:
+            # The cluster (or stand-alone host's compute resource) by its path alone: a finder, no view.
             content = self._session.content
-            compute = self._compute(content, where)
-            try:
-                if isinstance(compute, vim.HostSystem):
-                    hosts = [query.properties(content, compute, ["name"])]
-                    compute = compute.parent  # its compute resource mounts the datastores
-                else:
-                    hosts = query.related(content, compute, "host", vim.HostSystem, ["name"])
-                datastores = query.related(content, compute, "datastore", vim.Datastore, ["name"])
-            except vmodl.fault.ManagedObjectNotFound:
-                self._resolved.pop(where, None)
-                raise
+            compute = placement.zone_compute(content, self._session.datacenter(), where)
+            hosts = query.related(content, compute, "host", vim.HostSystem, ["name"])
+            datastores = query.related(content, compute, "datastore", vim.Datastore, ["name"])
             return ZoneMembers(hosts=tuple(str(h.get("name")) for h in hosts),
                                storage=tuple(str(d.get("name")) for d in datastores))
 
