@@ -27,11 +27,20 @@ NAMESPACE = "demo"
 PART_OF = {"app.kubernetes.io/part-of": "herder-demo"}
 # Kinds whose controllers exist today; the other examples are applied and wait for theirs.
 EXAMPLES = ("vcenter.yaml", "availabilityzone.yaml", "clusterimage.yaml", "image.yaml", "elasticcloudserver.yaml",
-            "scvmm.yaml", "elasticcloudserver-scvmm.yaml")
+            "elasticcloudserver-windows.yaml", "scvmm.yaml", "elasticcloudserver-scvmm.yaml")
 EXTRA_SERVERS = ("app-1", "app-2")
 # Applied once the servers are Ready: a snapshot of web-1, and a nightly schedule (it waits for 02:00).
 SNAPSHOT_EXAMPLES = ("serversnapshot.yaml", "serversnapshotschedule.yaml")
 SNAPSHOT = "web-1-before-upgrade"
+SIM_SHARE = "\\\\vmm01.herder.test\\MSSCVMMLibrary"
+# What the SCVMM simulator holds, read through plain pywinrm (an independent client) for the demo's VMs.
+SCVMM_VIEW = (
+    "$ProgressPreference = 'SilentlyContinue'\n"
+    "Get-SCVirtualMachine -All | Where-Object { $_.Name -like 'demo.*' } | ForEach-Object { '{0} | computer {1} | "
+    "{2} | {3} CPU, {4} MB | {5}' -f $_.Name, $_.ComputerName, [string]$_.Status, $_.CPUCount, $_.Memory, "
+    "((@($_.VirtualNetworkAdapters) | ForEach-Object { [string]$_.VMNetwork + ' ' + (@($_.IPv4Addresses) -join ',') }) "
+    "-join '; ') }"
+)
 
 
 def _documents(state: StackState, name: str) -> list[dict[str, Any]]:
@@ -45,6 +54,9 @@ def _documents(state: StackState, name: str) -> list[dict[str, Any]]:
         if doc["kind"] == "SCVMM" and state.scvmm_url:  # ... and at this stack's SCVMM simulator
             doc["spec"] |= {"endpoint": state.scvmm_url, "transport": "basic",
                             "tls": {"caBundle": state.ca.read_text()}}
+        if doc["kind"] == "AvailabilityZone" and "scvmm" in doc["spec"]:  # ... its library and seeded networks
+            doc["spec"]["scvmm"] |= {"libraryShare": SIM_SHARE, "logicalNetwork": "Herder-LN",
+                                     "vmNetwork": "Herder-VMNet"}
     return docs
 
 
@@ -96,6 +108,16 @@ def _show(state: StackState) -> None:
         keep = [line.strip() for line in info.splitlines()
                 if line.strip().startswith(("Name:", "CPU:", "Memory:", "Power state:", "Host:"))]
         print("  " + " | ".join(keep))
+    if state.scvmm_url:
+        import winrm
+
+        session = winrm.Session(state.scvmm_url, auth=(state.scvmm_username, state.scvmm_password), transport="ssl",
+                                server_cert_validation="validate", ca_trust_path=str(state.ca))
+        result = session.run_ps(SCVMM_VIEW)
+        print("what SCVMM (the simulator, asked over plain WinRM) reports for its VMs:")
+        for line in result.std_out.decode(errors="replace").splitlines():
+            print("  " + line)
+        print(state.kubectl("get", "images,clusterimages", "-A").stdout)
 
 
 def _snapshot_ready(state: StackState) -> bool:

@@ -74,6 +74,12 @@ class InUse(ProviderError):
     reason = Reason.IN_USE
 
 
+class AddressUnavailable(ProviderError):
+    """A static address is taken, or its pool has none left: nothing was made; it may be free later."""
+
+    reason = Reason.ADDRESS_UNAVAILABLE
+
+
 class ImportFailed(ProviderError):
     """An image import failed for a reason in the image itself or its URL, not the backend:
     DownloadFailed, UploadFailed, ChecksumMismatch, InvalidImage or ImportCancelled."""

@@ -61,6 +61,7 @@ class Reason(enum.StrEnum):
     PARENT_NOT_READY = "ParentNotReady"
     RESOURCE_POOL_NOT_READY = "ResourcePoolNotReady"
     IN_USE = "InUse"
+    ADDRESS_UNAVAILABLE = "AddressUnavailable"
     CREATE_FAILED = "CreateFailed"
     POWER_FAILED = "PowerFailed"
     RECONFIGURE_FAILED = "ReconfigureFailed"
@@ -89,6 +90,7 @@ class Reason(enum.StrEnum):
     ZONE_INVALID = "ZoneInvalid"
     ZONE_NOT_ALLOWED = "ZoneNotAllowed"
     ZONE_NOT_IN_REGION = "ZoneNotInRegion"
+    NETWORK_NOT_ALLOWED = "NetworkNotAllowed"
     NO_ZONE_AVAILABLE = "NoZoneAvailable"
     IMAGE_NOT_FOUND = "ImageNotFound"
     IMAGE_NOT_ALLOWED = "ImageNotAllowed"
@@ -157,6 +159,7 @@ _PROGRESS = {Reason.CONNECTING, Reason.CREATING, Reason.TASK_RUNNING, Reason.REC
 _WAITING = {Reason.PROVIDER_NOT_READY, Reason.UNREACHABLE, Reason.BACKEND_BUSY,
             Reason.BACKEND_ERROR, Reason.KUBERNETES_ERROR, Reason.SERVER_BUSY, Reason.SERVER_NOT_READY,
             Reason.IMAGE_NOT_READY, Reason.PARENT_NOT_READY, Reason.RESOURCE_POOL_NOT_READY, Reason.IN_USE,
+            Reason.ADDRESS_UNAVAILABLE,
             Reason.CREATE_FAILED, Reason.POWER_FAILED, Reason.RECONFIGURE_FAILED, Reason.MIGRATION_FAILED,
             Reason.CAPTURE_FAILED, Reason.DOWNLOAD_FAILED, Reason.UPLOAD_FAILED, Reason.IMPORT_CANCELLED,
             Reason.SCALE_FAILED, Reason.NOT_FOUND, Reason.INSUFFICIENT_RESOURCES, Reason.WAITING_FOR_SERVER,

@@ -167,7 +167,7 @@ def test_defaults_status_and_printer_columns(kubectl: Kubectl, namespace: str) -
         "powerState": "On",
         "ipAddresses": ["10.0.0.5", "fe80::1"],
         "uniqueID": "4207a8b4-1111-2222-3333-444455556666",
-        "pendingTask": {"id": "task-42", "operation": "Clone", "startedAt": "2025-01-01T00:00:00Z"},
+        "pendingTask": {"id": "task-42", "operation": "create", "startedAt": "2025-01-01T00:00:00Z"},
         "conditions": [
             {
                 "type": "Ready",

@@ -3,11 +3,8 @@ SCVMM simulator, and the backend a parametrized test runs against."""
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from e2e_world import (
@@ -22,6 +19,7 @@ from e2e_world import (
     HerderClock,
     apply,
     scvmm_manifests,
+    serve_directory,
     vcenter_manifest,
     vcenter_zone_spec,
 )
@@ -83,20 +81,5 @@ def backend(request: pytest.FixtureRequest, stack: StackState, operator: Operato
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A plain HTTP server on 127.0.0.1 serving a directory: (base URL, directory)."""
-    root = tmp_path_factory.mktemp("http")
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_directory(tmp_path_factory.mktemp("http")) as served:
+        yield served

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import os
 import re
 import subprocess
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -254,6 +257,60 @@ def operator_retries(log: str, namespace: str, name: str) -> list[tuple[str, int
     return [(m.group(1), int(m.group(2))) for m in pattern.finditer(log)]
 
 
+# -- images ----------------------------------------------------------------------------------------------------
+
+def ready_message(status: dict[str, Any]) -> str:
+    return str(next(c["message"] for c in status["conditions"] if c["type"] == "Ready"))
+
+
+def image_ready(stack: StackState, kind: str, name: str, namespace: str | None,
+                timeout: float = 60.0) -> dict[str, Any]:
+    try:
+        status: dict[str, Any] = wait_for(
+            lambda: condition_is(stack, kind, name, namespace, "Ready", "True"), timeout=timeout,
+            what=f"{kind} {name} Ready")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; status: {status_of(stack, kind, name, namespace)}") from None
+    return status
+
+
+def image_failed(stack: StackState, kind: str, name: str, namespace: str | None, reason: str, *,
+                 timeout: float = 60.0) -> dict[str, Any]:
+    try:
+        status: dict[str, Any] = wait_for(
+            lambda: condition_is(stack, kind, name, namespace, "Ready", "False", reason), timeout=timeout,
+            what=f"{kind} {name} Ready=False {reason}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; status: {status_of(stack, kind, name, namespace)}") from None
+    return status
+
+
+@contextlib.contextmanager
+def serve_directory(root: Path, chunk_delay: float = 0.0) -> Iterator[tuple[str, Path]]:
+    """A plain HTTP server on 127.0.0.1 serving `root`: (base URL, root). `chunk_delay` slows every 256 KiB it
+    sends, so that a download lasts long enough to be watched."""
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+        def copyfile(self, source: Any, outputfile: Any) -> None:
+            while chunk := source.read(256 * 1024):
+                outputfile.write(chunk)
+                time.sleep(chunk_delay)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 # -- SCVMM (the stack's simulator) and one view of both backends ---------------------------------------------
 
 SCVMM = "vmm-sim"
@@ -272,7 +329,7 @@ def scvmm_zone_manifest(name: str, host_group: str, region: str = "region-2") ->
             "spec": {"region": region, "provider": {"kind": "SCVMM", "name": SCVMM},
                      "scvmm": {"hostGroup": host_group, "vmPath": "D:\\VMs",
                                "libraryShare": "\\\\vmm01.herder.test\\MSSCVMMLibrary",
-                               "logicalNetwork": "Datacenter", "vmNetwork": "Tenant-A"}}}
+                               "logicalNetwork": "Herder-LN", "vmNetwork": "Herder-VMNet"}}}
 
 
 def vcenter_zone_manifest(name: str, cluster: str, region: str = "region-1") -> dict[str, Any]:
@@ -302,9 +359,13 @@ class ScvmmSim:
 
     OWNER_PROPERTY = "HerderEcsUid"
 
+    SHARE = "\\\\vmm01.herder.test\\MSSCVMMLibrary"
+
     def __init__(self, stack: StackState) -> None:
         assert stack.scvmm_url, "the stack runs no SCVMM simulator"
         self.url = stack.scvmm_url
+        # The seeded library share is a real directory beside the simulator's state file.
+        self.share_dir = stack.dir / "library" / "vmm01.herder.test" / "MSSCVMMLibrary"
         self.base = self.url.rsplit("/wsman", 1)[0]
         self.auth = (stack.scvmm_username, stack.scvmm_password)
         self.ca = str(stack.ca)

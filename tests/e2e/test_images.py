@@ -20,7 +20,9 @@ from e2e_world import (
     condition_is,
     ecs_manifest,
     get,
-    status_of,
+    image_failed,
+    image_ready,
+    ready_message,
     stays,
     wait_for,
     wait_ready,
@@ -93,35 +95,9 @@ def image_manifest(name: str, source: dict[str, Any], kind: str = "Image", **spe
             "spec": {k: v for k, v in body.items() if v is not None}}
 
 
-def image_ready(stack: StackState, kind: str, name: str, namespace: str | None,
-                timeout: float = 60.0) -> dict[str, Any]:
-    try:
-        status: dict[str, Any] = wait_for(
-            lambda: condition_is(stack, kind, name, namespace, "Ready", "True"), timeout=timeout,
-            what=f"{kind} {name} Ready")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; status: {status_of(stack, kind, name, namespace)}") from None
-    return status
-
-
-def image_failed(stack: StackState, kind: str, name: str, namespace: str | None, reason: str, *,
-                 timeout: float = 60.0) -> dict[str, Any]:
-    try:
-        status: dict[str, Any] = wait_for(
-            lambda: condition_is(stack, kind, name, namespace, "Ready", "False", reason), timeout=timeout,
-            what=f"{kind} {name} Ready=False {reason}")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; status: {status_of(stack, kind, name, namespace)}") from None
-    return status
-
-
 def templates(govc: Govc, prefix: str) -> list[str]:
     """VMs and templates whose name starts with `prefix`."""
     return govc.vms(prefix)
-
-
-def ready_message(status: dict[str, Any]) -> str:
-    return next(c["message"] for c in status["conditions"] if c["type"] == "Ready")
 
 
 def test_existing_image_reports_the_template(stack: StackState, operator: OperatorProcess, govc: Govc,

@@ -122,8 +122,10 @@ class Quiet:
             assert bool(cmdlets) == bool(requests.get("scvmm")), (cmdlets, requests)
         return code, out
 
-    def _tasks(self) -> int:
-        return len(json.loads(self.govc("tasks", "-n", "1000", "-json").stdout or "{}").get("tasks") or [])
+    def _tasks(self) -> list[str]:
+        """vCenter's recent tasks (its last 200): any new task changes the list, even when it is full."""
+        tasks = json.loads(self.govc("tasks", "-n", "1000", "-json").stdout or "{}").get("tasks") or []
+        return [str(t["key"]) for t in tasks]
 
 
 def steps(out: dict[str, Any]) -> dict[tuple[str, str], list[str]]:

@@ -184,13 +184,11 @@ def _reverts(backend: Backend, govc: Govc, vm_name: str) -> int:
     if backend.sim is not None:
         return len([j for j in backend.sim.state()["jobs"]
                     if j["cmdlet"].lower() == "restore-scvmcheckpoint" and j["target_name"] == vm_name])
-    vm = govc.vm(vm_name)
-    assert vm is not None
-    moref = vm["self"]["value"]
-    # The VM's own tasks: a session that ran many others may have pushed this one out of the most recent 200.
-    tasks = json.loads(govc("tasks", "-n", "200", "-json", f"/DC0/vm/{vm_name}").stdout or "{}").get("tasks") or []
-    return len([t for t in tasks if t.get("descriptionId") == "VirtualMachine.revertToSnapshot"
-                and t.get("entityName") == moref])
+    (path,) = govc("find", "/DC0/vm", "-type", "m", "-name", vm_name).stdout.split()
+    # The VM's own task history (not vCenter's 200 recent tasks, which a busy session pushes this one out of).
+    history = govc("tasks", "-n", "1000", "-b", "1h", "-json", path).stdout
+    tasks = json.loads(history or "{}").get("tasks") or []
+    return len([t for t in tasks if t.get("descriptionId") == "VirtualMachine.revertToSnapshot"])
 
 
 def test_kill9_while_restoring_reverts_once(stack: StackState, backend: Backend, operator: OperatorProcess,

@@ -48,9 +48,12 @@ from herder.errors import (
 )
 from herder.providers import marks
 from herder.providers.types import (
+    AddressPool,
     Credentials,
     EndpointInfo,
+    NICSpec,
     ObservedDisk,
+    ObservedNIC,
     ObservedPool,
     ObservedSnapshot,
     ObservedVM,
@@ -183,6 +186,8 @@ class FakeVMs:
         self._refs = itertools.count(100)
         self._disk_keys = itertools.count(1000)  # for disks a reconfigure adds
         self.refuse_moves: list[str] = []  # the next moves the backend refuses when asked, with these messages
+        self._nic_keys = itertools.count(4000)
+        self.pools: dict[str, AddressPool] = {}  # the static IP pool of a network, as tests set it
 
     # -- the test's hand on the backend ---------------------------------------------------------------------
     def add(self, name: str, *, unique_id: str | None = None, owner_uid: str | None = None,
@@ -279,13 +284,25 @@ class FakeVMs:
         ref = f"vm-{next(self._refs)}"
         os_disk = ObservedDisk("disk-0", spec.os_disk_bytes or template.size_bytes, is_os_disk=True)
         data = tuple(ObservedDisk(f"disk-{i}", d.size_bytes, name=d.name) for i, d in enumerate(spec.data_disks, 1))
+        nics = tuple(self._nic(n) for n in spec.networks or (NICSpec(where.network or NETWORK),))
         self._store(ObservedVM(
             unique_id=spec.uid, ref=ref, name=spec.name, power=PowerState.OFF, cpu=spec.cpu,
             memory_mib=spec.memory_mib, disks=(os_disk, *data), host=where.host or HOST, datastore=where.datastore,
-            resource_pool=_leaf(where.resource_pool or ROOT_POOL), busy=True))
+            resource_pool=_leaf(where.resource_pool or ROOT_POOL), busy=True, nics=nics,
+            hostname=spec.guest.hostname or None))
         # A failed create leaves its half-made VM behind.
         return self._fake.tasks.start(Operation.CREATE, ref, lambda: self._change(ref, busy=False, power=spec.power),
                                       lambda: self._change(ref, busy=False))
+
+    def _nic(self, nic: NICSpec, key: str | None = None) -> ObservedNIC:
+        """A NIC as made (or changed, keeping its `key`): a MAC of its own unless one is asked for."""
+        key = key or f"nic-{next(self._nic_keys)}"
+        return ObservedNIC(key, nic.network, nic.mac or f"00:50:56:00:{int(key[4:]) // 256 % 256:02X}:"
+                           f"{int(key[4:]) % 256:02X}", nic.vlan, (nic.address.split("/")[0],) if nic.address else ())
+
+    def address_pools(self, nics: tuple[NICSpec, ...]) -> tuple[AddressPool | None, ...]:
+        self._fake.call("vms.address_pools")
+        return tuple(self.pools.get(nic.network) if nic.static else None for nic in nics)
 
     def task(self, task: TaskRef) -> TaskResult:
         self._fake.call("vms.task")
@@ -296,8 +313,11 @@ class FakeVMs:
         if change.is_empty():
             return TaskRef.nothing_to_do(Operation.RECONFIGURE, vm.ref)
         current = self._existing(vm)
+        running = current.power is not PowerState.OFF
         refused = ("CPU and memory change on a running VM only by hot-add, and never down"
-                   if current.power is not PowerState.OFF and _needs_hot_add(current, change) else None)
+                   if running and _needs_hot_add(current, change) else
+                   "NICs are added or removed on a running VM only by hot-plug"
+                   if running and (change.add_nics or change.remove_nics) and not current.nic_hot_plug else None)
         return self._fake.tasks.start(Operation.RECONFIGURE, current.ref,
                                       lambda: self._reconfigured(current.ref, change), refused=refused)
 
@@ -309,8 +329,12 @@ class FakeVMs:
         kept = [replace(d, size_bytes=grown.get(d.key, d.size_bytes)) for d in vm.disks
                 if d.key not in change.remove_disks]
         added = [ObservedDisk(f"disk-{next(self._disk_keys)}", d.size_bytes, name=d.name) for d in change.add_disks]
+        moved = dict(change.change_nics)
+        nics = [self._nic(moved[n.key], n.key) if n.key in moved else n for n in vm.nics
+                if n.key not in change.remove_nics]
+        nics += [self._nic(n) for n in change.add_nics]
         return self._change(ref, cpu=change.cpu or vm.cpu, memory_mib=change.memory_mib or vm.memory_mib,
-                            disks=(*kept, *added))
+                            disks=(*kept, *added), nics=tuple(nics))
 
     def set_power(self, vm: ObservedVM, power: PowerState, *, graceful: bool = False) -> TaskRef:
         self._fake.call("vms.set_power")
@@ -565,6 +589,7 @@ class FakeImages:
     def __init__(self, fake: FakeProvider) -> None:
         self._fake = fake
         self._templates: dict[str, TemplateInfo] = {}  # ref -> template
+        self.disks: dict[str, TemplateInfo] = {}  # library disks by name (SCVMM's), as tests set them
         self._refs = itertools.count(1)
 
     def add(self, name: str, *, unique_id: str | None = None, folder: str = FOLDER, cpu: int = 1,
@@ -591,6 +616,22 @@ class FakeImages:
         self._fake.call("images.find_template")
         return self.lookup(ref)
 
+    def find_disk(self, ref: str) -> TemplateInfo | None:
+        self._fake.call("images.find_disk")
+        return self.disks.get(ref)
+
+    def adopt_template(self, ref: str, name: str, uid: str, os_family: str) -> TemplateInfo | None:
+        """A template is taken as it is; a library disk (`disks`) is given a template of its own, once."""
+        self._fake.call("images.adopt_template")
+        found = self.lookup(ref) or next((t for t in self._templates.values() if t.unique_id == uid), None)
+        disk = self.disks.get(ref)
+        if found is None and disk is not None:
+            found = self.add(name, unique_id=uid, size_bytes=disk.size_bytes)
+        return found
+
+    def release_template(self, uid: str) -> None:
+        self._fake.call("images.release_template")
+
     def capture(self, vm: ObservedVM, name: str, uid: str, placement: Placement) -> TaskRef:
         self._fake.call("images.capture")
         made = next((t for t in self._templates.values() if t.unique_id == uid), None)
@@ -613,6 +654,18 @@ class FakeImages:
     def import_ovf(self, url: str, checksum: str, name: str, uid: str, placement: Placement, *, packaged: bool,
                    progress: Callable[[int], bool]) -> TemplateInfo:
         self._fake.call("images.import_ovf")
+        made = next((t for t in self._templates.values() if t.unique_id == uid), None)
+        if made is not None:
+            return made
+        if not progress(0):
+            raise ImportFailed(Reason.IMPORT_CANCELLED, f"import of {url} cancelled")
+        template = self.add(name, unique_id=uid)
+        progress(100)
+        return template
+
+    def import_disk(self, url: str, checksum: str, name: str, uid: str, placement: Placement, *, os_family: str,
+                    progress: Callable[[int], bool]) -> TemplateInfo:
+        self._fake.call("images.import_disk")
         made = next((t for t in self._templates.values() if t.unique_id == uid), None)
         if made is not None:
             return made

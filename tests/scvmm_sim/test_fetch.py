@@ -132,3 +132,25 @@ def test_expand_archive_unzips_into_the_share(sim: Sim, web: tuple[str, Path]) -
     assert gz == {"Id": "NotSupportedArchiveFileExtension,Expand-Archive",
                   "Message": ".gz is not a supported archive file format. .zip is the only supported archive file "
                              "format."}
+
+
+def test_head_gives_the_length_and_get_item_the_size_so_far(sim: Sim, web: tuple[str, Path]) -> None:
+    url, root = web
+    (root / "disk.vhdx").write_bytes(b"x" * 12345)
+    out = ps_json(sim, HEAD + f"$r = Invoke-WebRequest -Uri '{url}/disk.vhdx' -Method Head -UseBasicParsing\n"
+                  f"$d = New-Item -ItemType Directory -Path '{LIBRARY}\\img\\a'\n"
+                  f"Invoke-WebRequest -Uri '{url}/disk.vhdx' -OutFile '{LIBRARY}\\img\\a\\disk.vhdx'\n"
+                  f"$f = Get-Item -LiteralPath '{LIBRARY}\\img\\a\\disk.vhdx'\n"
+                  "[pscustomobject]@{ Status = $r.StatusCode; Length = [long]$r.Headers['Content-Length']; "
+                  "Dir = $d.PSIsContainer; Size = $f.Length; Name = $f.Name } | ConvertTo-Json -Compress")
+    assert out == {"Status": 200, "Length": 12345, "Dir": True, "Size": 12345, "Name": "disk.vhdx"}
+    failed = ps_json(sim, HEAD + f"$a = try {{ Invoke-WebRequest -Uri '{url}/none.vhdx' -Method Head }} catch "
+                     "{ [int]$_.Exception.Response.StatusCode }\n"
+                     f"$b = try {{ Get-Item -LiteralPath '{LIBRARY}\\none.vhdx' }} catch "
+                     "{ $_.FullyQualifiedErrorId }\n"
+                     f"$c = try {{ New-Item -ItemType Directory -Path '{LIBRARY}\\img' }} catch "
+                     "{ $_.FullyQualifiedErrorId }\n"
+                     f"$null = New-Item -ItemType Directory -Path '{LIBRARY}\\img' -Force\n"
+                     "ConvertTo-Json -Compress -InputObject @($a, $b, $c)")
+    assert failed == [404, "PathNotFound,Microsoft.PowerShell.Commands.GetItemCommand",
+                      "DirectoryExist,Microsoft.PowerShell.Commands.NewItemCommand"]

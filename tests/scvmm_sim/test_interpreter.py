@@ -107,3 +107,22 @@ def test_variables_persist_across_runs_of_one_runspace() -> None:
     rs = Runspace([])
     rs.run("$x = 41")
     assert rs.run("$x + 1").stdout == "42\r\n"
+
+
+@pytest.mark.parametrize("properties", ["Name,Status", "Name, Status", "Name ,Status", "-Property Name,Status",
+                                        "-Property:Name, Status"])
+def test_a_bare_word_list_is_one_array_argument(properties: str) -> None:
+    out, _ = run("$items = @([pscustomobject]@{Name='a'; Status=1; Id=3})\n"
+                 f"$items | Select-Object {properties} | ConvertTo-Json -Compress")
+    assert json.loads(out) == {"Name": "a", "Status": 1}
+
+
+def test_a_bare_word_list_keeps_its_order_and_length() -> None:
+    out, _ = run("$i = [pscustomobject]@{A=1; B=2; C=3}\n$i | Select-Object C, A,B | ConvertTo-Json -Compress")
+    assert list(json.loads(out)) == ["C", "A", "B"]
+    assert run("$s = 'x, y'; $s")[0] == "x, y\r\n"  # literals are left alone
+
+
+def test_a_dangling_comma_is_still_a_parse_error() -> None:
+    result = Runspace([]).run("Select-Object Name,")
+    assert result.exit_code == 1 and "Unexpected token" in result.stderr

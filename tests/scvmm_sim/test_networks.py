@@ -141,3 +141,62 @@ def test_bad_adapter_arguments(sim: Sim) -> None:
     r = sim.ps(vm_get(vm_id) + "New-SCVirtualNetworkAdapter -VM $vm -IPv4AddressPool (Get-SCStaticIPAddressPool)")
     assert r.status_code == 1 and b"A parameter cannot be found that matches parameter name 'IPv4AddressPool'" \
         in r.std_err  # only Set-SCVirtualNetworkAdapter takes pools for a VM's adapter
+
+
+CONFIGURE = (HEAD + "$t = Get-SCVMTemplate -Name 'ubuntu-22.04-tmpl'\n"
+             "$hg = Get-SCVMHostGroup -Name 'Zone-A'\n"
+             "$cfg = New-SCVMConfiguration -VMTemplate $t -Name '{name}' -VMHostGroup $hg\n"
+             "$sub = @(Get-SCVMSubnet -VMNetwork (Get-SCVMNetwork -Name 'Herder-VMNet'))[0]\n"
+             "$nc = @(Get-SCVirtualNetworkAdapterConfiguration -VMConfiguration $cfg)[0]\n"
+             "$null = Set-SCVirtualNetworkAdapterConfiguration -VirtualNetworkAdapterConfiguration $nc -VMSubnet $sub "
+             "-IPv4AddressPool (Get-SCStaticIPAddressPool -Name 'Herder-Pool') {address} -MACAddress "
+             "'00-1D-D8-B7-1C-99' -PinIPv4AddressPool $true\n"
+             "$cfg = Update-SCVMConfiguration -VMConfiguration $cfg\n")
+
+
+def test_a_vm_configuration_allocates_its_adapter_before_the_vm_is_made(sim: Sim) -> None:
+    seen = ps_json(sim, CONFIGURE.format(name="web-1", address="-IPv4Address '10.30.0.17'") +
+                   "$nc = @(Get-SCVirtualNetworkAdapterConfiguration -VMConfiguration $cfg)[0]\n"
+                   "$vm = New-SCVirtualMachine -Name 'web-1' -VMConfiguration $cfg -StartVM\n"
+                   "$a = @($vm.VirtualNetworkAdapters)[0]\n"
+                   "[pscustomobject]@{ Type = [string]$nc.IPv4AddressType; Held = $nc.IPv4Address; "
+                   "Id = [string]$vm.ID; "
+                   "Network = $a.VMNetwork.Name; Vlan = $a.VLanID; Mac = $a.MACAddress; Ips = $a.IPv4Addresses; "
+                   "AddressType = [string]$a.IPv4AddressType } | ConvertTo-Json -Compress")
+    assert (seen["Type"], seen["Held"]) == ("Static", "10.30.0.17")
+    assert (seen["Network"], seen["Vlan"], seen["Mac"], seen["Ips"], seen["AddressType"]) == (
+        "Herder-VMNet", 100, "00:1D:D8:B7:1C:99", ["10.30.0.17"], "Static")
+    vm = vm_in_state(sim, seen["Id"])
+    assert vm is not None and allocated(sim) == {"10.30.0.17": vm["nics"][0]["id"]}
+    # The address is taken now: another configuration asking for it fails at Update, and holds nothing.
+    r = sim.ps(CONFIGURE.format(name="web-2", address="-IPv4Address '10.30.0.17'"))
+    assert r.status_code == 1 and b"(Error ID: 21433)" in r.std_err
+    assert list(allocated(sim)) == ["10.30.0.17"]
+    # From the pool: the lowest free address, given back when the configuration is removed.
+    ps_json(sim, CONFIGURE.format(name="web-3", address="") + "'{}'")
+    assert sorted(allocated(sim)) == ["10.30.0.10", "10.30.0.17"]
+    ps_json(sim, HEAD + "$null = Remove-SCVMConfiguration -VMConfiguration (Get-SCVMConfiguration -Name 'web-3')\n'{}'")
+    assert list(allocated(sim)) == ["10.30.0.17"]
+
+
+def test_an_exhausted_pool_fails_the_update_and_remove_gives_addresses_back(sim: Sim) -> None:
+    for i in range(11):  # Herder-Pool holds 10.30.0.10-20
+        ps_json(sim, CONFIGURE.format(name=f"c{i}", address="") + "'{}'")
+    r = sim.ps(CONFIGURE.format(name="c11", address=""))
+    assert r.status_code == 1 and b"(Error ID: 21432)" in r.std_err
+    assert len(allocated(sim)) == 11
+    freed = ps_json(sim, HEAD + "$null = Remove-SCVMConfiguration -VMConfiguration (Get-SCVMConfiguration -Name 'c4')\n"
+                    "(Get-SCStaticIPAddressPool -Name 'Herder-Pool').AvailableAddresses | ConvertTo-Json")
+    assert freed == 1
+
+
+def test_the_adapter_a_template_gives_can_be_connected_later(sim: Sim) -> None:
+    vm_id = new_vm(sim, "plain")
+    out = ps_json(sim, vm_get(vm_id) + "$a = @($vm.VirtualNetworkAdapters)[0]\n"
+                  "$before = [string]$a.IPv4AddressType + '/' + [string]$a.VMNetwork\n"
+                  "$null = Set-SCVirtualNetworkAdapter -VirtualNetworkAdapter $a -VMNetwork $net\n"
+                  "$a = @((Get-SCVirtualMachine -ID $vm.ID).VirtualNetworkAdapters)[0]\n"
+                  "[pscustomobject]@{ Before = $before; Network = $a.VMNetwork.Name; Vlan = $a.VLanID; "
+                  "Type = [string]$a.IPv4AddressType } | ConvertTo-Json -Compress")
+    assert out == {"Before": "Dynamic/", "Network": "Herder-VMNet", "Vlan": 100, "Type": "Dynamic"}
+    assert allocated(sim) == {}

@@ -213,3 +213,40 @@ def test_entry_point_serves_until_sigterm(tmp_path: Path, tls: tuple[pki.CertPai
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     assert (tmp_path / "s.json").exists()
+
+
+def test_clone_a_stopped_vm(sim: Sim) -> None:
+    vm_id = create_vm(sim)
+    ps_json(sim, HEAD + f"$vm = Get-SCVirtualMachine -ID '{vm_id}'\n"
+            "$cp = New-SCCustomProperty -Name 'Owner' -AddMember @('VM')\n"
+            "$null = Set-SCCustomPropertyValue -InputObject $vm -CustomProperty $cp -Value 'me'\n"
+            "$null = Start-SCVirtualMachine -VM $vm\n'{}'")
+    clone = (HEAD + f"$vm = Get-SCVirtualMachine -ID '{vm_id}'\n$h = Get-SCVMHost -ComputerName 'hv-a1'\n"
+             "$c = New-SCVirtualMachine -VM $vm -Name 'web-1-copy' -VMHost $h -Path 'D:\\VMs' -Description 'copy' "
+             "-RunAsynchronously\n[pscustomobject]@{ ID = [string]$c.ID; Job = [string]$c.MostRecentTask.ID; "
+             "Status = [string]$c.Status } | ConvertTo-Json -Compress")
+    r = sim.ps(clone)
+    assert r.status_code == 1 and b"must be stopped to clone it. (Error ID: 1730)" in r.std_err
+    ps_json(sim, HEAD + f"$null = Stop-SCVirtualMachine -VM (Get-SCVirtualMachine -ID '{vm_id}') -Force\n'{{}}'")
+    made = ps_json(sim, clone)
+    assert made["Status"] == "UnderCreation"
+    assert wait_job(sim, made["Job"])["Status"] == "Completed"
+    source, copy = vm_in_state(sim, vm_id), vm_in_state(sim, made["ID"])
+    assert source is not None and copy is not None
+    assert (copy["name"], copy["description"], copy["status"], copy["custom"]) == ("web-1-copy", "copy", "PowerOff", {})
+    assert source["custom"] == {"Owner": "me"}
+    assert [(d["lun"], d["size_mb"]) for d in copy["disks"]] == [(d["lun"], d["size_mb"]) for d in source["disks"]]
+    assert {d["id"] for d in copy["disks"]}.isdisjoint(d["id"] for d in source["disks"])
+    assert copy["nics"][0]["mac"] != source["nics"][0]["mac"]
+    assert (copy["host"], copy["guest"]["computer_name"]) == (
+        next(h["id"] for h in sim.admin("GET", "/admin/state")["hosts"] if h["name"] == "hv-a1.herder.test"), "web-1")
+
+
+@pytest.mark.parametrize(("extra", "expected"), [
+    ("", b"(Error ID: 12406)"), ("-VMHost (Get-SCVMHost -ComputerName 'hv-a1')", b"(Error ID: 12406)"),
+    ("-TimeZone 4 -Cloud (Get-SCCloud -Name 'Cloud-Dev')", b"AmbiguousParameterSet")])
+def test_a_clone_needs_a_host_and_path_or_a_cloud_and_takes_no_guest_profile(sim: Sim, extra: str,
+                                                                              expected: bytes) -> None:
+    vm_id = create_vm(sim)
+    r = sim.ps(HEAD + f"$null = New-SCVirtualMachine -VM (Get-SCVirtualMachine -ID '{vm_id}') -Name 'c' {extra}")
+    assert r.status_code == 1 and expected in r.std_err, r.std_err

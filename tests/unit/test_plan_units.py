@@ -26,13 +26,16 @@ from fakes.harness import (
     server_snapshot,
     snapshot_restore,
 )
+from fakes.provider import FakeProvider
 from herder.api import AvailabilityZone, ResourcePool
 from herder.api.metadata import API_VERSION
 from herder.controllers.ecs.sync import sync_server
+from herder.controllers.image.sync import sync_image
 from herder.controllers.restore.sync import sync_restore
 from herder.controllers.shared.backoff import Backoff
+from herder.controllers.shared.daemon import Progress
 from herder.controllers.snapshot.sync import sync_snapshot
-from herder.errors import HerderError, ProviderNotReady
+from herder.errors import HerderError, NotSupported, ProviderNotReady
 from herder.plan import images, pools, servers, sets, snapshots
 from herder.plan.context import Context
 from herder.plan.model import Action, Change, Do, ObjectPlan, PlanResult, Problem, Step, to_json
@@ -40,13 +43,15 @@ from herder.plan.render import render
 from herder.plan.world import World
 from herder.providers.base import ProviderReads
 from herder.providers.readonly import ReadOnly
-from herder.providers.types import EndpointInfo
+from herder.providers.types import AddressPool, EndpointInfo, TemplateInfo
 from herder.reconcile.pool import pool_spec
 
 GIB = 1024**3
+CHECKSUM = "sha256:" + "a" * 64
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "plan.schema.json").read_text())
-READS = {"vms.find", "vms.find_by_unique_id", "vms.locate", "vms.task", "inventory.refresh", "images.find_template",
-         "images.task", "pools.observe", "zones.capacity", "zones.members", "snapshots.find", "snapshots.task"}
+READS = {"vms.find", "vms.find_by_unique_id", "vms.locate", "vms.task", "vms.address_pools", "inventory.refresh",
+         "images.find_template", "images.find_disk", "images.task", "pools.observe", "zones.capacity",
+         "zones.members", "snapshots.find", "snapshots.task"}
 
 
 class ReadOnlyBackends:
@@ -500,3 +505,149 @@ def test_a_zone_outside_the_servers_region_is_a_problem_as_the_operator_reports_
     with pytest.raises(HerderError) as caught:
         sync_server(harness.runtime, body, ctx.world.lookups)
     assert (caught.value.reason.value, str(caught.value)) == ("ZoneNotInRegion", outcome.problems[0].message)
+
+
+def test_a_nic_change_that_needs_a_power_cycle_is_the_steps_the_operator_then_takes(harness: Harness) -> None:
+    """A MAC address that changes only while the VM is off, and a NIC added: power off, reconfigure, power on."""
+    body, vm = harness.provision(server("web-1", powerCyclePolicy="Automatic", networks=[{"network": "VM Network"}]))
+    harness.fake.vms.drift(vm.ref, mac_hot_change=False)
+    first_mac = vm.nics[0].mac
+    wanted = changed(body, networks=[{"network": "VM Network", "macAddress": "00:50:56:3f:00:10"},
+                                     {"network": "DC0_DVPG0"}])
+    harness.fake.calls.clear()
+
+    outcome = servers.plan_server(context(harness, wanted), wanted)
+
+    assert dos(outcome.steps) == ["PowerOff", "Reconfigure", "PowerOn"], outcome
+    assert set(harness.fake.calls) <= READS, harness.fake.calls
+    assert set(outcome.steps[1].changes) == {Change("NIC 0", f"VM Network MAC {first_mac}",
+                                                    "VM Network MAC 00:50:56:3F:00:10"),
+                                             Change("NIC 1", None, "DC0_DVPG0")}
+    assert "a NIC cannot change while the VM runs" in outcome.steps[0].summary
+
+    after, posted = operator_steps(harness, wanted)
+    assert posted == dos(outcome.steps)
+    now = harness.fake.vms.get(vm.ref)
+    assert now is not None
+    assert (now.nics[0].network, now.nics[0].mac) == ("VM Network", "00:50:56:3F:00:10")
+    assert [n.network for n in now.nics] == ["VM Network", "DC0_DVPG0"]
+    assert servers.plan_server(context(harness, after), after).steps == []
+
+
+def test_nics_and_guest_settings_the_backend_cannot_take_are_blocked_as_the_operator_refuses_them(
+        harness: Harness) -> None:
+    """Decided by the planner before any backend write: the plan's Blocked step is the operator's condition."""
+    new = server("web-2", networks=[{"network": "VM Network", "addressing": "Static"}])
+    outcome = servers.plan_server(context(harness, new), new)
+    assert [(s.do, s.reason) for s in outcome.steps] == [(Do.BLOCKED, "NotSupported")], outcome
+    assert "vCenter has no IP address pools" in outcome.steps[0].summary
+    refused, _ = harness.sync(new)
+    assert (condition(refused["status"], "Provisioned")["reason"], "vms.create" in harness.fake.calls) == (
+        "NotSupported", False)
+    assert "no IP address pools" in condition(refused["status"], "Provisioned")["message"]
+
+    windows = server("web-3", guest={"windows": {"timeZone": 110}})  # the image is Linux
+    assert [s.reason for s in servers.plan_server(context(harness, windows), windows).steps] == ["NotSupported"]
+
+    body, vm = harness.provision(server("web-1", networks=[{"network": "VM Network"}]))
+    wanted = changed(body, networks=[{"network": "VM Network"}, {"network": "DC0_DVPG0", "vlan": 200}])
+    outcome = servers.plan_server(context(harness, wanted), wanted)
+    assert [(s.do, s.reason) for s in outcome.steps] == [(Do.BLOCKED, "NotSupported")], outcome
+    assert "the port group fixes the VLAN" in outcome.steps[0].summary
+    after, _ = harness.sync(wanted)
+    assert condition(after["status"], "ConfigSynced")["reason"] == "NotSupported"
+    assert "vms.reconfigure" not in harness.fake.calls
+    assert [n.network for n in (harness.fake.vms.get(vm.ref) or vm).nics] == ["VM Network"]
+
+
+def scvmm_image(name: str, **source: Any) -> Body:
+    return {"apiVersion": API_VERSION, "kind": "Image",
+            "metadata": {"name": name, "namespace": NAMESPACE, "uid": f"uid-{name}", "generation": 1},
+            "spec": {"provider": {"kind": "SCVMM", "name": "vmm"}, "osFamily": "Linux", "source": source}}
+
+
+def test_an_scvmm_disk_import_is_planned_as_the_image_controller_then_makes_it(harness: Harness) -> None:
+    vmm = FakeProvider()
+    harness.connect(("SCVMM", "vmm"), vmm)
+    image = scvmm_image("ubuntu-vhdx", url={"url": "https://images.example/u.vhdx.zip", "checksum": CHECKSUM})
+
+    outcome = images.plan_image(context(harness, image), "Image", image)
+
+    assert dos(outcome.steps) == ["Import"] and outcome.steps[0].details["format"] == "VHDX", outcome
+    assert "library share of SCVMM vmm" in outcome.steps[0].summary and "Get-FileHash" in outcome.steps[0].summary
+    assert set(vmm.calls) <= READS, vmm.calls
+    vmm.calls.clear()
+    sync_image(harness.runtime, "Image", image, harness.lookups, Progress())
+    assert vmm.calls == ["images.import_disk"]  # the disk path, not an OVF import
+
+    ova = scvmm_image("ubuntu-ova", url={"url": "https://images.example/u.ova", "checksum": CHECKSUM})
+    assert [p.reason for p in images.plan_image(context(harness, ova), "Image", ova).problems] == ["NotSupported"]
+    with pytest.raises(NotSupported, match="an SCVMM imports VHD and VHDX"):
+        sync_image(harness.runtime, "Image", ova, harness.lookups, Progress())
+
+    source, _ = harness.provision(server("golden"))
+    live = scvmm_image("golden-live", fromServer={"name": "golden", "powerPolicy": "Live"})
+    live_plan = images.plan_image(context(harness, live, source), "Image", live)
+    assert [p.reason for p in live_plan.problems] == ["NotSupported"]
+    stopped = scvmm_image("golden", fromServer={"name": "golden", "powerPolicy": "PowerOff"})
+    capture = images.plan_image(context(harness, stopped, source), "Image", stopped)
+    assert dos(capture.steps) == ["Capture"] and "make a new template img_team-a.golden of the clone" in (
+        capture.steps[0].summary)
+
+
+def test_a_static_address_the_pool_cannot_give_is_blocked_as_the_operator_refuses_it(harness: Harness) -> None:
+    """The pools are read before the create: a taken address or an exhausted pool makes nothing, and is looked at
+    again with backoff until an address comes free."""
+    harness.fake.vms.pools["VM Network"] = AddressPool("Pool-A", 1, frozenset({"10.0.0.5"}))
+    taken = server("web-1", networks=[{"network": "VM Network", "addressing": "Static",
+                                       "ipv4": {"address": "10.0.0.5/24"}}])
+    outcome = servers.plan_server(context(harness, taken), taken)
+    assert [(s.do, s.reason) for s in outcome.steps] == [(Do.BLOCKED, "AddressUnavailable")], outcome
+    assert "10.0.0.5 is already granted from static IP pool Pool-A" in outcome.steps[0].summary
+    body, result = harness.sync(taken)
+    assert condition(body["status"], "Provisioned")["reason"] == "AddressUnavailable" and result.failed
+    assert "vms.create" not in harness.fake.calls
+
+    two = server("web-2", networks=[{"network": "VM Network", "addressing": "Static", "ipv4": {"address": address}}
+                                    for address in ("10.0.0.6/24", "10.0.0.7/24")])
+    outcome = servers.plan_server(context(harness, two), two)
+    assert [s.reason for s in outcome.steps] == ["AddressUnavailable"]
+    assert "spec.networks[1]: static IP pool Pool-A has no available IP addresses" in outcome.steps[0].summary
+
+    harness.fake.vms.pools["VM Network"] = AddressPool("Pool-A", 2, frozenset())  # addresses came free
+    assert dos(servers.plan_server(context(harness, two), two).steps) == ["Create"]
+    body, _ = harness.sync(body)
+    assert "vms.create" in harness.fake.calls
+
+
+def test_an_scvmm_library_disk_is_given_a_template_in_the_plan_as_the_image_controller_then_does(
+        harness: Harness) -> None:
+    vmm = FakeProvider()
+    harness.connect(("SCVMM", "vmm"), vmm)
+    vmm.images.disks["golden.vhdx"] = TemplateInfo("disk-1", "disk-1", "golden.vhdx", "\\\\lib\\share\\golden.vhdx",
+                                                   0, 0, 2 * GIB, is_template=False)
+    image = scvmm_image("golden", existing={"name": "golden.vhdx"})
+
+    outcome = images.plan_image(context(harness, image), "Image", image)
+
+    assert dos(outcome.steps) == ["UseTemplate"], outcome
+    assert "give library disk \\\\lib\\share\\golden.vhdx (2Gi) a template of its own, img_team-a.golden" in (
+        outcome.steps[0].summary)
+    assert set(vmm.calls) <= READS, vmm.calls
+    result = sync_image(harness.runtime, "Image", image, harness.lookups, Progress())
+    made = advance(image, result)
+    assert made["status"]["phase"] == "Available" and made["status"]["uniqueID"] == "uid-golden"
+    assert images.plan_image(context(harness, made), "Image", made).steps == []
+    missing = scvmm_image("none", existing={"name": "none.vhdx"})
+    assert [p.reason for p in images.plan_image(context(harness, missing), "Image", missing).problems] == [
+        "TemplateNotFound"]
+
+
+def test_deleting_an_image_names_the_servers_made_from_it_which_keep_their_vms(harness: Harness) -> None:
+    image = copy.deepcopy(harness.indexes["cluster_images"]["ubuntu"][0])
+    image["status"] = {"path": "/DC0/vm/ubuntu-22.04-tmpl", "uniqueID": "4222vm-t1"}
+    web = server("web-1")
+    outcome = images.image_deletion(context(harness, web), "ClusterImage", image)
+    assert dos(outcome.steps) == ["KeepTemplate"] and outcome.notes == [
+        f"ECS {NAMESPACE}/web-1 made from it keep their VMs"]
+    assert images.image_deletion(context(harness), "ClusterImage", image).notes == []

@@ -9,6 +9,7 @@ from herder.providers.types import TemplateInfo
 from herder.reasons import Reason
 from herder.reconcile.capture import CaptureHold
 from herder.reconcile.image import (
+    DISK_FORMATS,
     Failure,
     SourceStep,
     available,
@@ -101,9 +102,23 @@ def test_the_hold_names_the_image_and_says_how_to_stop() -> None:
 @pytest.mark.parametrize(("url", "declared", "fmt"), [
     ("https://x/a.ova", None, ImageFormat.OVA), ("https://x/a.OVF?sig=1", None, ImageFormat.OVF),
     ("https://x/disk.vhdx", None, ImageFormat.VHDX), ("https://x/blob", ImageFormat.OVF, ImageFormat.OVF),
+    ("https://x/old.VHD", None, ImageFormat.VHD), ("https://x/disk.vhdx.zip#top", None, ImageFormat.VHDX),
+    ("https://x/win.vhd.zip", None, ImageFormat.VHD), ("https://x/any.zip", ImageFormat.VHDX, ImageFormat.VHDX),
 ])
 def test_the_format_is_declared_or_told_by_the_url(url: str, declared: ImageFormat | None, fmt: ImageFormat) -> None:
     assert image_format(url, declared) is fmt
+
+
+def test_disks_are_imported_as_disks() -> None:
+    assert {ImageFormat.VHD, ImageFormat.VHDX} == DISK_FORMATS
+
+
+def test_a_template_without_disk_sizes_reports_no_size() -> None:
+    _, fields = available(TemplateInfo("id-1", "id-1", "tmpl", "tmpl", 2, 2048, 0, guest_id="Other Linux (64 bit)"),
+                          {"kind": "SCVMM", "name": "vmm"})
+    assert fields["size"] is None and fields["guestID"] == "Other Linux (64 bit)"
+    assert os_family("Other Linux (64 bit)", "Windows") == "Linux"
+    assert os_family("Windows Server 2022 Datacenter", "Linux") == "Windows"
 
 
 def test_an_available_template_reports_what_the_backend_says() -> None:

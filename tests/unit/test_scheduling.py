@@ -125,3 +125,14 @@ def test_a_region_limits_the_choice_to_its_zones_and_a_set_spreads_over_them() -
     assert choose_zone(ZoneRequest(memory_mib=1024), zones).zone == "us-1a"  # no region: any
     nowhere = choose_zone(ZoneRequest(memory_mib=1024, region="ap-1"), zones)
     assert nowhere.zone is None and "eu-1a: in region eu-1, not ap-1" in nowhere.message
+
+
+def test_a_zone_that_does_not_allow_a_named_network_is_left_out() -> None:
+    zones = [ZoneCandidate("a", VC, allowed_networks=frozenset({"vm network"})), ZoneCandidate("b", VC),
+             ZoneCandidate("c", VC, allowed_networks=frozenset({"vm network", "dmz"}))]
+    choice = choose_zone(ZoneRequest(memory_mib=512, networks=("DMZ",)), [zones[0], zones[2]])
+    assert choice.zone == "c"
+    assert dict(choice.rejected)["a"] == "network DMZ is not allowed (spec.allowedNetworks)"
+    # The zone's default network needs no permission: a server naming none fits any zone.
+    assert choose_zone(ZoneRequest(memory_mib=512), [zones[0]]).zone == "a"
+    assert choose_zone(ZoneRequest(memory_mib=512, networks=("DMZ",)), zones[:2]).zone == "b"

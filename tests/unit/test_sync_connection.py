@@ -109,6 +109,19 @@ def test_a_refused_login_takes_the_provider_out_of_service(harness: Harness, kub
     assert "the password has expired" in waiting.status["conditions"][0]["message"]
 
 
+def test_a_secret_fixed_after_a_refused_login_is_read_on_the_next_retry(harness: Harness, kube: FakeKube) -> None:
+    builder = disconnected(harness, kube)
+    builder.refuse_login = AuthenticationFailed("wrong password")
+    with pytest.raises(HerderError) as refused:
+        connect(harness.runtime, vcenter(), builder.endpoint_of)
+    connection_failed(harness.runtime, "VCenter", vcenter(), refused.value)
+    builder.refuse_login = None
+    kube.secrets[SECRET] = {"username": "herder", "password": "fixed-password"}
+    back = connect(harness.runtime, vcenter(), builder.endpoint_of)  # well within the recheck interval
+    assert reason(back.status) == "Connected"
+    assert builder.built[-1].credentials == Credentials("herder", "fixed-password")
+
+
 def test_a_silent_backend_is_unreachable_for_its_servers_and_heals_when_it_answers(harness: Harness,
                                                                                     kube: FakeKube) -> None:
     builder = disconnected(harness, kube)

@@ -41,7 +41,8 @@ def test_vcenter_pins_and_pool() -> None:
 def test_scvmm_pins_storage_path_and_cloud() -> None:
     r = resolved(SCVMM, "team", resourcePool="team", placement={"host": "hv-a2", "storagePath": "E:\\Fast"})
     assert placement_of(r) == SCVMMPlacement(host_group="All Hosts\\Zone-A", cloud="team", vm_path="D:\\VMs",
-                                             logical_network="Datacenter", host="hv-a2", storage_path="E:\\Fast")
+                                             logical_network="Datacenter", host="hv-a2", storage_path="E:\\Fast",
+                                             library_share="\\\\lib\\s")
     assert pool_target(r) == PoolTarget("team", named=True)
     assert pool_target(resolved(SCVMM)) == PoolTarget("Gold")  # the zone's cloud
 

@@ -146,4 +146,5 @@ def test_dead_process_shows_its_log(tmp_path: Path) -> None:
 @pytest.mark.parametrize("action", ["up", "down"])
 def test_dev_requires_a_directory(action: str) -> None:
     result = _dev(action)
-    assert result.returncode == 2 and "--dir" in result.stderr
+    # Usage errors exit 1 in every herder command: 2 is `herder plan`'s "changes".
+    assert result.returncode == 1 and "--dir" in result.stderr

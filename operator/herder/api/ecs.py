@@ -104,40 +104,172 @@ class Disks(HerderModel):
     )
 
 
+IPV4 = r"^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])$"
+IPV4_CIDR = IPV4[:-1] + r"/([0-9]|[12][0-9]|3[0-2])$"
+MAX_DNS_SERVERS = 4
+
+
+class Addressing(StrEnum):
+    DHCP = "DHCP"
+    STATIC = "Static"
+
+
+class IPv4Settings(HerderModel):
+    """A static IPv4 configuration, applied with the guest's first-boot customization."""
+
+    address: str | None = Field(
+        default=None, max_length=18, pattern=IPV4_CIDR,
+        description="Address and prefix length, e.g. `10.30.0.15/24`. Unset (SCVMM only): the next free address "
+        "of the static IP pool of the NIC's VM subnet.",
+    )
+    gateway: str | None = Field(default=None, max_length=15, pattern=IPV4, description="Default gateway.")
+    dns_servers: list[Annotated[str, Field(max_length=15, pattern=IPV4)]] | None = Field(
+        default=None, max_length=MAX_DNS_SERVERS, description="DNS servers, in order.",
+    )
+
+
 class NetworkInterface(HerderModel):
-    """One NIC."""
+    """One NIC, by network name; NICs are kept in order (the first is the template's adapter)."""
 
     network: BackendName | None = Field(
         default=None,
-        description="Network (vCenter port group; SCVMM VM network). Unset: the zone's default network.",
+        description="Network (vCenter: port group or distributed port group; SCVMM: VM network). Unset: the zone's "
+        "default network.",
+    )
+    vlan: int | None = Field(
+        default=None, ge=1, le=4094,
+        description="SCVMM: one of the VM network's VLANs. Unset: the VM network's first subnet. vCenter: a port "
+        "group fixes its VLAN, so this is refused there.",
+    )
+    mac_address: str | None = Field(
+        default=None, max_length=17, pattern=r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$",
+        description="A static MAC address, e.g. `00:50:56:3f:00:10`. Unset: the backend assigns one. On SCVMM a "
+        "MAC changes only while the server is stopped (see powerCyclePolicy).",
+    )
+    addressing: Addressing = Field(
+        default=Addressing.DHCP,
+        description="DHCP, or Static with ipv4 (vCenter: through the customization at the clone; SCVMM: from a static "
+        "IP pool, or the given address). Applied when the NIC is made; changing it later needs a re-create.",
+    )
+    ipv4: IPv4Settings | None = Field(default=None, description="The static IPv4 configuration (addressing: Static).")
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel("self.addressing == 'Static' || !has(self.ipv4)",
+                "spec.networks[]: ipv4 is for addressing: Static", field_path=".ipv4"),
+        )
+    )
+
+
+class LocalSecretRef(HerderModel):
+    """A Secret in the referring object's namespace, whose keys the field names."""
+
+    name: Name = Field(description="Name of the Secret, in the same namespace as the referring object.")
+
+
+_DOMAIN = r"^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$"
+
+
+class WindowsGuest(HerderModel):
+    """Windows first-boot settings: vCenter applies them with a CustomizationSysprep at clone, SCVMM with the guest OS
+    profile parameters of New-SCVirtualMachine."""
+
+    administrator: SecretKeyRef | None = Field(
+        default=None,
+        description="Secret holding the local Administrator's new password. Default key: `password`. Unset: the "
+        "template's.",
+    )
+    time_zone: int | None = Field(
+        default=None, ge=0, le=300,
+        description="Windows time zone index (Microsoft's table: 4 Pacific, 35 Eastern, 85 GMT, 110 W. Europe, ...).",
+    )
+    product_key: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9]{5}(-[A-Za-z0-9]{5}){4}$", max_length=29,
+        description="Product key, five groups of five characters.",
+    )
+    organization: str | None = Field(
+        default=None, min_length=1, max_length=64, description="Registered organization. Unset: `herder`."
+    )
+    domain: str | None = Field(
+        default=None, min_length=1, max_length=253, pattern=_DOMAIN,
+        description="Active Directory domain to join (needs domainJoin). Exclusive with workgroup.",
+    )
+    domain_join: LocalSecretRef | None = Field(
+        default=None,
+        description="Secret with the keys `username` and `password` of an account allowed to join computers to "
+        "the domain.",
+    )
+    workgroup: str | None = Field(
+        default=None, min_length=1, max_length=15, pattern=r"^[A-Za-z0-9][-A-Za-z0-9_]*$",
+        description="Workgroup to join instead of a domain.",
+    )
+    first_logon_commands: list[Annotated[str, Field(min_length=1, max_length=1024)]] | None = Field(
+        default=None, max_length=16,
+        description="Commands run once, in order, at the first logon (GuiRunOnce). Not a place for secrets: "
+        "the backend keeps them in the VM's configuration.",
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel("!(has(self.domain) && has(self.workgroup))",
+                "spec.guest.windows: set at most one of domain and workgroup"),
+            cel("has(self.domain) == has(self.domainJoin)",
+                "spec.guest.windows: domain and domainJoin go together (the Secret holds the joining account)",
+                field_path=".domainJoin"),
+        )
     )
 
 
 class Guest(HerderModel):
-    """Guest customization, applied on first boot only."""
+    """Guest customization, applied on first boot only: changing it, or the Secrets it names, does not customize an
+    existing server again."""
 
     hostname: str | None = Field(
         default=None,
         min_length=1,
         max_length=63,
         pattern=r"^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$",
-        description="Guest host name. Unset: the object's name. (Windows truncates to 15 characters.)",
+        description="Guest host name (Windows: the computer name, cut to 15 characters). Unset: the object's name.",
+    )
+    dns_domain: str | None = Field(
+        default=None, min_length=1, max_length=253, pattern=_DOMAIN,
+        description="Linux: the DNS domain of the host name (vCenter: cloud-init and LinuxPrep; SCVMM: "
+        "-LinuxDomainName).",
+    )
+    ssh_authorized_keys: list[Annotated[str, Field(min_length=1, max_length=8192,
+                                                   pattern=r"^(ssh|ecdsa|sk)-[-@.A-Za-z0-9]+ ")]] | None = Field(
+        default=None, max_length=16,
+        description="Linux: public SSH keys authorized to log in (vCenter: cloud-init's public-keys; SCVMM: "
+        "-LinuxAdministratorSSHKeyString, which carries one key).",
     )
     user_data: SecretKeyRef | None = Field(
         default=None,
-        description="Secret holding cloud-init user data (Linux). Default key: `userData`.",
+        description="Secret holding cloud-init user data (Linux; vCenter only: SCVMM has no way to pass it). "
+        "Default key: `userData`.",
     )
     sysprep: SecretKeyRef | None = Field(
         default=None,
-        description="Secret holding a sysprep unattend.xml (Windows). Default key: `unattend.xml`.",
+        description="Secret holding a whole sysprep unattend.xml (Windows; vCenter only), instead of windows. "
+        "Default key: `unattend.xml`.",
     )
+    windows: WindowsGuest | None = Field(default=None, description="Windows first-boot settings.")
 
     model_config = ConfigDict(
         json_schema_extra=validations(
             cel(
                 "!(has(self.userData) && has(self.sysprep))",
                 "spec.guest: set at most one of userData and sysprep",
-            )
+            ),
+            cel(
+                "!(has(self.sysprep) && has(self.windows))",
+                "spec.guest: sysprep is a whole unattend.xml; set it or windows, not both",
+            ),
+            cel(
+                "!((has(self.windows) || has(self.sysprep)) && "
+                "(has(self.userData) || has(self.sshAuthorizedKeys) || has(self.dnsDomain)))",
+                "spec.guest: Linux settings (userData, sshAuthorizedKeys, dnsDomain) and Windows settings (windows, "
+                "sysprep) cannot be mixed",
+            ),
         )
     )
 
@@ -196,7 +328,9 @@ class ElasticCloudServerSpec(HerderModel):
     networks: list[NetworkInterface] | None = Field(
         default=None,
         max_length=MAX_NICS,
-        description="NICs, in order. Unset: one NIC on the zone's default network.",
+        description="NICs, in order. Unset: one NIC on the zone's default network at creation, left as it is "
+        "afterwards. Set: NICs are added, removed and moved to other networks to match, on a running server where "
+        "the backend allows (else as powerCyclePolicy says).",
     )
     power_state: PowerState = Field(default=PowerState.ON, description="On, Off or Suspended.")
     guest: Guest | None = Field(default=None, description="Guest customization (first boot only).")
@@ -267,6 +401,16 @@ class ObservedDisk(HerderModel):
     datastore: str | None = Field(default=None, max_length=1024, description="Datastore holding the disk.")
 
 
+class ObservedNIC(HerderModel):
+    """A NIC as the backend and the guest report it."""
+
+    network: str | None = Field(default=None, max_length=256, description="The network it is connected to.")
+    mac_address: str | None = Field(default=None, max_length=17, description="Its MAC address.")
+    vlan: int | None = Field(default=None, ge=0, le=4094, description="Its VLAN (SCVMM).")
+    ip_addresses: list[Annotated[str, Field(max_length=45)]] | None = Field(
+        default=None, max_length=MAX_IPS, description="The addresses the guest reports on it.")
+
+
 class MeteredUsage(HerderModel):
     """Resource use accrued, for chargeback."""
 
@@ -317,6 +461,17 @@ class ElasticCloudServerStatus(Status):
     power_state: PowerState | None = Field(default=None, description="Observed power state.")
     ip_addresses: list[Annotated[str, Field(max_length=45)]] | None = Field(
         default=None, max_length=MAX_IPS, description="Guest IP addresses (from guest tools), primary first."
+    )
+    hostname: str | None = Field(
+        default=None, max_length=255,
+        description="The host name the guest reports (vCenter: VMware Tools; SCVMM: the VM's computer name).",
+    )
+    networks: list[ObservedNIC] | None = Field(
+        default=None, max_length=MAX_NICS + 2, description="The NICs, in order, with what the guest reports on them."
+    )
+    guest_os: str | None = Field(
+        default=None, max_length=256, alias="guestOS",
+        description="The guest operating system the backend reports, e.g. `Ubuntu Linux 22.04 (64 bit)`.",
     )
     cpu: int | None = Field(default=None, ge=0, description="Observed vCPUs.")
     memory: Quantity | None = Field(default=None, description="Observed memory.")
@@ -371,6 +526,7 @@ KIND = KindInfo(
         {"name": "IP", "type": "string", "jsonPath": ".status.ipAddresses[0]"},
         READY_COLUMN,
         REASON_COLUMN,
+        {"name": "Hostname", "type": "string", "jsonPath": ".status.hostname", "priority": 1},
         {"name": "Host", "type": "string", "jsonPath": ".status.host", "priority": 1},
         {"name": "UUID", "type": "string", "jsonPath": ".status.uniqueID", "priority": 1},
         AGE_COLUMN,

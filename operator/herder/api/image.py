@@ -47,15 +47,28 @@ class CapturePowerPolicy(StrEnum):
 class ImageFormat(StrEnum):
     OVA = "OVA"
     OVF = "OVF"
+    VHD = "VHD"
     VHDX = "VHDX"
 
 
-class ExistingSource(HerderModel):
-    """An existing template (vCenter) or VM template (SCVMM library), adopted as-is."""
+# What a URL's ending says its format is (a disk may be zipped), and the compressions a library cannot expand.
+_FORMAT_ENDING = "[.](ova|ovf|vhd|vhdx|vhd[.]zip|vhdx[.]zip)([?#].*)?$"
+_OVF_ENDING = "[.](ova|ovf)([?#].*)?$"
+_UNEXPANDABLE = "[.](gz|xz|bz2|zst|7z|tar)([?#].*)?$"
 
-    name: BackendName | None = Field(default=None, description="Template name. Exactly one of name and path.")
+
+class ExistingSource(HerderModel):
+    """An existing template (vCenter), or a VM template or VHD/VHDX disk in the library (SCVMM), adopted as-is."""
+
+    name: BackendName | None = Field(
+        default=None,
+        description="Template name (SCVMM: a VM template, else a library disk of that name, e.g. "
+        "`ubuntu-22.04.vhdx`). Exactly one of name and path.",
+    )
     path: BackendName | None = Field(
-        default=None, description="Template inventory path, e.g. `/DC0/vm/templates/ubuntu-22.04`."
+        default=None,
+        description="vCenter: template inventory path, e.g. `/DC0/vm/templates/ubuntu-22.04`. SCVMM: the library "
+        "path of a disk, e.g. `\\\\vmm01\\MSSCVMMLibrary\\VHDs\\ubuntu.vhdx`, or a template's ID.",
     )
 
     model_config = ConfigDict(
@@ -85,33 +98,41 @@ class FromServerSource(HerderModel):
 
 
 class URLSource(HerderModel):
-    """Import an OVA/OVF (vCenter) or VHDX (SCVMM) over HTTP(S)."""
+    """Import an OVA/OVF (vCenter) or a VHD/VHDX disk, plain or zipped (SCVMM), over HTTP(S)."""
 
     url: str = Field(
         min_length=1,
         max_length=4096,
         pattern=r"^https?://[^\s]+$",
-        description="http(s) URL of the OVA, OVF or VHDX file.",
+        description="http(s) URL of the OVA, OVF, VHD or VHDX file. SCVMM fetches a disk on the library server "
+        "and expands a `.zip` there; gzip, xz and other compressions cannot be expanded by Windows PowerShell.",
         json_schema_extra=validations(url_rule("spec.source.url.url", ("http", "https"))),
     )
     checksum: str = Field(
         pattern=CHECKSUM_PATTERN,
-        description="SHA-256 of the file as `sha256:<64 lowercase hex digits>`; the import fails on a "
-        "mismatch.",
+        description="SHA-256 of the file as published (a zip: of the archive), as `sha256:<64 lowercase hex "
+        "digits>`; the import fails on a mismatch, before anything uses the file.",
     )
     format: ImageFormat | None = Field(
         default=None,
-        description="OVA, OVF or VHDX. Unset: inferred from the URL's extension (then required to be one of "
-        ".ova, .ovf, .vhdx).",
+        description="OVA, OVF (vCenter), VHD or VHDX (SCVMM). Unset: inferred from the URL's extension (then "
+        "required to be one of .ova, .ovf, .vhd, .vhdx, .vhd.zip, .vhdx.zip).",
     )
 
     model_config = ConfigDict(
         json_schema_extra=validations(
             cel(
-                "has(self.format) || self.url.lowerAscii().matches('[.](ova|ovf|vhdx)([?#].*)?$')",
-                "spec.source.url.format is required when the URL does not end in .ova, .ovf or .vhdx",
+                f"has(self.format) || self.url.lowerAscii().matches('{_FORMAT_ENDING}')",
+                "spec.source.url.format is required when the URL does not end in .ova, .ovf, .vhd, .vhdx, "
+                ".vhd.zip or .vhdx.zip",
                 field_path=".format",
-            )
+            ),
+            cel(
+                f"!self.url.lowerAscii().matches('{_UNEXPANDABLE}')",
+                "spec.source.url: a library server expands only .zip archives (Windows PowerShell 5.1's "
+                "Expand-Archive); publish the disk uncompressed or zipped",
+                field_path=".url",
+            ),
         )
     )
 
@@ -172,14 +193,34 @@ class ImageSpec(HerderModel):
     )
 
 
-# What each backend imports, where spec.provider names it: OVA/OVF on vCenter, VHDX on SCVMM.
-_IMPORTED = "(has(self.source.url.format) ? self.source.url.format : self.source.url.url.lowerAscii())"
-_BACKEND_FORMAT_RULE = cel(
-    "!has(self.provider) || !has(self.source.url) || (self.provider.kind == 'VCenter' ? "
-    f"!{_IMPORTED}.matches('(VHDX|[.]vhdx([?#].*)?)$') : "
-    f"!{_IMPORTED}.matches('(OVA|OVF|[.]ova([?#].*)?|[.]ovf([?#].*)?)$'))",
-    "spec.source.url: a VCenter imports OVA or OVF files, an SCVMM imports VHDX files",
-    field_path=".source.url",
+def _ovf(url: str) -> str:
+    """CEL: the url source at `url` is an OVA or OVF package (declared, or by its ending)."""
+    return (f"(has({url}.format) ? {url}.format in ['OVA', 'OVF'] : "
+            f"{url}.url.lowerAscii().matches('{_OVF_ENDING}'))")
+
+
+# What a backend known at apply time (spec.provider) cannot do is refused then; with an availabilityZone the backend
+# is known only once the zone is read, and the image reports NotSupported instead.
+_BACKEND_RULES = (
+    cel(
+        "!has(self.provider) || self.provider.kind != 'SCVMM' || !has(self.source.url) || "
+        f"!{_ovf('self.source.url')}",
+        "spec.source.url: an SCVMM imports VHD and VHDX disks (or a .zip of one); OVA and OVF images are for vCenter",
+        field_path=".source.url",
+    ),
+    cel(
+        "!has(self.provider) || self.provider.kind != 'VCenter' || !has(self.source.url) || "
+        f"{_ovf('self.source.url')}",
+        "spec.source.url: a VCenter imports OVA or OVF files; VHD and VHDX images are for SCVMM",
+        field_path=".source.url",
+    ),
+    cel(
+        "!has(self.provider) || self.provider.kind != 'SCVMM' || !has(self.source.fromServer) || "
+        "!has(self.source.fromServer.powerPolicy) || self.source.fromServer.powerPolicy != 'Live'",
+        "spec.source.fromServer.powerPolicy: VMM clones only stopped VMs, so Live is for vCenter; use "
+        "GuestShutdown or PowerOff on SCVMM",
+        field_path=".source.fromServer.powerPolicy",
+    ),
 )
 
 
@@ -199,8 +240,8 @@ def spec_rules(kind: str) -> dict[str, Any]:
     )
     return validations(
         _LOCATION_RULE,
-        _BACKEND_FORMAT_RULE,
         namespace_rule,
+        *_BACKEND_RULES,
         cel("self.source == oldSelf.source", "spec.source is immutable", field_path=".source"),
         cel(
             "has(self.provider) == has(oldSelf.provider) && "

@@ -118,6 +118,30 @@ class Condition(HerderModel):
     )
 
 
+class Operation(StrEnum):
+    """What a backend task does. Recorded with the task in status (the CRD allows only these), so following it
+    is told apart."""
+
+    CREATE = "create"
+    RECONFIGURE = "reconfigure"
+    POWER_ON = "power-on"
+    POWER_OFF = "power-off"
+    SUSPEND = "suspend"
+    GUEST_SHUTDOWN = "guest-shutdown"  # a power-off through the guest OS
+    DESTROY = "destroy"
+    COMPENSATE = "destroy-failed-create"  # destroying what a failed create left behind
+    RELOCATE = "relocate"
+    CAPTURE = "capture"
+    IMPORT = "import"
+    SNAPSHOT = "snapshot"
+    REVERT = "revert"
+    REMOVE_SNAPSHOT = "remove-snapshot"
+
+    @property
+    def changes_power(self) -> bool:
+        return self in {Operation.POWER_ON, Operation.POWER_OFF, Operation.SUSPEND, Operation.GUEST_SHUTDOWN}
+
+
 class PendingTask(HerderModel):
     """A backend task (vCenter Task / SCVMM job) in flight, recorded before it is awaited.
 
@@ -128,9 +152,7 @@ class PendingTask(HerderModel):
     id: str = Field(
         min_length=1, max_length=256, description="Backend task ID (vCenter task moref or SCVMM job ID)."
     )
-    operation: str = Field(
-        min_length=1, max_length=64, description="What the task does, e.g. Clone, PowerOn, Reconfigure."
-    )
+    operation: Operation = Field(description="What the task does.")
     started_at: datetime = Field(description="When herder started the task.")
 
 

@@ -131,6 +131,11 @@ class AvailabilityZoneSpec(HerderModel):
         default=None,
         description="Namespaces whose ECSs may be placed in this zone. Unset or empty: every namespace.",
     )
+    allowed_networks: list[BackendName] | None = Field(
+        default=None, max_length=64,
+        description="The networks (port groups; SCVMM VM networks) this zone's servers may use. Unset: any network. "
+        "An ECS naming another is refused before anything is made (NetworkNotAllowed).",
+    )
     adoption: AdoptionPolicy | None = Field(
         default=None,
         description="Opens the zone to adopting existing VMs (spec.adoptFrom of an ECS). Unset: no namespace may "

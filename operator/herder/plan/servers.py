@@ -18,7 +18,7 @@ from herder.controllers.ecs.sync import decide, gather, recorded_of
 from herder.errors import HerderError
 from herder.plan.context import Context, Outcome, told_step, unresolved
 from herder.plan.model import Do, Step
-from herder.providers.types import ObservedDisk, ObservedVM
+from herder.providers.types import NICSpec, ObservedDisk, ObservedNIC, ObservedVM
 from herder.reasons import Health, Reason
 from herder.reconcile.conditions import READY
 from herder.reconcile.ecs import PAUSED, Desired, Fate, Plan, Recorded, fate, leaf, plan
@@ -29,6 +29,11 @@ from herder.reconcile.zone import ZoneChoice
 
 # Enough for any sequence the planner makes (move, power off, reconfigure, power on, ...): a guard, not a limit.
 MAX_STEPS = 12
+
+
+def _made(nic: NICSpec, key: str) -> ObservedNIC:
+    """A NIC as a reconfigure leaves it: on its network and VLAN, with its MAC address if one is asked for."""
+    return ObservedNIC(key, nic.network, nic.mac, nic.vlan)
 
 
 def _after(vm: ObservedVM, p: Plan, uid: str, desired: Desired) -> ObservedVM | None:
@@ -48,7 +53,11 @@ def _after(vm: ObservedVM, p: Plan, uid: str, desired: Desired) -> ObservedVM | 
         disks = [replace(d, size_bytes=grown.get(d.key, d.size_bytes)) for d in vm.disks
                  if d.key not in change.remove_disks]
         disks += [ObservedDisk(f"new:{d.name}", d.size_bytes, name=d.name) for d in change.add_disks]
-        return replace(vm, cpu=change.cpu or vm.cpu, memory_mib=change.memory_mib or vm.memory_mib, disks=tuple(disks))
+        moved = dict(change.change_nics)
+        nics = [_made(moved[n.key], n.key) if n.key in moved else n for n in vm.nics if n.key not in change.remove_nics]
+        nics += [_made(nic, f"new:{index}") for index, nic in enumerate(change.add_nics)]
+        return replace(vm, cpu=change.cpu or vm.cpu, memory_mib=change.memory_mib or vm.memory_mib, disks=tuple(disks),
+                       nics=tuple(nics))
     return None  # destroyed
 
 

@@ -104,4 +104,5 @@ _INDEXES: dict[str, tuple[str, Any]] = {
     "snapshots": ("ServerSnapshot", snapshot_handlers.snapshot_index),
     "held": ("ServerSnapshot", snapshot_handlers.schedule_held_index),
     "restore_holds": ("ServerSnapshotRestore", restore_handlers.restore_hold_index),
+    "image_users": ("ElasticCloudServer", ecs_handlers.image_user_index),
 }

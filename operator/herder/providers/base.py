@@ -18,7 +18,9 @@ from typing import Protocol
 
 from herder.api.ecs import PowerState
 from herder.providers.types import (
+    AddressPool,
     EndpointInfo,
+    NICSpec,
     ObservedPool,
     ObservedSnapshot,
     ObservedVM,
@@ -73,6 +75,11 @@ class VMReads(Protocol):
         ...
 
     def task(self, task: TaskRef) -> TaskResult: ...
+
+    def address_pools(self, nics: tuple[NICSpec, ...]) -> tuple[AddressPool | None, ...]:
+        """For each NIC, the static IP pool a static one takes its address from; None for a DHCP NIC, and where
+        the backend has no pools (vCenter)."""
+        ...
 
 
 class VMs(VMReads, Protocol):
@@ -190,32 +197,53 @@ class Inventory(InventoryReads, Protocol):
 
 class ImageReads(Protocol):
     def find_template(self, ref: str) -> TemplateInfo | None:
-        """A template (or VM usable as one) by inventory path, instance UUID or bare name; None if absent.
-
-        Raises ProviderError when a bare name is ambiguous.
+        """A template by inventory or library path, ID (vCenter: instance UUID), the identity herder gave it, or
+        bare name; None if absent. Raises ProviderError when a bare name is ambiguous.
         """
+        ...
+
+    def find_disk(self, ref: str) -> TemplateInfo | None:
+        """A library disk (VHD/VHDX) by name or library path, which `adopt_template` gives a template of its own
+        (SCVMM; `is_template` False); None if absent and where images are templates only (vCenter). Raises
+        ProviderError when a name is ambiguous."""
         ...
 
     def task(self, task: TaskRef) -> TaskResult: ...
 
 
 class Images(ImageReads, Protocol):
-    """VM templates: find, capture from a VM, import from a file, delete. Every call is safe to repeat.
+    """VM templates: find, adopt, capture from a VM, import from a file, delete. Every call is safe to repeat.
 
-    Templates herder makes carry the Image's UID as their identity (vCenter: the instance UUID), so a
-    capture or import that ran before a crash is found instead of repeated.
+    Templates herder makes carry the Image's UID as their identity (vCenter: the instance UUID; SCVMM: a mark in
+    the template's Description), so a capture or import that ran before a crash is found instead of repeated.
     """
 
+    def adopt_template(self, ref: str, name: str, uid: str, os_family: str) -> TemplateInfo | None:
+        """source.existing: what `ref` names, ready to clone; None if nothing has that name. A template is taken as
+        it is. Where VMs are made only from templates (SCVMM), a library disk (VHD/VHDX, by name or library path)
+        is given a template of its own, named `name` with identity `uid` and the OS family's guest OS; it is made
+        once and found again by `uid`.
+        """
+        ...
+
+    def release_template(self, uid: str) -> None:
+        """deletionPolicy Orphan: the template and disks stay; what herder made only to use them (SCVMM: the
+        template of an adopted library disk, a capture's leftover clone) goes. Safe when nothing is left."""
+        ...
+
     def capture(self, vm: ObservedVM, name: str, uid: str, placement: Placement) -> TaskRef:
-        """Start cloning the VM `vm` into a template named `name` with identity `uid`, in the
-        placement's folder and datastore. The source keeps running and stays managed."""
+        """Start turning the VM `vm` into a template named `name` with identity `uid`, in the placement's folder
+        and datastore (vCenter) or library share (SCVMM). The source stays intact and managed. A capture may take
+        more than one task (SCVMM: clone the stopped VM, then make the template of the clone): call again after
+        each task until find_template(uid) finds the template. Raises NotSupported for a running VM where the
+        backend clones only stopped ones (SCVMM)."""
         ...
 
     def import_ovf(self, url: str, checksum: str, name: str, uid: str, placement: Placement, *, packaged: bool,
                    progress: Callable[[int], bool]) -> TemplateInfo:
         """Stream an OVA (`packaged`: one tar, `checksum` over all of it) or an OVF (a descriptor with its
         files beside it, `checksum` over the descriptor, files checked against its `.mf` manifest when one is
-        published) from `url` into a new template. `checksum` is `sha256:<hex>`.
+        published) from `url` into a new template. `checksum` is `sha256:<hex>`. vCenter only.
 
         Blocks until done. `progress(percent)` is called now and then; returning False cancels the import.
         On any failure nothing is left behind (the lease is aborted, the partial VM destroyed). Raises
@@ -223,8 +251,19 @@ class Images(ImageReads, Protocol):
         """
         ...
 
+    def import_disk(self, url: str, checksum: str, name: str, uid: str, placement: Placement, *, os_family: str,
+                    progress: Callable[[int], bool]) -> TemplateInfo:
+        """Fetch a VHD or VHDX (or a .zip holding one) from `url` into the placement's library share, on the library
+        side; check its SHA-256 (`checksum`, `sha256:<hex>`, over the file as published) before anything uses it;
+        then make a template named `name` with identity `uid` and the OS family's guest OS. SCVMM only.
+
+        Blocks until done; `progress(percent)` as for import_ovf (a cancelled import ends once its download has).
+        On any failure nothing is left in the library. Raises ImportFailed or ProviderError.
+        """
+        ...
+
     def destroy_template(self, unique_id: str) -> TaskRef:
-        """Delete the template with this instance UUID; `done:` if it is already gone."""
+        """Delete the template with this ID (or identity) and the disks it alone uses; `done:` if it is gone."""
         ...
 
 

@@ -43,6 +43,15 @@ class HashingReader:
             pass
 
 
+def without_userinfo(url: str) -> str:
+    """The URL without any user name or password in it: what may be shown and logged."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    return urllib.parse.urlunsplit(parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")))
+
+
 def open_url(url: str) -> tuple[IO[bytes], int]:
     """(the response, its Content-Length or 0). Raises ImportFailed(DownloadFailed)."""
     try:

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 
 from herder.providers.base import ImageReads, InventoryReads, PoolReads, Provider, SnapshotReads, VMReads, Zones
 from herder.providers.types import (
+    AddressPool,
+    NICSpec,
     ObservedPool,
     ObservedSnapshot,
     ObservedVM,
@@ -41,6 +43,9 @@ class _VMs:
 
     def task(self, task: TaskRef) -> TaskResult:
         return self.__vms.task(task)
+
+    def address_pools(self, nics: tuple[NICSpec, ...]) -> tuple[AddressPool | None, ...]:
+        return self.__vms.address_pools(nics)
 
 
 class _Inventory:
@@ -74,6 +79,9 @@ class _Images:
 
     def find_template(self, ref: str) -> TemplateInfo | None:
         return self.__images.find_template(ref)
+
+    def find_disk(self, ref: str) -> TemplateInfo | None:
+        return self.__images.find_disk(ref)
 
     def task(self, task: TaskRef) -> TaskResult:
         return self.__images.task(task)

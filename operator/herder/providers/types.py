@@ -7,29 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from herder.api.ecs import PowerState
-
-
-class Operation(enum.StrEnum):
-    """What a backend task does. Recorded with the task in status, so following it is told apart."""
-
-    CREATE = "create"
-    RECONFIGURE = "reconfigure"
-    POWER_ON = "power-on"
-    POWER_OFF = "power-off"
-    SUSPEND = "suspend"
-    GUEST_SHUTDOWN = "guest-shutdown"  # a power-off through the guest OS
-    DESTROY = "destroy"
-    COMPENSATE = "destroy-failed-create"  # destroying what a failed create left behind
-    RELOCATE = "relocate"
-    CAPTURE = "capture"
-    IMPORT = "import"
-    SNAPSHOT = "snapshot"
-    REVERT = "revert"
-    REMOVE_SNAPSHOT = "remove-snapshot"
-
-    @property
-    def changes_power(self) -> bool:
-        return self in {Operation.POWER_ON, Operation.POWER_OFF, Operation.SUSPEND, Operation.GUEST_SHUTDOWN}
+from herder.api.metadata import Operation as Operation  # noqa: PLC0414  re-exported: status records it, so the API defines it
 
 
 class TaskStatus(enum.StrEnum):
@@ -73,6 +51,7 @@ class SCVMMPlacement:
     logical_network: str | None = None
     host: str | None = None
     storage_path: str | None = None  # a pinned path for the VM's files, instead of vm_path
+    library_share: str | None = None  # UNC path of the share templates go to; None: the first library share
 
 
 Placement = VCenterPlacement | SCVMMPlacement
@@ -82,6 +61,63 @@ Placement = VCenterPlacement | SCVMMPlacement
 class DataDisk:
     name: str
     size_bytes: int
+
+
+@dataclass(frozen=True)
+class NICSpec:
+    """One NIC a VM should have, in order: its network, and how it is addressed when it is made."""
+
+    network: str
+    vlan: int | None = None  # SCVMM: one of the VM network's VLANs
+    mac: str | None = None  # upper case, colon-separated
+    static: bool = False
+    address: str | None = None  # "10.30.0.15/24"; static without one: the next free one of the subnet's pool
+    gateway: str | None = None
+    dns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AddressPool:
+    """The static IP pool a static NIC takes its address from, as it stands (SCVMM)."""
+
+    name: str
+    available: int  # addresses not granted yet
+    granted: frozenset[str] = frozenset()  # addresses already granted, without prefix length
+
+
+@dataclass(frozen=True)
+class Login:
+    """An account from a Secret (a domain join's). The password is never printed."""
+
+    username: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class GuestSetup:
+    """What the guest OS is told at its first boot, resolved from the ECS, its image and its Secrets. Values read
+    from Secrets are never printed."""
+
+    windows: bool = False  # the image's OS family
+    hostname: str = ""  # the host name (Windows: the computer name, at most 15 characters)
+    dns_domain: str | None = None  # Linux
+    ssh_keys: tuple[str, ...] = ()  # Linux
+    user_data: str | None = field(default=None, repr=False)  # Linux: cloud-init user data
+    unattend: str | None = field(default=None, repr=False)  # Windows: a whole sysprep unattend.xml
+    admin_password: str | None = field(default=None, repr=False)  # Windows
+    time_zone: int | None = None  # Windows time zone index
+    product_key: str | None = field(default=None, repr=False)
+    organization: str | None = None
+    domain: str | None = None  # Windows: the Active Directory domain to join, with `domain_join`
+    domain_join: Login | None = None
+    workgroup: str | None = None
+    first_logon: tuple[str, ...] = ()
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every value from a Secret, for a backend to keep out of what it reports."""
+        values = (self.user_data, self.unattend, self.admin_password, self.product_key,
+                  self.domain_join.password if self.domain_join else None)
+        return tuple(v for v in values if v)
 
 
 @dataclass(frozen=True)
@@ -96,10 +132,9 @@ class VMSpec:
     placement: Placement
     os_disk_bytes: int | None = None
     data_disks: tuple[DataDisk, ...] = ()
-    networks: tuple[str, ...] = ()
+    networks: tuple[NICSpec, ...] = ()
     power: PowerState = PowerState.ON
-    hostname: str | None = None
-    user_data: str | None = field(default=None, repr=False)  # from a Secret: never printed
+    guest: GuestSetup = field(default_factory=GuestSetup)
 
 
 @dataclass(frozen=True)
@@ -108,6 +143,15 @@ class ObservedDisk:
     size_bytes: int
     name: str | None = None  # herder's data-disk name, when herder made it
     is_os_disk: bool = False
+
+
+@dataclass(frozen=True)
+class ObservedNIC:
+    key: str  # backend-specific device key or adapter ID
+    network: str | None = None
+    mac: str | None = None  # upper case, colon-separated
+    vlan: int | None = None
+    addresses: tuple[str, ...] = ()  # as the guest reports them
 
 
 @dataclass(frozen=True)
@@ -122,13 +166,18 @@ class ObservedVM:
     memory_mib: int
     owner_uid: str | None = None  # the ECS UID herder marked the VM with
     disks: tuple[ObservedDisk, ...] = ()
-    disks_known: bool = True  # False when the reading left devices out (a cheap watch update)
+    nics: tuple[ObservedNIC, ...] = ()  # in slot order
+    disks_known: bool = True  # False when the reading left devices (disks, NICs) out (a cheap watch update)
     host: str | None = None
     datastore: str | None = None
     resource_pool: str | None = None
     ip_addresses: tuple[str, ...] = ()
+    hostname: str | None = None  # as the guest reports it
+    guest_os: str | None = None
     cpu_hot_add: bool = False
     memory_hot_add: bool = False
+    nic_hot_plug: bool = True  # NICs can be added and removed while it runs
+    mac_hot_change: bool = True  # a NIC's MAC address can change while it runs
     busy: bool = False  # the backend is changing it (e.g. SCVMM UnderCreation/UnderUpdate)
     snapshots: frozenset[str] = frozenset()  # unique IDs of its snapshots (checkpoints), whatever made them
 
@@ -184,9 +233,13 @@ class VMChange:
     grow_disks: tuple[tuple[str, int], ...] = ()  # (disk key, new size in bytes)
     add_disks: tuple[DataDisk, ...] = ()
     remove_disks: tuple[str, ...] = ()  # disk keys
+    add_nics: tuple[NICSpec, ...] = ()
+    change_nics: tuple[tuple[str, NICSpec], ...] = ()  # (NIC key, its network, VLAN and MAC as wanted)
+    remove_nics: tuple[str, ...] = ()  # NIC keys
 
     def is_empty(self) -> bool:
-        return not (self.cpu or self.memory_mib or self.grow_disks or self.add_disks or self.remove_disks)
+        return not (self.cpu or self.memory_mib or self.grow_disks or self.add_disks or self.remove_disks
+                    or self.add_nics or self.change_nics or self.remove_nics)
 
 
 @dataclass(frozen=True)

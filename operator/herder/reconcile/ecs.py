@@ -13,6 +13,7 @@ from typing import Any
 
 from herder.api import DeletionPolicy, format_mib
 from herder.api.ecs import PowerState
+from herder.providers import limits
 from herder.providers.types import (
     DataDisk,
     ObservedVM,
@@ -28,6 +29,7 @@ from herder.providers.types import (
 from herder.reasons import Reason
 from herder.reconcile.capture import CaptureHold
 from herder.reconcile.conditions import READY, Condition, summary
+from herder.reconcile.nics import hot_part, needs_stop, nic_change
 
 PROVISIONED = "Provisioned"
 CONFIG_SYNCED = "ConfigSynced"
@@ -82,6 +84,11 @@ class Desired:
     quota_refused: str | None = None
     # Why spec.placement's host or storage is not the zone's (`pins_outside`): no create, no move there.
     placement_refused: str | None = None
+    # Why the VM cannot be made as the spec asks (herder.reconcile.guest.refusal): guest settings or NICs its
+    # backend or image cannot take. A first-boot matter: it stops a create only.
+    create_refused: str | None = None
+    # Why the static IP pools cannot address the NICs of a VM not made yet (herder.reconcile.nics.address_refusal).
+    address_refused: str | None = None
     # A ServerSnapshotRestore reverts the VM, (its UID, its name): make no backend change until it ends.
     restoring: tuple[str, str] | None = None
 
@@ -113,7 +120,8 @@ RETRIED_FAILURES = {Reason.CREATE_FAILED: Step.CREATE, Reason.POWER_FAILED: Step
 
 
 # Refusals that something outside the spec may lift (the VM appears, its owner lets it go).
-_LOOKED_AT_AGAIN = frozenset({Reason.ADOPT_TARGET_NOT_FOUND, Reason.ADOPTION_REFUSED, Reason.QUOTA_EXCEEDED})
+_LOOKED_AT_AGAIN = frozenset({Reason.ADOPT_TARGET_NOT_FOUND, Reason.ADOPTION_REFUSED, Reason.QUOTA_EXCEEDED,
+                              Reason.ADDRESS_UNAVAILABLE})
 
 
 def _holds(desired: Desired, step: Step) -> bool:
@@ -230,6 +238,12 @@ def _plan_missing(desired: Desired, recorded: Recorded, paused: Condition, forge
         return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.ADOPT_TARGET_NOT_FOUND,
                                              f"no VM with ID {desired.adopt_unique_id} to adopt"), paused),
                        forget_task=forget_task)
+    if desired.create_refused:
+        return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.NOT_SUPPORTED, desired.create_refused + "; "
+                                             "nothing was made"), paused), forget_task=forget_task)
+    if desired.address_refused:
+        return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.ADDRESS_UNAVAILABLE, desired.address_refused
+                                             + "; nothing was made"), paused), forget_task=forget_task)
     if desired.quota_refused:
         return _finish(Step.NONE, (_over_quota(desired), paused), forget_task=forget_task,
                        forget_identity=bool(recorded.unique_id))
@@ -261,11 +275,11 @@ def _plan_existing(desired: Desired, observed: ObservedVM, paused: Condition, fo
         replacing = Condition(PROVISIONED, False, Reason.RECREATING,
                               "destroying the VM to create it from the new image")
         return _finish(Step.DESTROY_FOR_RECREATE, (replacing, paused), forget_task=forget_task)
-    change, shrink_note = _config_change(spec, observed)
+    change, shrink_note, refused = _config_change(spec, observed)
     if desired.quota_refused:
         change = VMChange()  # no resize at all: the quota does not admit what the spec asks
     needs_cycle = _needs_power_cycle(change, observed)
-    config = _config_condition(desired, change, needs_cycle, shrink_note)
+    config = _config_condition(desired, change, needs_cycle, shrink_note, refused)
     power_ok = observed.power == spec.power
     power = Condition(POWER_SYNCED, power_ok, Reason.POWER_SYNCED if power_ok else Reason.POWER_PENDING,
                       f"power is {observed.power}" + ("" if power_ok else f", want {spec.power}"))
@@ -295,8 +309,10 @@ def _plan_existing(desired: Desired, observed: ObservedVM, paused: Condition, fo
             return _finish(Step.RECONFIGURE, conditions, change=change, forget_task=forget_task)
         if desired.power_cycle_allowed:
             return _finish(Step.POWER, conditions, power=PowerState.OFF, forget_task=forget_task)
+        nics = hot_part(change, observed)
         hot = VMChange(grow_disks=change.grow_disks, add_disks=change.add_disks,
-                           remove_disks=change.remove_disks)
+                       remove_disks=change.remove_disks, add_nics=nics.add_nics, change_nics=nics.change_nics,
+                       remove_nics=nics.remove_nics)
         if not hot.is_empty():
             return _finish(Step.RECONFIGURE, conditions, change=hot, forget_task=forget_task)
     if not power_ok:
@@ -365,7 +381,8 @@ def _placement(desired: Desired, observed: ObservedVM) -> tuple[Relocation, Cond
     return move, Condition(PLACEMENT_SYNCED, False, Reason.MIGRATING, f"on {where}; moving to {targets}")
 
 
-def _config_change(spec: VMSpec, observed: ObservedVM) -> tuple[VMChange, str]:
+def _config_change(spec: VMSpec, observed: ObservedVM) -> tuple[VMChange, str, str | None]:
+    """(the change, what cannot shrink, why the backend cannot make the NIC part: then no NIC changes at all)."""
     notes: list[str] = []
     grow: list[tuple[str, int]] = []
     os_disk = next((d for d in observed.disks if d.is_os_disk), None)
@@ -386,23 +403,30 @@ def _config_change(spec: VMSpec, observed: ObservedVM) -> tuple[VMChange, str]:
             notes.append(f"data disk {disk.name} cannot shrink")
     wanted = {d.name for d in spec.data_disks}
     remove = tuple(d.key for name, d in sorted(named.items()) if name not in wanted)
+    nics = nic_change(spec.networks, observed)
+    refused = limits.change_refusal(limits.backend_of(spec.placement), nics, observed)
+    if refused is not None:
+        nics = VMChange()
     change = VMChange(
         cpu=spec.cpu if spec.cpu != observed.cpu else None,
         memory_mib=spec.memory_mib if spec.memory_mib != observed.memory_mib else None,
         grow_disks=tuple(grow), add_disks=tuple(add), remove_disks=remove,
+        add_nics=nics.add_nics, change_nics=nics.change_nics, remove_nics=nics.remove_nics,
     )
-    return change, "; ".join(notes)
+    return change, "; ".join(notes), refused
 
 
 def _needs_power_cycle(change: VMChange, observed: ObservedVM) -> bool:
-    """CPU and memory can only grow while running, and only where hot-add is enabled."""
+    """CPU and memory can only grow while running, and only where hot-add is enabled; some NIC changes need the VM
+    off too (see reconcile.nics)."""
     cpu = change.cpu is not None and (not observed.cpu_hot_add or change.cpu < observed.cpu)
     memory = change.memory_mib is not None and (
         not observed.memory_hot_add or change.memory_mib < observed.memory_mib)
-    return observed.power is not PowerState.OFF and (cpu or memory)
+    return observed.power is not PowerState.OFF and (cpu or memory or needs_stop(change, observed))
 
 
-def _config_condition(desired: Desired, change: VMChange, needs_cycle: bool, shrink_note: str) -> Condition:
+def _config_condition(desired: Desired, change: VMChange, needs_cycle: bool, shrink_note: str,
+                      refused: str | None) -> Condition:
     if desired.quota_refused:
         return _over_quota(desired, CONFIG_SYNCED)
     if desired.image_changed:
@@ -411,13 +435,15 @@ def _config_condition(desired: Desired, change: VMChange, needs_cycle: bool, shr
                          "(or set herder.dev/recreate=true after deleting the VM) to use the new image")
     if shrink_note:
         return Condition(CONFIG_SYNCED, False, Reason.SHRINK_NOT_SUPPORTED, shrink_note)
+    if refused:
+        return Condition(CONFIG_SYNCED, False, Reason.NOT_SUPPORTED, f"{refused}; the NICs are left as they are")
     if change.is_empty():
-        return Condition(CONFIG_SYNCED, True, Reason.CONFIG_SYNCED, "CPU, memory and disks match the spec")
+        return Condition(CONFIG_SYNCED, True, Reason.CONFIG_SYNCED, "CPU, memory, disks and networks match the spec")
     if needs_cycle and not desired.power_cycle_allowed:
         return Condition(CONFIG_SYNCED, False, Reason.POWER_CYCLE_REQUIRED,
-                         "CPU or memory cannot change while the VM runs (no hot-add). Power it off, or set "
-                         "spec.powerCyclePolicy: Automatic to let herder do it")
-    return Condition(CONFIG_SYNCED, False, Reason.RECONFIGURING, "applying CPU, memory or disk changes")
+                         "CPU, memory or a NIC change cannot be made while the VM runs (no hot-add or hot-plug). "
+                         "Power it off, or set spec.powerCyclePolicy: Automatic to let herder do it")
+    return Condition(CONFIG_SYNCED, False, Reason.RECONFIGURING, "applying CPU, memory, disk or network changes")
 
 
 def _finish(step: Step, conditions: tuple[Condition, ...], *, change: VMChange | None = None,

@@ -12,7 +12,6 @@ available template reports. Pure: no I/O, no clock.
 from __future__ import annotations
 
 import enum
-import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +19,7 @@ from herder.api import format_mib
 from herder.api.clusterimage import ClusterImage
 from herder.api.common import DeletionPolicy
 from herder.api.image import CapturePowerPolicy, Image, ImageFormat, ImageSource
+from herder.providers.download import without_userinfo
 from herder.providers.types import TemplateInfo
 from herder.reasons import Reason
 from herder.reconcile.capture import CaptureHold
@@ -103,11 +103,54 @@ def deletion_policy(image: Image | ClusterImage) -> DeletionPolicy:
                                           else DeletionPolicy.DELETE)
 
 
+#: Disk images a library imports as they are (SCVMM); the others are OVF packages (vCenter).
+DISK_FORMATS = frozenset({ImageFormat.VHD, ImageFormat.VHDX})
+_ENDINGS = ((".vhdx", ImageFormat.VHDX), (".vhd", ImageFormat.VHD), (".ovf", ImageFormat.OVF))
+#: What each backend (a provider kind) imports.
+_IMPORTS = {"VCenter": frozenset({ImageFormat.OVA, ImageFormat.OVF}), "SCVMM": DISK_FORMATS}
+
+
+def unimportable(fmt: ImageFormat, backend: str) -> str | None:
+    """Why a provider of kind `backend` cannot import a file of format `fmt`; None when it can."""
+    if fmt in _IMPORTS.get(backend, frozenset()):
+        return None
+    if fmt in DISK_FORMATS:
+        return f"{fmt.value} images are for SCVMM; a VCenter imports OVA or OVF"
+    return f"{fmt.value} images are for vCenter; an SCVMM imports VHD and VHDX disks (or a .zip of one)"
+
+
+def import_words(fmt: ImageFormat, url: str, name: str, on: str) -> str:
+    """What importing `url` does, in the words of herder plan and the image's status."""
+    shown = without_userinfo(url)
+    if fmt in DISK_FORMATS:
+        return (f"fetch {shown} ({fmt.value}) into a library share of {on} on the library server, check its SHA-256 "
+                f"there (Get-FileHash) before anything uses it, and make a new template {name} of it")
+    return f"import {shown} ({fmt.value}) into a new template {name} on {on}"
+
+
+def uncapturable(policy: CapturePowerPolicy, backend: str) -> str | None:
+    """Why a provider of kind `backend` cannot capture with `policy`; None when it can."""
+    if backend == "SCVMM" and policy is CapturePowerPolicy.LIVE:
+        return ("spec.source.fromServer.powerPolicy: VMM clones only stopped VMs, so Live is for vCenter; use "
+                "GuestShutdown or PowerOff on SCVMM")
+    return None
+
+
+def capture_words(backend: str, server: str, name: str, on: str) -> str:
+    """How `server` becomes template `name`, in the words of herder plan."""
+    if backend == "SCVMM":
+        # New-SCVMTemplate -VM generalizes and consumes its VM: it is given a clone, never the server.
+        return (f"clone the stopped ECS {server} on {on}, then make a new template {name} of the clone "
+                "(New-SCVMTemplate consumes it; the server is kept)")
+    return f"clone ECS {server} into a new template {name} on {on}"
+
+
 def image_format(url: str, declared: ImageFormat | None) -> ImageFormat:
+    """`format`, else what the URL's path ends in (a disk may be zipped: `.vhdx.zip`); OVA otherwise."""
     if declared is not None:
         return declared
-    path = url.lower().split("?")[0]
-    return ImageFormat.VHDX if path.endswith(".vhdx") else ImageFormat.OVF if path.endswith(".ovf") else ImageFormat.OVA
+    path = url.lower().split("?")[0].split("#")[0].removesuffix(".zip")
+    return next((fmt for ending, fmt in _ENDINGS if path.endswith(ending)), ImageFormat.OVA)
 
 
 def os_family(guest_id: str, declared: str) -> str:
@@ -118,14 +161,6 @@ def os_family(guest_id: str, declared: str) -> str:
     if guest.startswith("win") or "windows" in guest:
         return "Windows"
     return "Linux" if any(marker in guest for marker in _LINUX_GUESTS) else "Other"
-
-
-def without_userinfo(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    return urllib.parse.urlunsplit(parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")))
 
 
 def source_used(image: Image | ClusterImage) -> dict[str, Any]:
@@ -150,7 +185,7 @@ def size_text(size_bytes: int) -> str:
 def available(info: TemplateInfo, provider: dict[str, str]) -> tuple[list[Condition], dict[str, Any]]:
     """The template exists: Ready, and what the backend reports of it."""
     fields = {"phase": "Available", "uniqueID": info.unique_id, "managedObjectID": info.ref, "provider": provider,
-              "path": info.path, "size": size_text(info.size_bytes), "cpu": info.cpu,
+              "path": info.path, "size": size_text(info.size_bytes) if info.size_bytes else None, "cpu": info.cpu,
               "memory": format_mib(info.memory_mib), "guestID": info.guest_id or None, "pendingTask": None,
               "progress": None}
     what = "template" if info.is_template else "VM (not marked as a template)"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from herder.api import format_mib
 from herder.api.ecs import PowerState
-from herder.providers.types import ObservedDisk, ObservedVM, VMChange, VMSpec
+from herder.providers.types import NICSpec, ObservedDisk, ObservedNIC, ObservedVM, VMChange, VMSpec
 from herder.reconcile.ecs import Desired, Plan, Step
 from herder.reconcile.image import size_text
 
@@ -33,13 +33,21 @@ def disks(vm: ObservedVM) -> str:
     return ", ".join(f"{disk_name(d)} {size_text(d.size_bytes)}" for d in vm.disks) or "none known"
 
 
+def nic_text(nic: NICSpec) -> str:
+    """A NIC as asked: its network, VLAN, MAC address and static address."""
+    parts = [nic.network] + [f"VLAN {nic.vlan}"] * (nic.vlan is not None) + [f"MAC {nic.mac}"] * bool(nic.mac)
+    if nic.static:
+        parts.append(f"static {nic.address}" if nic.address else "static from the pool")
+    return " ".join(parts)
+
+
 def _shape(spec: VMSpec) -> str:
     parts = [f"{spec.cpu} vCPU", f"{format_mib(spec.memory_mib)} memory"]
     if spec.os_disk_bytes:
         parts.append(f"OS disk {size_text(spec.os_disk_bytes)}")
     parts += [f"data disk {d.name} {size_text(d.size_bytes)}" for d in spec.data_disks]
     if spec.networks:
-        parts.append("networks " + ", ".join(spec.networks))
+        parts.append("networks " + ", ".join(nic_text(n) for n in spec.networks))
     return ", ".join(parts) + f"; power {spec.power}"
 
 
@@ -70,10 +78,30 @@ def _reconfigure(vm: ObservedVM, change: VMChange) -> Told:
     changes += [(f"disk {d.name}", None, size_text(d.size_bytes)) for d in change.add_disks]
     removed = [by_key[key] for key in change.remove_disks if key in by_key]
     changes += [(f"disk {disk_name(d)}", size_text(d.size_bytes), None) for d in removed]
+    changes += _nic_changes(vm, change)
     words = [f"{what} {before} -> {after}" if before and after else f"add {what} ({after})" if after
              else f"remove {what} ({before})" for what, before, after in changes]
     summary = "reconfigure: " + "; ".join(words) + (". The removed disks' data is lost" if removed else "")
     return Told("Reconfigure", summary, tuple(changes), data_loss=bool(removed))
+
+
+def _seen(nic: ObservedNIC) -> str:
+    return " ".join(part for part in (nic.network or "?", f"VLAN {nic.vlan}" if nic.vlan else "",
+                                      f"MAC {nic.mac}" if nic.mac else "") if part)
+
+
+def _nic_changes(vm: ObservedVM, change: VMChange) -> list[tuple[str, str | None, str | None]]:
+    """NICs by position (NIC 0 is the template's): changed in place, removed from the end, added at the end."""
+    position = {nic.key: index for index, nic in enumerate(vm.nics)}
+    by_key = {nic.key: nic for nic in vm.nics}
+    found: list[tuple[str, str | None, str | None]] = [
+        (f"NIC {position.get(key, key)}", _seen(by_key[key]) if key in by_key else None, nic_text(nic))
+        for key, nic in change.change_nics]
+    found += [(f"NIC {position.get(key, key)}", _seen(by_key[key]) if key in by_key else "?", None)
+              for key in change.remove_nics]
+    first = len(vm.nics) - len(change.remove_nics)
+    found += [(f"NIC {index}", None, nic_text(nic)) for index, nic in enumerate(change.add_nics, start=first)]
+    return found
 
 
 def _power(vm: ObservedVM, p: Plan, desired: Desired) -> Told:
@@ -81,8 +109,8 @@ def _power(vm: ObservedVM, p: Plan, desired: Desired) -> Told:
     if desired.capture_hold is not None:
         why = f"{desired.capture_hold.by} captures this server"
     elif target is PowerState.OFF and desired.spec.power is not PowerState.OFF:
-        why = ("a power cycle: CPU or memory cannot change while the VM runs; spec.powerCyclePolicy Automatic "
-               "allows it")
+        why = ("a power cycle: CPU, memory or a NIC cannot change while the VM runs; spec.powerCyclePolicy "
+               "Automatic allows it")
     else:
         why = f"spec.powerState is {desired.spec.power}"
     how = " through the guest OS" if p.graceful else ""

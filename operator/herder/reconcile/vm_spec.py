@@ -6,11 +6,13 @@ from dataclasses import dataclass, replace
 
 from herder.api import AvailabilityZone, ElasticCloudServer, ElasticCloudServerSpec
 from herder.api.ecs import PowerState
-from herder.api.image import ImageSpec
+from herder.api.image import ImageSpec, OSFamily
 from herder.errors import NotSupported, Unresolvable
 from herder.providers.types import DataDisk, Placement, SCVMMPlacement, VCenterPlacement, VMSpec
 from herder.reasons import Reason
+from herder.reconcile import guest
 from herder.reconcile.ecs import PoolTarget
+from herder.reconcile.nics import nic_specs
 
 # The name vSphere gives every cluster's (and stand-alone host's) root resource pool.
 ROOT_POOL = "Resources"
@@ -53,7 +55,8 @@ def zone_placement(zone: AvailabilityZone) -> Placement:
     if spec.scvmm is not None:
         scvmm = spec.scvmm
         return SCVMMPlacement(host_group=scvmm.host_group, cloud=scvmm.cloud, vm_path=scvmm.vm_path,
-                              logical_network=scvmm.vm_network or scvmm.logical_network)
+                              logical_network=scvmm.vm_network or scvmm.logical_network,
+                              library_share=scvmm.library_share)
     raise Unresolvable(Reason.ZONE_INVALID, f"zone {zone.metadata.name} has no placement")
 
 
@@ -108,7 +111,12 @@ def placement_of(resolved: Resolved) -> Placement:
     return replace(scope, host=host, storage_path=storage)
 
 
-def vm_spec(resolved: Resolved, user_data: str | None = None) -> VMSpec:
+def windows_image(image: ImageSpec | None) -> bool:
+    return image is not None and image.os_family is OSFamily.WINDOWS
+
+
+def vm_spec(resolved: Resolved) -> VMSpec:
+    """The VMSpec, its guest setup without the values of Secrets (read only for a create, see reconcile.guest)."""
     server = resolved.server
     spec = server.spec
     meta = server.metadata
@@ -116,7 +124,6 @@ def vm_spec(resolved: Resolved, user_data: str | None = None) -> VMSpec:
         raise Unresolvable(Reason.IMAGE_NOT_FOUND, "spec.image is not set")
     placement = placement_of(resolved)
     default_network = placement.network if isinstance(placement, VCenterPlacement) else placement.logical_network
-    networks = tuple(nic.network or default_network or "" for nic in spec.networks or ())
     return VMSpec(
         uid=meta.uid or "",
         name=vm_name(meta.namespace or "", meta.name or ""),
@@ -127,8 +134,7 @@ def vm_spec(resolved: Resolved, user_data: str | None = None) -> VMSpec:
         placement=placement,
         os_disk_bytes=spec.disks.os.size.bytes if spec.disks.os.size is not None else None,
         data_disks=tuple(DataDisk(d.name, d.size.bytes) for d in spec.disks.data or ()),
-        networks=tuple(n for n in networks if n),
+        networks=nic_specs(spec.networks, default_network, resolved.zone.spec.allowed_networks),
         power=PowerState(spec.power_state.value),
-        hostname=(spec.guest.hostname if spec.guest and spec.guest.hostname else meta.name),
-        user_data=user_data,
+        guest=guest.setup(spec.guest, windows=windows_image(resolved.image), name=meta.name or ""),
     )

@@ -1,8 +1,8 @@
 """Which zone an ECS goes to when it names none, and who may use a ResourcePool. Pure: no I/O.
 
-The scheduler filters the zones (in the ECS's region when it names one, open to the ECS's namespace, provider
-connected, the ECS's resource pool there and open to its namespace, the image's provider, hosts that can run
-VMs, enough free memory), then
+The scheduler filters the zones (in the ECS's region when it names one, open to the ECS's namespace and the
+networks it names, provider connected, the ECS's resource pool there and open to its namespace, the image's
+provider, hosts that can run VMs, enough free memory), then
 takes the one with the most free memory, then the fewest servers, then the first by name, so the same
 inputs always give the same zone. A set spreading its replicas asks for the fewest of its own servers
 first, then free memory. Its `message` says which zones were considered and why the winner won, for an
@@ -35,6 +35,7 @@ class ZoneCandidate:
     provider_ready: bool = True
     not_ready: str | None = None  # the zone's Ready=False message (its placement is broken); None: usable
     namespace_allowed: bool = True  # the zone's allowedNamespaces admits the ECS's namespace
+    allowed_networks: frozenset[str] | None = None  # spec.allowedNetworks, lower case; None: any network
     memory_capacity_mib: int | None = None  # status.capacity.memory; None: unknown
     hosts: int | None = None  # status.capacity.hosts; None: unknown
     memory_used_mib: int = 0  # status.capacity.memoryUsed: in use on the hosts now
@@ -58,6 +59,7 @@ class ZoneRequest:
     pool_zone: str | None = None  # the zone of the ECS's ResourcePool, when it names one
     pool: str = ""
     namespace_allowed: bool = True  # the ResourcePool (if any) admits the ECS's namespace
+    networks: tuple[str, ...] = ()  # the networks spec.networks names (the zone's default needs no permission)
     spread: bool = False  # a set's replica: fewest servers (its own) first, then free memory
     namespace: str = ""  # for messages
     region: str | None = None  # the ECS's region: only its zones; None: any
@@ -86,6 +88,10 @@ def _why_not(request: ZoneRequest, zone: ZoneCandidate) -> str | None:
         return f"ResourcePool {request.pool} is in zone {request.pool_zone}"
     if not zone.namespace_allowed:
         return f"namespace {request.namespace} is not allowed (spec.allowedNamespaces)"
+    outside = [n for n in request.networks if zone.allowed_networks is not None
+               and n.lower() not in zone.allowed_networks]
+    if outside:
+        return f"network {', '.join(outside)} is not allowed (spec.allowedNetworks)"
     if request.image_provider is not None and zone.provider != request.image_provider:
         image_kind, image_name = request.image_provider
         return f"image {request.image} is on {image_kind} {image_name}, not {kind} {name}"

@@ -7,11 +7,14 @@ import uuid
 import pytest
 from scvmm_world import World, wait_task
 
-from herder.errors import Conflict
+from herder.errors import AddressUnavailable, Conflict, NotFound, NotSupported
 from herder.providers.scvmm import SCVMMProvider
 from herder.providers.scvmm.vms import disk_file
 from herder.providers.types import (
     DataDisk,
+    GuestSetup,
+    Login,
+    NICSpec,
     ObservedVM,
     PowerState,
     SCVMMPlacement,
@@ -21,6 +24,16 @@ from herder.providers.types import (
 )
 
 GIB = 1 << 30
+
+
+class _AnyMac(str):
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and len(other.split(":")) == 6
+
+    __hash__ = str.__hash__
+
+
+ANY_MAC = _AnyMac("any MAC")
 
 
 def spec(uid: str | None = None, power: PowerState = PowerState.ON, **kwargs: object) -> VMSpec:
@@ -214,6 +227,118 @@ def test_unknown_job_is_unknown(provider: SCVMMProvider) -> None:
     assert provider.vms.task(TaskRef(str(uuid.uuid4()), "create")).status == TaskStatus.UNKNOWN
 
 
+def test_data_disk_names_belong_to_their_vm() -> None:
+    from herder.providers.scvmm.observe import disk_name
+
+    assert disk_name("ns.web_herder_data.vhdx", "ns.web") == "data"
+    assert disk_name("NS.WEB_herder_logs.VHDX", "ns.web") == "logs"
+    # A disk copied from a captured image keeps the captured VM's file name: not this VM's data disk.
+    assert disk_name("ns.golden_herder_data.vhdx", "ns.copy") is None
+    assert disk_name("ns.web_disk_1.vhdx", "ns.web") is None
+
+
+def test_a_linux_guest_gets_its_profile(world: World, provider: SCVMMProvider) -> None:
+    guest = GuestSetup(hostname="web-1", dns_domain="corp.example", ssh_keys=("ssh-ed25519 AAAAC3 alice",))
+    server = created(provider, spec(guest=guest, data_disks=()))
+    state = world.vm(server.unique_id)
+    assert state is not None
+    got = state["guest"]
+    assert (got["computer_name"], got["linux_domain_name"], got["linux_administrator_ssh_key"], got["os_type"]) == (
+        "web-1", "corp.example", "ssh-ed25519 AAAAC3 alice", "Linux")
+    assert (server.hostname, server.guest_os) == ("web-1", "Ubuntu Linux 22.04 (64 bit)")
+
+
+def test_a_windows_guest_gets_its_profile_and_credentials(world: World, provider: SCVMMProvider) -> None:
+    guest = GuestSetup(windows=True, hostname="WIN-01", admin_password="Adm1n'pw", time_zone=110,
+                       product_key="AAAAA-BBBBB-CCCCC-DDDDD-EEEEE", organization="Team A", domain="corp.example",
+                       domain_join=Login("CORP\\joiner", "J0in!pw"), first_logon=("echo one", "echo 'two'"))
+    server = created(provider, spec(template="windows-2022-tmpl", guest=guest, data_disks=()))
+    got = (world.vm(server.unique_id) or {})["guest"]
+    assert got["computer_name"] == "WIN-01" and got["os_type"] == "Windows"
+    assert got["local_administrator"] == {"run_as_account": None, "user": "Administrator", "password": "Adm1n'pw"}
+    assert got["domain_join"] == {"run_as_account": None, "user": "CORP\\joiner", "password": "J0in!pw"}
+    assert (got["domain"], got["time_zone"], got["product_key"], got["organization_name"]) == (
+        "corp.example", 110, "AAAAA-BBBBB-CCCCC-DDDDD-EEEEE", "Team A")
+    assert got["gui_run_once_commands"] == ["echo one", "echo 'two'"]
+    assert "workgroup" not in got
+
+
+@pytest.mark.parametrize(("guest", "words"), [
+    (GuestSetup(user_data="#cloud-config"), "cannot pass cloud-init user data"),
+    (GuestSetup(windows=True, unattend="<unattend/>"), "answer file in the library"),
+    (GuestSetup(ssh_keys=("ssh-rsa A a", "ssh-rsa B b")), "carries one SSH key"),
+])
+def test_what_the_guest_os_profile_cannot_carry_is_refused(world: World, provider: SCVMMProvider,
+                                                          guest: GuestSetup, words: str) -> None:
+    with pytest.raises(NotSupported, match=words):
+        provider.vms.create(spec(guest=guest))
+    assert world.vms() == []  # refused before anything was made
+
+
+def test_errors_never_repeat_a_secret() -> None:
+    from herder.providers.scvmm.driver import redacted
+
+    error = redacted(NotFound("New-SCVirtualMachine: bad value 'Adm1n''pw' near Adm1n'pw"), ("Adm1n'pw",))
+    assert isinstance(error, NotFound) and "Adm1n" not in str(error) and str(error).count("***") == 2
+
+
+def _nics(world: World, vm_id: str) -> list[tuple[str | None, int, str, list[str]]]:
+    """(VM network, VLAN, MAC, addresses) of each adapter, from the simulator's state."""
+    state = world.admin("GET", "/admin/state")
+    names = {n["id"]: n["name"] for n in state["vm_networks"]}
+    vm = next(v for v in state["vms"] if v["id"] == vm_id)
+    return [(names.get(n.get("vm_network") or ""), n.get("vlan_id", 0), n["mac"], n["ipv4"]) for n in vm["nics"]]
+
+
+def test_nics_at_creation_static_from_the_pool_or_given(world: World, provider: SCVMMProvider) -> None:
+    nics = (NICSpec("Herder-VMNet", static=True, address="10.30.0.18/24", mac="00:1D:D8:B7:1C:AA"),
+            NICSpec("Herder-VMNet", static=True), NICSpec("Herder-Backup", vlan=200))
+    server = created(provider, spec(networks=nics, data_disks=()))
+    assert _nics(world, server.ref) == [("Herder-VMNet", 100, "00:1D:D8:B7:1C:AA", ["10.30.0.18"]),
+                                        ("Herder-VMNet", 100, ANY_MAC, ["10.30.0.10"]),
+                                        ("Herder-Backup", 200, ANY_MAC, [])]
+    assert [(n.network, n.vlan) for n in server.nics] == [("Herder-VMNet", 100), ("Herder-VMNet", 100),
+                                                          ("Herder-Backup", 200)]
+    assert server.nics[0].mac == "00:1D:D8:B7:1C:AA" and server.nic_hot_plug and not server.mac_hot_change
+    assert world.admin("GET", "/admin/state")["configs"] == []  # the configuration was consumed
+
+
+def test_a_taken_address_or_an_exhausted_pool_makes_nothing(world: World, provider: SCVMMProvider) -> None:
+    created(provider, spec(networks=(NICSpec("Herder-VMNet", static=True, address="10.30.0.18/24"),), data_disks=()))
+    with pytest.raises(AddressUnavailable, match=r"10\.30\.0\.18"):
+        provider.vms.create(spec(name="web-2", networks=(NICSpec("Herder-VMNet", static=True,
+                                                                 address="10.30.0.18/24"),)))
+    world.ps("$p = Get-SCStaticIPAddressPool -Name 'Herder-Pool'\n"
+             "foreach ($i in 10 .. 20) { if ($i -ne 18) { $null = Grant-SCIPAddress -StaticIPAddressPool $p "
+             "-GrantToObjectType VirtualMachine -IPAddress ('10.30.0.' + $i) } }")
+    with pytest.raises(AddressUnavailable, match="no available IP addresses"):
+        provider.vms.create(spec(name="web-3", networks=(NICSpec("Herder-VMNet"), NICSpec("Herder-VMNet",
+                                                                                          static=True))))
+    state = world.admin("GET", "/admin/state")
+    assert [v["name"] for v in state["vms"]] == ["web-1"] and state["configs"] == []
+    assert state["nic_job_groups"] == {} or all(not g for g in state["nic_job_groups"].values())
+
+
+def test_nics_are_added_moved_and_removed_on_a_running_vm(world: World, provider: SCVMMProvider) -> None:
+    server = created(provider, spec(networks=(NICSpec("Herder-VMNet"),), data_disks=()))
+    assert server.power is PowerState.ON
+    first = server.nics[0].key
+    change = VMChange(change_nics=((first, NICSpec("Herder-Backup")),),
+                      add_nics=(NICSpec("Herder-VMNet", static=True),))
+    assert wait_task(provider, provider.vms.reconfigure(server, change)).status is TaskStatus.SUCCEEDED
+    assert [n[:2] for n in _nics(world, server.ref)] == [("Herder-Backup", 200), ("Herder-VMNet", 100)]
+    assert _nics(world, server.ref)[1][3] == ["10.30.0.10"]
+    now = provider.vms.find(server.owner_uid or "")
+    assert now is not None
+    removed = VMChange(remove_nics=(now.nics[1].key,))
+    assert wait_task(provider, provider.vms.reconfigure(now, removed)).status is TaskStatus.SUCCEEDED
+    assert [n[:2] for n in _nics(world, server.ref)] == [("Herder-Backup", 200)]
+    assert world.admin("GET", "/admin/state")["ip_addresses"] == []  # the removed NIC's address went back
+    with pytest.raises(NotSupported, match="chosen address only to the first NIC"):
+        provider.vms.reconfigure(now, VMChange(add_nics=(NICSpec("Herder-VMNet", static=True,
+                                                                 address="10.30.0.12/24"),)))
+
+
 def test_locate_reads_the_host_group_a_vm_sits_in(world: World, provider: SCVMMProvider) -> None:
     """What adoption is checked against: the VM's HostGroupPath and host, as VMM placed it."""
     vm_id = world.ps(
@@ -226,3 +351,13 @@ def test_locate_reads_the_host_group_a_vm_sits_in(world: World, provider: SCVMMP
     where = provider.vms.locate(found)
     assert (where.host_group, where.host, where.cloud) == ("All Hosts\\Zone-B", "hv-b1.herder.test", None)
     assert where.host_group == (world.vm(vm_id) or {})["host_group"]
+
+
+def test_address_pools_read_what_a_create_would_take_from(world: World, provider: SCVMMProvider) -> None:
+    created(provider, spec(networks=(NICSpec("Herder-VMNet", static=True, address="10.30.0.18/24"),), data_disks=()))
+    wanted = (NICSpec("Herder-VMNet", static=True, address="10.30.0.18/24"), NICSpec("Herder-Backup", vlan=200))
+    pool, dhcp = provider.vms.address_pools(wanted)
+    assert dhcp is None and pool is not None
+    assert (pool.name, "10.30.0.18" in pool.granted) == ("Herder-Pool", True)
+    assert pool.available == int(world.ps("[int](Get-SCStaticIPAddressPool -Name 'Herder-Pool').AvailableAddresses"))
+    assert provider.vms.address_pools((NICSpec("Herder-Backup"),)) == (None,)  # no static NIC: nothing is read

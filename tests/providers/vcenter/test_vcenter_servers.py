@@ -11,6 +11,8 @@ from vcsim_world import TEMPLATE, Vcsim
 from herder.errors import Conflict
 from herder.providers.types import (
     DataDisk,
+    GuestSetup,
+    Login,
     ObservedVM,
     PowerState,
     TaskRef,
@@ -36,8 +38,7 @@ def _spec(name: str, **overrides: object) -> VMSpec:
         "placement": PLACEMENT,
         "os_disk_bytes": 20 * GIB,
         "data_disks": (DataDisk("data", 5 * GIB),),
-        "hostname": name,
-        "user_data": "#cloud-config\n",
+        "guest": GuestSetup(hostname=name, user_data="#cloud-config\n"),
     }
     fields.update(overrides)
     return VMSpec(**fields)  # type: ignore[arg-type]
@@ -97,6 +98,20 @@ def test_clone_find_and_govc_agree(provider: VCenterProvider, vcsim: Vcsim) -> N
     assert os_file.startswith("[LocalDS_0] clone-a/")
     assert provider.vms.find_by_unique_id(spec.uid) == server
     assert provider.vms.find(spec.uid, known_ref=server.ref) == server
+    # The clone's LinuxPrep ran at its first boot: the guest reports the host name it was given.
+    assert info["guest"]["hostName"] == "clone-a" and server.hostname == "clone-a"
+
+
+def test_a_windows_clone_is_customized_with_sysprep(provider: VCenterProvider, vcsim: Vcsim) -> None:
+    guest = GuestSetup(windows=True, hostname="win-clone-b-long-name", admin_password="Adm1n!pw", time_zone=110,
+                       domain="corp.example", domain_join=Login("joiner", "J0in!pw"))
+    server = _create(provider, _spec("win-b", guest=guest, data_disks=()))
+    info = vcsim.vm_info("win-b")
+    assert info["guest"]["hostName"] == "win-clone-b-long-name"  # vcsim reports the name as given
+    assert server.hostname == "win-clone-b-long-name"
+    assert not [o for o in info["config"]["extraConfig"] if o["key"].startswith("guestinfo.")]
+    events = vcsim.govc("events", "/DC0/vm/win-b")
+    assert "Customization of VM win-b succeeded" in events, events
 
 
 def test_find_unknown_is_none(provider: VCenterProvider) -> None:

@@ -10,7 +10,7 @@ import pytest
 from pyVmomi import vim
 
 from herder.errors import ProviderError
-from herder.providers.types import DataDisk, PowerState, VCenterPlacement, VMChange, VMSpec
+from herder.providers.types import DataDisk, GuestSetup, Login, NICSpec, PowerState, VCenterPlacement, VMChange, VMSpec
 from herder.providers.vcenter import specs
 from herder.providers.vcenter.observe import disk_names, observed_disks
 
@@ -55,11 +55,53 @@ def test_clone_config_stamps_identity_and_size() -> None:
 
 
 def test_guestinfo_carries_metadata_and_user_data() -> None:
-    extra = _extra(specs.clone_config(_spec(hostname="web", user_data="#cloud-config\n"), _template(), ()))
+    extra = _extra(specs.clone_config(_spec(guest=GuestSetup(hostname="web", user_data="#cloud-config\n")),
+                                      _template(), ()))
     metadata = json.loads(base64.b64decode(extra["guestinfo.metadata"]))
     assert metadata == {"instance-id": "0b7c2bd4-9f1e-4c53-9d2a-5c1e7d6b8f00", "local-hostname": "web"}
     assert base64.b64decode(extra["guestinfo.userdata"]) == b"#cloud-config\n"
     assert extra["guestinfo.userdata.encoding"] == "base64"
+
+
+def test_guestinfo_carries_the_domain_and_ssh_keys_and_nothing_for_windows() -> None:
+    keys = ("ssh-ed25519 AAAA1 alice", "ssh-rsa AAAA2 bob")
+    extra = _extra(specs.clone_config(_spec(guest=GuestSetup(hostname="web", dns_domain="corp.example",
+                                                             ssh_keys=keys)), _template(), ()))
+    metadata = json.loads(base64.b64decode(extra["guestinfo.metadata"]))
+    assert metadata["local-hostname"] == "web.corp.example" and metadata["public-keys"] == list(keys)
+    windows = _extra(specs.clone_config(_spec(guest=GuestSetup(windows=True, hostname="WEB")), _template(), ()))
+    assert not [k for k in windows if k.startswith("guestinfo.")]
+
+
+def test_a_windows_guest_gets_a_sysprep_with_one_adapter_mapping_per_nic() -> None:
+    guest = GuestSetup(windows=True, hostname="WEB01", admin_password="S3cret!", time_zone=110,
+                       product_key="AAAAA-BBBBB-CCCCC-DDDDD-EEEEE", domain="corp.example",
+                       domain_join=Login("corp\\joiner", "J0in!"), first_logon=("echo hi",))
+    spec = specs.customization(_spec(guest=guest), specs.nic_count(_template(), ()))
+    identity = spec.identity
+    assert isinstance(identity, vim.vm.customization.Sysprep)
+    assert (identity.userData.computerName.name, identity.userData.productId) == ("WEB01",
+                                                                                   "AAAAA-BBBBB-CCCCC-DDDDD-EEEEE")
+    assert (identity.guiUnattended.password.value, identity.guiUnattended.password.plainText) == ("S3cret!", True)
+    assert identity.guiUnattended.timeZone == 110
+    assert (identity.identification.joinDomain, identity.identification.domainAdmin,
+            identity.identification.domainAdminPassword.value) == ("corp.example", "corp\\joiner", "J0in!")
+    assert identity.identification.joinWorkgroup is None
+    assert identity.guiRunOnce.commandList == ["echo hi"]
+    assert len(spec.nicSettingMap) == 1 and isinstance(spec.nicSettingMap[0].adapter.ip,
+                                                       vim.vm.customization.DhcpIpGenerator)
+    workgroup = specs.customization(_spec(guest=GuestSetup(windows=True, hostname="W")), 2).identity
+    assert workgroup.identification.joinWorkgroup == "WORKGROUP" and workgroup.guiUnattended.password is None
+    text = specs.customization(_spec(guest=GuestSetup(windows=True, unattend="<unattend/>")), 1).identity
+    assert isinstance(text, vim.vm.customization.SysprepText) and text.value == "<unattend/>"
+
+
+def test_a_linux_guest_gets_a_linuxprep() -> None:
+    spec = specs.customization(_spec(guest=GuestSetup(hostname="web", dns_domain="corp.example")), 3)
+    assert isinstance(spec.identity, vim.vm.customization.LinuxPrep)
+    assert (spec.identity.hostName.name, spec.identity.domain) == ("web", "corp.example")
+    assert len(spec.nicSettingMap) == 3
+    assert specs.nic_count(_template(), ["a", "b"]) == 2
 
 
 def test_no_user_data_no_userdata_key() -> None:
@@ -145,3 +187,29 @@ def test_observed_disks_names_and_os_disk() -> None:
     ]
     disks = observed_disks(devices, disk_names(marks))
     assert [(d.key, d.name, d.is_os_disk) for d in disks] == [("2000", None, True), ("2001", "data", False)]
+
+
+def test_static_addresses_go_in_the_adapter_mapping() -> None:
+    wanted = (NICSpec("VM Network"), NICSpec("Backup", static=True, address="10.0.5.7/23", gateway="10.0.4.1",
+                                              dns=("10.0.4.2", "10.0.4.3")))
+    spec = specs.customization(_spec(networks=wanted), 2)
+    dhcp, fixed = spec.nicSettingMap
+    assert isinstance(dhcp.adapter.ip, vim.vm.customization.DhcpIpGenerator)
+    assert (fixed.adapter.ip.ipAddress, fixed.adapter.subnetMask, fixed.adapter.gateway) == (
+        "10.0.5.7", "255.255.254.0", ["10.0.4.1"])
+    assert fixed.adapter.dnsServerList == ["10.0.4.2", "10.0.4.3"]
+    assert spec.globalIPSettings.dnsServerList == ["10.0.4.2", "10.0.4.3"]
+
+
+def test_nic_changes_add_move_set_mac_and_remove() -> None:
+    devices = [*_template(), vim.vm.device.VirtualVmxnet3(key=4001, macAddress="00:50:56:00:00:02")]
+    backings = {"A": vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName="A"),
+                "B": vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName="B")}
+    change = VMChange(change_nics=(("4000", NICSpec("A", mac="00:50:56:3F:00:10")),),
+                      add_nics=(NICSpec("B"),), remove_nics=("4001",))
+    edit, add, remove = specs.reconfig_spec(devices, change, backings).deviceChange
+    assert (edit.operation, edit.device.key, edit.device.backing.deviceName) == ("edit", 4000, "A")
+    assert (edit.device.addressType, edit.device.macAddress) == ("manual", "00:50:56:3F:00:10")
+    assert (add.operation, add.device.backing.deviceName, add.device.addressType) == ("add", "B", "generated")
+    assert (remove.operation, remove.device.key) == ("remove", 4001)
+    assert not devices[2].backing.deviceName and not devices[2].macAddress  # the devices read are not mutated

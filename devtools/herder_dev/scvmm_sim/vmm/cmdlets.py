@@ -61,10 +61,11 @@ class Vmm:
         self.store = store
         self.faults = faults
         # The library, networking and guest OS modules build on this one's plumbing, hence the late import.
-        from herder_dev.scvmm_sim.vmm import files, guest, library, networks
+        from herder_dev.scvmm_sim.vmm import config_adapters, files, guest, library, networks
 
         self.guest, self.library = guest.Guest(self), library.Library(self)
         self.networks, self.files = networks.Networks(self), files.Files(store)
+        self.config_adapters = config_adapters.ConfigAdapters(self, self.networks)
 
     # ---- plumbing --------------------------------------------------------------------------------
     def _cmdlet(self, name: str, params: tuple[Param, ...], fn: Callable[[Invocation], Outcome],
@@ -182,7 +183,7 @@ class Vmm:
             raise vmm_error(12406, "Specify either a host group or a cloud for the virtual machine configuration.")
         cfg = {"id": new_id(), "name": inv.get("Name"), "template": tmpl["id"] if tmpl else "",
                "host_group": group["path"] if group else None, "cloud": cloud["id"] if cloud else None,
-               "host": None, "location": None}
+               "host": None, "location": None, "adapters": self.config_adapters.new()}
         self.store.data["configs"].append(cfg)
         return Outcome(lambda: [views.config(self.store, cfg)])
 
@@ -208,6 +209,7 @@ class Vmm:
         cfg = self._config(inv)
         if cfg["host"] is None:
             cfg["host"] = self._place(self._config_groups(cfg))["id"]
+        self.config_adapters.allocate(cfg)
         return Outcome(lambda: [views.config(self.store, cfg)])
 
     def _config_groups(self, cfg: Record) -> list[str]:
@@ -216,6 +218,8 @@ class Vmm:
         return list(self.store.get("clouds", cfg["cloud"], "cloud")["host_groups"])
 
     def new_vm(self, inv: Invocation) -> Outcome:
+        if inv.has("VM"):
+            return self._clone_vm(inv)
         cfg = self._config(inv) if inv.has("VMConfiguration") else None
         tmpl = (self.store.get("templates", cfg["template"], "template") if cfg
                 else self._ref(inv, "VMTemplate", "templates", "template"))
@@ -234,7 +238,7 @@ class Vmm:
         if h is None:
             h = self._place(groups)
         placement.ensure_placeable(h)
-        vm_id, index = new_id(), len(self.store.data["vms"]) + len(self.store.data["jobs"])
+        vm_id = new_id()
         disks = [_disk(**spec) for spec in self.library.template_disks(tmpl, inv.get("Name"))]
         computer_name = inv.get("ComputerName", (cfg or {}).get("computer_name") or inv.get("Name"))
         guest = self.guest.for_vm(inv, tmpl, computer_name)
@@ -243,6 +247,9 @@ class Vmm:
             disks += self.store.data["job_groups"].pop(str(inv.get("JobGroup")), [])
             nics = self.networks.job_group_adapters(str(inv.get("JobGroup")), tmpl["generation"])
         memory = inv.get("MemoryMB", tmpl["memory_mb"])
+        first = self._first_adapter()
+        if cfg is not None:
+            first = self.config_adapters.apply(cfg, first)
         vm = {
             "id": vm_id, "vm_id": new_id().upper(), "bios_guid": new_id(), "name": inv.get("Name"),
             "description": inv.get("Description", ""), "computer_name": computer_name, "guest": guest,
@@ -251,21 +258,66 @@ class Vmm:
             "memory_mb": memory, "dynamic_memory": bool(inv.get("DynamicMemoryEnabled", False)),
             "dynamic_min_mb": memory, "dynamic_max_mb": memory, "generation": tmpl["generation"],
             "tag": "(none)", "os": tmpl["os"], "custom": {}, "most_recent_job": None, "disks": disks,
-            "nics": [{"id": new_id(), "mac": f"00:1D:D8:B7:{index // 256 % 256:02X}:{index % 256:02X}",
-                      "ipv4": [f"10.20.{index // 250 % 250}.{index % 250 + 10}"]}, *nics],
-            "checkpoints": [], "created": time.time(), "current_checkpoint": None,
+            "nics": [first, *nics], "checkpoints": [], "created": time.time(), "current_checkpoint": None,
             "checkpoint_type": inv.get("CheckpointType", "Production"),
             "location": ntpath.join(cfg["location"], inv.get("Name")) if cfg and cfg["location"] else None,
         }
         if cloud is not None:
             capacity.admit(self.store, cloud, capacity.demand(vm))
-        self.store.data["vms"].append(vm)
         if cfg is not None:
             self.store.data["configs"].remove(cfg)
-        effect = {"kind": "update", "vm": vm_id, "prev": "PowerOff", "fail_status": "CreationFailed",
+        return self._create(inv, vm, "Create virtual machine")
+
+    def _first_adapter(self) -> Record:
+        """The adapter a template gives every VM (not connected to a VM network), with the address its guest takes
+        by DHCP."""
+        index = len(self.store.data["vms"]) + len(self.store.data["jobs"])
+        return {"id": new_id(), "mac": f"00:1D:D8:B7:{index // 256 % 256:02X}:{index % 256:02X}", "mac_type": "Dynamic",
+                "vm_network": None, "vm_subnet": None, "vlan_enabled": False, "vlan_id": 0, "ipv4_type": "Dynamic",
+                "ipv4": [f"10.20.{index // 250 % 250}.{index % 250 + 10}"], "pools": [], "synthetic": True,
+                "slot": 0}
+
+    def _create(self, inv: Invocation, vm: Record, title: str) -> Outcome:
+        """Add the new VM (UnderCreation) and start the job that makes it."""
+        self.store.data["vms"].append(vm)
+        effect = {"kind": "update", "vm": vm["id"], "prev": "PowerOff", "fail_status": "CreationFailed",
                   "status": "Running" if inv.get("StartVM") else "PowerOff"}
-        job = self._job(inv, vm, effect, "Create virtual machine")
-        return Outcome(self._vm_out(vm_id), job)
+        job = self._job(inv, vm, effect, title)
+        return Outcome(self._vm_out(vm["id"]), job)
+
+    def _clone_vm(self, inv: Invocation) -> Outcome:
+        """NewVmFromVm (-VMHost and -Path) and NewVmFromVmCloud (-Cloud): a copy of a stopped VM, with copies of
+        its disks, its adapters on the same networks (new MAC addresses, dynamic addressing: static addresses are
+        not copied), its guest OS as it is (no customization) and no custom property values."""
+        source = self._vm(inv)
+        self.store.ensure_idle(source["id"], source["name"])
+        cloud = self._ref(inv, "Cloud", "clouds", "cloud")
+        h = self._ref(inv, "VMHost", "hosts", "host")
+        if cloud is None and (h is None or not inv.has("Path")):
+            raise vmm_error(12406, "Specify -VMHost and -Path, or -Cloud, to clone a virtual machine.")
+        if source["status"] != "PowerOff":
+            raise vmm_error(INVALID_STATE, f"The virtual machine {source['name']} must be stopped to clone it.")
+        if h is None:
+            assert cloud is not None
+            h = self._place(list(cloud["host_groups"]))
+        placement.ensure_placeable(h)
+        first = self._first_adapter()
+        nics = [{**n, "id": new_id(), "mac": self.networks.next_mac(), "mac_type": "Dynamic",
+                 "ipv4_type": "Dynamic", "pools": [], "ipv4": first["ipv4"] if i == 0 else []}
+                for i, n in enumerate(source["nics"])]
+        vm = {**source, "id": new_id(), "vm_id": new_id().upper(), "bios_guid": new_id(), "name": inv.get("Name"),
+              "description": inv.get("Description", ""), "status": "UnderCreation", "host_group": h["host_group"],
+              "host": h["id"], "cloud": cloud["id"] if cloud else None, "custom": {}, "most_recent_job": None,
+              "disks": [{**d, "id": new_id(), "vhd_id": new_id()} for d in source["disks"]], "nics": nics,
+              "checkpoints": [], "current_checkpoint": None, "created": time.time(),
+              "guest": dict(source.get("guest", {})),
+              "location": ntpath.join(inv.get("Path"), inv.get("Name")) if inv.has("Path") else None}
+        for param, key in (("CPUCount", "cpu_count"), ("MemoryMB", "memory_mb")):
+            if inv.has(param):
+                vm[key] = inv.get(param)
+        if cloud is not None:
+            capacity.admit(self.store, cloud, capacity.demand(vm))
+        return self._create(inv, vm, "Clone virtual machine")
 
     # ---- virtual machines ------------------------------------------------------------------------
     def get_vm(self, inv: Invocation) -> Outcome:
@@ -467,12 +519,16 @@ class Vmm:
             c("Update-SCVMConfiguration", (config_param,), self.update_config),
             c("New-SCVirtualMachine", (
                 Param("Name", convert=string, mandatory=True), _obj("VMConfiguration", views.CONFIG),
-                _obj("VMTemplate", views.TEMPLATE), _obj("VMHostGroup", views.HOST_GROUP),
+                _obj("VMTemplate", views.TEMPLATE), _obj("VM", views.VM), _obj("VMHostGroup", views.HOST_GROUP),
+                _obj("VMHost", views.HOST), Param("Path", convert=string),
                 _obj("Cloud", views.CLOUD), Param("CPUCount", "System.Byte", byte),
                 Param("MemoryMB", "System.Int32", integer), Param("DynamicMemoryEnabled", "System.Boolean", boolean),
                 Param("Description", convert=string), Param("ComputerName", convert=string), *guest.PARAMS,
                 CHECKPOINT_TYPE, _switch("StartVM"), *ASYNC,
-            ), self.new_vm, exclusive=(("VMConfiguration", "VMTemplate"), ("VMConfiguration", "VMHostGroup"))),
+            ), self.new_vm, exclusive=(
+                ("VMConfiguration", "VMTemplate", "VM"), ("VMConfiguration", "VMHostGroup"), ("VM", "VMHostGroup"),
+                # The guest OS profile belongs to the template sets; a clone (NewVmFromVm) keeps its guest as it is.
+                *(("VM", p) for p in ("ComputerName", *guest.TEMPLATE_ONLY)))),
             c("Get-SCJob", (ident, _switch("All"), _switch("Running")), self.get_job),
             c("Get-SCVirtualMachine", (Param("Name", convert=string, position=0), ident, _switch("All"),
                                        _obj("VMHost", views.HOST), _obj("Cloud", views.CLOUD)), self.get_vm,
@@ -524,7 +580,8 @@ class Vmm:
             c("Remove-SCCustomPropertyValue", (_obj("CustomPropertyValue", views.NS + "CustomPropertyValue",
                                                     mandatory=True, pipeline=True), *ASYNC),
               self.remove_custom_value),
-            *self.library.cmdlets(), *self.networks.cmdlets(), *self.guest.cmdlets(), *self.files.cmdlets(),
+            *self.library.cmdlets(), *self.networks.cmdlets(), *self.config_adapters.cmdlets(),
+            *self.guest.cmdlets(), *self.files.cmdlets(),
         ]
 
 

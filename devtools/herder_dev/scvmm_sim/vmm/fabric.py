@@ -11,9 +11,12 @@ Record = dict[str, Any]
 
 DEFAULT_FABRIC: dict[str, Any] = {
     "library_servers": [{"name": "vmm01.herder.test", "shares": ["MSSCVMMLibrary"]}],
-    "logical_networks": [{"name": "Herder-LN", "sites": [{"subnet": "10.30.0.0/24", "vlan": 100}]}],
+    "logical_networks": [{"name": "Herder-LN", "sites": [{"subnet": "10.30.0.0/24", "vlan": 100},
+                                                         {"subnet": "10.31.0.0/24", "vlan": 200}]}],
     "vm_networks": [{"name": "Herder-VMNet", "logical_network": "Herder-LN",
-                     "subnets": [{"name": "Herder-VMNet_0", "subnet": "10.30.0.0/24", "vlan": 100}]}],
+                     "subnets": [{"name": "Herder-VMNet_0", "subnet": "10.30.0.0/24", "vlan": 100}]},
+                    {"name": "Herder-Backup", "logical_network": "Herder-LN",
+                     "subnets": [{"name": "Herder-Backup_0", "subnet": "10.31.0.0/24", "vlan": 200}]}],
     "ip_pools": [{"name": "Herder-Pool", "logical_network": "Herder-LN", "subnet": "10.30.0.0/24",
                   "range": ["10.30.0.10", "10.30.0.20"], "gateway": "10.30.0.1", "dns_servers": ["10.30.0.2"],
                   "dns_suffix": "herder.test"}],

@@ -1,10 +1,12 @@
-"""The file cmdlets a driver runs on a library server to fetch an image into a share: Invoke-WebRequest -OutFile,
-Get-FileHash, Test-Path, Remove-Item and Expand-Archive (zip, the only format Windows PowerShell 5.1 expands).
-Paths are UNC paths into the library shares; anything else is outside the simulator. Downloads come only from
-loopback, so that tests never reach beyond the machine."""
+"""The file cmdlets a driver runs on a library server to fetch an image into a share: Invoke-WebRequest -OutFile
+(and -Method Head), Get-Item, New-Item -ItemType Directory, Get-FileHash, Test-Path, Remove-Item and
+Expand-Archive (zip, the only format Windows PowerShell 5.1 expands). Paths are UNC paths into the library
+shares; anything else is outside the simulator. Downloads come only from loopback, so that tests never reach
+beyond the machine."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import http
 import ipaddress
@@ -18,7 +20,7 @@ from typing import Any
 
 from herder_dev.scvmm_sim.ps.binding import Cmdlet, Invocation, Param, boolean, enum, integer, list_of, string
 from herder_dev.scvmm_sim.ps.errors import NotSupportedError, PSError, cmdlet_error
-from herder_dev.scvmm_sim.ps.values import Props, PSEnum, PSObject
+from herder_dev.scvmm_sim.ps.values import Hashtable, Props, PSEnum, PSObject
 from herder_dev.scvmm_sim.vmm.shares import Shares
 from herder_dev.scvmm_sim.vmm.state import Store
 
@@ -89,10 +91,13 @@ class Files:
 
     # ---- Invoke-WebRequest -----------------------------------------------------------------------
     def invoke_web_request(self, inv: Invocation) -> list[Any]:
+        method = inv.get("Method", "GET").upper()
+        if method == "HEAD" and not inv.has("OutFile"):
+            return [self._head(inv.get("Uri"), inv.get("TimeoutSec") or 100)]
         if not inv.has("OutFile") or inv.get("PassThru"):
-            raise NotSupportedError("Invoke-WebRequest without -OutFile, or with -PassThru")
-        if inv.get("Method", "GET").upper() != "GET":
-            raise NotSupportedError(f"Invoke-WebRequest -Method {inv.get('Method')}")
+            raise NotSupportedError("Invoke-WebRequest without -OutFile (other than -Method Head), or with -PassThru")
+        if method != "GET":
+            raise NotSupportedError(f"Invoke-WebRequest -Method {inv.get('Method')} -OutFile")
         uri = inv.get("Uri")
         _check_loopback(uri)
         target = self.local(inv.get("OutFile"))
@@ -109,11 +114,51 @@ class Files:
         except urllib.error.HTTPError as exc:
             raise _web_error(exc) from None
         except (urllib.error.URLError, OSError) as exc:
-            err = PSError("Unable to connect to the remote server", error_id=_WEB_ERROR, category="InvalidOperation",
-                          exception="System.Net.WebException", target="System.Net.HttpWebRequest")
-            err.exception_props = {"Response": None, "Status": "ConnectFailure"}
-            raise err from exc
+            raise _connect_error() from exc
         return []
+
+    def _head(self, uri: str, timeout: int) -> PSObject:
+        """-Method Head: the response (with -UseBasicParsing, as 5.1 returns it) without a body."""
+        _check_loopback(uri)
+        opener = urllib.request.build_opener(_LoopbackRedirects)
+        try:
+            with opener.open(urllib.request.Request(uri, method="HEAD"), timeout=timeout) as response:
+                headers = Hashtable({k: v for k, v in response.headers.items()})
+                status = http.HTTPStatus(response.status)
+                return PSObject("Microsoft.PowerShell.Commands.BasicHtmlWebResponseObject", Props({
+                    "StatusCode": response.status, "StatusDescription": status.phrase, "Headers": headers,
+                    "Content": "", "RawContentLength": 0, "BaseResponse": None}))
+        except urllib.error.HTTPError as exc:
+            raise _web_error(exc) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise _connect_error() from exc
+
+    # ---- Get-Item, New-Item ----------------------------------------------------------------------
+    def get_item(self, inv: Invocation) -> list[Any]:
+        out = []
+        for path in self._paths(inv):
+            local = self.local(path)
+            if not local.exists():
+                raise _not_found(path, "Microsoft.PowerShell.Commands.GetItemCommand")
+            out.append(_item(path, local))
+        return out
+
+    def new_item(self, inv: Invocation) -> list[Any]:
+        """-ItemType Directory only: the directory and its parents (an existing one is refused without -Force)."""
+        if str(inv.get("ItemType", "")).lower() != "directory":
+            raise NotSupportedError(f"New-Item -ItemType {inv.get('ItemType') or '(none)'}: only Directory")
+        out = []
+        for path in inv.get("Path") or []:
+            local = self.local(path)
+            if local.exists() and not inv.get("Force"):
+                raise cmdlet_error(f"An item with the specified name {path} already exists.",
+                                   "DirectoryExist,Microsoft.PowerShell.Commands.NewItemCommand", "ResourceExists",
+                                   "System.IO.IOException", path)
+            if local.is_file():
+                raise NotSupportedError(f"New-Item -ItemType Directory over the file {path}")
+            local.mkdir(parents=True, exist_ok=True)
+            out.append(_item(path, local))
+        return out
 
     # ---- Expand-Archive --------------------------------------------------------------------------
     def expand_archive(self, inv: Invocation) -> list[Any]:
@@ -159,6 +204,11 @@ class Files:
             Cmdlet("Remove-Item", (*paths, Param("Force", SWITCH, boolean, switch=True),
                                    Param("Recurse", SWITCH, boolean, switch=True)),
                    self.remove_item, exclusive=(("Path", "LiteralPath"),)),
+            Cmdlet("Get-Item", (*paths, Param("Force", SWITCH, boolean, switch=True)), self.get_item,
+                   exclusive=(("Path", "LiteralPath"),)),
+            Cmdlet("New-Item", (Param("Path", "System.String[]", list_of(string), position=0),
+                                Param("ItemType", convert=string, aliases=("Type",)),
+                                Param("Force", SWITCH, boolean, switch=True)), self.new_item),
             Cmdlet("Get-FileHash", (*paths, Param("Algorithm", convert=ALGORITHMS)), self.get_file_hash,
                    exclusive=(("Path", "LiteralPath"),)),
             Cmdlet("Invoke-WebRequest", (
@@ -197,6 +247,24 @@ def _check_loopback(uri: str) -> None:
     if not loopback:
         raise NotSupportedError(f"fetching from {host or uri}: the simulator downloads only from loopback "
                                 "(localhost, 127.0.0.0/8, ::1)")
+
+
+def _item(path: str, local: Path) -> PSObject:
+    """A FileInfo or DirectoryInfo, as the FileSystem provider gives it."""
+    stat = local.stat()
+    props: dict[str, Any] = {"Name": local.name, "FullName": path, "Exists": True, "PSIsContainer": local.is_dir(),
+                             "LastWriteTime": dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC)}
+    if local.is_dir():
+        return PSObject("System.IO.DirectoryInfo", Props(props), display=local.name)
+    props |= {"Length": stat.st_size, "Extension": local.suffix, "DirectoryName": path.rsplit("\\", 1)[0]}
+    return PSObject("System.IO.FileInfo", Props(props), display=local.name)
+
+
+def _connect_error() -> PSError:
+    err = PSError("Unable to connect to the remote server", error_id=_WEB_ERROR, category="InvalidOperation",
+                  exception="System.Net.WebException", target="System.Net.HttpWebRequest")
+    err.exception_props = {"Response": None, "Status": "ConnectFailure"}
+    return err
 
 
 def _web_error(exc: urllib.error.HTTPError) -> PSError:

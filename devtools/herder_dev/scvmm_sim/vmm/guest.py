@@ -58,6 +58,8 @@ PARAMS = (
     Param("LinuxDomainName", convert=string),
     Param("LinuxAdministratorSSHKeyString", convert=string),
 )
+# The profile parameters only the template and configuration sets have (a clone keeps its guest as it is).
+TEMPLATE_ONLY = tuple(p.name for p in PARAMS if p.name not in ("LinuxDomainName", "LinuxAdministratorSSHKeyString"))
 _PLAIN = {"ComputerName": "computer_name", "FullName": "full_name", "OrganizationName": "organization_name",
           "ProductKey": "product_key", "TimeZone": "time_zone", "Domain": "domain", "Workgroup": "workgroup",
           "GuiRunOnceCommands": "gui_run_once_commands", "LinuxDomainName": "linux_domain_name",

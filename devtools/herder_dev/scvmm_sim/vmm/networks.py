@@ -93,11 +93,13 @@ class Networks:
 
     # ---- IP addresses ----------------------------------------------------------------------------
     def _purge(self) -> None:
-        """Addresses VMM gave an adapter go back to their pool when the adapter (or its VM) is gone."""
+        """Addresses VMM gave an adapter go back to their pool when the adapter (or its VM, or the VM configuration
+        that holds them for a VM to be made) is gone."""
         nics = {n["id"] for vm in self.store.all("vms") for n in vm["nics"]}
         queued = {n["id"] for group in self.store.data["nic_job_groups"].values() for n in group}
+        configured = {a["id"] for cfg in self.store.all("configs") for a in cfg.get("adapters", [])}
         self.store.data["ip_addresses"] = [a for a in self.store.all("ip_addresses")
-                                           if not a["auto"] or a["assigned_to"] in nics | queued]
+                                           if not a["auto"] or a["assigned_to"] in nics | queued | configured]
 
     def allocate(self, pools: list[Record], assigned_to: str | None, assigned_type: str, address: str | None, *,
                  description: str, auto: bool) -> Record:
@@ -211,14 +213,14 @@ class Networks:
     def _readdress(self, nic: Record, inv: Invocation) -> None:
         """Give back what VMM allocated to the adapter and allocate anew; all or nothing."""
         held = [a for a in self.store.all("ip_addresses") if a["auto"] and a["assigned_to"] == nic["id"]]
-        self._release(nic["id"])
+        self.release(nic["id"])
         nic["ipv4"], nic["pools"] = [], []
         if nic["ipv4_type"] != "Static":
             return
         try:
             self._assign_static(nic, inv)
         except PSError:
-            self._release(nic["id"])
+            self.release(nic["id"])
             self.store.data["ip_addresses"].extend(held)
             raise
 
@@ -234,14 +236,18 @@ class Networks:
         nic["pools"] = [p["id"] for p in pools]
 
     def _subnet_pools(self, nic: Record) -> list[Record]:
-        subnet = self.store.find("vm_subnets", nic.get("vm_subnet") or "")
-        net = self.store.find("vm_networks", nic.get("vm_network") or "")
+        return self.subnet_pools(nic.get("vm_subnet"))
+
+    def subnet_pools(self, subnet_id: str | None) -> list[Record]:
+        """The static IP pools of a VM subnet: its logical network's pools for the subnet's range."""
+        subnet = self.store.find("vm_subnets", subnet_id or "")
+        net = self.store.find("vm_networks", subnet["vm_network"]) if subnet else None
         if subnet is None or net is None:
             return []
         return [p for p in self.store.all("ip_pools")
                 if p["logical_network"] == net["logical_network"] and p["subnet"] == subnet["subnet"]]
 
-    def _release(self, nic_id: str) -> None:
+    def release(self, nic_id: str) -> None:
         self.store.data["ip_addresses"] = [a for a in self.store.all("ip_addresses")
                                            if not (a["auto"] and a["assigned_to"] == nic_id)]
 
@@ -250,6 +256,10 @@ class Networks:
                "vm_subnet": None, "vlan_enabled": False, "vlan_id": 0, "ipv4_type": "Dynamic", "ipv4": [],
                "pools": [], "synthetic": False}
         return self._configure(nic, inv, generation)
+
+    def next_mac(self) -> str:
+        """A MAC address from VMM's default pool that no adapter has."""
+        return _next_mac(self._macs())
 
     def _macs(self) -> set[str]:
         queued = [n for group in self.store.data["nic_job_groups"].values() for n in group]
@@ -330,7 +340,7 @@ class Networks:
             vm["status"] = effect["prev"]
         nic = effect.get("add") or effect.get("update")
         if nic is not None:
-            self._release(nic["id"])
+            self.release(nic["id"])
 
     def job_group_adapters(self, group: str, generation: int) -> list[Record]:
         """The adapters queued with New-SCVirtualNetworkAdapter -JobGroup, for the VM New-SCVirtualMachine makes."""

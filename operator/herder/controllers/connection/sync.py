@@ -31,7 +31,9 @@ def _handle(runtime: Runtime, endpoint: Endpoint, name: str) -> ProviderHandle:
     """The connection, built or rebuilt as the planner says; its Secret is read when due."""
     key = (endpoint.kind, name)
     handle = runtime.providers.get(key)
-    due = (handle is None or handle.settings != endpoint.settings
+    # A connection that is not up (never logged in, or failed since) reads its Secret on every retry, so a
+    # rotated password is picked up within the backoff rather than the recheck interval.
+    due = (handle is None or not handle.ready or handle.settings != endpoint.settings
            or time.monotonic() - handle.credentials_read_at >= CREDENTIALS_RECHECK_SECONDS)
     if handle is not None and not due:
         return handle

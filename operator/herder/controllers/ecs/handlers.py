@@ -16,7 +16,7 @@ from herder.controllers.ecs import billing
 from herder.controllers.ecs.delete import delete_server
 from herder.controllers.ecs.sync import server_failed, sync_server
 from herder.controllers.shared.daemon import Daemon
-from herder.controllers.shared.indexes import Lookups
+from herder.controllers.shared.indexes import Lookups, image_key
 from herder.controllers.shared.runtime import runtime_of
 from herder.controllers.shared.status import condition_in
 from herder.errors import HerderError
@@ -65,6 +65,15 @@ def server_usage_index(*, namespace: str | None, uid: str, spec: kopf.Spec, stat
                        **_: Any) -> dict[str, tuple[str, Usage]]:
     """{namespace: (ECS UID, what it takes)}, by its stored status: the ServerQuota accounting's ground truth."""
     return {namespace or "": (uid, server_usage(spec, status))}
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def image_user_index(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[str, str] | None:
+    """{image key: "namespace/name"} per ECS made from an image: deleting the image reports who used it."""
+    image = spec.get("image") or {}
+    if not image.get("name"):
+        return None
+    return {image_key(str(image.get("kind") or "Image"), namespace, str(image["name"])): f"{namespace}/{name}"}
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=30.0)

@@ -32,9 +32,9 @@ from herder.controllers.shared.status import new_status
 from herder.controllers.shared.tasks import follow_delay, quiet
 from herder.errors import HerderError, Refused, SecretUnavailable, Unresolvable
 from herder.providers.base import ProviderReads
-from herder.providers.types import ObservedVM, Operation, TaskRef, TaskResult, TaskStatus
+from herder.providers.types import ObservedVM, Operation, TaskRef, TaskResult, TaskStatus, VMSpec
 from herder.reasons import Reason
-from herder.reconcile import adoption, metering
+from herder.reconcile import adoption, guest, metering, nics
 from herder.reconcile.capture import CaptureHold
 from herder.reconcile.conditions import Condition, summary
 from herder.reconcile.ecs import (
@@ -125,16 +125,18 @@ def _read_now(reads: ProviderReads, uid: str, ref: str | None) -> ObservedVM | N
     return reads.vms.find(uid, ref)
 
 
-def _user_data(server: ElasticCloudServer) -> str | None:
-    guest = server.spec.guest
-    if guest is None or guest.user_data is None:
-        return None
-    ref = guest.user_data
-    key = ref.key or "userData"
-    try:
-        return kube.read_secret(server.metadata.namespace or "", ref.name, (key,))[key]
-    except SecretUnavailable as exc:
-        raise Unresolvable(Reason.USER_DATA_UNAVAILABLE, f"spec.guest.userData: {exc}") from None
+def _first_boot(resolved: Resolved, spec: VMSpec) -> VMSpec:
+    """The spec a create passes on, with the values of the Secrets its guest setup names, read now (a create is the
+    guest's first boot; they are never read again for it). What cannot be made was refused by the planner."""
+    server = resolved.server
+    wanted = server.spec.guest
+    values: dict[str, dict[str, str]] = {}
+    for read in guest.secret_reads(wanted):
+        try:
+            values[read.field] = kube.read_secret(server.metadata.namespace or "", read.secret, read.keys)
+        except SecretUnavailable as exc:
+            raise Unresolvable(read.reason, f"{read.field}: {exc}") from None
+    return replace(spec, guest=guest.with_secrets(spec.guest, values))
 
 
 def _execute(p: Plan, resolved: Resolved, handle: ProviderHandle,
@@ -145,7 +147,7 @@ def _execute(p: Plan, resolved: Resolved, handle: ProviderHandle,
         existing = vms.find(spec.uid)
         if existing is not None:
             return None, existing  # a create before a crash already made it
-        return vms.create(replace(spec, user_data=_user_data(resolved.server))), None
+        return vms.create(_first_boot(resolved, spec)), None
     if observed is None:
         return None, None
     if p.step is Step.ADOPT:
@@ -203,7 +205,11 @@ def _fields(server: ElasticCloudServer, resolved: Resolved | None, observed: Obs
         fields |= {
             "uniqueID": observed.unique_id, "managedObjectID": observed.ref, "host": observed.host,
             "datastore": observed.datastore, "powerState": observed.power.value,
-            "ipAddresses": list(observed.ip_addresses[:MAX_IPS]) or None, "cpu": observed.cpu,
+            "ipAddresses": list(observed.ip_addresses[:MAX_IPS]) or None, "hostname": observed.hostname,
+            "guestOS": observed.guest_os, "networks": [
+                {"network": n.network, "macAddress": n.mac, "vlan": n.vlan,
+                 "ipAddresses": list(n.addresses[:MAX_IPS]) or None} for n in observed.nics] or None,
+            "cpu": observed.cpu,
             "memory": format_mib(observed.memory_mib),
             "disks": [{"name": "os" if d.is_os_disk else (d.name or d.key), "size": str(d.size_bytes)}
                       for d in observed.disks] or None,
@@ -283,8 +289,14 @@ def gather(backends: Backends, body: dict[str, Any], lookups: Lookups, announce:
     refused = None
     if observed is None and adopt and not recorded.unique_id:
         (observed, refused), fresh = _adoption_target(reads, resolved, adopt, lookups), True
+    spec = vm_spec(resolved)
+    # A VM not made yet whose NICs take addresses from static IP pools: do the pools have them?
+    creating = observed is None and not adopt and not recorded.unique_id and not recorded.pending_task
+    addresses = (nics.address_refusal(spec.networks, reads.vms.address_pools(spec.networks))
+                 if creating and any(nic.static for nic in spec.networks) else None)
     desired = Desired(
-        spec=vm_spec(resolved), paused=annotation_set(server.metadata.annotations, PAUSED_ANNOTATION),
+        spec=spec, create_refused=guest.refusal(server.spec.guest, spec), address_refused=addresses,
+        paused=annotation_set(server.metadata.annotations, PAUSED_ANNOTATION),
         recreate_requested=annotation_set(server.metadata.annotations, RECREATE_ANNOTATION), adopt_unique_id=adopt,
         power_cycle_allowed=server.spec.power_cycle_policy.value == "Automatic",
         image_changed=bool(server.status.image and server.status.image != image_ref(server.spec)),

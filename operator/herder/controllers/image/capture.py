@@ -22,12 +22,12 @@ from herder.controllers.image.backend import images_of, locate, now
 from herder.controllers.shared.indexes import Lookups
 from herder.controllers.shared.runtime import Runtime
 from herder.controllers.shared.status import condition_in
-from herder.errors import CaptureFailed, HerderError, Unresolvable
+from herder.errors import CaptureFailed, HerderError, NotSupported, Unresolvable
 from herder.providers.types import Operation, TaskRef, TaskStatus, TemplateInfo
 from herder.reasons import Reason
 from herder.reconcile.capture import CaptureHold
 from herder.reconcile.conditions import READY, Condition
-from herder.reconcile.image import available, gives_back, hold_for, restop_wait, template_name
+from herder.reconcile.image import available, gives_back, hold_for, restop_wait, template_name, uncapturable
 
 log = logging.getLogger(__name__)
 TASK_POLL_SECONDS = 1.0
@@ -91,6 +91,9 @@ def _capture_steps(runtime: Runtime, kind: str, image: Image | ClusterImage, loo
         return _captured(uid, info, provider, server, hold)
     if server is None:
         raise Unresolvable(Reason.SERVER_NOT_FOUND, f"ElasticCloudServer {namespace}/{source.name} not found")
+    refused = uncapturable(source.power_policy, provider["kind"])
+    if refused is not None:
+        raise NotSupported(f"{provider['kind']} {provider['name']}: {refused}")
     observed = handle.provider.vms.find(server["metadata"]["uid"], server_status.get("managedObjectID"))
     if observed is None:
         raise Unresolvable(Reason.SERVER_NOT_READY, f"{ecs} has no VM yet")

@@ -21,6 +21,7 @@ from herder.providers.types import Operation
 from herder.reasons import Reason
 from herder.reconcile.conditions import READY, Condition
 from herder.reconcile.image import (
+    DISK_FORMATS,
     SourceStep,
     available,
     failure,
@@ -29,6 +30,7 @@ from herder.reconcile.image import (
     os_family,
     source_used,
     template_name,
+    unimportable,
 )
 from herder.reconcile.quota import Usage
 
@@ -65,7 +67,7 @@ def sync_image(runtime: Runtime, kind: str, body: dict[str, Any], lookups: Looku
     delay: float | None = None
     admit(runtime.ledger, kind, image, lookups)
     if step is SourceStep.FIND:
-        conditions, fields = _find(runtime, image, lookups)
+        conditions, fields = _find(runtime, kind, image, lookups)
     elif step is SourceStep.CAPTURE:
         conditions, fields, delay = capture.capture(runtime, kind, image, lookups, current)
     else:
@@ -101,13 +103,15 @@ def image_failed(kind: str, body: dict[str, Any], exc: HerderError) -> Pass:
     return Pass(status, delay, failed=True)
 
 
-def _find(runtime: Runtime, image: Image | ClusterImage,
+def _find(runtime: Runtime, kind: str, image: Image | ClusterImage,
           lookups: Lookups) -> tuple[list[Condition], dict[str, Any]]:
     existing = image.spec.source.existing
     assert existing is not None
     handle, provider, _ = locate(runtime, image, lookups)
     wanted = existing.path or existing.name or ""
-    info = handle.provider.images.find_template(wanted)
+    meta = image.metadata
+    info = handle.provider.images.adopt_template(wanted, template_name(kind, meta.namespace, meta.name or ""),
+                                                 meta.uid or "", image.spec.os_family.value)
     if info is None:
         raise Unresolvable(Reason.TEMPLATE_NOT_FOUND, f"template {wanted!r} not found on {provider['kind']} "
                            f"{provider['name']}")
@@ -122,19 +126,25 @@ def _import(runtime: Runtime, kind: str, image: Image | ClusterImage, lookups: L
     handle, provider, where = locate(runtime, image, lookups)
     fmt = import_format(image, provider)
     name = template_name(kind, meta.namespace, meta.name or "")
-    info = handle.provider.images.import_ovf(source.url, source.checksum, name, meta.uid or "", where,
-                                             packaged=fmt is ImageFormat.OVA, progress=progress.report)
+    images = handle.provider.images
+    if fmt in DISK_FORMATS:
+        info = images.import_disk(source.url, source.checksum, name, meta.uid or "", where,
+                                  os_family=image.spec.os_family.value, progress=progress.report)
+    else:
+        info = images.import_ovf(source.url, source.checksum, name, meta.uid or "", where,
+                                 packaged=fmt is ImageFormat.OVA, progress=progress.report)
     return available(info, provider)
 
 
 def import_format(image: Image | ClusterImage, provider: dict[str, str]) -> ImageFormat:
-    """The format of a `url` source herder can import (OVA or OVF); NotSupported otherwise."""
+    """The format of a `url` source, one its provider imports (reconcile.image.unimportable); NotSupported
+    otherwise."""
     source = image.spec.source.url
     assert source is not None
     fmt = image_format(source.url, source.format)
-    if fmt is ImageFormat.VHDX:
-        raise NotSupported(f"{provider['kind']} {provider['name']}: VHDX imports are for SCVMM, which herder does "
-                           "not import images into yet; use OVA or OVF")
+    why = unimportable(fmt, provider["kind"])
+    if why is not None:
+        raise NotSupported(f"{provider['kind']} {provider['name']}: {why}")
     return fmt
 
 

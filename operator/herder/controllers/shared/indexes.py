@@ -72,6 +72,7 @@ class Lookups:
     snapshots: kopf.Index[tuple[str, str], SnapshotView] | None = None
     held: kopf.Index[tuple[str, str], Held] | None = None  # by (namespace, schedule UID)
     restore_holds: kopf.Index[tuple[str, str], tuple[str, str]] | None = None  # (namespace, server) -> (UID, name)
+    image_users: kopf.Index[str, str] | None = None  # image key -> "namespace/name" of the ECSs made from it
 
     @classmethod
     def of(cls, kwargs: dict[str, Any]) -> Lookups:
@@ -82,7 +83,8 @@ class Lookups:
                    quotas=kwargs.get("quota_index"), server_usage=kwargs.get("server_usage_index"),
                    image_usage=kwargs.get("image_usage_index"), servers=kwargs.get("snapshot_server_index"),
                    snapshots=kwargs.get("snapshot_index"), held=kwargs.get("schedule_held_index"),
-                   restore_holds=kwargs.get("restore_hold_index"))
+                   restore_holds=kwargs.get("restore_hold_index"),
+                   image_users=kwargs.get("image_user_index"))
 
     def zone(self, name: str) -> Body | None:
         return _one(self.zones, name)
@@ -133,6 +135,12 @@ class Lookups:
         cycle = {name, *self.pool_ancestors(name)}
         children = sorted(p for p in self.pool_names() if self.pool_parent(p) == name and p not in cycle)
         return [f"ElasticCloudServer {u}" for u in users] + [f"ResourcePool {c}" for c in children]
+
+    def image_dependents(self, kind: str, namespace: str | None, name: str) -> list[str]:
+        """The ECSs ("namespace/name") whose spec.image names this Image or ClusterImage."""
+        if self.image_users is None:
+            return []
+        return sorted(self.image_users.get(image_key(kind, namespace, name)) or ())
 
     def namespace_labels(self, name: str) -> dict[str, str]:
         """The namespace's labels ({} while unknown)."""
@@ -193,6 +201,11 @@ class Lookups:
         store = self.server_zones.get(zone) if self.server_zones is not None else None
         values = list(store or ())
         return len(values), sum(values)
+
+
+def image_key(kind: str, namespace: str | None, name: str) -> str:
+    """How an ECS's spec.image names an image: an Image of its own namespace, or a ClusterImage."""
+    return f"Image/{namespace}/{name}" if kind == "Image" else f"ClusterImage/{name}"
 
 
 def zone_named(lookups: Lookups, zone_name: str) -> AvailabilityZone:

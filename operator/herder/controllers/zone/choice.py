@@ -41,6 +41,8 @@ def candidates(backends: Backends, lookups: Lookups, namespace: str, own_servers
             provider_ready=backends.connected(ref.kind.value, ref.name),
             not_ready=ready.message or ready.reason if ready is not None and ready.status.value == "False" else None,
             namespace_allowed=selector_matches(zone.spec.allowed_namespaces, labels),
+            allowed_networks=(frozenset(n.lower() for n in zone.spec.allowed_networks)
+                              if zone.spec.allowed_networks is not None else None),
             memory_capacity_mib=capacity.memory.mib if capacity and capacity.memory else None,
             hosts=capacity.hosts if capacity else None,
             memory_used_mib=capacity.memory_used.mib if capacity and capacity.memory_used else 0,
@@ -76,4 +78,5 @@ def request_for(spec: ElasticCloudServerSpec, namespace: str, lookups: Lookups, 
         pool_zone=pool_spec.zone if pool_spec else None, pool=pool_name or "",
         namespace_allowed=pool_spec is None or selector_matches(pool_spec.allowed_namespaces,
                                                                 lookups.namespace_labels(namespace)),
-        spread=spread, namespace=namespace, region=spec.region)
+        networks=tuple(nic.network for nic in spec.networks or () if nic.network), spread=spread,
+        namespace=namespace, region=spec.region)

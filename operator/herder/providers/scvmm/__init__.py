@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from herder.providers.liveness import Liveness
 from herder.providers.scvmm.driver import CATrust, Driver, protocol_options
+from herder.providers.scvmm.images import SCVMMImages
 from herder.providers.scvmm.inventory import SCVMMInventory
 from herder.providers.scvmm.pools import SCVMMPools
 from herder.providers.scvmm.shell import Meter, RequestHook
 from herder.providers.scvmm.snapshots import SCVMMSnapshots
-from herder.providers.scvmm.unsupported import SCVMMImages
 from herder.providers.scvmm.vms import SCVMMVMs
 from herder.providers.scvmm.zones import SCVMMZones
 from herder.providers.types import Credentials, TLSSettings
@@ -20,6 +20,8 @@ BULK_READ_SECONDS = 10.0
 # One bulk drift read per interval whatever the number of VMs (2 WinRM requests; on the simulator 0.1 s for one VM,
 # 1.4 s for 500: see docs/scvmm.md and `python -m herder_dev.bench_inventory`).
 INVENTORY_SECONDS = 5.0
+# How long an image import's download, checksum and template may take on the library server.
+IMPORT_SECONDS = 6 * 3600.0
 
 
 class SCVMMProvider:
@@ -27,7 +29,7 @@ class SCVMMProvider:
     and `.zones`.
 
     `transport` is herder's name: `basic` (Basic over https, pywinrm's "ssl"), `ntlm`, `kerberos` or
-    `credssp`. The servers and the inventory each get their own PowerShell process.
+    `credssp`. The servers, the inventory and image downloads each get their own PowerShell process.
     """
 
     def __init__(
@@ -53,12 +55,15 @@ class SCVMMProvider:
         self.inventory = SCVMMInventory(watch, interval=inventory_interval)
         self.vms = SCVMMVMs(self.endpoint)
         self.snapshots = SCVMMSnapshots(self.endpoint, self.vms)
-        self.images = SCVMMImages()
+        # A download may take hours: it runs on a shell of its own.
+        importer = Driver(endpoint_url, credentials, options, meter, vmm_server=vmm_server, job_timeout=IMPORT_SECONDS)
+        self.images = SCVMMImages(self.endpoint, importer)
         self.pools = SCVMMPools(self.endpoint)
         self.zones = SCVMMZones(self.endpoint)
 
     def close(self) -> None:
         self.inventory.stop()
+        self.images.close()
         self.endpoint.close()
         self._trust.close()
 

@@ -71,6 +71,17 @@ def protocol_options(endpoint_url: str, credentials: Credentials, trust: CATrust
     }
 
 
+def redacted(exc: ProviderError, secrets: tuple[str, ...]) -> ProviderError:
+    """`exc`, or the same kind of error whose message has every secret (as given, or quoted) replaced."""
+    text = str(exc)
+    for secret in sorted(secrets, key=len, reverse=True):
+        for form in (secret, scripts.quote(secret)[1:-1]):
+            text = text.replace(form, "***")
+    if text == str(exc):
+        return exc
+    return type(exc)(text, reason=exc.reason)
+
+
 class Driver:
     """Runs one script at a time on its own PowerShell process. Thread-safe."""
 
@@ -96,10 +107,11 @@ class Driver:
         """WinRM requests made so far, per operation (all drivers of the provider together)."""
         return self._meter.counts()
 
-    def run(self, operation: str, action: str, body: str) -> Any:
+    def run(self, operation: str, action: str, body: str, *, secrets: tuple[str, ...] = ()) -> Any:
         """Run `body` (which sets `$result`) and return the result. Raises ProviderError subclasses.
 
         Busy (VMM 1600) is retried a few times with backoff; every script is written to be safe to repeat.
+        `secrets`: values the script carries (from Secrets) that an error message must never repeat.
         """
         with self._meter.operation(operation):
             for delay in (*BUSY_DELAYS, None):
@@ -107,9 +119,11 @@ class Driver:
                     return self._run_once(action, body)
                 except Busy as exc:
                     if delay is None:
-                        raise
-                    log.info("SCVMM busy, retrying in %.1fs: %s", delay, exc)
+                        raise redacted(exc, secrets) from None
+                    log.info("SCVMM busy, retrying in %.1fs: %s", delay, redacted(exc, secrets))
                     time.sleep(delay)
+                except ProviderError as exc:
+                    raise redacted(exc, secrets) from None
         raise AssertionError("unreachable")
 
     def _run_once(self, action: str, body: str) -> Any:

@@ -21,6 +21,7 @@ from winrm.exceptions import (
 )
 
 from herder.errors import (
+    AddressUnavailable,
     AuthenticationFailed,
     NotFound,
     ProviderError,
@@ -34,6 +35,8 @@ from herder.reasons import Reason
 log = logging.getLogger(__name__)
 NOT_FOUND = 801
 BUSY = 1600
+# The static IP pool has no free address; the address is taken (the simulator's IDs: the reference has none).
+ADDRESS_UNAVAILABLE = frozenset({21432, 21433})
 _ERROR_ID = re.compile(r"\(Error ID: (\d+)\)")
 
 
@@ -56,6 +59,8 @@ def vmm_error(message: str, vmm_id: int | None, action: str) -> ProviderError:
         return NotFound(text)
     if vmm_id == BUSY:
         return Busy(text)
+    if vmm_id in ADDRESS_UNAVAILABLE:
+        return AddressUnavailable(text)
     if vmm_id is not None:
         return Refused(text)
     return ProviderError(text)

@@ -16,13 +16,17 @@ import uuid
 from typing import Any
 
 from herder.api.ecs import PowerState
-from herder.errors import Conflict, NotFound, OutsideZone, ProviderError
-from herder.providers.scvmm import moves, observe, scope
+from herder.errors import Conflict, NotFound, NotSupported, OutsideZone, ProviderError
+from herder.providers import limits
+from herder.providers.scvmm import moves, networks, observe, scope
 from herder.providers.scvmm.driver import Driver
 from herder.providers.scvmm.observe import DESCRIPTION_MARK, DISK_INFIX, OWNER_PROPERTY, PROJECTION, owned
 from herder.providers.scvmm.scripts import find_cloud, find_host_group, gib, mib, quote, wait_job
 from herder.providers.types import (
+    AddressPool,
     DataDisk,
+    GuestSetup,
+    NICSpec,
     ObservedVM,
     Operation,
     Placement,
@@ -68,8 +72,72 @@ def _is_guid(text: str) -> bool:
     return True
 
 
+def refuse(refused: str | None) -> None:
+    """A guard on what the planner already checked (herder.providers.limits): nothing is made."""
+    if refused is not None:
+        raise NotSupported(refused)
+
+
+def _credential(variable: str, user: str, password: str) -> str:
+    return (f"${variable} = New-Object System.Management.Automation.PSCredential({quote(user)}, "
+            f"(ConvertTo-SecureString {quote(password)} -AsPlainText -Force))")
+
+
+def guest_profile(guest: GuestSetup) -> tuple[str, list[str]]:
+    """(the guest OS profile parameters of New-SCVirtualMachine, the lines that make their credentials)."""
+    params = [f"-ComputerName {quote(guest.hostname)}"] if guest.hostname else []
+    lines: list[str] = []
+    if not guest.windows:
+        if guest.dns_domain:
+            params.append(f"-LinuxDomainName {quote(guest.dns_domain)}")
+        if guest.ssh_keys:
+            params.append(f"-LinuxAdministratorSSHKeyString {quote(guest.ssh_keys[0])}")
+        return "".join(" " + p for p in params), lines
+    if guest.admin_password:
+        lines.append(_credential("herderAdmin", "Administrator", guest.admin_password))
+        params.append("-LocalAdministratorCredential $herderAdmin")
+    if guest.time_zone is not None:
+        params.append(f"-TimeZone {guest.time_zone}")
+    if guest.product_key:
+        params.append(f"-ProductKey {quote(guest.product_key)}")
+    if guest.organization:
+        params.append(f"-OrganizationName {quote(guest.organization)}")
+    if guest.domain and guest.domain_join:
+        lines.append(_credential("herderJoin", guest.domain_join.username, guest.domain_join.password))
+        params += [f"-Domain {quote(guest.domain)}", "-DomainJoinCredential $herderJoin"]
+    elif guest.workgroup:
+        params.append(f"-Workgroup {quote(guest.workgroup)}")
+    if guest.first_logon:
+        params.append(f"-GuiRunOnceCommands @({', '.join(quote(c) for c in guest.first_logon)})")
+    return "".join(" " + p for p in params), lines
+
+
 def disk_file(vm_name: str, disk: DataDisk) -> str:
     return f"{vm_name}{DISK_INFIX}{disk.name}.vhdx"
+
+
+def job_result(driver: Driver, task: TaskRef) -> TaskResult:
+    """What became of a VMM job (Get-SCJob); `done:` refs succeed without a call, a job VMM forgot is UNKNOWN."""
+    if task.finished:
+        return task.finished_result()
+    if not _is_guid(task.id):
+        return TaskResult(status=TaskStatus.UNKNOWN)
+    body = (
+        f"$j = Get-SCJob -ID {quote(task.id)}\n"
+        "if ($j) { $result = @{ status = [string]$j.Status; problem = [string]$j.ErrorInfo.Problem; "
+        "code = [string]$j.ErrorInfo.DisplayableErrorCode; target = [string]$j.ResultObjectID } }"
+    )
+    job = driver.run("task", f"read {task.operation} job {task.id}", body)
+    if not job:
+        return TaskResult(status=TaskStatus.UNKNOWN)
+    target = str(job.get("target") or "") or None
+    if job["status"] in _SUCCEEDED:
+        return TaskResult(status=TaskStatus.SUCCEEDED, result_ref=target)
+    if job["status"] in _FAILED:
+        problem = job.get("problem") or f"the VMM job ended {job['status']}"
+        return TaskResult(status=TaskStatus.FAILED, error=f"{problem} (Error ID: {job.get('code')})",
+                          result_ref=target)
+    return TaskResult(status=TaskStatus.RUNNING, result_ref=target)
 
 
 class SCVMMVMs:
@@ -115,6 +183,23 @@ class SCVMMVMs:
                           host_group=str(found.get("hostGroup") or "") or None,
                           cloud=str(found.get("cloud") or "") or None)
 
+    def address_pools(self, nics: tuple[NICSpec, ...]) -> tuple[AddressPool | None, ...]:
+        static = [index for index, nic in enumerate(nics) if nic.static]
+        if not static:
+            return tuple(None for _ in nics)
+        lines = ["$result = @{}"]
+        for index in static:
+            v = f"nic{index}"
+            lines += [*networks.subnet(v, nics[index]), *networks.pool(v, nics[index]),
+                      f"$result['{index}'] = @{{ name = [string]${v}Pool.Name; "
+                      f"available = [int]${v}Pool.AvailableAddresses; granted = @(Get-SCIPAddress "
+                      f"-StaticIPAddressPool ${v}Pool | ForEach-Object {{ [string]$_.Address }}) }}"]
+        found = self._run("read", "read the static IP pools of the NICs", "\n".join(lines))
+        pools = {int(key): AddressPool(str(row["name"]), int(row["available"]),
+                                       frozenset(str(a) for a in row.get("granted") or ()))
+                 for key, row in (found or {}).items()}
+        return tuple(pools.get(index) for index in range(len(nics)))
+
     # -- create -----------------------------------------------------------------------------------------
 
     def create(self, spec: VMSpec) -> TaskRef:
@@ -123,7 +208,11 @@ class SCVMMVMs:
             raise ProviderError(
                 f"VM {spec.name}: an SCVMM zone needs a placement with a host group or a cloud"
             )
-        found = self._run("create", f"create VM {spec.name}", self._create_script(spec, where))
+        guest = spec.guest
+        refuse(limits.guest_refusal(limits.SCVMM, user_data=bool(guest.user_data), sysprep=bool(guest.unattend),
+                                    ssh_keys=len(guest.ssh_keys)) or limits.nics_refusal(limits.SCVMM, spec.networks))
+        found = self._driver.run("create", f"create VM {spec.name}", self._create_script(spec, where),
+                                 secrets=spec.guest.secrets())
         if found.get("outside"):
             raise OutsideZone(f"create VM {spec.name}: {found['outside']}")
         if "existing" in found:
@@ -172,8 +261,14 @@ class SCVMMVMs:
             if location:
                 settings += f" -VMLocation {quote(location)}"
             lines.append(f"$cfg = Set-SCVMConfiguration -VMConfiguration $cfg{settings}")
+        # Addresses are allocated before the VM exists; if anything fails, the configuration goes and gives them back.
+        lines.append("try {")
+        if spec.networks:
+            lines += networks.configure_first(spec.networks[0])
         lines.append("$cfg = Update-SCVMConfiguration -VMConfiguration $cfg")
         lines.append("$group = [guid]::NewGuid()")
+        for index, nic in enumerate(spec.networks[1:], start=1):
+            lines += networks.queue(index, nic)
         # Data disks join the VM's creation job; LUN 0 is the template's OS disk.
         for lun, disk in enumerate(spec.data_disks, start=1):
             lines.append(
@@ -183,11 +278,14 @@ class SCVMMVMs:
             )
         cloud = " -Cloud $cloud" if where.cloud else ""
         start = " -StartVM" if spec.power == PowerState.ON else ""
+        profile, setup = guest_profile(spec.guest)
+        lines += setup
         lines.append(
             f"$vm = New-SCVirtualMachine -Name {quote(spec.name)} -VMConfiguration $cfg -CPUCount {spec.cpu} "
             f"-MemoryMB {spec.memory_mib} -Description {quote(DESCRIPTION_MARK + spec.uid)}{cloud} "
-            f"-JobGroup $group -RunAsynchronously{start}"
+            f"-JobGroup $group -RunAsynchronously{start}{profile}"
         )
+        lines.append("} catch { try { $null = Remove-SCVMConfiguration -VMConfiguration $cfg } catch { }; throw }")
         lines.append(f"try {{ $null = Set-SCCustomPropertyValue -InputObject $vm -CustomProperty $cp -Value {uid} }} "
                      "catch { }")
         lines.append("$result = @{ id = [string]$vm.ID; job = [string]$vm.MostRecentTask.ID } } }")
@@ -196,32 +294,14 @@ class SCVMMVMs:
     # -- tasks ------------------------------------------------------------------------------------------
 
     def task(self, task: TaskRef) -> TaskResult:
-        if task.finished:
-            return task.finished_result()
-        if not _is_guid(task.id):
-            return TaskResult(status=TaskStatus.UNKNOWN)
-        body = (
-            f"$j = Get-SCJob -ID {quote(task.id)}\n"
-            "if ($j) { $result = @{ status = [string]$j.Status; problem = [string]$j.ErrorInfo.Problem; "
-            "code = [string]$j.ErrorInfo.DisplayableErrorCode; target = [string]$j.ResultObjectID } }"
-        )
-        job = self._run("task", f"read {task.operation} job {task.id}", body)
-        if not job:
-            return TaskResult(status=TaskStatus.UNKNOWN)
-        target = str(job.get("target") or "") or None
-        if job["status"] in _SUCCEEDED:
-            return TaskResult(status=TaskStatus.SUCCEEDED, result_ref=target)
-        if job["status"] in _FAILED:
-            problem = job.get("problem") or f"the VMM job ended {job['status']}"
-            return TaskResult(status=TaskStatus.FAILED, error=f"{problem} (Error ID: {job.get('code')})",
-                              result_ref=target)
-        return TaskResult(status=TaskStatus.RUNNING, result_ref=target)
+        return job_result(self._driver, task)
 
     # -- changes ----------------------------------------------------------------------------------------
 
     def reconfigure(self, server: ObservedVM, change: VMChange) -> TaskRef:
         if change.is_empty():
             return TaskRef.nothing_to_do(Operation.RECONFIGURE, server.ref)
+        refuse(limits.change_refusal(limits.SCVMM, change, server))
         timeout = self._driver.job_timeout
         what = f"reconfigure VM {server.name}"
         steps: list[str] = []
@@ -250,6 +330,11 @@ class SCVMMVMs:
                 f"-VirtualHardDiskSizeMB {mib(disk.size_bytes)} -FileName {name} -RunAsynchronously; "
                 "$job = (Get-SCVirtualMachine -ID $v.ID).MostRecentTask }"
             )
+        for key, nic in change.change_nics:
+            steps.append(networks.change(key, nic))
+        for key in change.remove_nics:
+            steps.append(networks.remove(key))
+        steps += [networks.add(nic) for nic in change.add_nics]
         for key in change.remove_disks:
             steps.append(
                 f"$d = @($v.VirtualDiskDrives | Where-Object {{ [string]$_.ID -eq {quote(key)} }})\n"

@@ -27,7 +27,7 @@ from typing import IO, Any, Protocol
 
 from pyVmomi import vim, vmodl
 
-from herder.errors import Conflict, ImportFailed, NotFound, ProviderError, describe
+from herder.errors import Conflict, ImportFailed, NotFound, NotSupported, ProviderError, describe
 from herder.providers import download
 from herder.providers.types import (
     ObservedVM,
@@ -137,6 +137,16 @@ class VCenterImages:
 
         return self._session.call(f"find template {ref}", run)
 
+    def find_disk(self, ref: str) -> TemplateInfo | None:
+        """vCenter clones templates (and VMs) only: a disk is never an image here."""
+        return None
+
+    def adopt_template(self, ref: str, name: str, uid: str, os_family: str) -> TemplateInfo | None:
+        return self.find_template(ref)  # vCenter clones any template or VM as it is
+
+    def release_template(self, uid: str) -> None:
+        """Nothing to do: herder makes nothing around an adopted vCenter template."""
+
     # -- capture ----------------------------------------------------------------------------------------
 
     def capture(self, server: ObservedVM, name: str, uid: str, placement: Placement) -> TaskRef:
@@ -231,6 +241,10 @@ class VCenterImages:
             return self._import_ova(job, response, total)
         finally:
             response.close()
+
+    def import_disk(self, url: str, checksum: str, name: str, uid: str, placement: Placement, *, os_family: str,
+                    progress: Callable[[int], bool]) -> TemplateInfo:
+        raise NotSupported(f"template {name}: VHD and VHDX images are for SCVMM; vCenter imports OVA and OVF")
 
     def _import_ova(self, job: _ImportJob, response: IO[bytes], total: int) -> TemplateInfo:
         """One tar stream: the descriptor first, then each file straight into its upload URL; the whole

@@ -12,7 +12,7 @@ from typing import Any
 from pyVmomi import vim
 
 from herder.api.ecs import PowerState
-from herder.providers.types import ObservedDisk, ObservedVM
+from herder.providers.types import ObservedDisk, ObservedNIC, ObservedVM
 
 OWNER_FIELD = "herder.dev/ecs-uid"
 # extraConfig key prefix naming herder's data disks by position: herder.disk.<bus>.<unit> = <name>.
@@ -34,6 +34,9 @@ PROPERTIES = (
     "datastore",
     "guest.ipAddress",
     "guest.net",
+    "guest.hostName",
+    "guest.guestFullName",
+    "config.guestFullName",
     "customValue",
     "snapshot",
 )
@@ -43,9 +46,12 @@ DEVICE_PROPERTIES = ("config.hardware.device", "config.extraConfig")
 # VM whenever the view changes) stays cheap. `config.changeVersion` moves with every reconfiguration, devices
 # included: the watch then reads that VM's DEVICE_PROPERTIES once, so disk drift is seen as fast as CPU drift.
 WATCHED_PROPERTIES = (*(p for p in PROPERTIES if p not in DEVICE_PROPERTIES), "config.changeVersion")
-# Where a VM's cached properties keep its disks, derived from DEVICE_PROPERTIES (the raw lists are not kept).
+# Where a VM's cached properties keep its disks and its ethernet cards, derived from DEVICE_PROPERTIES (the raw
+# lists are not kept).
 DISKS = "disks"
+NIC_CARDS = "nicCards"
 
+_Portgroup: Any = vim.dvs.DistributedVirtualPortgroup
 POWER = {
     "poweredOn": PowerState.ON,
     "poweredOff": PowerState.OFF,
@@ -90,6 +96,23 @@ def observed_disks(devices: Any, names: Mapping[str, str]) -> tuple[ObservedDisk
     return tuple(result)
 
 
+def observed_nics(cards: Any, guest_net: Any, name_of: Callable[[Any], str | None]) -> tuple[ObservedNIC, ...]:
+    """NICs (the ethernet cards of NIC_CARDS) in device-key order: the network each is backed by (a distributed port
+    group by its name), its MAC address, and the addresses the guest reports on it."""
+    reported = {int(n.deviceConfigId): n for n in guest_net or () if getattr(n, "deviceConfigId", None) is not None}
+    nics: list[ObservedNIC] = []
+    for card in sorted(cards or (), key=lambda d: d.key):
+        backing = card.backing
+        if isinstance(backing, vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo):
+            network = name_of(_Portgroup(backing.port.portgroupKey)) if backing.port else None
+        else:
+            network = getattr(backing, "deviceName", None)
+        guest = reported.get(int(card.key))
+        nics.append(ObservedNIC(key=str(card.key), network=network, mac=str(card.macAddress or "").upper() or None,
+                                addresses=tuple(str(ip) for ip in (guest.ipAddress or ())) if guest else ()))
+    return tuple(nics)
+
+
 def snapshot_nodes(roots: Any, parent: Any = None) -> Iterator[tuple[Any, Any]]:
     """(node, its parent node or None) for every node of a snapshot tree (VirtualMachineSnapshotTree)."""
     for node in roots or ():
@@ -130,10 +153,13 @@ def _ips(props: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def with_disks(props: Mapping[str, Any]) -> dict[str, Any]:
-    """`props` with DEVICE_PROPERTIES, if read, turned into its disks (and the raw device lists dropped)."""
+    """`props` with DEVICE_PROPERTIES, if read, turned into its disks and ethernet cards (and the raw device lists
+    dropped)."""
     kept = {k: v for k, v in props.items() if k not in DEVICE_PROPERTIES}
     if "config.hardware.device" in props:
-        kept[DISKS] = observed_disks(props["config.hardware.device"], disk_names(props.get("config.extraConfig")))
+        devices = props["config.hardware.device"] or ()
+        kept[DISKS] = observed_disks(devices, disk_names(props.get("config.extraConfig")))
+        kept[NIC_CARDS] = tuple(d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard))
     return kept
 
 
@@ -155,11 +181,15 @@ def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None,
         memory_mib=int(props.get("config.hardware.memoryMB") or 0),
         owner_uid=owner_of(props.get("customValue"), owner_key),
         disks=props.get(DISKS) or (),
+        nics=observed_nics(props.get(NIC_CARDS), props.get("guest.net"), name_of),
         disks_known=DISKS in props,
         host=name_of(props.get("runtime.host")),
         datastore=name_of(datastores[0]) if datastores else None,
         resource_pool=name_of(props.get("resourcePool")),
         ip_addresses=_ips(props),
+        hostname=str(props.get("guest.hostName") or "") or None,
+        # What VMware Tools report, else the OS the VM is configured for.
+        guest_os=str(props.get("guest.guestFullName") or props.get("config.guestFullName") or "") or None,
         cpu_hot_add=bool(props.get("config.cpuHotAddEnabled")),
         memory_hot_add=bool(props.get("config.memoryHotAddEnabled")),
         snapshots=snapshot_ids(props.get("snapshot")),

@@ -146,7 +146,7 @@ def check_in_zone(content: Any, compute: Any, host: Any = None, datastore: Any =
         raise OutsideZone(f"datastore {label} is not mounted by the zone's {names.get('name')}")
 
 
-def _network_backing(content: Any, datacenter: Any, name: str) -> Any:
+def network_backing(content: Any, datacenter: Any, name: str) -> Any:
     matches = query.by_name(content, datacenter.networkFolder, vim.Network, name)
     if not matches:
         raise NotFound(f"network {name!r} does not exist in datacenter {datacenter.name}")
@@ -174,7 +174,7 @@ def resolve(content: Any, datacenter: Any, placement: VCenterPlacement, networks
     if placement.cluster and (host is not None or datastore is not None):
         check_in_zone(content, compute_resource(content, datacenter, placement.cluster), host, datastore)
     names = list(networks) or ([placement.network] if placement.network else [])
-    backings = tuple(_network_backing(content, datacenter, name) for name in names)
+    backings = tuple(network_backing(content, datacenter, name) for name in names)
     return Target(folder=folder, pool=pool, host=host, datastore=datastore, network_backings=backings)
 
 

@@ -152,13 +152,15 @@ class Session:
         return self._si._stub
 
     def name_of(self, obj: Any) -> str | None:
-        """The name of a host, datastore or pool, cached: they are few and are rarely renamed."""
+        """The name of a host, datastore, pool or network, cached: they are few and are rarely renamed."""
         if obj is None:
             return None
         key = str(obj._moId)
         name = self._names.get(key)
         if name is None:
             try:
+                if getattr(obj, "_stub", None) is None:  # made from a key alone (a NIC's port group): bind it
+                    obj = type(obj)(key, self.stub)
                 name = self._names[key] = str(obj.name)
             except Exception as exc:  # e.g. a lost session: the ID will do until the next reading
                 log.debug("no name for %s: %s", key, exc)

@@ -17,8 +17,11 @@ from typing import Any
 from pyVmomi import vim, vmodl
 
 from herder.api.ecs import PowerState
-from herder.errors import Conflict, NotFound, ProviderError
+from herder.errors import Conflict, NotFound, NotSupported, ProviderError
+from herder.providers import limits
 from herder.providers.types import (
+    AddressPool,
+    NICSpec,
     ObservedVM,
     Operation,
     Placement,
@@ -43,8 +46,6 @@ _CACHE_SECONDS = 300.0
 _VM: Any = vim.VirtualMachine
 _Task: Any = vim.Task
 OwnerIndex = Callable[[str], list[ObservedVM] | None]
-
-
 
 
 class VCenterVMs:
@@ -128,11 +129,18 @@ class VCenterVMs:
 
         return self._session.call(f"locate VM {server.unique_id}", run)
 
+    def address_pools(self, nics: tuple[NICSpec, ...]) -> tuple[AddressPool | None, ...]:
+        """vCenter has no IP address pools: a static NIC names its address."""
+        return tuple(None for _ in nics)
+
     # -- create -----------------------------------------------------------------------------------------
 
     def create(self, spec: VMSpec) -> TaskRef:
         if not isinstance(spec.placement, VCenterPlacement):
             raise ProviderError(f"VM {spec.name}: a vCenter zone needs a vCenter placement")
+        refused = limits.nics_refusal(limits.VCENTER, spec.networks)
+        if refused is not None:
+            raise NotSupported(refused)
         where = spec.placement
         return self._session.call(f"clone VM {spec.name}", lambda: self._create(spec, where))
 
@@ -148,8 +156,8 @@ class VCenterVMs:
 
     def _create(self, spec: VMSpec, where: VCenterPlacement) -> TaskRef:
         content, datacenter = self._session.content, self._session.datacenter()
-        target = self._cached(("target", where, spec.networks),
-                              lambda: placement.resolve(content, datacenter, where, spec.networks))
+        names = tuple(nic.network for nic in spec.networks)
+        target = self._cached(("target", where, names), lambda: placement.resolve(content, datacenter, where, names))
         # A VM of that name already (an earlier create of this ECS, or someone else's) fails the clone with
         # DuplicateName. Asking first would cost a call on every create, so only a name that failed so is looked
         # up: the VM is this ECS's (an earlier create) or a Conflict.
@@ -157,6 +165,7 @@ class VCenterVMs:
             existing = content.searchIndex.FindChild(entity=target.folder, name=spec.name)
             if existing is not None:
                 return self._already_created(existing, spec)
+
         def load_template() -> tuple[Any, list[Any]]:
             found = placement.template(content, datacenter, spec.template)
             devices = query.properties(content, found, ["config.hardware.device"]).get("config.hardware.device")
@@ -164,9 +173,9 @@ class VCenterVMs:
 
         template, devices = self._cached(("template", spec.template), load_template)
         config = specs.clone_config(spec, devices, target.network_backings)
-        clone = specs.clone_spec(
-            config, pool=target.pool, datastore=target.datastore, host=target.host, power=spec.power
-        )
+        customize = specs.customization(spec, specs.nic_count(devices, target.network_backings))
+        clone = specs.clone_spec(config, pool=target.pool, datastore=target.datastore, host=target.host,
+                                 power=spec.power, customize=customize)
         try:
             task = template.CloneVM_Task(folder=target.folder, name=spec.name, spec=clone)
         except vim.fault.DuplicateName:
@@ -237,14 +246,21 @@ class VCenterVMs:
         return found[0] if found else None
 
     def reconfigure(self, server: ObservedVM, change: VMChange) -> TaskRef:
+        refused = limits.change_refusal(limits.VCENTER, change, server)
+        if refused is not None:
+            raise NotSupported(refused)
+
         def run() -> TaskRef:
             if change.is_empty():
                 return TaskRef.nothing_to_do(Operation.RECONFIGURE, server.ref)
             vm = self.vm_object(server)
             if vm is None:
                 raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason=Reason.NOT_FOUND)
-            devices = query.properties(self._session.content, vm, ["config.hardware.device"])
-            spec = specs.reconfig_spec(list(devices.get("config.hardware.device") or ()), change)
+            content, datacenter = self._session.content, self._session.datacenter()
+            devices = query.properties(content, vm, ["config.hardware.device"])
+            wanted = [*change.add_nics, *(nic for _, nic in change.change_nics)]
+            backings = {nic.network: placement.network_backing(content, datacenter, nic.network) for nic in wanted}
+            spec = specs.reconfig_spec(list(devices.get("config.hardware.device") or ()), change, backings)
             return TaskRef(id=str(vm.ReconfigVM_Task(spec=spec)._moId), operation=Operation.RECONFIGURE)
 
         return self._session.call(f"reconfigure VM {server.name}", run)
