@@ -16,9 +16,9 @@ import uuid
 from typing import Any
 
 from herder.api.ecs import PowerState
-from herder.errors import Conflict, NotFound, NotSupported, ProviderError
+from herder.errors import Conflict, NotFound, NotSupported, OutsideZone, ProviderError
 from herder.providers import limits
-from herder.providers.scvmm import networks, observe
+from herder.providers.scvmm import moves, networks, observe, scope
 from herder.providers.scvmm.driver import Driver
 from herder.providers.scvmm.observe import DESCRIPTION_MARK, DISK_INFIX, OWNER_PROPERTY, PROJECTION, owned
 from herder.providers.scvmm.scripts import find_cloud, find_host_group, gib, mib, quote, wait_job
@@ -29,6 +29,8 @@ from herder.providers.types import (
     NICSpec,
     ObservedVM,
     Operation,
+    Placement,
+    Relocation,
     SCVMMPlacement,
     TaskRef,
     TaskResult,
@@ -211,6 +213,8 @@ class SCVMMVMs:
                                     ssh_keys=len(guest.ssh_keys)) or limits.nics_refusal(limits.SCVMM, spec.networks))
         found = self._driver.run("create", f"create VM {spec.name}", self._create_script(spec, where),
                                  secrets=spec.guest.secrets())
+        if found.get("outside"):
+            raise OutsideZone(f"create VM {spec.name}: {found['outside']}")
         if "existing" in found:
             existing = found["existing"]
             if len(existing) > 1:
@@ -237,6 +241,8 @@ class SCVMMVMs:
             "if ($found.Count -gt 0) { $result = @{ existing = @(foreach ($v in $found) { @{ id = [string]$v.ID; "
             "status = [string]$v.Status; job = [string]$v.MostRecentTask.ID } }) } }",
             "else {",
+            *scope.checked(where, where.host, where.storage_path),
+            "if ($outside) { $result = @{ outside = $outside } } else {",
             f"$t = @(Get-SCVMTemplate {template})",
             f"if ($t.Count -ne 1) {{ throw {quote(f'template {spec.template!r}: found ')} + $t.Count + "
             "' templates (Error ID: 801)' }",
@@ -249,13 +255,11 @@ class SCVMMVMs:
             lines += find_host_group("hg", where.host_group or "")
             target = "-VMHostGroup $hg"
         lines.append(f"$cfg = New-SCVMConfiguration -VMTemplate $t[0] -Name {quote(spec.name)} {target}")
-        if where.host or where.vm_path:
-            settings = ""
-            if where.host:
-                lines.append(f"$h = Get-SCVMHost -ComputerName {quote(where.host)}")
-                settings += " -VMHost $h"
-            if where.vm_path:
-                settings += f" -VMLocation {quote(where.vm_path)}"
+        location = where.storage_path or where.vm_path
+        if where.host or location:
+            settings = " -VMHost $h" if where.host else ""  # $h: the pinned host, checked to be the zone's
+            if location:
+                settings += f" -VMLocation {quote(location)}"
             lines.append(f"$cfg = Set-SCVMConfiguration -VMConfiguration $cfg{settings}")
         # Addresses are allocated before the VM exists; if anything fails, the configuration goes and gives them back.
         lines.append("try {")
@@ -284,7 +288,7 @@ class SCVMMVMs:
         lines.append("} catch { try { $null = Remove-SCVMConfiguration -VMConfiguration $cfg } catch { }; throw }")
         lines.append(f"try {{ $null = Set-SCCustomPropertyValue -InputObject $vm -CustomProperty $cp -Value {uid} }} "
                      "catch { }")
-        lines.append("$result = @{ id = [string]$vm.ID; job = [string]$vm.MostRecentTask.ID } }")
+        lines.append("$result = @{ id = [string]$vm.ID; job = [string]$vm.MostRecentTask.ID } } }")
         return "\n".join(lines)
 
     # -- tasks ------------------------------------------------------------------------------------------
@@ -397,8 +401,8 @@ class SCVMMVMs:
         ])
         self._run("adopt", f"adopt VM {server.name} for ECS {uid}", body)
 
-    def relocate(self, server: ObservedVM, host: str | None, datastore: str | None) -> TaskRef:
-        raise NotSupported(f"VM {server.name}: moving a VM is not supported on SCVMM yet (Move-SCVirtualMachine)")
+    def relocate(self, server: ObservedVM, to: Relocation, zone: Placement) -> TaskRef:
+        return moves.relocate(self._driver, server, to, zone)
 
     def release(self, server: ObservedVM) -> None:
         mark = quote(DESCRIPTION_MARK + r"\S*")
