@@ -47,10 +47,11 @@ WRITE_VERBS = {"POST", "PUT", "PATCH", "DELETE", "APPLY"}
 HOUSEKEEPING = {"coordination.k8s.io", "flowcontrol.apiserver.k8s.io", "apiextensions.k8s.io", "/endpoints",
                 "discovery.k8s.io/endpointslices"}
 # vSphere methods a plan may call: logging in and out, reading properties (pyVmomi counts a property fetch under
-# the property's name, lower-case) and finding objects; a ContainerView is a per-session read cursor.
+# the property's name, lower-case) and finding objects. Methods are metered by pyVmomi's name, so a view's
+# DestroyView would count as "Destroy", a VM's Destroy_Task's name too: a plan makes no views.
 VCENTER_READS = {"RetrieveServiceContent", "RetrieveContent", "Login", "Logout", "RetrievePropertiesEx",
                  "ContinueRetrievePropertiesEx", "FindByInventoryPath", "FindAllByUuid", "FindByUuid", "FindChild",
-                 "CreateContainerView", "DestroyView", "CurrentTime"}
+                 "CurrentTime"}
 # Cmdlets a plan may run on SCVMM: VMM's Get-* and PowerShell's own pipeline helpers.
 POWERSHELL_HELPERS = {"ForEach-Object", "Where-Object", "ConvertTo-Json", "Select-Object", "Sort-Object",
                       "Measure-Object"}
