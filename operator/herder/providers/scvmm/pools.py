@@ -9,13 +9,12 @@ cloud gets its capacity in the same job group as New-SCCloud: it never exists un
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from herder.errors import Conflict, InUse, ProviderError
 from herder.providers.scvmm.driver import Driver
 from herder.providers.scvmm.scope import host_groups
-from herder.providers.scvmm.scripts import quote
+from herder.providers.scvmm.scripts import is_guid, quote
 from herder.providers.types import Allocation, Counts, ObservedPool, PoolSpec, PoolUsage, SCVMMPlacement
 
 MARK = "herder-resourcepool-uid="
@@ -35,14 +34,6 @@ _PROJECTION = (
                                for value, unlimited, _, _ in DIMENSIONS) + " }; "
     "used = @{ " + "; ".join(f"{usage} = [long]$use.{usage}" for _, _, _, usage in DIMENSIONS) + " } }"
 )
-
-
-def _is_guid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def capacity_arguments(limits: Counts) -> str:
@@ -88,7 +79,7 @@ class SCVMMPools:
         mark = MARK + spec.uid
         wanted = capacity_arguments(spec.limits)
         lines = ["$c = $null"]
-        if known_ref and _is_guid(known_ref):
+        if known_ref and is_guid(known_ref):
             lines.append(f"$c = Get-SCCloud -ID {quote(known_ref)}")
         lines += [
             f"if ($null -eq $c) {{ $c = Get-SCCloud -Name {quote(spec.name)} }}",
@@ -126,14 +117,14 @@ class SCVMMPools:
         return checks
 
     def observe(self, ref: str) -> ObservedPool | None:
-        if not _is_guid(ref):
+        if not is_guid(ref):
             return None
         body = f"$c = Get-SCCloud -ID {quote(ref)}\nif ($c) {{\n{_PROJECTION}\n}}"
         found = self._driver.run("pool", f"read cloud {ref}", body)
         return to_pool(found) if found else None
 
     def delete(self, ref: str) -> None:
-        if not _is_guid(ref):
+        if not is_guid(ref):
             return
         body = "\n".join([
             f"$c = Get-SCCloud -ID {quote(ref)}",

@@ -12,7 +12,6 @@ within the driver's job timeout. A call with nothing to do returns a TaskRef who
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from herder.api.ecs import PowerState
@@ -21,7 +20,7 @@ from herder.providers import limits
 from herder.providers.scvmm import moves, networks, observe, scope
 from herder.providers.scvmm.driver import Driver
 from herder.providers.scvmm.observe import DESCRIPTION_MARK, DISK_INFIX, OWNER_PROPERTY, PROJECTION, owned
-from herder.providers.scvmm.scripts import find_cloud, find_host_group, gib, mib, quote, wait_job
+from herder.providers.scvmm.scripts import find_cloud, find_host_group, gib, is_guid, mib, quote, wait_job
 from herder.providers.types import (
     AddressPool,
     DataDisk,
@@ -62,14 +61,6 @@ def _vm(ref: str, missing: str) -> str:
 
 def _not_found(server: ObservedVM) -> str:
     return f"throw {quote(f'VM {server.name} ({server.unique_id}) no longer exists (Error ID: 801)')}"
-
-
-def _is_guid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def refuse(refused: str | None) -> None:
@@ -120,7 +111,7 @@ def job_result(driver: Driver, task: TaskRef) -> TaskResult:
     """What became of a VMM job (Get-SCJob); `done:` refs succeed without a call, a job VMM forgot is UNKNOWN."""
     if task.finished:
         return task.finished_result()
-    if not _is_guid(task.id):
+    if not is_guid(task.id):
         return TaskResult(status=TaskStatus.UNKNOWN)
     body = (
         f"$j = Get-SCJob -ID {quote(task.id)}\n"
@@ -161,13 +152,13 @@ class SCVMMVMs:
 
     def find(self, uid: str, known_ref: str | None = None) -> ObservedVM | None:
         body = "$result = @()\n"
-        if known_ref and _is_guid(known_ref):
+        if known_ref and is_guid(known_ref):
             body += f"{_vm(known_ref, '')}\nif ($v -and {owned(uid)}) {{ $result = @({PROJECTION}) }}\n"
         body += f"if ($result.Count -eq 0) {{ {observe.project_all(owned(uid))} }}"
         return self._one(self._run("find", f"find the VM of ECS {uid}", body), f"ECS {uid}")
 
     def find_by_unique_id(self, unique_id: str) -> ObservedVM | None:
-        if not _is_guid(unique_id):
+        if not is_guid(unique_id):
             return None
         body = f"{_vm(unique_id, '')}\n$result = @()\nif ($v) {{ $result = @({PROJECTION}) }}"
         return self._one(self._run("find", f"find VM {unique_id}", body), f"ID {unique_id}")
@@ -229,7 +220,7 @@ class SCVMMVMs:
 
     def _create_script(self, spec: VMSpec, where: SCVMMPlacement) -> str:
         uid = quote(spec.uid)
-        template = f"-ID {quote(spec.template)}" if _is_guid(spec.template) else f"-Name {quote(spec.template)}"
+        template = f"-ID {quote(spec.template)}" if is_guid(spec.template) else f"-Name {quote(spec.template)}"
         lines = [
             _ENSURE_PROPERTY,
             f"$found = @(foreach ($v in @(Get-SCVirtualMachine -All)) {{ if ({owned(spec.uid)}) {{ $v }} }})",
