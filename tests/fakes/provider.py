@@ -654,18 +654,15 @@ class FakeImages:
     def import_ovf(self, url: str, checksum: str, name: str, uid: str, placement: Placement, *, packaged: bool,
                    progress: Callable[[int], bool]) -> TemplateInfo:
         self._fake.call("images.import_ovf")
-        made = next((t for t in self._templates.values() if t.unique_id == uid), None)
-        if made is not None:
-            return made
-        if not progress(0):
-            raise ImportFailed(Reason.IMPORT_CANCELLED, f"import of {url} cancelled")
-        template = self.add(name, unique_id=uid)
-        progress(100)
-        return template
+        return self._imported(url, name, uid, progress)
 
     def import_disk(self, url: str, checksum: str, name: str, uid: str, placement: Placement, *, os_family: str,
                     progress: Callable[[int], bool]) -> TemplateInfo:
         self._fake.call("images.import_disk")
+        return self._imported(url, name, uid, progress)
+
+    def _imported(self, url: str, name: str, uid: str, progress: Callable[[int], bool]) -> TemplateInfo:
+        """The template an import of `uid` made (once: a second import finds it), unless cancelled at 0%."""
         made = next((t for t in self._templates.values() if t.unique_id == uid), None)
         if made is not None:
             return made
