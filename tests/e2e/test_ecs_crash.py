@@ -21,8 +21,9 @@ def _servers(stack: StackState, namespace: str) -> list[dict[str, Any]]:
     return items
 
 
-def _kill_when(operator: OperatorProcess, seen: Any, limit: float = 5.0) -> bool:
-    """kill -9 as soon as `seen()` holds (or after `limit` seconds); True if it held."""
+def _kill_when(operator: OperatorProcess, seen: Any, limit: float = 60.0) -> bool:
+    """kill -9 as soon as `seen()` holds (or after `limit` seconds: a busy operator may take a while to start);
+    True if it held."""
     deadline = time.monotonic() + limit
     held = False
     while time.monotonic() < deadline:
