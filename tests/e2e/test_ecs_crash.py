@@ -74,7 +74,7 @@ def test_kill9_while_creating_then_while_deleting(stack: StackState, backend: Ba
 
         # Now the same in the middle of deleting them all.
         stack.kubectl("delete", "ecs", "--all", "--wait=false", namespace=namespace)
-        mid_way = _kill_when(operator, lambda: backend.count(namespace) < COUNT, limit=15.0)
+        mid_way = _kill_when(operator, lambda: backend.count(namespace) < COUNT)
         assert mid_way, "no VM had been deleted when the operator was killed"
         operator.start()
         wait_for(lambda: _servers(stack, namespace) == [], timeout=180, interval=1,
