@@ -57,6 +57,17 @@ class NotSupported(ProviderError):
     reason = Reason.NOT_SUPPORTED
 
 
+class Refused(ProviderError):
+    """The backend refused the operation when asked (not a task that failed later): a state it does not allow,
+    a host in maintenance, capacity a cloud does not have. The step failed, with the backend's own words."""
+
+
+class OutsideZone(ProviderError):
+    """A pinned host, datastore or storage path is not one of the server's zone."""
+
+    reason = Reason.PLACEMENT_NOT_IN_ZONE
+
+
 class InUse(ProviderError):
     """The backend object still holds something (a pool with VMs or child pools)."""
 

@@ -1,4 +1,5 @@
-"""End-to-end fixtures: the real operator process under the chart's RBAC, connected to the stack's vcsim."""
+"""End-to-end fixtures: the real operator process under the chart's RBAC, connected to the stack's vcsim and
+SCVMM simulator, and the backend a parametrized test runs against."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from e2e_world import (
     VCENTER,
     VCENTER_WATCH_SECONDS,
     ZONES,
+    Backend,
     Govc,
     HerderClock,
     apply,
@@ -66,6 +68,14 @@ def herder_clock(operator: OperatorProcess) -> Iterator[HerderClock]:
 @pytest.fixture(scope="session")
 def govc(stack: StackState) -> Govc:
     return Govc(stack)
+
+
+@pytest.fixture(params=["vcenter", "scvmm"])
+def backend(request: pytest.FixtureRequest, stack: StackState, operator: OperatorProcess, govc: Govc) -> Backend:
+    """Each backend in turn, as its own tools show it: one test, the same user-visible results on both."""
+    if request.param == "scvmm" and not stack.scvmm_url:
+        pytest.skip("the stack runs no SCVMM simulator")
+    return Backend(request.param, stack, govc)
 
 
 @pytest.fixture(scope="module")

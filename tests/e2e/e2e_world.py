@@ -34,9 +34,9 @@ def vcenter_manifest(stack: StackState, name: str = VCENTER, secret: str = "vcsi
     }
 
 
-def vcenter_zone_spec(cluster: str) -> dict[str, Any]:
+def vcenter_zone_spec(cluster: str, region: str = "region-1") -> dict[str, Any]:
     """An AvailabilityZone's spec on a vcsim cluster, the datastore, network and VM folder vcsim starts with."""
-    return {"region": "region-1", "provider": {"kind": "VCenter", "name": VCENTER},
+    return {"region": region, "provider": {"kind": "VCenter", "name": VCENTER},
             "vcenter": {"cluster": cluster, "datastore": "LocalDS_0", "network": "VM Network", "folder": "vm"}}
 
 
@@ -315,6 +315,8 @@ def serve_directory(root: Path, chunk_delay: float = 0.0) -> Iterator[tuple[str,
 
 SCVMM = "vmm-sim"
 SCVMM_ZONE = "vmm-zone-a"
+SCVMM_ZONE_B = "vmm-zone-b"
+SCVMM_ZONES = {SCVMM_ZONE: "All Hosts\\Zone-A", SCVMM_ZONE_B: "All Hosts\\Zone-B"}
 SCVMM_IMAGE = "ubuntu-vmm-e2e"
 SCVMM_INVENTORY_SECONDS = 2
 # The vCenter watch waits this long per WaitForUpdatesEx: a hung vCenter is noticed within about twice that.
@@ -322,8 +324,22 @@ VCENTER_WATCH_SECONDS = 5
 MIB = 1024**2
 
 
+def scvmm_zone_manifest(name: str, host_group: str, region: str = "region-2") -> dict[str, Any]:
+    return {"apiVersion": "herder.dev/v1alpha1", "kind": "AvailabilityZone", "metadata": {"name": name},
+            "spec": {"region": region, "provider": {"kind": "SCVMM", "name": SCVMM},
+                     "scvmm": {"hostGroup": host_group, "vmPath": "D:\\VMs",
+                               "libraryShare": "\\\\vmm01.herder.test\\MSSCVMMLibrary",
+                               "logicalNetwork": "Herder-LN", "vmNetwork": "Herder-VMNet"}}}
+
+
+def vcenter_zone_manifest(name: str, cluster: str, region: str = "region-1") -> dict[str, Any]:
+    return {"apiVersion": "herder.dev/v1alpha1", "kind": "AvailabilityZone", "metadata": {"name": name},
+            "spec": vcenter_zone_spec(cluster, region)}
+
+
 def scvmm_manifests(stack: StackState) -> list[dict[str, Any]]:
-    """examples/scvmm.yaml and its ClusterImage, pointed at the stack's simulator (none without one)."""
+    """examples/scvmm.yaml (a zone per host group, both in region-2) and its ClusterImage, pointed at the stack's
+    simulator (none without one)."""
     if not stack.scvmm_url:
         return []
     provider = {"kind": "SCVMM", "name": SCVMM}
@@ -332,11 +348,7 @@ def scvmm_manifests(stack: StackState) -> list[dict[str, Any]]:
          "spec": {"endpoint": stack.scvmm_url, "transport": "basic",
                   "credentialsSecretRef": {"namespace": "herder-system", "name": "scvmm-credentials"},
                   "tls": {"caBundle": stack.ca.read_text()}}},
-        {"apiVersion": "herder.dev/v1alpha1", "kind": "AvailabilityZone", "metadata": {"name": SCVMM_ZONE},
-         "spec": {"region": "region-2", "provider": provider,
-                  "scvmm": {"hostGroup": "All Hosts\\Zone-A", "vmPath": "D:\\VMs",
-                            "libraryShare": "\\\\vmm01.herder.test\\MSSCVMMLibrary",
-                            "logicalNetwork": "Herder-LN", "vmNetwork": "Herder-VMNet"}}},
+        *(scvmm_zone_manifest(zone, group) for zone, group in SCVMM_ZONES.items()),
         {"apiVersion": "herder.dev/v1alpha1", "kind": "ClusterImage", "metadata": {"name": SCVMM_IMAGE},
          "spec": {"provider": provider, "osFamily": "Linux", "source": {"existing": {"name": "ubuntu-22.04-tmpl"}}}},
     ]
@@ -386,6 +398,9 @@ class ScvmmSim:
         assert len(found) <= 1, f"{len(found)} VMs named {name} in the simulator"
         return found[0] if found else None
 
+    def vm_by_id(self, vm_id: str) -> dict[str, Any] | None:
+        return next((v for v in self.state()["vms"] if v["id"] == vm_id), None)
+
     def fault(self, *specs: dict[str, Any]) -> None:
         self._admin("POST", "faults", list(specs))
 
@@ -406,6 +421,21 @@ class ScvmmSim:
         assert result.status_code == 0, f"{script}: {result.std_err!r}"
         return str(result.std_out.decode(errors="replace"))
 
+    def ps_json(self, script: str) -> Any:
+        """A script's answer, `ConvertTo-Json`'d by the script itself."""
+        return json.loads(self.run_ps("$ErrorActionPreference = 'Stop'\n" + script))
+
+    def cloud(self, name: str) -> dict[str, Any] | None:
+        """A cloud and its capacity as Get-SCCloud and Get-SCCloudCapacity show them; None when there is none."""
+        found = self.ps_json(
+            f"$c = Get-SCCloud -Name '{name}'\nif ($null -eq $c) {{ ConvertTo-Json -InputObject $null }} else {{\n"
+            "$cap = Get-SCCloudCapacity -Cloud $c\nConvertTo-Json -Compress -InputObject @{ Name = $c.Name; "
+            "HostGroup = @($c.HostGroup); VMCount = $cap.VMCount; UseVMCountMaximum = $cap.UseVMCountMaximum; "
+            "CPUCount = $cap.CPUCount; UseCPUCountMaximum = $cap.UseCPUCountMaximum; MemoryMB = $cap.MemoryMB; "
+            "UseMemoryMBMaximum = $cap.UseMemoryMBMaximum; StorageGB = $cap.StorageGB; "
+            "UseStorageGBMaximum = $cap.UseStorageGBMaximum } }")
+        return dict(found) if found else None
+
 
 _SCVMM_POWER = {"Running": "On", "PowerOff": "Off", "Saved": "Suspended", "Paused": "Suspended"}
 _VCENTER_POWER = {"poweredOn": "On", "poweredOff": "Off", "suspended": "Suspended"}
@@ -419,11 +449,19 @@ class Backend:
         self.stack = stack
         self.govc = govc
         self.sim = ScvmmSim(stack) if kind == "scvmm" else None
-        self.zone = SCVMM_ZONE if kind == "scvmm" else "dc0-c0"
-        self.image = SCVMM_IMAGE if kind == "scvmm" else CLUSTER_IMAGE
-        self.template_disk = (20 if kind == "scvmm" else 10) * GIB
+        self.scvmm = self.sim is not None
+        self.zone, self.zone_b = (SCVMM_ZONE, SCVMM_ZONE_B) if self.scvmm else tuple(ZONES)
+        self.zones = (self.zone, self.zone_b)
+        self.region = "region-2" if self.scvmm else "region-1"
+        self.provider = {"kind": "SCVMM", "name": SCVMM} if self.scvmm else {"kind": "VCenter", "name": VCENTER}
+        self.image = SCVMM_IMAGE if self.scvmm else CLUSTER_IMAGE
+        self.template_disk = (20 if self.scvmm else 10) * GIB
+        self.template_size = (2, 2048) if self.scvmm else (1, 1024)  # (vCPUs, MiB) of ubuntu-22.04-tmpl
         # How long an out-of-band change may stay uncorrected: vCenter watches; SCVMM reads in bulk.
-        self.drift_bound = 3.0 * SCVMM_INVENTORY_SECONDS + 8.0 if kind == "scvmm" else 15.0
+        self.drift_bound = 3.0 * SCVMM_INVENTORY_SECONDS + 8.0 if self.scvmm else 15.0
+        # Where a server's files can move to within the zone: the spec field and a target.
+        self.storage_field = "storagePath" if self.scvmm else "datastore"
+        self.storage_target = "C:\\ClusterStorage\\Volume1\\fast" if self.scvmm else "LocalDS_1"
 
     def __repr__(self) -> str:
         return self.kind
@@ -432,24 +470,42 @@ class Backend:
         return ecs_manifest(name, **({"image": {"kind": "ClusterImage", "name": self.image},
                                       "availabilityZone": self.zone} | spec))
 
+    def image_manifest(self, name: str) -> dict[str, Any]:
+        """Another ClusterImage on this backend, of the same template."""
+        return {"apiVersion": "herder.dev/v1alpha1", "kind": "ClusterImage", "metadata": {"name": name},
+                "spec": {"provider": self.provider, "osFamily": "Linux",
+                         "source": {"existing": {"name": "ubuntu-22.04-tmpl"}}}}
+
+    def zone_manifest(self, name: str, region: str) -> dict[str, Any]:
+        """Another zone on this backend's second placement (DC0_C1 / Zone-B), in `region`."""
+        if self.scvmm:
+            return scvmm_zone_manifest(name, SCVMM_ZONES[SCVMM_ZONE_B], region)
+        return vcenter_zone_manifest(name, ZONES[self.zone_b], region)
+
     def vm(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """{cpu, memory_mib, power: On/Off/Suspended (else the backend's word), disks: sorted bytes, id,
-        owner: herder's removable mark (vCenter: the herder.dev/ecs-uid field, set on adopted VMs; SCVMM: the
-        HerderEcsUid custom property), identity: the ECS UID herder knows the VM by (vCenter: instanceUuid)}."""
         return self.vm_named(f"{namespace}.{name}")
 
     def vm_named(self, full: str, folder: str = "") -> dict[str, Any] | None:
-        """`vm` of the VM called `full` (vCenter: in `folder` under /DC0/vm)."""
+        """{cpu, memory_mib, power: On/Off/Suspended (else the backend's word), disks: sorted bytes, id,
+        owner: herder's removable mark (vCenter: the herder.dev/ecs-uid field, set on adopted VMs; SCVMM: the
+        HerderEcsUid custom property), identity: the ECS UID herder knows the VM by (vCenter: instanceUuid),
+        host, storage (datastore / the folder its files are under), pool (resource pool / cloud name)} of the VM
+        called `full` (vCenter: in `folder` under /DC0/vm)."""
         if self.sim is not None:
-            vm = self.sim.vm(full)
+            state = self.sim.state()
+            vm = next((v for v in state["vms"] if v["name"] == full), None)
             if vm is None:
                 return None
+            names = {x["id"]: x["name"] for x in state["hosts"] + state["clouds"]}
+            location = str(vm.get("location") or f"C:\\ClusterStorage\\Volume1\\{full}")
             return {"cpu": vm["cpu_count"], "memory_mib": vm["memory_mb"],
                     "power": _SCVMM_POWER.get(vm["status"], vm["status"]),
                     "disks": sorted(d["size_mb"] * MIB for d in vm["disks"]),
                     "owner": str((vm.get("custom") or {}).get(ScvmmSim.OWNER_PROPERTY) or ""),
                     "description": vm.get("description") or "", "id": vm["id"],
-                    "identity": str((vm.get("custom") or {}).get(ScvmmSim.OWNER_PROPERTY) or "")}
+                    "identity": str((vm.get("custom") or {}).get(ScvmmSim.OWNER_PROPERTY) or ""),
+                    "host": names.get(vm["host"]), "pool": names.get(vm["cloud"]) if vm["cloud"] else None,
+                    "storage": location.rsplit("\\", 1)[0]}
         path = "/".join(p for p in ("/DC0/vm", folder.strip("/"), full) if p)
         info = self.govc.vm(path)
         if info is None:
@@ -461,7 +517,25 @@ class Backend:
             return None  # deleted between the two reads
         return {"cpu": cpu, "memory_mib": memory, "power": _VCENTER_POWER.get(state, state), "disks": disks,
                 "owner": _owner_in(fields.stdout), "description": "",
-                "id": info["config"]["instanceUuid"], "identity": info["config"]["instanceUuid"]}
+                "id": info["config"]["instanceUuid"], "identity": info["config"]["instanceUuid"],
+                "host": self._name("HostSystem", info["runtime"]["host"]["value"]),
+                "pool": self._name("ResourcePool", info["resourcePool"]["value"]),
+                "pool_path": self._path("ResourcePool", info["resourcePool"]["value"]),
+                "storage": self._name("Datastore", info["datastore"][0]["value"])}
+
+    def _path(self, kind: str, moref: str) -> str:
+        return self.govc("ls", "-L", f"{kind}:{moref}").stdout.strip()
+
+    def _name(self, kind: str, moref: str) -> str:
+        return Path(self._path(kind, moref)).name
+
+    def in_zone(self, vm: dict[str, Any], zone: str) -> bool:
+        """The VM is in the zone's compute: SCVMM, on one of its host group's hosts; vCenter, in a pool of its
+        cluster (vcsim places a clone on its template's host, whatever the cluster, where vCenter's DRS would
+        pick one of the pool's cluster: so the host says nothing here)."""
+        if self.sim is not None:
+            return vm["host"] in self.hosts(zone)
+        return f"/{ZONES[zone]}/" in str(vm["pool_path"])
 
     def make_vm(self, name: str, where: str) -> str:
         """A running VM made out of band, as an administrator would: vCenter in folder `where` (under /DC0/vm) on
@@ -510,12 +584,52 @@ class Backend:
     def count(self, namespace: str) -> int:
         return len(self.names(namespace))
 
+    def all_names(self) -> list[str]:
+        """Every VM on the backend (templates aside)."""
+        if self.sim is not None:
+            return sorted(v["name"] for v in self.sim.state()["vms"])
+        return sorted(Path(p).name for p in self.govc("find", "/DC0/vm", "-type", "m").stdout.split())
+
+    def hosts(self, zone: str | None = None) -> list[str]:
+        """The names of a zone's hosts (the first zone's by default), as status.host shows them."""
+        zone = zone or self.zone
+        if self.sim is not None:
+            return sorted(h["name"] for h in self.sim.state()["hosts"] if h["host_group"] == SCVMM_ZONES[zone])
+        return sorted(Path(p).name for p in self.govc("find", f"/DC0/host/{ZONES[zone]}", "-type", "h").stdout.split())
+
+    def refuse_moves_to(self, host: str, refused: bool) -> None:
+        """Make `host` refuse (or take again) migrated VMs: vCenter maintenance mode; SCVMM AvailableForPlacement."""
+        if self.sim is not None:
+            self.sim.run_ps(f"$null = Set-SCVMHost -VMHost (Get-SCVMHost -ComputerName '{host}') "
+                            f"-AvailableForPlacement ${str(not refused).lower()}")
+        else:
+            action = "enter" if refused else "exit"
+            self.govc(f"host.maintenance.{action}", f"/DC0/host/{ZONES[self.zone]}/{host}")
+
+    # What a refused move's message carries: the backend's own words.
+    @property
+    def refused_move_words(self) -> tuple[str, ...]:
+        return ("not available for placement", "Error ID: 13260") if self.scvmm else ("InvalidHostState",)
+
     def power_off_out_of_band(self, namespace: str, name: str) -> None:
-        full = f"{namespace}.{name}"
+        self.power_off_named(f"{namespace}.{name}")
+
+    def power_off_named(self, full: str) -> None:
         if self.sim is not None:
             self.sim.run_ps(f"$null = Stop-SCVirtualMachine -VM (Get-SCVirtualMachine -Name '{full}') -Force")
         else:
             self.govc("vm.power", "-off", "-force", full)
+
+    def resize_out_of_band(self, namespace: str, name: str, cpu: int, memory_mib: int) -> None:
+        """CPU and memory changed behind herder's back; the VM runs again afterwards. Hyper-V changes them only
+        while the VM is off: SCVMM stops, changes and starts it in one script, as an administrator would."""
+        full = f"{namespace}.{name}"
+        if self.sim is not None:
+            self.sim.run_ps(f"$v = Get-SCVirtualMachine -Name '{full}'\n$null = Stop-SCVirtualMachine -VM $v -Force\n"
+                            f"$null = Set-SCVirtualMachine -VM $v -CPUCount {cpu} -MemoryMB {memory_mib}\n"
+                            "$null = Start-SCVirtualMachine -VM $v")
+        else:
+            self.govc("vm.change", "-vm", full, "-c", str(cpu), "-m", str(memory_mib))
 
     def destroy_out_of_band(self, namespace: str, name: str) -> None:
         full = f"{namespace}.{name}"
@@ -559,6 +673,12 @@ class Backend:
                             "-LUN 9 -Dynamic -VirtualHardDiskSizeMB 1024 -FileName 'by-hand.vhdx'")
         else:
             self.govc("vm.disk.create", "-vm", full, "-ds", "LocalDS_0", "-name", f"{full}/by-hand", "-size", "1G")
+
+    def busy(self) -> bool:
+        """A vCenter task or VMM job is queued or running."""
+        if self.sim is not None:
+            return any(job.get("status") == "Running" for job in self.sim.state()["jobs"])
+        return bool(self.govc.running_tasks())
 
     def settle(self) -> None:
         """Before restarting a killed operator: let work the dead one started finish (see test_ecs_crash)."""

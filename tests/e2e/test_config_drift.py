@@ -8,18 +8,9 @@ import json
 import time
 from typing import Any
 
-import pytest
-from e2e_world import GIB, Backend, Govc, annotate, apply, condition_is, wait_for, wait_ready
+from e2e_world import GIB, Backend, annotate, apply, condition_is, wait_for, wait_ready
 
-from herder_dev.operator_process import OperatorProcess
 from herder_dev.stack import StackState
-
-
-@pytest.fixture(params=["vcenter", "scvmm"])
-def backend(request: pytest.FixtureRequest, stack: StackState, operator: OperatorProcess, govc: Govc) -> Backend:
-    if request.param == "scvmm" and not stack.scvmm_url:
-        pytest.skip("the stack runs no SCVMM simulator")
-    return Backend(request.param, stack, govc)
 
 
 def _resize_out_of_band(backend: Backend, namespace: str, name: str, cpu: int, memory_mib: int) -> None:

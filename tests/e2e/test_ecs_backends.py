@@ -1,5 +1,6 @@
 """One ECS behaviour suite, run against both backends: vCenter (vcsim, read back with govc) and SCVMM (the
-stack's simulator, read back through its admin API). The user-visible results must be the same.
+stack's simulator, read back through its admin API). The user-visible results must be the same. (Creation in
+detail is in test_ecs_lifecycle.py, with the rest of the lifecycle.)
 
 Then SCVMM-only fault injection: VMM busy, a failed creation job, a WinRM receive timeout.
 """
@@ -31,13 +32,6 @@ from herder_dev.operator_process import OperatorProcess
 from herder_dev.stack import StackState
 
 
-@pytest.fixture(params=["vcenter", "scvmm"])
-def backend(request: pytest.FixtureRequest, stack: StackState, operator: OperatorProcess, govc: Govc) -> Backend:
-    if request.param == "scvmm" and not stack.scvmm_url:
-        pytest.skip("the stack runs no SCVMM simulator")
-    return Backend(request.param, stack, govc)
-
-
 @pytest.fixture
 def sim(stack: StackState, operator: OperatorProcess) -> Iterator[ScvmmSim]:
     if not stack.scvmm_url:
@@ -67,21 +61,6 @@ def _ready_at(stack: StackState, namespace: str, name: str, generation: int, **f
 
 
 # -- the same behaviour on both backends -----------------------------------------------------------------------
-
-def test_create(stack: StackState, backend: Backend, namespace: str) -> None:
-    apply(stack, backend.manifest("web", cpu=3, memory="3Gi", powerState="On",
-                                  disks={"data": [{"name": "logs", "size": "5Gi"}]}), namespace=namespace)
-    status = wait_ready(stack, namespace, "web", timeout=60)
-    vm = backend.vm(namespace, "web")
-    assert vm is not None, f"{backend}: no VM {namespace}.web"
-    assert (vm["cpu"], vm["memory_mib"], vm["power"]) == (3, 3072, "On")
-    assert vm["disks"] == sorted([5 * GIB, backend.template_disk])
-    uid = uid_of(stack, namespace, "web")
-    assert vm["identity"] == uid
-    assert status["powerState"] == "On" and status["phase"] == "Running" and status["zone"] == backend.zone
-    assert status["uniqueID"] == vm["id"]
-    assert backend.names(namespace) == [f"{namespace}.web"]
-
 
 def test_resize_with_automatic_power_cycle(stack: StackState, backend: Backend, namespace: str) -> None:
     apply(stack, backend.manifest("app", powerCyclePolicy="Automatic"), namespace=namespace)

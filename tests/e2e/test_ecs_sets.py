@@ -1,14 +1,13 @@
-"""ElasticCloudServerSet rollouts against vcsim: an in-place change reaches every server (same ECSs, same
-VMs, still running), and an image change replaces the servers. Read back with govc."""
+"""ElasticCloudServerSet rollouts on both backends: an in-place change reaches every server (same ECSs, same
+VMs, still running), and an image change replaces the servers. Read back with govc, or the SCVMM simulator."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from e2e_world import VCENTER, Govc, apply, ecs_manifest, power_of, wait_for
+from e2e_world import Backend, apply, wait_for
 
-from herder_dev.operator_process import OperatorProcess
 from herder_dev.stack import StackState
 
 
@@ -26,15 +25,15 @@ def settled(stack: StackState, namespace: str, replicas: int) -> dict[str, Any] 
     return status if ready and counts == (replicas, replicas, replicas) else None
 
 
-def test_a_set_rolls_template_changes_out(stack: StackState, operator: OperatorProcess, govc: Govc,
-                                         namespace: str) -> None:
-    template = ecs_manifest("unused", cpu=1, memory="512Mi")["spec"]
+def test_a_set_rolls_template_changes_out(stack: StackState, backend: Backend, namespace: str) -> None:
+    template = backend.manifest("unused", cpu=1, memory="512Mi")["spec"]
     apply(stack, {"apiVersion": "herder.dev/v1alpha1", "kind": "ElasticCloudServerSet", "metadata": {"name": "roll"},
                   "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "roll"}},
                            "template": {"metadata": {"labels": {"app": "roll"}}, "spec": template}}},
           namespace=namespace)
-    wait_for(lambda: settled(stack, namespace, 2), timeout=120, what="2 ready servers")
+    wait_for(lambda: settled(stack, namespace, 2), timeout=150, what="2 ready servers")
     before = {c["metadata"]["name"]: c["metadata"]["uid"] for c in children(stack, namespace)}
+    vm_ids = {name: (backend.vm(namespace, name) or {}).get("id") for name in before}
 
     # In place: a data disk for every server; the same ECSs and VMs, running throughout.
     disks = {"data": [{"name": "logs", "size": "1Gi"}]}
@@ -42,19 +41,18 @@ def test_a_set_rolls_template_changes_out(stack: StackState, operator: OperatorP
                   json.dumps({"spec": {"template": {"spec": {"disks": disks}}}}), namespace=namespace)
 
     def disks_added() -> bool:
-        vms = [govc.vm(f"{namespace}.{name}") for name in before]
-        return all(vm is not None and len(Govc.disks(vm)) == 2 for vm in vms)
+        vms = [backend.vm(namespace, name) for name in before]
+        return all(vm is not None and len(vm["disks"]) == 2 for vm in vms)
 
-    wait_for(disks_added, timeout=120, what="govc: a second disk on every server")
-    wait_for(lambda: settled(stack, namespace, 2), timeout=60, what="the set settled on the new template")
+    wait_for(disks_added, timeout=150, what=f"{backend}: a second disk on every server")
+    wait_for(lambda: settled(stack, namespace, 2), timeout=90, what="the set settled on the new template")
     assert {c["metadata"]["name"]: c["metadata"]["uid"] for c in children(stack, namespace)} == before
-    assert all(power_of(govc.vm(f"{namespace}.{name}")) == "poweredOn" for name in before)
+    for name in before:
+        vm = backend.vm(namespace, name)
+        assert vm is not None and (vm["id"], vm["power"]) == (vm_ids[name], "On")
 
     # A new image: the servers are replaced (maxUnavailable 1: the next once the new one is Ready).
-    image = {"apiVersion": "herder.dev/v1alpha1", "kind": "ClusterImage", "metadata": {"name": f"{namespace}-v2"},
-             "spec": {"provider": {"kind": "VCenter", "name": VCENTER}, "osFamily": "Linux",
-                      "source": {"existing": {"name": "ubuntu-22.04-tmpl"}}}}
-    apply(stack, image)
+    apply(stack, backend.image_manifest(f"{namespace}-v2"))
     try:
         stack.kubectl("patch", "ecsset", "roll", "--type=merge", "-p", json.dumps(
             {"spec": {"template": {"spec": {"image": {"kind": "ClusterImage", "name": f"{namespace}-v2"}}}}}),
@@ -65,16 +63,17 @@ def test_a_set_rolls_template_changes_out(stack: StackState, operator: OperatorP
             return len(now) == 2 and not set(before.values()) & {c["metadata"]["uid"] for c in now} and all(
                 c["spec"]["image"]["name"] == f"{namespace}-v2" for c in now)
 
-        wait_for(replaced, timeout=180, what="both servers replaced by ones on the new image")
-        wait_for(lambda: settled(stack, namespace, 2), timeout=120, what="the set settled on the new image")
+        wait_for(replaced, timeout=240, what="both servers replaced by ones on the new image")
+        wait_for(lambda: settled(stack, namespace, 2), timeout=150, what="the set settled on the new image")
 
-        def old_vms_gone() -> bool:  # names may be reused; a VM's instance UUID is its ECS's UID
-            vms = [govc.vm(name) for name in govc.vms(f"{namespace}.roll-")]
-            return len(vms) == 2 and not {vm["config"]["instanceUuid"] for vm in vms if vm} & set(before.values())
+        def old_vms_gone() -> bool:  # names may be reused; a VM's identity is its ECS's UID
+            vms = [backend.vm_named(full) for full in backend.names(namespace)]
+            identities = {vm["identity"] for vm in vms if vm}
+            return len(vms) == 2 and identities == {c["metadata"]["uid"] for c in children(stack, namespace)}
 
-        wait_for(old_vms_gone, timeout=60, what="govc: only the two new VMs")
+        wait_for(old_vms_gone, timeout=90, what=f"{backend}: only the two new VMs")
         for item in children(stack, namespace):
-            assert power_of(govc.vm(f"{namespace}.{item['metadata']['name']}")) == "poweredOn"
+            assert (backend.vm(namespace, item["metadata"]["name"]) or {}).get("power") == "On"
     finally:
         stack.kubectl("delete", "ecsset", "roll", namespace=namespace)
         stack.kubectl("delete", "clusterimage", f"{namespace}-v2", "--ignore-not-found")

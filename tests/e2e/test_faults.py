@@ -20,7 +20,6 @@ from e2e_world import (
     VCENTER,
     VCENTER_WATCH_SECONDS,
     Backend,
-    Govc,
     ScvmmSim,
     apply,
     condition_is,
@@ -44,13 +43,6 @@ RESUME_BOUND_SECONDS = 10.0
 # feed's wait plus a margin), noticed at the next health check.
 HANG_BOUND_SECONDS = 2 * VCENTER_WATCH_SECONDS + 10 + 5 + 10
 SCVMM_HANG_BOUND_SECONDS = 2 * (SCVMM_INVENTORY_SECONDS + 10) + 10 + 5 + 10  # its feed is a bulk read
-
-
-@pytest.fixture(params=["vcenter", "scvmm"])
-def backend(request: pytest.FixtureRequest, stack: StackState, operator: OperatorProcess, govc: Govc) -> Backend:
-    if request.param == "scvmm" and not stack.scvmm_url:
-        pytest.skip("the stack runs no SCVMM simulator")
-    return Backend(request.param, stack, govc)
 
 
 def test_an_api_server_restart_costs_seconds_and_flips_nothing(stack: StackState, backend: Backend,

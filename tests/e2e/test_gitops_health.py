@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from e2e_world import Backend, Govc, apply, condition_is, get, patch_spec, wait_for, wait_ready
+from e2e_world import Backend, apply, condition_is, get, patch_spec, wait_for, wait_ready
 
 from herder_dev import health
 from herder_dev.operator_process import OperatorProcess
@@ -16,13 +16,6 @@ from herder_dev.stack import StackState
 
 # kstatus' verdict and the Argo CD check's must agree on each of these.
 AGREE = {"InProgress": "Progressing", "Current": "Healthy", "Failed": "Degraded"}
-
-
-@pytest.fixture(params=["vcenter", "scvmm"])
-def backend(request: pytest.FixtureRequest, stack: StackState, operator: OperatorProcess, govc: Govc) -> Backend:
-    if request.param == "scvmm" and not stack.scvmm_url:
-        pytest.skip("the stack runs no SCVMM simulator")
-    return Backend(request.param, stack, govc)
 
 
 def judged(body: dict[str, Any]) -> tuple[str, str]:

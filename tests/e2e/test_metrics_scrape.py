@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import urllib.request
 
-from e2e_world import apply, ecs_manifest, wait_for, wait_ready
+from e2e_world import Backend, apply, ecs_manifest, wait_for, wait_ready
 from prometheus_client.parser import text_string_to_metric_families
 
 from herder_dev.operator_process import OperatorProcess
@@ -24,30 +24,35 @@ def total(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], metric: 
     return sum(v for (n, ls), v in samples.items() if n == metric and wanted <= ls)
 
 
-def test_metrics_follow_a_real_run(stack: StackState, operator: OperatorProcess, namespace: str) -> None:
+def test_metrics_follow_a_real_run(stack: StackState, backend: Backend, operator: OperatorProcess,
+                                   namespace: str) -> None:
+    provider, zone = backend.kind, backend.zone
+    # What one create costs the backend: a CloneVM_Task call (vCenter); a create script's Send and Receive (SCVMM).
+    create_op, per_create = ("create", 2) if backend.scvmm else ("Clone", 1)
     before = scrape(operator)
-    apply(stack, ecs_manifest("metered-1", cpu=1), ecs_manifest("metered-2", cpu=1), namespace=namespace)
+    apply(stack, backend.manifest("metered-1", cpu=1), backend.manifest("metered-2", cpu=1), namespace=namespace)
     for name in ("metered-1", "metered-2"):
-        wait_ready(stack, namespace, name)
+        wait_ready(stack, namespace, name, timeout=90)
     after = scrape(operator)
 
-    # Creates counted: two clones and at least two successful reconciles more than before.
-    clones = total(after, "herder_backend_requests_total", provider="vcenter", operation="Clone")
-    assert clones - total(before, "herder_backend_requests_total", provider="vcenter", operation="Clone") == 2
+    # Creates counted: two creates and at least two successful reconciles more than before.
+    creates = total(after, "herder_backend_requests_total", provider=provider, operation=create_op) - total(
+        before, "herder_backend_requests_total", provider=provider, operation=create_op)
+    assert creates == 2 * per_create, creates
     reconciles = total(after, "herder_reconcile_total", kind="ElasticCloudServer", result="success")
     assert reconciles - total(before, "herder_reconcile_total", kind="ElasticCloudServer", result="success") >= 2
-    assert total(after, "herder_backend_up", kind="VCenter", name="vcsim") == 1
-    assert total(after, "herder_ecs", namespace=namespace, phase="Running", power_state="On", zone="dc0-c0") == 2
+    assert total(after, "herder_backend_up", kind=backend.provider["kind"], name=backend.provider["name"]) == 1
+    assert total(after, "herder_ecs", namespace=namespace, phase="Running", power_state="On", zone=zone) == 2
     assert total(after, "herder_ecs_ready", namespace=namespace) == 2
 
     # Metering rises while the servers run: 1 vCPU and 2 GiB each, accrued per second.
-    first = total(after, "herder_ecs_vcpu_seconds_total", namespace=namespace, zone="dc0-c0")
+    first = total(after, "herder_ecs_vcpu_seconds_total", namespace=namespace, zone=zone)
     time.sleep(2)
     later = scrape(operator)
-    second = total(later, "herder_ecs_vcpu_seconds_total", namespace=namespace, zone="dc0-c0")
+    second = total(later, "herder_ecs_vcpu_seconds_total", namespace=namespace, zone=zone)
     assert second - first >= 2 * 1.5  # two 1-vCPU servers for ~2 s
-    memory_rate = (total(later, "herder_ecs_memory_byte_seconds_total", namespace=namespace, zone="dc0-c0")
-                   - total(after, "herder_ecs_memory_byte_seconds_total", namespace=namespace, zone="dc0-c0"))
+    memory_rate = (total(later, "herder_ecs_memory_byte_seconds_total", namespace=namespace, zone=zone)
+                   - total(after, "herder_ecs_memory_byte_seconds_total", namespace=namespace, zone=zone))
     assert memory_rate >= 2 * 2 * 2**30 * 1.5
 
     # Stopped servers stop accruing vCPU time.
@@ -55,10 +60,10 @@ def test_metrics_follow_a_real_run(stack: StackState, operator: OperatorProcess,
         stack.kubectl("patch", "ecs", name, "--type", "merge", "-p", '{"spec":{"powerState":"Off"}}',
                       namespace=namespace)
     wait_for(lambda: total(scrape(operator), "herder_ecs", namespace=namespace, power_state="Off") == 2,
-             what="both servers Off")
-    stopped_at = total(scrape(operator), "herder_ecs_vcpu_seconds_total", namespace=namespace, zone="dc0-c0")
+             timeout=60, what="both servers Off")
+    stopped_at = total(scrape(operator), "herder_ecs_vcpu_seconds_total", namespace=namespace, zone=zone)
     time.sleep(2)
-    assert total(scrape(operator), "herder_ecs_vcpu_seconds_total", namespace=namespace, zone="dc0-c0") \
+    assert total(scrape(operator), "herder_ecs_vcpu_seconds_total", namespace=namespace, zone=zone) \
         - stopped_at < 0.5
 
 

@@ -47,10 +47,11 @@ WRITE_VERBS = {"POST", "PUT", "PATCH", "DELETE", "APPLY"}
 HOUSEKEEPING = {"coordination.k8s.io", "flowcontrol.apiserver.k8s.io", "apiextensions.k8s.io", "/endpoints",
                 "discovery.k8s.io/endpointslices"}
 # vSphere methods a plan may call: logging in and out, reading properties (pyVmomi counts a property fetch under
-# the property's name, lower-case) and finding objects; a ContainerView is a per-session read cursor.
+# the property's name, lower-case) and finding objects. Methods are metered by pyVmomi's name, so a view's
+# DestroyView would count as "Destroy", a VM's Destroy_Task's name too: a plan makes no views.
 VCENTER_READS = {"RetrieveServiceContent", "RetrieveContent", "Login", "Logout", "RetrievePropertiesEx",
                  "ContinueRetrievePropertiesEx", "FindByInventoryPath", "FindAllByUuid", "FindByUuid", "FindChild",
-                 "CreateContainerView", "DestroyView", "CurrentTime"}
+                 "CurrentTime"}
 # Cmdlets a plan may run on SCVMM: VMM's Get-* and PowerShell's own pipeline helpers.
 POWERSHELL_HELPERS = {"ForEach-Object", "Where-Object", "ConvertTo-Json", "Select-Object", "Sort-Object",
                       "Measure-Object"}
@@ -271,30 +272,47 @@ def test_plan_then_apply_on_vcenter(stack: StackState, operator: OperatorProcess
 
 def test_plan_then_apply_on_scvmm(stack: StackState, operator: OperatorProcess, govc: Govc, namespace: str,
                                   quiet: Quiet) -> None:
-    """Moves, resource pools and image imports are not supported on SCVMM in this version (a plan reports them
-    as the operator would: NotSupported); the rest is planned and done as on vCenter."""
+    """The same on SCVMM: a ResourcePool is a VMM cloud (a capacity change is planned by dimension), and a pool
+    change with a pinned host is one Relocate (Set-SCVirtualMachine -Cloud, then a live migration). Image imports
+    are not supported on SCVMM in this version."""
     if not stack.scvmm_url:
         pytest.skip("the stack runs no SCVMM simulator")
     backend = Backend("scvmm", stack, govc)
+    cloud = f"{namespace}-cloud"[:63]
+    pool = labelled({"apiVersion": "herder.dev/v1alpha1", "kind": "ResourcePool", "metadata": {"name": cloud},
+                     "spec": {"zone": SCVMM_ZONE, "serverLimit": 10, "memory": {"limit": "16Gi"}}}, namespace)
     disks = {"data": [{"name": "grow", "size": "1Gi"}, {"name": "drop", "size": "1Gi"}]}
-    apply(stack, server(backend, namespace, "resize", powerCyclePolicy="Automatic"),
-          server(backend, namespace, "disks", disks=disks), server(backend, namespace, "doomed"), namespace=namespace)
-    for name in ("resize", "disks", "doomed"):
+    apply(stack, pool, server(backend, namespace, "resize", powerCyclePolicy="Automatic"),
+          server(backend, namespace, "disks", disks=disks), server(backend, namespace, "mover"),
+          server(backend, namespace, "doomed"), namespace=namespace)
+    pool_ready(stack, cloud)
+    for name in ("resize", "disks", "mover", "doomed"):
         wait_ready(stack, namespace, name, timeout=120)
+    host = status_of(stack, "ecs", "mover", namespace)["host"]
+    target = next(h for h in backend.hosts() if h != host)
+    grown = json.loads(json.dumps(pool))
+    grown["spec"]["serverLimit"] = 12
     fresh = server(backend, namespace, "fresh")
     fresh["spec"].pop("availabilityZone")
-    after = [server(backend, namespace, "resize", powerCyclePolicy="Automatic", cpu=2, memory="2Gi"),
-             server(backend, namespace, "disks", disks={"data": [{"name": "grow", "size": "2Gi"}]}), fresh]
+    after = [grown, server(backend, namespace, "resize", powerCyclePolicy="Automatic", cpu=2, memory="2Gi"),
+             server(backend, namespace, "disks", disks={"data": [{"name": "grow", "size": "2Gi"}]}),
+             server(backend, namespace, "mover", resourcePool=cloud, placement={"host": target}), fresh]
     prune = ("-n", namespace, "--prune", "-l", f"plan={namespace}")
 
     with quiet.plans():
         code, out = quiet.plan(after, *prune)
     assert code == 2, out
     mark = events_mark(stack, namespace)
-    assert steps(out) == {("ElasticCloudServer", "resize"): ["PowerOff", "Reconfigure", "PowerOn"],
+    assert steps(out) == {("ResourcePool", cloud): ["UpdatePool"],
+                          ("ElasticCloudServer", "resize"): ["PowerOff", "Reconfigure", "PowerOn"],
                           ("ElasticCloudServer", "disks"): ["Reconfigure"],
+                          ("ElasticCloudServer", "mover"): ["Relocate"],
                           ("ElasticCloudServer", "fresh"): ["Create"],
                           ("ElasticCloudServer", "doomed"): ["Destroy"]}
+    assert one(out, "ResourcePool", cloud)["steps"][0]["changes"] == [
+        {"what": "capacity servers", "before": "10", "after": "12"}]
+    assert one(out, "ElasticCloudServer", "mover")["steps"][0]["changes"] == [
+        {"what": "host", "before": host, "after": target}, {"what": "pool", "before": None, "after": cloud}]
     assert one(out, "ElasticCloudServer", "fresh")["steps"][0]["details"]["zone"] == SCVMM_ZONE
     assert out["backendRequests"].get("scvmm")
 
@@ -305,13 +323,18 @@ def test_plan_then_apply_on_scvmm(stack: StackState, operator: OperatorProcess, 
     wait_for(lambda: status_of(stack, "ecs", "resize", namespace).get("cpu") == 2, timeout=120, what="resize")
     wait_for(lambda: [d["name"] for d in status_of(stack, "ecs", "disks", namespace).get("disks") or []]
              == ["os", "grow"], timeout=120, what="the disk removed")
-    for name in ("resize", "disks", "fresh"):
+    wait_for(lambda: (s := status_of(stack, "ecs", "mover", namespace)).get("host") == target
+             and s.get("resourcePool") == cloud, timeout=120, what="mover in the cloud, on its new host")
+    for name in ("resize", "disks", "mover", "fresh"):
         wait_ready(stack, namespace, name, timeout=120)
         assert_operator_took(stack, namespace, name, planned(out, name), mark)
     vm = backend.vm(namespace, "resize")
     assert vm is not None and (vm["cpu"], vm["memory_mib"], vm["power"]) == (2, 2048, "On")
     disks_vm = backend.vm(namespace, "disks")
     assert disks_vm is not None and disks_vm["disks"] == sorted([backend.template_disk, 2 * GIB])
+    moved = backend.vm(namespace, "mover")
+    assert moved is not None and (moved["host"], moved["pool"]) == (target, cloud)
+    assert backend.sim is not None and (backend.sim.cloud(cloud) or {}).get("VMCount") == 12  # Get-SCCloudCapacity
 
     with quiet.plans():
         code, out = quiet.plan(after, *prune)
@@ -329,8 +352,9 @@ def test_invalid_manifests_and_unresolved_references_exit_1(stack: StackState, o
     fine = ecs_manifest("fine")
     docs = [invalid, no_image, no_zone, orphan_pool, fine]
     if stack.scvmm_url:
-        docs.append({"apiVersion": "herder.dev/v1alpha1", "kind": "ResourcePool",
-                     "metadata": {"name": f"{namespace}-vmm"[:63]}, "spec": {"zone": SCVMM_ZONE}})
+        docs.append({"apiVersion": "herder.dev/v1alpha1", "kind": "ResourcePool",  # a cloud has no reservation
+                     "metadata": {"name": f"{namespace}-vmm"[:63]},
+                     "spec": {"zone": SCVMM_ZONE, "cpu": {"reservation": 500}}})
     with quiet.plans():
         code, out = quiet.plan(docs, "-n", namespace)
         broken_code, broken = herder_plan(stack, [], "-n", namespace)  # an empty input is fine ...
@@ -345,7 +369,8 @@ def test_invalid_manifests_and_unresolved_references_exit_1(stack: StackState, o
     assert [r for r, _ in problems[f"{namespace}-child"[:63]]] == ["ParentNotFound"]
     assert problems["fine"] == [] and one(out, "ElasticCloudServer", "fine")["action"] == "create"
     if stack.scvmm_url:
-        assert [r for r, _ in problems[f"{namespace}-vmm"[:63]]] == ["NotSupported"]
+        [(reason, message)] = problems[f"{namespace}-vmm"[:63]]
+        assert reason == "NotSupported" and "spec.cpu.reservation" in message
     assert out["summary"]["errors"] == len(docs) - 1
     assert broken_code == 0 and isinstance(broken, dict) and broken["objects"] == []
     assert bad.returncode == 1 and "not YAML" in bad.stdout, bad.stdout

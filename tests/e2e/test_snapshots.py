@@ -31,13 +31,6 @@ from herder_dev.operator_process import OperatorProcess
 from herder_dev.stack import StackState
 
 
-@pytest.fixture(params=["vcenter", "scvmm"])
-def backend(request: pytest.FixtureRequest, stack: StackState, operator: OperatorProcess, govc: Govc) -> Backend:
-    if request.param == "scvmm" and not stack.scvmm_url:
-        pytest.skip("the stack runs no SCVMM simulator")
-    return Backend(request.param, stack, govc)
-
-
 def snapshot(name: str, server: str, **spec: Any) -> dict[str, Any]:
     return {"apiVersion": "herder.dev/v1alpha1", "kind": "ServerSnapshot", "metadata": {"name": name},
             "spec": {"server": server} | spec}

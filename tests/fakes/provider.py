@@ -35,7 +35,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from herder.api.ecs import PowerState
-from herder.errors import Conflict, HerderError, ImportFailed, InUse, NotFound, NotSupported, ProviderError
+from herder.errors import (
+    Conflict,
+    HerderError,
+    ImportFailed,
+    InUse,
+    NotFound,
+    NotSupported,
+    OutsideZone,
+    ProviderError,
+    Refused,
+)
 from herder.providers import marks
 from herder.providers.types import (
     AddressPool,
@@ -50,6 +60,8 @@ from herder.providers.types import (
     Operation,
     Placement,
     PoolSpec,
+    Relocation,
+    SCVMMPlacement,
     SnapshotSpec,
     TaskRef,
     TaskResult,
@@ -60,6 +72,7 @@ from herder.providers.types import (
     VMLocation,
     VMSpec,
     ZoneCapacity,
+    ZoneMembers,
 )
 from herder.reasons import Reason
 
@@ -172,6 +185,7 @@ class FakeVMs:
         self._vms: dict[str, ObservedVM] = {}  # ref -> the VM as the backend has it
         self._refs = itertools.count(100)
         self._disk_keys = itertools.count(1000)  # for disks a reconfigure adds
+        self.refuse_moves: list[str] = []  # the next moves the backend refuses when asked, with these messages
         self._nic_keys = itertools.count(4000)
         self.pools: dict[str, AddressPool] = {}  # the static IP pool of a network, as tests set it
 
@@ -365,12 +379,24 @@ class FakeVMs:
         if current is not None:  # releasing a VM that is gone leaves nothing to unmark
             self._store(replace(current, owner_uid=None), reported=False)
 
-    def relocate(self, vm: ObservedVM, host: str | None, datastore: str | None) -> TaskRef:
+    def relocate(self, vm: ObservedVM, to: Relocation, zone: Placement) -> TaskRef:
+        """Hosts of a cluster are named after it (DC0_C0_H1), as on vcsim; anything else is outside the zone."""
         self._fake.call("vms.relocate")
-        if not host and not datastore:
+        if to.is_empty():
             return TaskRef.nothing_to_do(Operation.RELOCATE, vm.ref)
+        assert isinstance(zone, VCenterPlacement)
         current = self._existing(vm)
-        moved = {"host": _leaf(host or current.host or ""), "datastore": _leaf(datastore or current.datastore or "")}
+        if to.host and not _leaf(to.host).startswith(f"{zone.cluster}_"):
+            raise OutsideZone(f"host {to.host} is not in the zone's {zone.cluster}")
+        if to.storage and _leaf(to.storage) not in self._fake.zones.datastores:
+            raise OutsideZone(f"datastore {to.storage} is not mounted by the zone's {zone.cluster}")
+        moved = {"host": _leaf(to.host or current.host or ""),
+                 "datastore": _leaf(to.storage or current.datastore or "")}
+        if to.pool:
+            moved["resource_pool"] = _leaf(zone.resource_pool or ROOT_POOL)
+        refused = self.refuse_moves.pop(0) if self.refuse_moves else None
+        if refused is not None:
+            raise Refused(refused)
         return self._fake.tasks.start(Operation.RELOCATE, current.ref, lambda: self._change(current.ref, **moved))
 
 
@@ -628,18 +654,15 @@ class FakeImages:
     def import_ovf(self, url: str, checksum: str, name: str, uid: str, placement: Placement, *, packaged: bool,
                    progress: Callable[[int], bool]) -> TemplateInfo:
         self._fake.call("images.import_ovf")
-        made = next((t for t in self._templates.values() if t.unique_id == uid), None)
-        if made is not None:
-            return made
-        if not progress(0):
-            raise ImportFailed(Reason.IMPORT_CANCELLED, f"import of {url} cancelled")
-        template = self.add(name, unique_id=uid)
-        progress(100)
-        return template
+        return self._imported(url, name, uid, progress)
 
     def import_disk(self, url: str, checksum: str, name: str, uid: str, placement: Placement, *, os_family: str,
                     progress: Callable[[int], bool]) -> TemplateInfo:
         self._fake.call("images.import_disk")
+        return self._imported(url, name, uid, progress)
+
+    def _imported(self, url: str, name: str, uid: str, progress: Callable[[int], bool]) -> TemplateInfo:
+        """The template an import of `uid` made (once: a second import finds it), unless cancelled at 0%."""
         made = next((t for t in self._templates.values() if t.unique_id == uid), None)
         if made is not None:
             return made
@@ -666,6 +689,8 @@ class FakeImages:
 
 
 class FakePools:
+    """vCenter pools nested by path; on an SCVMM placement, a cloud per pool named after it, with capacity."""
+
     def __init__(self, fake: FakeProvider) -> None:
         self._fake = fake
         self._pools: dict[str, ObservedPool] = {}  # ref -> pool (its vms and children counted when read)
@@ -677,28 +702,31 @@ class FakePools:
         return roots | {p.path for p in self._pools.values()}
 
     def _counted(self, pool: ObservedPool) -> ObservedPool:
-        vms = sum(1 for vm in self._fake.vms.all() if vm.resource_pool == pool.name)
+        vms = [vm for vm in self._fake.vms.all() if vm.resource_pool == pool.name]
         children = sum(1 for p in self._pools.values() if p.path.rsplit("/", 1)[0] == pool.path)
-        return replace(pool, vms=vms, children=children)
+        used = replace(pool.used, servers=len(vms), vcpus=sum(vm.cpu for vm in vms),
+                       memory_mib=sum(vm.memory_mib for vm in vms)) if pool.path == pool.name else pool.used
+        return replace(pool, vms=len(vms), children=children, used=used)
 
-    def _parent(self, where: Placement) -> str:
-        if not isinstance(where, VCenterPlacement):
-            raise ProviderError("a vCenter resource pool needs a vCenter zone")
+    def _path(self, spec: PoolSpec) -> str:
+        where = spec.parent
+        if isinstance(where, SCVMMPlacement):
+            return spec.name  # a cloud: VMM names are global
         path = where.resource_pool or f"/{DATACENTER}/host/{where.cluster or where.host}/{ROOT_POOL}"
         if path not in self.paths():
             raise NotFound(f"parent resource pool {path!r} not found")
-        return path
+        return f"{path}/{spec.name}"
 
     def ensure(self, spec: PoolSpec, known_ref: str | None = None) -> ObservedPool:
         self._fake.call("pools.ensure")
-        path = f"{self._parent(spec.parent)}/{spec.name}"
+        path = self._path(spec)
         known = self._pools.get(known_ref or "")
         pool = known if known is not None and known.path == path else \
             next((p for p in self._pools.values() if p.path == path), None)  # by name under its parent
         if pool is None:
             pool = ObservedPool(ref=f"resgroup-{next(self._refs)}", name=spec.name, path=path, cpu=spec.cpu,
                                 memory=spec.memory)
-        self._pools[pool.ref] = replace(pool, cpu=spec.cpu, memory=spec.memory)  # live: VMs are not touched
+        self._pools[pool.ref] = replace(pool, cpu=spec.cpu, memory=spec.memory, limits=spec.limits)  # live
         return self._counted(self._pools[pool.ref])
 
     def observe(self, ref: str) -> ObservedPool | None:
@@ -749,6 +777,17 @@ class FakeZones:
         if placement.host:
             return self.hosts[placement.host]
         raise NotFound("the zone names neither a cluster nor a host")
+
+    def members(self, placement: Placement) -> ZoneMembers:
+        """A cluster's hosts are named after it (DC0_C0_H0 ...), as on vcsim; every zone mounts every datastore."""
+        self._fake.call("zones.members")
+        self.check(placement)
+        assert isinstance(placement, VCenterPlacement)
+        if placement.cluster:
+            hosts = tuple(f"{placement.cluster}_H{n}" for n in range(self.clusters[placement.cluster].hosts))
+        else:
+            hosts = (placement.host or "",)
+        return ZoneMembers(hosts=hosts, storage=tuple(sorted(self.datastores)))
 
 
 class FakeProvider:

@@ -51,7 +51,7 @@ CHECKSUM = "sha256:" + "a" * 64
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "plan.schema.json").read_text())
 READS = {"vms.find", "vms.find_by_unique_id", "vms.locate", "vms.task", "vms.address_pools", "inventory.refresh",
          "images.find_template", "images.find_disk", "images.task", "pools.observe", "zones.capacity",
-         "snapshots.find", "snapshots.task"}
+         "zones.members", "snapshots.find", "snapshots.task"}
 
 
 class ReadOnlyBackends:
@@ -453,6 +453,58 @@ def test_a_set_stops_at_its_quota_and_a_private_image_over_quota_is_blocked(harn
     assert [(s.do, s.reason) for s in blocked.steps] == [(Do.BLOCKED, "QuotaExceeded")]
     assert dos(images.plan_image(context(harness, quota("one", images=1), image), "Image", image).steps) == [
         "UseTemplate"]
+
+
+def test_a_pool_change_and_a_migration_are_the_relocate_the_operator_then_takes(harness: Harness) -> None:
+    """Moving servers is decided by the planner: a new spec.resourcePool is a move into its pool, a new pinned host
+    and datastore a live migration; the plan lists the Relocate the operator then takes, with what changes."""
+    team = pool("team")
+    team["status"] = {"path": "/DC0/host/DC0_C0/Resources/team", "managedObjectID": "resgroup-7"}
+    harness.add(team)
+    body, vm = harness.provision(server("web-1"))
+    wanted = changed(body, resourcePool="team", placement={"host": "DC0_C0_H1", "datastore": "LocalDS_1"})
+    harness.fake.zones.datastores.add("LocalDS_1")
+    ctx = context(harness, wanted)
+
+    outcome = servers.plan_server(ctx, wanted)
+
+    assert dos(outcome.steps) == ["Relocate"], outcome
+    assert outcome.steps[0].changes == (Change("host", vm.host, "DC0_C0_H1"), Change("storage", vm.datastore,
+                                                                                      "LocalDS_1"),
+                                        Change("pool", "Resources", "team"))
+    assert "vMotion / live migration" in outcome.steps[0].summary
+    assert set(harness.fake.calls) <= READS
+    after, posted = operator_steps_with(harness, wanted, ctx)
+    moved = harness.fake.vms.get(vm.ref)
+    assert posted == ["Relocate"] and moved is not None
+    assert (moved.host, moved.datastore, moved.resource_pool) == ("DC0_C0_H1", "LocalDS_1", "team")
+    assert after["status"]["resourcePool"] == "team"
+    assert servers.plan_server(context(harness, after), after).steps == []
+
+
+def test_a_pin_outside_the_zone_is_blocked_as_the_operator_refuses_it(harness: Harness) -> None:
+    body, vm = harness.provision(server("web-1"))
+    wanted = changed(body, placement={"host": "DC0_C1_H0"})
+    ctx = context(harness, wanted)
+
+    outcome = servers.plan_server(ctx, wanted)
+
+    assert [(s.do, s.reason) for s in outcome.steps] == [(Do.BLOCKED, "PlacementNotInZone")]
+    refused = sync_server(harness.runtime, wanted, ctx.world.lookups)
+    placed = condition(refused.status, "PlacementSynced")
+    assert f"PlacementSynced: {placed['message']}" == outcome.steps[0].summary
+    assert "vms.relocate" not in harness.fake.calls and harness.fake.vms.get(vm.ref).host == vm.host  # type: ignore[union-attr]
+
+
+def test_a_zone_outside_the_servers_region_is_a_problem_as_the_operator_reports_it(harness: Harness) -> None:
+    body = server("far", region="region-9")
+    ctx = context(harness, body)
+    outcome = servers.plan_server(ctx, body)
+    assert [p.reason for p in outcome.problems] == ["ZoneNotInRegion"]
+    assert "not in spec.region region-9" in outcome.problems[0].message
+    with pytest.raises(HerderError) as caught:
+        sync_server(harness.runtime, body, ctx.world.lookups)
+    assert (caught.value.reason.value, str(caught.value)) == ("ZoneNotInRegion", outcome.problems[0].message)
 
 
 def test_a_nic_change_that_needs_a_power_cycle_is_the_steps_the_operator_then_takes(harness: Harness) -> None:

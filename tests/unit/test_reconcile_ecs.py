@@ -13,6 +13,7 @@ from herder.providers.types import (
     ObservedVM,
     Operation,
     PowerState,
+    Relocation,
     TaskRef,
     TaskResult,
     TaskStatus,
@@ -21,7 +22,7 @@ from herder.providers.types import (
 )
 from herder.reconcile.capture import CaptureHold, capture_hold
 from herder.reconcile.conditions import Condition
-from herder.reconcile.ecs import Desired, Recorded, Step, plan
+from herder.reconcile.ecs import Desired, PoolTarget, Recorded, Step, plan, refused
 
 GIB = 1024**3
 SPEC = VMSpec(uid="uid-1", name="ns-web", template="/DC0/vm/tmpl", cpu=2, memory_mib=2048,
@@ -222,7 +223,7 @@ ON_H1 = replace(VM, host="DC0_C0_H0", datastore="LocalDS_0")
 def test_pinning_another_host_relocates_live() -> None:
     p = plan(Desired(SPEC, pinned_host="DC0_C0_H1"), ON_H1, Recorded(unique_id="uid-1", ref="vm-42"))
     assert p.step is Step.RELOCATE
-    assert p.relocate == ("DC0_C0_H1", None)
+    assert p.relocate == Relocation(host="DC0_C0_H1")
     assert p.power is None  # never a power cycle for a move
     assert conditions(p)["PlacementSynced"] == (False, "Migrating")
 
@@ -234,12 +235,55 @@ def test_pinned_datastore_by_path_compares_by_name() -> None:
     assert conditions(same)["PlacementSynced"] == (True, "Placed")
     assert conditions(same)["Ready"] == (True, "Ready")
     moved = plan(Desired(SPEC, pinned_datastore="LocalDS_1"), ON_H1, Recorded(unique_id="uid-1", ref="vm-42"))
-    assert moved.step is Step.RELOCATE and moved.relocate == (None, "LocalDS_1")
+    assert moved.step is Step.RELOCATE and moved.relocate == Relocation(storage="LocalDS_1")
 
 
 def test_no_pin_no_placement_condition_and_no_move() -> None:
     p = plan(Desired(SPEC), ON_H1, Recorded(unique_id="uid-1", ref="vm-42"))
     assert p.step is Step.NONE and "PlacementSynced" not in conditions(p)
+
+
+IN_ROOT = replace(ON_H1, resource_pool="Resources")
+
+
+def test_changing_the_pool_moves_the_vm_and_status_shows_it_placed_once_there() -> None:
+    recorded = Recorded(unique_id="uid-1", ref="vm-42")
+    p = plan(Desired(SPEC, pool=PoolTarget("team", named=True)), IN_ROOT, recorded)
+    assert p.step is Step.RELOCATE and p.relocate == Relocation(pool=True)
+    placed = next(c for c in p.conditions if c.type == "PlacementSynced")
+    assert (placed.status, placed.reason) == (False, "Migrating") and "moving to pool team" in placed.message
+    there = plan(Desired(SPEC, pool=PoolTarget("team", named=True)), replace(IN_ROOT, resource_pool="team"), recorded)
+    assert there.step is Step.NONE and conditions(there)["PlacementSynced"] == (True, "Placed")
+    # Back to the zone's own pool once spec.resourcePool is removed; no condition once it is there.
+    back = plan(Desired(SPEC, pool=PoolTarget("Resources")), replace(IN_ROOT, resource_pool="team"), recorded)
+    assert back.step is Step.RELOCATE and back.relocate == Relocation(pool=True)
+    home = plan(Desired(SPEC, pool=PoolTarget("Resources")), IN_ROOT, recorded)
+    assert home.step is Step.NONE and "PlacementSynced" not in conditions(home)
+
+
+def test_scvmm_hosts_match_by_short_name_and_storage_paths_without_case() -> None:
+    on_vmm = replace(VM, host="hv-a1.herder.test", datastore="D:\\VMs", resource_pool=None)
+    recorded = Recorded(unique_id="uid-1", ref="vm-42")
+    same = plan(Desired(SPEC, pinned_host="HV-A1", pinned_datastore="d:\\vms\\", pool=PoolTarget(None)), on_vmm,
+                recorded)
+    assert same.step is Step.NONE and conditions(same)["PlacementSynced"] == (True, "Placed")
+    moved = plan(Desired(SPEC, pinned_host="hv-a2", pinned_datastore="E:\\Fast", pool=PoolTarget("gold", named=True)),
+                 on_vmm, recorded)
+    assert moved.relocate == Relocation(host="hv-a2", storage="E:\\Fast", pool=True)
+
+
+@pytest.mark.parametrize(("operation", "observed", "kind", "reason"), [
+    (Operation.CREATE, None, "Provisioned", "CreateFailed"),
+    (Operation.RELOCATE, ON_H1, "PlacementSynced", "MigrationFailed"),
+    (Operation.RECONFIGURE, VM, "ConfigSynced", "ReconfigureFailed"),
+    (Operation.POWER_ON, VM, "PowerSynced", "PowerFailed"),
+])
+def test_a_step_refused_when_asked_fails_like_its_task(operation: Operation, observed: ObservedVM | None, kind: str,
+                                                         reason: str) -> None:
+    p = refused(operation, "cloud gold: 2 used, 1 more requested, 2 allowed (Error ID: 13252)", observed)
+    assert p.step is Step.NONE and conditions(p)[kind] == (False, reason) == conditions(p)["Ready"]
+    assert "refused: cloud gold" in next(c.message for c in p.conditions if c.type == kind)
+    assert p.forget_identity is (operation is Operation.CREATE)
 
 
 def test_relocation_waits_while_paused() -> None:

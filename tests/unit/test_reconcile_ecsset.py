@@ -75,3 +75,16 @@ def test_ready_when_every_child_is_ready_on_the_current_template() -> None:
     plan = plan_set(s, [child(f"web-{i}", template_hash(s)) for i in range(3)])
     assert plan.ready.status and plan.ready.reason is Reason.READY
     assert plan.status == {"replicas": 3, "readyReplicas": 3, "updatedReplicas": 3, "selector": "app=web"}
+
+
+def test_a_region_change_replaces_children_since_a_server_does_not_change_region() -> None:
+    old = server_set()
+    moved = server_set()
+    moved.spec.template.spec.region = "eu-2"
+    assert template_hash(moved) != template_hash(old)
+    live = [child(f"web-{i}", template_hash(old)) for i in range(3)]
+    plan = plan_set(moved, live)
+    assert plan.replace == ("web-2",) and plan.update == ()
+    there = [Child(f"web-{i}", ready=True, zone="z1", template_hash=template_hash(old), image="ClusterImage/ubuntu",
+                   region="eu-2") for i in range(3)]
+    assert plan_set(moved, there).update == ("web-2",)  # already in the region: in place

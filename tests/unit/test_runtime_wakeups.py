@@ -50,3 +50,19 @@ def test_recording_another_identity_drops_the_old_route() -> None:
         return old, await _woken(runtime, None)
 
     assert asyncio.run(scenario()) == (False, True)
+
+
+def test_a_dependency_that_changes_during_a_daemons_first_pass_wakes_its_first_sleep() -> None:
+    """A pool waiting for its parent (no delay: only a wake-up moves it on) must not sleep through the parent's
+    change that came while its first pass ran."""
+    async def scenario() -> bool:
+        runtime = Runtime(asyncio.get_running_loop())
+        runtime.starting(ECS)
+        runtime.wake_all()  # during the first pass, before the daemon sleeps
+        await asyncio.sleep(0)
+        sleeper = asyncio.ensure_future(runtime.sleep(ECS, 2.0, asyncio.Event()))  # type: ignore[arg-type]
+        done, _ = await asyncio.wait({sleeper}, timeout=0.5)
+        sleeper.cancel()
+        return bool(done)
+
+    assert asyncio.run(scenario())

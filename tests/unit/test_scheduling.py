@@ -114,6 +114,19 @@ def test_a_zone_closed_to_the_namespace_is_left_out() -> None:
     assert dict(choice.rejected)["a"] == "namespace team-x is not allowed (spec.allowedNamespaces)"
 
 
+def test_a_region_limits_the_choice_to_its_zones_and_a_set_spreads_over_them() -> None:
+    zones = [ZoneCandidate("eu-1a", VC, region="eu-1", memory_capacity_mib=8192, servers=1),
+             ZoneCandidate("eu-1b", VC, region="eu-1", memory_capacity_mib=4096),
+             ZoneCandidate("us-1a", VC, region="us-1", memory_capacity_mib=65536)]
+    choice = choose_zone(ZoneRequest(memory_mib=1024, region="eu-1"), zones)
+    assert choice.zone == "eu-1a"  # most free memory within the region; the bigger zone elsewhere does not count
+    assert ("us-1a", "in region us-1, not eu-1") in choice.rejected
+    assert choose_zone(ZoneRequest(memory_mib=1024, region="eu-1", spread=True), zones).zone == "eu-1b"
+    assert choose_zone(ZoneRequest(memory_mib=1024), zones).zone == "us-1a"  # no region: any
+    nowhere = choose_zone(ZoneRequest(memory_mib=1024, region="ap-1"), zones)
+    assert nowhere.zone is None and "eu-1a: in region eu-1, not ap-1" in nowhere.message
+
+
 def test_a_zone_that_does_not_allow_a_named_network_is_left_out() -> None:
     zones = [ZoneCandidate("a", VC, allowed_networks=frozenset({"vm network"})), ZoneCandidate("b", VC),
              ZoneCandidate("c", VC, allowed_networks=frozenset({"vm network", "dmz"}))]

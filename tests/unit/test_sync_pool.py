@@ -3,12 +3,15 @@ that is not there yet, InUse from the backend and from Kubernetes, Orphan, and S
 
 from __future__ import annotations
 
-from fakes.harness import Body, Harness, advance, changed, pool, reason, zone
+from typing import Any
+
+from fakes.harness import Body, Harness, advance, changed, condition, pool, reason, zone
 from fakes.provider import FakeProvider
 from herder.controllers.pool.delete import delete_pool
 from herder.controllers.pool.sync import USAGE_REFRESH_SECONDS, pool_failed, sync_pool
 from herder.controllers.shared.daemon import Pass
 from herder.errors import HerderError
+from herder.providers.types import Counts
 from herder.reasons import Reason
 from herder.reconcile.pool import PoolDeletion
 
@@ -87,13 +90,56 @@ def test_deletion_with_orphan_leaves_the_backend_pool(harness: Harness) -> None:
     assert harness.fake.pools.observe(body["status"]["managedObjectID"]) is not None
 
 
-def test_a_pool_in_an_scvmm_zone_is_not_supported_and_not_retried(harness: Harness) -> None:
-    harness.connect(("SCVMM", "vmm01"), FakeProvider())
+def scvmm_zone(harness: Harness) -> FakeProvider:
+    fake = FakeProvider()
+    harness.connect(("SCVMM", "vmm01"), fake)
     scvmm = zone("vmm-zone")
     scvmm["spec"] = {"region": "region-1", "provider": {"kind": "SCVMM", "name": "vmm01"},
                      "scvmm": {"hostGroup": "All Hosts", "libraryShare": "\\\\lib\\share", "vmPath": "C:\\VMs",
                                "logicalNetwork": "VM Network"}}
     harness.add(scvmm)
-    body, result = pool_pass(harness, pool("team-b", zone="vmm-zone"))
+    return fake
+
+
+def cloud(name: str, **spec: Any) -> Body:
+    return pool(name, zone="vmm-zone", cpu={}, memory={}) | {"spec": {"zone": "vmm-zone"} | spec}
+
+
+def test_a_pool_in_an_scvmm_zone_is_a_cloud_with_its_limits_as_capacity(harness: Harness) -> None:
+    fake = scvmm_zone(harness)
+    body, result = pool_pass(harness, cloud("gold", serverLimit=4, memory={"limit": "8Gi"}))
+    status = body["status"]
+    assert (status["path"], reason(status), result.delay) == ("gold", "Ready", USAGE_REFRESH_SECONDS)
+    assert status["capacity"] == {"memory": "8Gi", "servers": 4}
+    observed = fake.pools.observe(status["managedObjectID"])
+    assert observed is not None and observed.limits == Counts(servers=4, memory_mib=8192)
+    harness.fake.calls.clear()
+    body, _ = pool_pass(harness, changed(body, serverLimit=6))  # live: the same cloud, a new capacity
+    assert fake.pools.observe(status["managedObjectID"]).limits.servers == 6  # type: ignore[union-attr]
+    assert harness.fake.calls == []  # the vCenter was not asked
+
+
+def test_a_child_cloud_beyond_its_parent_is_held_within_it_and_says_so(harness: Harness) -> None:
+    fake = scvmm_zone(harness)
+    parent, _ = pool_pass(harness, cloud("org", memory={"limit": "16Gi"}, serverLimit=10))
+    child, _ = pool_pass(harness, cloud("team", parent="org", memory={"limit": "32Gi"}))
+    assert reason(child["status"]) == "LimitExceedsParent"
+    assert "spec.memory.limit 32Gi exceeds parent ResourcePool org's 16Gi" in condition(child["status"], "Ready")[
+        "message"]
+    assert child["status"]["capacity"] == {"memory": "16Gi", "servers": 10}  # inherited and held within
+    observed = fake.pools.observe(child["status"]["managedObjectID"])
+    assert observed is not None and observed.limits == Counts(servers=10, memory_mib=16384)
+
+    # The parent grows: the child fits, and gets what it asked for.
+    harness.add(changed(parent, memory={"limit": "64Gi"}))
+    child, _ = pool_pass(harness, child)
+    assert (reason(child["status"]), child["status"]["capacity"]["memory"]) == ("Ready", "32Gi")
+
+
+def test_a_reservation_in_an_scvmm_zone_is_refused_naming_the_field_and_not_retried(harness: Harness) -> None:
+    fake = scvmm_zone(harness)
+    body, result = pool_pass(harness, cloud("team-b", memory={"reservation": "4Gi"}))
     assert reason(body["status"]) == "NotSupported"
+    assert "spec.memory.reservation" in condition(body["status"], "Ready")["message"]
     assert result.delay is None
+    assert fake.calls == []

@@ -275,15 +275,18 @@ class Guest(HerderModel):
 
 
 class Placement(HerderModel):
-    """Optional pinning inside the zone. Changing it migrates the server (vMotion / live migration)."""
+    """Optional pinning inside the zone (a host, datastore or storage path of another zone is refused).
+    Changing it migrates the server live (vCenter: vMotion / Storage vMotion; SCVMM: live / storage migration)."""
 
     host: BackendName | None = Field(
-        default=None, description="Host to run on (its name or inventory path, not a URL). Unset: the scheduler "
-        "chooses.", json_schema_extra=validations(not_a_url("spec.placement.host"))
+        default=None, description="Host to run on (vCenter: name or inventory path; SCVMM: name or FQDN; not a "
+        "URL). Unset: the scheduler chooses.", json_schema_extra=validations(not_a_url("spec.placement.host"))
     )
     datastore: BackendName | None = Field(
-        default=None, description="Datastore for the server's files. Unset: the zone's datastore."
-    )
+        default=None, description="vCenter: datastore for the server's files. Unset: the zone's datastore.")
+    storage_path: BackendName | None = Field(
+        default=None, description="SCVMM: path on the hosts for the server's files (its folder is made under it), "
+        "e.g. `D:\\VMs\\fast`. Unset: the zone's vmPath.")
 
 
 class AdoptFrom(HerderModel):
@@ -308,8 +311,13 @@ class ElasticCloudServerSpec(HerderModel):
     )
     availability_zone: Name | None = Field(
         default=None,
-        description="AvailabilityZone to place the server in. Unset: herder chooses one (see status.zone). "
-        "Immutable once set.",
+        description="AvailabilityZone to place the server in. Unset: herder chooses one (see status.zone), in "
+        "spec.region when set. Immutable once set.",
+    )
+    region: str | None = Field(
+        default=None, min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description="Region the server is placed in: the scheduler chooses among that region's zones only "
+        "(a set spreads over them); an availabilityZone must be in it. Unset: any region. Immutable.",
     )
     resource_pool: Name | None = Field(
         default=None, description="ResourcePool to run in. Unset: the zone's root pool. Changes apply live."
@@ -370,6 +378,11 @@ def spec_transition_rules() -> dict[str, Any]:
             "(has(self.availabilityZone) && self.availabilityZone == oldSelf.availabilityZone)",
             "spec.availabilityZone is immutable once set",
             field_path=".availabilityZone",
+        ),
+        cel(
+            "has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)",
+            "spec.region is immutable (a server does not move between regions)",
+            field_path=".region",
         ),
         cel(
             "has(oldSelf.adoptFrom) ? (has(self.adoptFrom) && self.adoptFrom == oldSelf.adoptFrom) : "

@@ -1,4 +1,5 @@
-"""ResourcePool: a CPU/memory allocation in a zone, nested like the organisation (cluster-scoped)."""
+"""ResourcePool: a CPU/memory allocation in a zone, nested like the organisation (cluster-scoped). A vCenter
+resource pool, or a VMM cloud with capacity limits."""
 
 from __future__ import annotations
 
@@ -52,10 +53,15 @@ class Shares(HerderModel):
 
 
 class CPUAllocation(HerderModel):
-    """CPU allocation, in MHz."""
+    """CPU allocation: in MHz on vCenter, in vCPUs on SCVMM."""
 
-    reservation: int = Field(default=0, ge=0, description="Guaranteed CPU in MHz.")
-    limit: int | None = Field(default=None, ge=0, description="Upper bound in MHz. Unset: unlimited.")
+    reservation: int = Field(default=0, ge=0, description="Guaranteed CPU in MHz (vCenter).")
+    limit: int | None = Field(default=None, ge=0, description="Upper bound in MHz (vCenter). Unset: unlimited.")
+    vcpu_limit: int | None = Field(
+        default=None, ge=0, le=0xFFFFFFFF, alias="vcpuLimit",
+        description="Upper bound on the vCPUs of the pool's servers together (SCVMM: the cloud's virtual CPU "
+        "capacity). Unset: unlimited (SCVMM: the parent pool's).",
+    )
     shares: Shares = Field(default_factory=Shares, description="Shares under contention.")
     expandable_reservation: bool = Field(
         default=True, description="Whether the pool may borrow unreserved capacity from its parent."
@@ -75,8 +81,10 @@ class CPUAllocation(HerderModel):
 class MemoryAllocation(HerderModel):
     """Memory allocation, as quantities (e.g. 64Gi)."""
 
-    reservation: Quantity = Field(default="0", validate_default=True, description="Guaranteed memory.")
-    limit: Quantity | None = Field(default=None, description="Upper bound. Unset: unlimited.")
+    reservation: Quantity = Field(default="0", validate_default=True, description="Guaranteed memory (vCenter).")
+    limit: Quantity | None = Field(
+        default=None, description="Upper bound (SCVMM: the cloud's memory capacity). Unset: unlimited (SCVMM: the "
+        "parent pool's).")
     shares: Shares = Field(default_factory=Shares, description="Shares under contention.")
     expandable_reservation: bool = Field(
         default=True, description="Whether the pool may borrow unreserved capacity from its parent."
@@ -95,7 +103,9 @@ class MemoryAllocation(HerderModel):
 
 
 class ResourcePoolSpec(HerderModel):
-    """Reservation, limit and shares for CPU and memory; changes apply live, without touching VMs."""
+    """Limits for CPU and memory (vCenter also reservations and shares; SCVMM also vCPU, server and storage
+    limits); changes apply live, without touching VMs. A field the zone's backend has no equivalent of is
+    refused with a condition naming it."""
 
     zone: Name = Field(
         description="AvailabilityZone the pool lives in. Immutable.",
@@ -107,6 +117,16 @@ class ResourcePoolSpec(HerderModel):
     )
     cpu: CPUAllocation = Field(default_factory=CPUAllocation, description="CPU allocation in MHz.")
     memory: MemoryAllocation = Field(default_factory=MemoryAllocation, description="Memory allocation.")
+    server_limit: int | None = Field(
+        default=None, ge=0, le=0xFFFFFFFF,
+        description="Upper bound on the number of servers in the pool (SCVMM: the cloud's virtual machine "
+        "capacity). Unset: unlimited (SCVMM: the parent pool's).",
+    )
+    storage_limit: Quantity | None = Field(
+        default=None,
+        description="Upper bound on the disks of the pool's servers together, in whole GiB (SCVMM: the cloud's "
+        "storage capacity). Unset: unlimited (SCVMM: the parent pool's).",
+    )
     allowed_namespaces: LabelSelector | None = Field(
         default=None,
         description="Namespaces whose ECSs may use this pool. Unset or empty: every namespace.",
@@ -127,8 +147,22 @@ class ResourceUsage(HerderModel):
     cpu_available_mhz: int | None = Field(
         default=None, ge=0, alias="cpuAvailableMHz", description="CPU still reservable by VMs, MHz."
     )
-    memory_available: Quantity | None = Field(default=None, description="Memory still reservable by VMs.")
-    servers: int | None = Field(default=None, ge=0, description="Number of ECSs in the pool.")
+    memory_available: Quantity | None = Field(
+        default=None, description="vCenter: memory still reservable by VMs; SCVMM: memory capacity not yet used.")
+    servers: int | None = Field(default=None, ge=0, description="Number of servers in the pool.")
+    vcpus: int | None = Field(default=None, ge=0, description="vCPUs of the pool's servers (SCVMM).")
+    memory: Quantity | None = Field(default=None, description="Memory of the pool's servers (SCVMM).")
+    storage: Quantity | None = Field(default=None, description="Disks of the pool's servers (SCVMM).")
+
+
+class PoolCapacity(HerderModel):
+    """What the backend enforces, as last observed; unset: unlimited."""
+
+    cpu_mhz: int | None = Field(default=None, ge=0, alias="cpuMHz", description="CPU limit in MHz (vCenter).")
+    vcpus: int | None = Field(default=None, ge=0, description="vCPU capacity (SCVMM).")
+    memory: Quantity | None = Field(default=None, description="Memory limit.")
+    servers: int | None = Field(default=None, ge=0, description="Server capacity (SCVMM).")
+    storage: Quantity | None = Field(default=None, description="Storage capacity (SCVMM).")
 
 
 class ResourcePoolStatus(Status):
@@ -138,9 +172,13 @@ class ResourcePoolStatus(Status):
         default=None,
         max_length=128,
         alias="managedObjectID",
-        description="Moref of the vCenter resource pool (SCVMM: the cloud or host group ID).",
+        description="Moref of the vCenter resource pool (SCVMM: the ID of the pool's cloud).",
     )
-    path: str | None = Field(default=None, max_length=2048, description="Inventory path of the pool.")
+    path: str | None = Field(default=None, max_length=2048,
+                             description="Inventory path of the pool (SCVMM: the name of its cloud).")
+    capacity: PoolCapacity | None = Field(
+        default=None, description="The limits the backend enforces (SCVMM: the cloud's capacity, a child's kept "
+        "within its parent's).")
     usage: ResourceUsage | None = Field(default=None, description="Usage last observed.")
 
 
@@ -153,7 +191,7 @@ def _parent_rule() -> dict[str, str]:
 
 
 class ResourcePool(Resource):
-    """A pool of CPU (MHz) and memory in a zone. ECSs name it in spec.resourcePool."""
+    """A pool of compute in a zone (a vCenter resource pool, or a VMM cloud). ECSs name it in spec.resourcePool."""
 
     kind: str = "ResourcePool"
     spec: ResourcePoolSpec = Field(

@@ -21,7 +21,7 @@ from herder.plan.model import Do, Step
 from herder.providers.types import NICSpec, ObservedDisk, ObservedNIC, ObservedVM
 from herder.reasons import Health, Reason
 from herder.reconcile.conditions import READY
-from herder.reconcile.ecs import PAUSED, Fate, Plan, Recorded, fate, leaf, plan
+from herder.reconcile.ecs import PAUSED, Desired, Fate, Plan, Recorded, fate, leaf, plan
 from herder.reconcile.ecs import Step as Next
 from herder.reconcile.narrate import disks, told
 from herder.reconcile.vm_spec import image_ref
@@ -36,14 +36,15 @@ def _made(nic: NICSpec, key: str) -> ObservedNIC:
     return ObservedNIC(key, nic.network, nic.mac, nic.vlan)
 
 
-def _after(vm: ObservedVM, p: Plan, uid: str) -> ObservedVM | None:
+def _after(vm: ObservedVM, p: Plan, uid: str, desired: Desired) -> ObservedVM | None:
     """The VM once step `p` has succeeded."""
     if p.step is Next.POWER and p.power is not None:
         return replace(vm, power=p.power)
     if p.step is Next.RELOCATE:
-        host, datastore = p.relocate
-        return replace(vm, host=leaf(host) if host else vm.host,
-                       datastore=leaf(datastore) if datastore else vm.datastore)
+        move, pool = p.relocate, desired.pool
+        return replace(vm, host=leaf(move.host) if move.host else vm.host,
+                       datastore=leaf(move.storage) if move.storage else vm.datastore,
+                       resource_pool=pool.name if move.pool and pool is not None else vm.resource_pool)
     if p.step is Next.ADOPT:
         return replace(vm, owner_uid=uid)
     if p.step is Next.RECONFIGURE:
@@ -102,7 +103,7 @@ def plan_server(ctx: Context, body: dict[str, Any]) -> Outcome:
                                        choice=choices[-1].message if choices else None)))
         if p.step is Next.CREATE:
             return outcome
-        vm = _after(vm, p, uid) if vm is not None else None
+        vm = _after(vm, p, uid, desired) if vm is not None else None
         recorded = Recorded() if p.forget_identity or vm is None else replace(recorded, pending_task=None)
         p = plan(desired, vm, recorded)
     outcome.steps += _stops(p)

@@ -26,6 +26,7 @@ from herder.providers.types import (
     ObservedVM,
     Placement,
     PoolSpec,
+    Relocation,
     SnapshotSpec,
     TaskRef,
     TaskResult,
@@ -34,6 +35,7 @@ from herder.providers.types import (
     VMLocation,
     VMSpec,
     ZoneCapacity,
+    ZoneMembers,
 )
 
 
@@ -106,10 +108,11 @@ class VMs(VMReads, Protocol):
         """Remove herder's marks from a VM that is being orphaned."""
         ...
 
-    def relocate(self, vm: ObservedVM, host: str | None, datastore: str | None) -> TaskRef:
-        """Move a VM live to another host and/or datastore (vMotion / Storage vMotion); None: stay.
-
-        Raises NotSupported where the backend cannot."""
+    def relocate(self, vm: ObservedVM, to: Relocation, zone: Placement) -> TaskRef:
+        """Move a VM live: to another host and/or storage (vCenter: vMotion / Storage vMotion; SCVMM: live and
+        storage migration), and/or into `zone`'s pool (its resource pool, or the cluster's root pool; its
+        cloud). `zone` is the server's zone placement: a host or storage outside it raises OutsideZone before
+        anything moves. A move the backend refuses when asked raises Refused."""
         ...
 
 
@@ -270,6 +273,11 @@ class Zones(Protocol):
     def capacity(self, placement: Placement) -> ZoneCapacity | None:
         """Check that the placement's objects exist (raises NotFound naming the missing one) and measure
         its hosts. None: the placement is valid but has no hosts of its own to measure (an SCVMM cloud)."""
+        ...
+
+    def members(self, placement: Placement) -> ZoneMembers:
+        """The hosts and storage of the placement, read now: what a server's pins are checked against before it
+        is created or moved (`reconcile.zone.pins_outside`)."""
         ...
 
 

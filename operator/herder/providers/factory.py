@@ -38,5 +38,5 @@ def scvmm(endpoint: str, credentials: Credentials, tls: TLSSettings, *, transpor
     from herder.providers.scvmm import SCVMMProvider
 
     return SCVMMProvider(endpoint, credentials, tls, transport=transport, vmm_server=vmm_server,
-                         inventory_interval=float(os.environ.get("HERDER_SCVMM_INVENTORY_SECONDS", "15")),
+                         inventory_interval=float(os.environ.get("HERDER_SCVMM_INVENTORY_SECONDS", "5")),
                          on_request=on_request)

@@ -24,6 +24,7 @@ from herder.providers.types import (
     TemplateInfo,
     VMLocation,
     ZoneCapacity,
+    ZoneMembers,
 )
 
 
@@ -100,6 +101,9 @@ class _Zones:
 
     def capacity(self, placement: Placement) -> ZoneCapacity | None:
         return self.__zones.capacity(placement)
+
+    def members(self, placement: Placement) -> ZoneMembers:
+        return self.__zones.members(placement)
 
 
 class ReadOnly:

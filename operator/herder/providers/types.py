@@ -47,9 +47,10 @@ class VCenterPlacement:
 class SCVMMPlacement:
     host_group: str | None = None
     cloud: str | None = None
-    vm_path: str | None = None
+    vm_path: str | None = None  # the zone's path on the hosts for VM files
     logical_network: str | None = None
     host: str | None = None
+    storage_path: str | None = None  # a pinned path for the VM's files, instead of vm_path
     library_share: str | None = None  # UNC path of the share templates go to; None: the first library share
 
 
@@ -242,6 +243,23 @@ class VMChange:
 
 
 @dataclass(frozen=True)
+class Relocation:
+    """Where a VM moves to, live; each part left None (or False) stays as it is."""
+
+    host: str | None = None  # a host's name or inventory path, as the spec pins it
+    storage: str | None = None  # vCenter: a datastore; SCVMM: a path on the hosts for the VM's files
+    pool: bool = False  # into the pool of the zone placement given with it (vCenter pool / VMM cloud)
+
+    def is_empty(self) -> bool:
+        return not (self.host or self.storage or self.pool)
+
+    def describe(self) -> str:
+        parts = [f"host {self.host}" if self.host else "", f"storage {self.storage}" if self.storage else "",
+                 "the pool" if self.pool else ""]
+        return " and ".join(p for p in parts if p) or "where it is"
+
+
+@dataclass(frozen=True)
 class EndpointInfo:
     version: str
     instance_uuid: str
@@ -317,14 +335,30 @@ class Allocation:
 
 
 @dataclass(frozen=True)
+class Counts:
+    """What a pool's servers add up to, as a VMM cloud counts it: as limits (None: unlimited) or as usage."""
+
+    servers: int | None = None
+    vcpus: int | None = None
+    memory_mib: int | None = None
+    storage_gib: int | None = None
+
+
+@dataclass(frozen=True)
 class PoolSpec:
-    """A resource pool to create or update, under `parent`: the zone's placement, whose `resource_pool`
-    (an inventory path: the parent ResourcePool's, else the zone's) or else cluster/host root pool holds it."""
+    """A resource pool to create or update.
+
+    vCenter: under `parent`, the zone's placement, whose `resource_pool` (an inventory path: the parent
+    ResourcePool's, else the zone's) or else cluster/host root pool holds it; `cpu` and `memory` apply.
+    SCVMM: a cloud named `name`, scoped to `parent`'s host group (or the host groups of its cloud), with
+    `limits` as its capacity. `uid` marks the backend object as this pool's."""
 
     name: str
     parent: Placement
     cpu: Allocation = field(default_factory=Allocation)
     memory: Allocation = field(default_factory=Allocation)
+    limits: Counts = field(default_factory=Counts)
+    uid: str = ""
 
 
 @dataclass(frozen=True)
@@ -347,9 +381,21 @@ class ObservedPool:
     children: int = 0  # child pools
     cpu_usage: PoolUsage = field(default_factory=PoolUsage)
     memory_usage: PoolUsage = field(default_factory=PoolUsage)
+    limits: Counts = field(default_factory=Counts)  # a VMM cloud's capacity (vCenter: none)
+    used: Counts = field(default_factory=Counts)  # what its servers use of it (vCenter: none)
 
 
 # -- availability zones ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ZoneMembers:
+    """What a pinned host or storage must be one of to be in the zone: vCenter, its cluster's (or stand-alone
+    host's) hosts and the datastores it mounts; SCVMM, its host groups' hosts (names as VMM gives them, FQDNs) and
+    the paths VM files may go under (the zone's vmPath and its hosts' placement paths)."""
+
+    hosts: tuple[str, ...]
+    storage: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,18 @@ from typing import Any
 from herder.api import DeletionPolicy, format_mib
 from herder.api.ecs import PowerState
 from herder.providers import limits
-from herder.providers.types import DataDisk, ObservedVM, Operation, TaskRef, TaskResult, TaskStatus, VMChange, VMSpec
+from herder.providers.types import (
+    DataDisk,
+    ObservedVM,
+    Operation,
+    Relocation,
+    TaskRef,
+    TaskResult,
+    TaskStatus,
+    VMChange,
+    VMSpec,
+    ZoneMembers,
+)
 from herder.reasons import Reason
 from herder.reconcile.capture import CaptureHold
 from herder.reconcile.conditions import READY, Condition, summary
@@ -24,7 +35,7 @@ PROVISIONED = "Provisioned"
 CONFIG_SYNCED = "ConfigSynced"
 POWER_SYNCED = "PowerSynced"
 PAUSED = "Paused"
-PLACEMENT_SYNCED = "PlacementSynced"  # only on ECSs that pin spec.placement.host or .datastore
+PLACEMENT_SYNCED = "PlacementSynced"  # on ECSs that pin a host or storage or name a pool, and while one moves
 _CREATING = Condition(PROVISIONED, False, Reason.CREATING, "creating the VM")
 
 
@@ -37,7 +48,15 @@ class Step(enum.StrEnum):
     POWER = "Power"
     DESTROY_FAILED_CREATE = "DestroyFailedCreate"  # compensation
     DESTROY_FOR_RECREATE = "DestroyForRecreate"  # herder.dev/recreate after an image change
-    RELOCATE = "Relocate"  # vMotion / Storage vMotion to spec.placement.host / .datastore, live
+    RELOCATE = "Relocate"  # live, to spec.placement's host / storage and into spec.resourcePool's pool
+
+
+@dataclass(frozen=True)
+class PoolTarget:
+    """The backend pool a VM belongs in: vCenter resource pool or VMM cloud, by name (None: no cloud)."""
+
+    name: str | None
+    named: bool = False  # spec.resourcePool names it (else: the zone's own)
 
 
 @dataclass(frozen=True)
@@ -48,9 +67,11 @@ class Desired:
     adopt_unique_id: str | None = None
     power_cycle_allowed: bool = False
     image_changed: bool = False  # the image differs from the one the VM was made from
-    # spec.placement, as the user pinned it (names or inventory paths); None: wherever the zone put it.
+    # spec.placement, as the user pinned it (names or inventory paths; SCVMM: host names, a storage path);
+    # None: wherever the zone put it.
     pinned_host: str | None = None
     pinned_datastore: str | None = None
+    pool: PoolTarget | None = None  # None: wherever it is
     # A step that failed for this generation and whose backoff has not run out (CreateFailed, PowerFailed,
     # ReconfigureFailed, MigrationFailed): the step is not repeated yet and the failure stays reported.
     held: Condition | None = None
@@ -61,6 +82,8 @@ class Desired:
     # Why the namespace's ServerQuotas do not admit what the spec asks (herder.reconcile.quota): no create, no
     # adoption, no growth; everything else goes on.
     quota_refused: str | None = None
+    # Why spec.placement's host or storage is not the zone's (`pins_outside`): no create, no move there.
+    placement_refused: str | None = None
     # Why the VM cannot be made as the spec asks (herder.reconcile.guest.refusal): guest settings or NICs its
     # backend or image cannot take. A first-boot matter: it stops a create only.
     create_refused: str | None = None
@@ -88,7 +111,7 @@ class Plan:
     graceful: bool = False  # a power-off through the guest OS instead of pulling the power
     forget_task: bool = False  # the recorded task has ended: clear it from status
     forget_identity: bool = False  # the user asked to re-create a vanished VM
-    relocate: tuple[str | None, str | None] = (None, None)  # (host, datastore) to move to; None: stays
+    relocate: Relocation = field(default_factory=Relocation)  # where to move to
 
 
 # The step each failure that is retried on a backoff came from.
@@ -174,19 +197,29 @@ def _follow_task(task_ref: TaskRef, task: TaskResult, observed: ObservedVM | Non
                                 Condition(READY, False, Reason.TASK_RUNNING, waiting)))
     if task.status is TaskStatus.FAILED:
         message = f"{task_ref.operation} task {task_ref.id} failed: {task.error or 'no reason given'}"
-        if task_ref.operation is Operation.CREATE:
-            # A half-made VM never stays behind: destroy it, then report.
-            step = Step.DESTROY_FAILED_CREATE if observed is not None else Step.NONE
-            return _finish(step, (Condition(PROVISIONED, False, Reason.CREATE_FAILED, message),), forget_task=True,
-                           forget_identity=True)
-        if task_ref.operation is Operation.RELOCATE:
-            return _finish(Step.NONE, (Condition(PLACEMENT_SYNCED, False, Reason.MIGRATION_FAILED, message),),
-                           forget_task=True)
-        power = task_ref.operation.changes_power
-        reason = Reason.POWER_FAILED if power else Reason.RECONFIGURE_FAILED
-        kind = POWER_SYNCED if power else CONFIG_SYNCED
-        return _finish(Step.NONE, (Condition(kind, False, reason, message),), forget_task=True)
+        return _failed(task_ref.operation, message, observed)
     return None  # succeeded or no longer known: plan from what the backend shows now
+
+
+def refused(operation: Operation, error: str, observed: ObservedVM | None) -> Plan:
+    """A step the backend refused when asked (no task ever ran): failed like a task that failed, so it is
+    reported with the backend's words and retried when its backoff runs out."""
+    return _failed(operation, f"{operation} refused: {error}", observed)
+
+
+def _failed(operation: Operation, message: str, observed: ObservedVM | None) -> Plan:
+    if operation is Operation.CREATE:
+        # A half-made VM never stays behind: destroy it, then report.
+        step = Step.DESTROY_FAILED_CREATE if observed is not None else Step.NONE
+        return _finish(step, (Condition(PROVISIONED, False, Reason.CREATE_FAILED, message),), forget_task=True,
+                       forget_identity=True)
+    if operation is Operation.RELOCATE:
+        return _finish(Step.NONE, (Condition(PLACEMENT_SYNCED, False, Reason.MIGRATION_FAILED, message),),
+                       forget_task=True)
+    power = operation.changes_power
+    reason = Reason.POWER_FAILED if power else Reason.RECONFIGURE_FAILED
+    kind = POWER_SYNCED if power else CONFIG_SYNCED
+    return _finish(Step.NONE, (Condition(kind, False, reason, message),), forget_task=True)
 
 
 def _plan_missing(desired: Desired, recorded: Recorded, paused: Condition, forget_task: bool) -> Plan:
@@ -214,6 +247,10 @@ def _plan_missing(desired: Desired, recorded: Recorded, paused: Condition, forge
     if desired.quota_refused:
         return _finish(Step.NONE, (_over_quota(desired), paused), forget_task=forget_task,
                        forget_identity=bool(recorded.unique_id))
+    if desired.placement_refused:
+        return _finish(Step.NONE, (Condition(PROVISIONED, False, Reason.PLACEMENT_NOT_IN_ZONE,
+                                             f"{desired.placement_refused}; nothing was created"), paused),
+                       forget_task=forget_task, forget_identity=bool(recorded.unique_id))
     return _finish(Step.CREATE, (_CREATING, paused), forget_task=forget_task,
                    forget_identity=bool(recorded.unique_id))
 
@@ -263,8 +300,8 @@ def _plan_existing(desired: Desired, observed: ObservedVM, paused: Condition, fo
             return _finish(Step.NONE, conditions, forget_task=forget_task)
         return _finish(Step.POWER, conditions, power=PowerState.OFF, graceful=hold.graceful and
                        observed.power is PowerState.ON, forget_task=forget_task)
-    if move != (None, None) and not _holds(desired, Step.RELOCATE):
-        # Live, before any other change: vMotion keeps the VM running, whatever its power state.
+    if not move.is_empty() and not _holds(desired, Step.RELOCATE):
+        # Live, before any other change: a migration keeps the VM running, whatever its power state.
         return _finish(Step.RELOCATE, conditions, relocate=move, forget_task=forget_task)
 
     if not change.is_empty():
@@ -287,26 +324,61 @@ def _plan_existing(desired: Desired, observed: ObservedVM, paused: Condition, fo
 
 
 def leaf(name: str) -> str:
-    """Status shows host and datastore names; the spec may use inventory paths."""
-    return name.rstrip("/").rsplit("/", 1)[-1]
+    """Status shows host and datastore names; the spec may use inventory paths (and SCVMM storage paths may end
+    in a backslash)."""
+    return name.rstrip("/\\").rsplit("/", 1)[-1]
 
 
-def _placement(desired: Desired, observed: ObservedVM) -> tuple[tuple[str | None, str | None], Condition | None]:
-    """((host, datastore) to move to, the PlacementSynced condition); no condition when nothing is pinned."""
-    host, datastore = desired.pinned_host, desired.pinned_datastore
-    if not host and not datastore:
-        return (None, None), None
-    move_host = host if host and leaf(host) != observed.host else None
-    move_datastore = datastore if datastore and leaf(datastore) != observed.datastore else None
-    where = f"host {observed.host}, datastore {observed.datastore}"
-    if move_host is None and move_datastore is None:
-        return (None, None), Condition(PLACEMENT_SYNCED, True, Reason.PLACED, f"on {where}")
+def matches(pinned: str, observed: str | None) -> bool:
+    """A pinned name is where the VM is: by leaf name, case-insensitively (Windows paths and host names), and a
+    host's short name stands for its FQDN."""
+    want, have = leaf(pinned).lower(), (observed or "").rstrip("\\").lower()
+    return want == have or have.startswith(want + ".")
+
+
+def _under(path: str, root: str) -> bool:
+    """A Windows path is `root` or below it (case-insensitively)."""
+    want, base = path.rstrip("\\").lower(), root.rstrip("\\").lower()
+    return want == base or want.startswith(base + "\\")
+
+
+def pins_outside(zone: str, host: str | None, storage: str | None, members: ZoneMembers, *,
+                 paths: bool) -> str | None:
+    """Why a pinned host or storage is not one of zone `zone`'s `members`; None when both are (or none is pinned).
+    `paths`: storage is a path on the hosts (SCVMM), else a datastore name or inventory path (vCenter)."""
+    if host and not any(matches(host, name) for name in members.hosts):
+        return f"spec.placement.host {host} is not a host of zone {zone} ({', '.join(members.hosts) or 'none'})"
+    if storage and paths and not any(_under(storage, root) for root in members.storage):
+        return (f"spec.placement.storagePath {storage} is not under a path of zone {zone} "
+                f"({', '.join(members.storage) or 'none'})")
+    if storage and not paths and leaf(storage) not in members.storage:
+        return (f"spec.placement.datastore {storage} is not mounted by zone {zone} "
+                f"({', '.join(members.storage) or 'none'})")
+    return None
+
+
+def _placement(desired: Desired, observed: ObservedVM) -> tuple[Relocation, Condition | None]:
+    """(where to move to, the PlacementSynced condition); no condition when nothing is pinned or named."""
+    host, storage, pool = desired.pinned_host, desired.pinned_datastore, desired.pool
+    move = Relocation(host=host if host and not matches(host, observed.host) else None,
+                      storage=storage if storage and not matches(storage, observed.datastore) else None,
+                      pool=pool is not None and pool.name != observed.resource_pool)
+    if not (host or storage or (pool is not None and pool.named) or move.pool):
+        return move, None
+    where = ", ".join(f"{kind} {value}" for kind, value in (("host", observed.host), ("storage", observed.datastore),
+                                                            ("pool", observed.resource_pool)) if value)
+    if desired.placement_refused and (move.host or move.storage):
+        # Not there: a pool move still goes ahead.
+        return Relocation(pool=move.pool), Condition(PLACEMENT_SYNCED, False, Reason.PLACEMENT_NOT_IN_ZONE,
+                                                     f"on {where}; {desired.placement_refused}")
+    if move.is_empty():
+        return move, Condition(PLACEMENT_SYNCED, True, Reason.PLACED, f"on {where}")
     if desired.held is not None and _holds(desired, Step.RELOCATE):
-        return (move_host, move_datastore), desired.held
-    targets = " and ".join(f"{kind} {name}" for kind, name in (("host", move_host), ("datastore", move_datastore))
-                           if name)
-    return (move_host, move_datastore), Condition(PLACEMENT_SYNCED, False, Reason.MIGRATING,
-                                                  f"on {where}; moving to {targets}")
+        return move, desired.held
+    targets = " and ".join(part for part in (f"host {move.host}" if move.host else "",
+                                             f"storage {move.storage}" if move.storage else "",
+                                             f"pool {pool.name if pool else ''}" if move.pool else "") if part)
+    return move, Condition(PLACEMENT_SYNCED, False, Reason.MIGRATING, f"on {where}; moving to {targets}")
 
 
 def _config_change(spec: VMSpec, observed: ObservedVM) -> tuple[VMChange, str, str | None]:
@@ -376,10 +448,11 @@ def _config_condition(desired: Desired, change: VMChange, needs_cycle: bool, shr
 
 def _finish(step: Step, conditions: tuple[Condition, ...], *, change: VMChange | None = None,
             power: PowerState | None = None, graceful: bool = False, forget_task: bool = False,
-            forget_identity: bool = False, relocate: tuple[str | None, str | None] = (None, None)) -> Plan:
+            forget_identity: bool = False, relocate: Relocation | None = None) -> Plan:
     gating = tuple(c for c in conditions if c.type != PAUSED)
     return Plan(step, (*conditions, summary(gating)), change=change or VMChange(), power=power,
-                graceful=graceful, forget_task=forget_task, forget_identity=forget_identity, relocate=relocate)
+                graceful=graceful, forget_task=forget_task, forget_identity=forget_identity,
+                relocate=relocate or Relocation())
 
 
 def drifted(last: Mapping[str, Any], observed: ObservedVM, spec: VMSpec) -> list[str]:

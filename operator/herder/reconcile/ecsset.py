@@ -4,7 +4,8 @@ place or replace, and the status that says how far the set is. Pure: no I/O, no 
 One step per pass: scale first (create the missing children, lowest free ordinals; or delete the surplus,
 not-Ready first, then the highest ordinals), and only at the right count roll template changes out
 (RollingUpdate, highest ordinal first, no more than `maxUnavailable` children not Ready at a time: a child
-on another image is replaced, any other change is applied in place; OnDelete: nothing rolls).
+on another image or in another region is replaced, any other change is applied in place; OnDelete: nothing
+rolls).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Child:
     deleting: bool = False
     template_hash: str | None = None  # herder.dev/template-hash: the template it was made from
     image: str | None = None  # `Kind/name`
+    region: str | None = None  # spec.region
     settled: bool = True  # it has acted on its latest spec (a Ready from before a change does not count)
 
     @property
@@ -106,9 +108,12 @@ def plan_set(server_set: ElasticCloudServerSet, children: list[Child], room: Quo
         stale = sorted((c for c in live if c.template_hash != current), key=lambda c: -ordinal(c.name))
         unavailable = sum(1 for c in children if not c.available)
         budget = max(server_set.spec.update_strategy.max_unavailable - unavailable, 0)
-        image = image_ref(server_set.spec.template.spec)
-        replace = tuple(c.name for c in stale[:budget] if c.image != image)
-        update = tuple(c.name for c in stale[:budget] if c.image == image)
+        template = server_set.spec.template.spec
+        image, region = image_ref(template), template.region
+        # A child is made again for another image or region: neither changes in place (spec.region is immutable).
+        renewed = [c.name for c in stale[:budget] if c.image != image or c.region != region]
+        replace = tuple(renewed)
+        update = tuple(c.name for c in stale[:budget] if c.name not in renewed)
     ready_count = sum(1 for c in live if c.ready)
     updated = sum(1 for c in live if c.template_hash == current)
     scaled = ready_count == wanted == len(live)

@@ -118,12 +118,15 @@ def _power(vm: ObservedVM, p: Plan, desired: Desired) -> Told:
                 (("power", vm.power.value, target.value),))
 
 
-def _relocate(vm: ObservedVM, p: Plan) -> Told:
-    host, datastore = p.relocate
+def _relocate(vm: ObservedVM, p: Plan, desired: Desired) -> Told:
+    move, pool = p.relocate, desired.pool
     changes = tuple((what, before, after) for what, before, after in
-                    (("host", vm.host, host), ("datastore", vm.datastore, datastore)) if after)
+                    (("host", vm.host, move.host), ("storage", vm.datastore, move.storage),
+                     ("pool", vm.resource_pool, pool.name if move.pool and pool is not None else None)) if after)
     targets = " and ".join(f"{what} {after}" for what, _, after in changes)
-    return Told("Relocate", f"move the VM live to {targets} (vMotion; its power state stays {vm.power})", changes)
+    how = "; ".join(part for part in ("vMotion / live migration" if move.host or move.storage else "",
+                                      f"its power state stays {vm.power}") if part)
+    return Told("Relocate", f"move the VM live to {targets} ({how})", changes)
 
 
 def told(p: Plan, vm: ObservedVM | None, desired: Desired, *, zone: str, choice: str | None = None,
@@ -136,7 +139,7 @@ def told(p: Plan, vm: ObservedVM | None, desired: Desired, *, zone: str, choice:
     if p.step is Step.POWER:
         return _power(vm, p, desired)
     if p.step is Step.RELOCATE:
-        return _relocate(vm, p)
+        return _relocate(vm, p, desired)
     if p.step is Step.ADOPT:
         return Told("Adopt", f"adopt VM {vm.name} ({vm.unique_id}): mark it as this server's and manage it")
     if p.step is Step.DESTROY_FOR_RECREATE:

@@ -7,11 +7,15 @@ from dataclasses import dataclass, replace
 from herder.api import AvailabilityZone, ElasticCloudServer, ElasticCloudServerSpec
 from herder.api.ecs import PowerState
 from herder.api.image import ImageSpec, OSFamily
-from herder.errors import Unresolvable
+from herder.errors import NotSupported, Unresolvable
 from herder.providers.types import DataDisk, Placement, SCVMMPlacement, VCenterPlacement, VMSpec
 from herder.reasons import Reason
 from herder.reconcile import guest
+from herder.reconcile.ecs import PoolTarget
 from herder.reconcile.nics import nic_specs
+
+# The name vSphere gives every cluster's (and stand-alone host's) root resource pool.
+ROOT_POOL = "Resources"
 
 
 @dataclass(frozen=True)
@@ -56,16 +60,55 @@ def zone_placement(zone: AvailabilityZone) -> Placement:
     raise Unresolvable(Reason.ZONE_INVALID, f"zone {zone.metadata.name} has no placement")
 
 
-def placement_of(resolved: Resolved) -> Placement:
-    """The zone's placement with the ECS's pinned host and datastore, and its ResourcePool."""
+def zone_scope(resolved: Resolved) -> Placement:
+    """The zone's placement with the ECS's pool: where it must stay, and the pool it belongs in (vCenter: its
+    ResourcePool's inventory path, else the zone's pool; SCVMM: its ResourcePool's cloud, else the zone's)."""
     zone = zone_placement(resolved.zone)
-    pinned = resolved.server.spec.placement
-    host = pinned.host if pinned and pinned.host else None
     if isinstance(zone, VCenterPlacement):
-        datastore = pinned.datastore if pinned and pinned.datastore else None
-        return replace(zone, host=host or zone.host, datastore=datastore or zone.datastore,
-                       resource_pool=resolved.resource_pool_path or zone.resource_pool)
-    return replace(zone, host=host)
+        return replace(zone, resource_pool=resolved.resource_pool_path or zone.resource_pool)
+    return replace(zone, cloud=resolved.resource_pool_path or zone.cloud)
+
+
+def pool_target(resolved: Resolved) -> PoolTarget:
+    """The backend pool the VM belongs in, by the name the backend shows."""
+    scope = zone_scope(resolved)
+    named = resolved.server.spec.resource_pool is not None
+    if isinstance(scope, VCenterPlacement):
+        return PoolTarget(scope.resource_pool.rstrip("/").rsplit("/", 1)[-1] if scope.resource_pool else ROOT_POOL,
+                          named=named)
+    return PoolTarget(scope.cloud, named=named)
+
+
+def pins(resolved: Resolved) -> tuple[str | None, str | None]:
+    """(host, storage) as spec.placement pins them; a field the zone's backend does not have is refused, and on a
+    zone that is one stand-alone host no other host can be pinned."""
+    pinned = resolved.server.spec.placement
+    if pinned is None:
+        return None, None
+    zone = resolved.zone
+    if zone.spec.vcenter is not None:
+        if pinned.storage_path:
+            raise NotSupported(f"spec.placement.storagePath is for SCVMM; zone {zone.metadata.name} is on vCenter: "
+                               "pin a datastore (spec.placement.datastore)")
+        own = zone.spec.vcenter.host
+        if own and pinned.host and pinned.host.rstrip("/").rsplit("/", 1)[-1] != own.rstrip("/").rsplit("/", 1)[-1]:
+            raise Unresolvable(Reason.PLACEMENT_NOT_IN_ZONE, f"spec.placement.host {pinned.host} is not in zone "
+                               f"{zone.metadata.name}, which is the stand-alone host {own}")
+        return pinned.host, pinned.datastore
+    if pinned.datastore:
+        raise NotSupported(f"spec.placement.datastore is for vCenter; zone {zone.metadata.name} is on SCVMM: pin a "
+                           "storage path (spec.placement.storagePath)")
+    return pinned.host, pinned.storage_path
+
+
+def placement_of(resolved: Resolved) -> Placement:
+    """The zone's placement with the ECS's pinned host and storage, and its ResourcePool (vCenter: the pool's
+    inventory path; SCVMM: its cloud)."""
+    scope = zone_scope(resolved)
+    host, storage = pins(resolved)
+    if isinstance(scope, VCenterPlacement):
+        return replace(scope, host=host or scope.host, datastore=storage or scope.datastore)
+    return replace(scope, host=host, storage_path=storage)
 
 
 def windows_image(image: ImageSpec | None) -> bool:

@@ -1,8 +1,8 @@
 """Which zone an ECS goes to when it names none, and who may use a ResourcePool. Pure: no I/O.
 
-The scheduler filters the zones (open to the ECS's namespace and the networks it names, provider connected, the
-ECS's resource pool there and open to its namespace, the image's provider, hosts that can run VMs, enough free
-memory), then
+The scheduler filters the zones (in the ECS's region when it names one, open to the ECS's namespace and the
+networks it names, provider connected, the ECS's resource pool there and open to its namespace, the image's
+provider, hosts that can run VMs, enough free memory), then
 takes the one with the most free memory, then the fewest servers, then the first by name, so the same
 inputs always give the same zone. A set spreading its replicas asks for the fewest of its own servers
 first, then free memory. Its `message` says which zones were considered and why the winner won, for an
@@ -31,6 +31,7 @@ class ZoneCandidate:
 
     name: str
     provider: tuple[str, str]  # (kind, name)
+    region: str = ""
     provider_ready: bool = True
     not_ready: str | None = None  # the zone's Ready=False message (its placement is broken); None: usable
     namespace_allowed: bool = True  # the zone's allowedNamespaces admits the ECS's namespace
@@ -61,6 +62,7 @@ class ZoneRequest:
     networks: tuple[str, ...] = ()  # the networks spec.networks names (the zone's default needs no permission)
     spread: bool = False  # a set's replica: fewest servers (its own) first, then free memory
     namespace: str = ""  # for messages
+    region: str | None = None  # the ECS's region: only its zones; None: any
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,17 @@ class ZoneChoice:
     reason: Reason = Reason.NO_ZONE_AVAILABLE  # why there is no zone
 
 
+def outside_region(zone: str, zone_region: str, wanted: str | None) -> str | None:
+    """Why a zone named for a server (or recorded for it) is not in the region its spec names; None if it is."""
+    if wanted is None or zone_region == wanted:
+        return None
+    return f"AvailabilityZone {zone} is in region {zone_region}, not in spec.region {wanted}"
+
+
 def _why_not(request: ZoneRequest, zone: ZoneCandidate) -> str | None:
     kind, name = zone.provider
+    if request.region is not None and zone.region != request.region:
+        return f"in region {zone.region}, not {request.region}"
     if request.pool_zone is not None and zone.name != request.pool_zone:
         return f"ResourcePool {request.pool} is in zone {request.pool_zone}"
     if not zone.namespace_allowed:

@@ -71,3 +71,36 @@ def test_inventory_stops_promptly(world: World) -> None:
         assert time.monotonic() - started < 5.0
     finally:
         provider.close()
+
+
+def _one_read(world: World, provider_interval: float = 60.0) -> tuple[int, dict[str, int]]:
+    """(WinRM requests, cmdlets) of one bulk read: an inventory started with a long interval reads once."""
+    provider = world.provider(inventory_interval=provider_interval)
+    try:
+        world.admin("POST", "/admin/stats/reset")
+        provider.inventory.start()
+        assert provider.inventory.wait_synced(10.0)
+        return provider.endpoint.request_counts()["inventory"], dict(world.admin("GET", "/admin/stats")["cmdlets"])
+    finally:
+        provider.close()
+
+
+def test_one_bulk_read_costs_the_same_whatever_the_number_of_vms(world: World) -> None:
+    maker = world.provider(job_timeout=30.0)
+    try:
+        def make(count: int) -> None:
+            for _ in range(count):
+                spec = VMSpec(uid=str(uuid.uuid4()), name=f"vm-{uuid.uuid4().hex[:6]}", template="ubuntu-22.04-tmpl",
+                              cpu=1, memory_mib=512, placement=SCVMMPlacement(host_group="Zone-B"),
+                              power=PowerState.OFF)
+                assert wait_task(maker, maker.vms.create(spec)).status == TaskStatus.SUCCEEDED
+
+        make(1)
+        one = _one_read(world)
+        make(9)
+        ten = _one_read(world)
+    finally:
+        maker.close()
+    # Opening the shell (2) and one read (2), and one Get-SCVirtualMachine, for 1 VM as for 10.
+    assert one[0] == ten[0] == 4
+    assert one[1].get("Get-SCVirtualMachine") == ten[1].get("Get-SCVirtualMachine") == 1

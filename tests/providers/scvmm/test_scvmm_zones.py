@@ -43,3 +43,12 @@ def test_a_missing_host_group_or_cloud_is_not_found(provider: SCVMMProvider, whe
                                                     named: str) -> None:
     with pytest.raises(NotFound, match=named):
         provider.zones.capacity(where)
+
+
+def test_a_zones_members_are_its_host_groups_hosts_and_their_paths(world: World, provider: SCVMMProvider) -> None:
+    """What pins are checked against: the host group's hosts by name, the zone's vmPath and the hosts' VMPaths."""
+    members = provider.zones.members(SCVMMPlacement(host_group="All Hosts\\Zone-A", vm_path="D:\\VMs"))
+    assert sorted(members.hosts) == sorted(str(h["name"]) for h in _hosts(world, "All Hosts\\Zone-A"))
+    assert members.storage[0] == "D:\\VMs" and "C:\\ClusterStorage\\Volume1" in members.storage
+    cloud = provider.zones.members(SCVMMPlacement(cloud="Cloud-Dev"))  # a cloud's host groups
+    assert sorted(cloud.hosts) == sorted(str(h["name"]) for h in _hosts(world, "All Hosts\\Zone-B"))

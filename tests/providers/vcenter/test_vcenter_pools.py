@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from test_vcenter_servers import _create, _spec, _wait
 from vcsim_world import Vcsim
 
-from herder.errors import InUse
-from herder.providers.types import Allocation, PoolSpec, PowerState, SharesLevel, VCenterPlacement
+from herder.errors import InUse, OutsideZone
+from herder.providers.types import (
+    Allocation,
+    ObservedVM,
+    PoolSpec,
+    PowerState,
+    Relocation,
+    SharesLevel,
+    VCenterPlacement,
+)
 from herder.providers.vcenter import VCenterProvider
 
 ZONE = VCenterPlacement(cluster="DC0_C0")
@@ -68,20 +78,53 @@ def test_nested_pools_are_created_updated_live_and_deleted(provider: VCenterProv
     assert name not in vcsim.govc("ls", "/DC0/host/DC0_C0/Resources")
 
 
+def _moved(provider: VCenterProvider, vm: ObservedVM, check: Callable[[ObservedVM], bool]) -> ObservedVM:
+    deadline = time.monotonic() + 10
+    moved = provider.vms.find(vm.unique_id)
+    while moved is not None and not check(moved) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        moved = provider.vms.find(vm.unique_id)
+    assert moved is not None and check(moved), moved
+    return moved
+
+
 def test_relocate_moves_a_running_vm_to_another_host(provider: VCenterProvider, vcsim: Vcsim) -> None:
     name = f"move-{uuid.uuid4().hex[:6]}"
     vm = _create(provider, _spec(name))
     target = next(h for h in ("DC0_C0_H0", "DC0_C0_H1", "DC0_C0_H2") if h != vm.host)
-    _wait(provider, provider.vms.relocate(vm, target, None))
-    deadline = time.monotonic() + 10
-    moved = provider.vms.find(vm.unique_id)
-    while moved is not None and moved.host != target and time.monotonic() < deadline:
-        time.sleep(0.2)
-        moved = provider.vms.find(vm.unique_id)
-    assert moved is not None and moved.host == target and moved.power is PowerState.ON
+    _wait(provider, provider.vms.relocate(vm, Relocation(host=target), ZONE))
+    moved = _moved(provider, vm, lambda m: m.host == target)
+    assert moved.power is PowerState.ON
     info = vcsim.vm_info(name)
     assert info["runtime"]["powerState"] == "poweredOn"
     host_name = vcsim.govc("ls", "-L", f"HostSystem:{info['runtime']['host']['value']}").strip()
     assert host_name.endswith(target)
-    assert provider.vms.relocate(moved, None, None).id.startswith("done:")
+    assert provider.vms.relocate(moved, Relocation(), ZONE).id.startswith("done:")
     _wait(provider, provider.vms.destroy(moved))
+
+
+def test_relocate_into_a_pool_and_back_moves_the_vm_between_the_pools_lists(provider: VCenterProvider,
+                                                                            vcsim: Vcsim) -> None:
+    pool = provider.pools.ensure(PoolSpec(f"into-{uuid.uuid4().hex[:6]}", ZONE))
+    vm = _create(provider, _spec(f"pooled-{uuid.uuid4().hex[:6]}"))
+    assert vm.resource_pool == "Resources"
+    _wait(provider, provider.vms.relocate(vm, Relocation(pool=True), replace(ZONE, resource_pool=pool.path)))
+    inside = _moved(provider, vm, lambda m: m.resource_pool == pool.name)
+    assert inside.power is PowerState.ON
+    counted = provider.pools.observe(pool.ref)
+    assert counted is not None and counted.vms == 1  # vCenter lists the VM in the pool it is in
+    with pytest.raises(InUse):
+        provider.pools.delete(pool.ref)
+    _wait(provider, provider.vms.relocate(inside, Relocation(pool=True), ZONE))  # the cluster's root pool
+    _moved(provider, vm, lambda m: m.resource_pool == "Resources")
+    assert provider.pools.observe(pool.ref).vms == 0  # type: ignore[union-attr]
+    provider.pools.delete(pool.ref)
+    _wait(provider, provider.vms.destroy(inside))
+
+
+def test_a_host_or_datastore_outside_the_zone_is_refused_before_anything_moves(provider: VCenterProvider) -> None:
+    vm = _create(provider, _spec(f"stay-{uuid.uuid4().hex[:6]}"))
+    with pytest.raises(OutsideZone, match="host DC0_H0 is not in the zone's DC0_C0"):  # a stand-alone host
+        provider.vms.relocate(vm, Relocation(host="DC0_H0"), ZONE)
+    assert provider.vms.find(vm.unique_id).host == vm.host  # type: ignore[union-attr]
+    _wait(provider, provider.vms.destroy(vm))

@@ -66,3 +66,14 @@ def test_a_placement_naming_something_missing_is_not_found(provider: VCenterProv
                                                             named: str) -> None:
     with pytest.raises(NotFound, match=named):
         provider.zones.capacity(_zone(**override))
+
+
+def test_a_zones_members_are_its_hosts_and_the_datastores_it_mounts(provider: VCenterProvider, vcsim: Vcsim) -> None:
+    """What pins are checked against, as govc lists them."""
+    members = provider.zones.members(_zone(cluster="DC0_C0"))
+    hosts = [path.rsplit("/", 1)[-1] for path in vcsim.govc("find", "/DC0/host/DC0_C0", "-type", "h").split()]
+    assert sorted(members.hosts) == sorted(hosts) and len(hosts) > 1
+    mounted = json.loads(vcsim.govc("object.collect", "-json", "-s", "/DC0/host/DC0_C0", "datastore"))
+    assert len(members.storage) == len(mounted) and "LocalDS_0" in members.storage
+    alone = provider.zones.members(_zone(host="DC0_H0"))
+    assert alone.hosts == ("DC0_H0",) and "LocalDS_0" in alone.storage

@@ -19,11 +19,12 @@ from herder.controllers.shared.runtime import Backends
 from herder.controllers.zone.choice import candidates, image_provider, request_for
 from herder.errors import Unresolvable
 from herder.providers.base import ProviderReads
+from herder.providers.types import ObservedVM
 from herder.reasons import Reason
 from herder.reconcile import adoption
 from herder.reconcile.selectors import selector_matches
 from herder.reconcile.vm_spec import Resolved
-from herder.reconcile.zone import ZoneChoice, choose_zone
+from herder.reconcile.zone import ZoneChoice, choose_zone, outside_region
 
 log = logging.getLogger(__name__)
 Announce = Callable[[ElasticCloudServer, ZoneChoice], None]
@@ -36,6 +37,9 @@ def resolve(backends: Backends, server: ElasticCloudServer, lookups: Lookups,
     zone_name = (server.spec.availability_zone or server.status.zone
                  or _choose_zone(backends, server, lookups, announce or announce_zone))
     zone, reads = zone_and_reads(backends, lookups, zone_name)
+    outside = outside_region(zone_name, zone.spec.region, server.spec.region)
+    if not server.status.unique_id and outside:
+        raise Unresolvable(Reason.ZONE_NOT_IN_REGION, outside)
     if not server.status.unique_id and not selector_matches(zone.spec.allowed_namespaces,
                                                             lookups.namespace_labels(namespace)):
         raise Unresolvable(Reason.ZONE_NOT_ALLOWED, f"AvailabilityZone {zone_name} does not allow namespace "
@@ -64,6 +68,14 @@ def resolve(backends: Backends, server: ElasticCloudServer, lookups: Lookups,
         if not pool_path:
             raise Unresolvable(Reason.RESOURCE_POOL_NOT_READY, f"ResourcePool {server.spec.resource_pool} is not ready")
     return Resolved(server, zone, image, pool_path), reads
+
+
+def observed_pool(vm: ObservedVM | None, zone: str, lookups: Lookups) -> str | None:
+    """The ResourcePool the VM is in, by its backend pool's name (a ResourcePool's pool or cloud is named after
+    it); None for the zone's own pool, another zone's or one herder does not know."""
+    name = vm.resource_pool if vm is not None else None
+    body = lookups.pool(name) if name else None
+    return name if body is not None and (body.get("spec") or {}).get("zone") == zone else None
 
 
 def check_pool(server: ElasticCloudServer, pool: dict[str, Any], zone: str, lookups: Lookups) -> None:

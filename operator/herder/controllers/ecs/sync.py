@@ -21,8 +21,8 @@ from herder import kube
 from herder.api import ElasticCloudServer, format_mib
 from herder.api.annotations import PAUSED_ANNOTATION, RECREATE_ANNOTATION, annotation_set
 from herder.api.ecs import PowerState
-from herder.controllers.ecs import admission
-from herder.controllers.ecs.resolve import Announce, resolve
+from herder.controllers.ecs import admission, fit
+from herder.controllers.ecs.resolve import Announce, observed_pool, resolve
 from herder.controllers.image import hold as capture_hold
 from herder.controllers.shared.backoff import Backoff
 from herder.controllers.shared.daemon import Notice, Pass
@@ -30,7 +30,7 @@ from herder.controllers.shared.indexes import Lookups
 from herder.controllers.shared.runtime import Backends, ProviderHandle, Runtime
 from herder.controllers.shared.status import new_status
 from herder.controllers.shared.tasks import WATCH_GRACE_SECONDS, SettledTasks, follow_delay, quiet
-from herder.errors import HerderError, SecretUnavailable, Unresolvable
+from herder.errors import HerderError, Refused, SecretUnavailable, Unresolvable
 from herder.providers.base import ProviderReads
 from herder.providers.types import ObservedVM, Operation, TaskRef, TaskResult, TaskStatus, VMSpec
 from herder.reasons import Reason
@@ -48,11 +48,13 @@ from herder.reconcile.ecs import (
     drifted,
     phase,
     plan,
+    refused,
     retries,
 )
 from herder.reconcile.narrate import told
+from herder.reconcile.pool import CloudRoom
 from herder.reconcile.quota import Usage
-from herder.reconcile.vm_spec import Resolved, image_ref, vm_spec
+from herder.reconcile.vm_spec import Resolved, image_ref, pins, pool_target, vm_spec, zone_scope
 
 log = logging.getLogger(__name__)
 # A guest OS that has not shut down by then is not going to (no VMware Tools, a hung shutdown): PowerFailed.
@@ -62,11 +64,19 @@ _CHANGES = frozenset({Step.RECONFIGURE, Step.POWER, Step.ADOPT, Step.DESTROY_FAI
 MAX_IPS = 16
 
 
-def _pinned(server: ElasticCloudServer) -> dict[str, Any]:
-    """Desired's placement fields: what spec.placement pins."""
-    pinned = server.spec.placement
-    return {"pinned_host": pinned.host if pinned else None,
-            "pinned_datastore": pinned.datastore if pinned else None}
+def _placement(resolved: Resolved) -> dict[str, Any]:
+    """Desired's placement fields: what spec.placement pins, and the pool the VM belongs in."""
+    host, storage = pins(resolved)
+    return {"pinned_host": host, "pinned_datastore": storage, "pool": pool_target(resolved)}
+
+
+def _operation(p: Plan) -> Operation | None:
+    """The operation of a step that the backend may refuse when asked; None for the others."""
+    if p.step is Step.POWER and p.power is not None:
+        return {PowerState.ON: Operation.POWER_ON, PowerState.SUSPENDED: Operation.SUSPEND}.get(
+            p.power, Operation.GUEST_SHUTDOWN if p.graceful else Operation.POWER_OFF)
+    return {Step.CREATE: Operation.CREATE, Step.RECONFIGURE: Operation.RECONFIGURE,
+            Step.RELOCATE: Operation.RELOCATE}.get(p.step)
 
 
 def _held(backoff: Backoff, server: ElasticCloudServer, generation: int) -> Condition | None:
@@ -150,7 +160,7 @@ def _execute(p: Plan, resolved: Resolved, handle: ProviderHandle,
     if p.step is Step.POWER and p.power is not None:
         return vms.set_power(observed, p.power, graceful=p.graceful), observed
     if p.step is Step.RELOCATE:
-        return vms.relocate(observed, *p.relocate), observed
+        return vms.relocate(observed, p.relocate, zone_scope(resolved)), observed
     if p.step is Step.DESTROY_FAILED_CREATE:
         task = vms.destroy(observed)
         return (task if task.finished else replace(task, operation=Operation.COMPENSATE)), observed
@@ -203,7 +213,9 @@ def _awaiting_watch(reads: ProviderReads, recorded: Recorded, uid: str, task: Ta
 
 
 def _fields(server: ElasticCloudServer, resolved: Resolved | None, observed: ObservedVM | None,  # noqa: PLR0917
-            pending: TaskRef | None, p: Plan | None, hold: CaptureHold | None = None) -> dict[str, Any]:
+            pending: TaskRef | None, p: Plan | None, hold: CaptureHold | None = None, *,
+            pool: str | None = None) -> dict[str, Any]:
+    """Status fields from what was observed; `pool`: the ResourcePool the VM is in, as the backend shows it."""
     status = server.status
     stopped = observed is not None and observed.power is PowerState.OFF and pending is None
     fields: dict[str, Any] = {
@@ -213,7 +225,7 @@ def _fields(server: ElasticCloudServer, resolved: Resolved | None, observed: Obs
     }
     if resolved is not None:
         fields["zone"] = resolved.zone.metadata.name
-        fields["resourcePool"] = server.spec.resource_pool
+        fields["resourcePool"] = pool
     if observed is not None and not (p is not None and p.forget_identity):
         fields |= {
             "uniqueID": observed.unique_id, "managedObjectID": observed.ref, "host": observed.host,
@@ -269,6 +281,7 @@ class Inputs:
     fresh: bool  # `observed` was read from the backend just now (not the watch cache)
     desired: Desired
     quotas: admission.Quotas
+    cloud: CloudRoom | None = None  # the ResourcePool's VMM cloud, by the pool's status (SCVMM)
     awaiting_watch: float | None = None  # a create just succeeded: seconds to wait for the watch to bring its VM
 
 
@@ -324,10 +337,10 @@ def gather(backends: Backends, body: dict[str, Any], lookups: Lookups, announce:
         held=_held(backends.backoff, server, generation), adoption_refused=refused, capture_hold=capture_hold.live(
             server.metadata.annotations, server.metadata.namespace or "", server.metadata.name or "", lookups),
         restoring=restoring,
-        **_pinned(server),
+        **_placement(resolved),
     )
     return Inputs(server, resolved, reads, recorded, task, observed, fresh, desired, admission.read(server, lookups),
-                  awaiting)
+                  fit.cloud_of(resolved, lookups), awaiting)
 
 
 @dataclass(frozen=True)
@@ -342,17 +355,30 @@ def decide(inputs: Inputs) -> Decision:
     """The planner's step, and the VM it was planned on: a change planned on a cached reading is confirmed on
     a fresh read of the same VM first (found by identity already: it may not carry our mark yet, e.g. to
     adopt). A step that makes the server take more is admitted against the namespace's ServerQuotas (by
-    stored status); refused, the planner is asked again with the refusal (no create, adoption or growth)."""
+    stored status); refused, the planner is asked again with the refusal (no create, adoption or growth).
+
+    A create or move to a pinned host or storage outside the zone is refused (PlacementNotInZone: the planner is
+    asked again without it); a create, a move into a ResourcePool's VMM cloud or a resize there that the cloud's
+    capacity has no room for fails as VMM would refuse it (CreateFailed, MigrationFailed, ReconfigureFailed),
+    retried on its backoff."""
     observed, desired = inputs.observed, inputs.desired
     p = plan(desired, observed, inputs.recorded, inputs.task)
     if p.step in _CHANGES and observed is not None and not inputs.fresh:
         observed = inputs.reads.inventory.refresh(observed.ref)
+        p = plan(desired, observed, inputs.recorded, inputs.task)
+    outside = fit.outside_zone(inputs.reads, inputs.resolved, desired, p)
+    if outside:
+        desired = replace(desired, placement_refused=outside)
         p = plan(desired, observed, inputs.recorded, inputs.task)
     growth = admission.wanted(inputs.server, observed, p.step, inputs.quotas.image_bytes)
     over = admission.refused(inputs.server, growth, inputs.quotas) if growth is not None else None
     if over:
         desired = replace(desired, quota_refused=over)
         p = plan(desired, observed, inputs.recorded, inputs.task)
+    full = fit.cloud_full(inputs.cloud, p, desired, observed)
+    operation = _operation(p)
+    if full and operation is not None:
+        p = refused(operation, full, observed if p.step is not Step.CREATE else None)
     return Decision(p, observed, desired, growth)
 
 
@@ -394,11 +420,19 @@ def _sync(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pass:
              if observed is not None and inputs.fresh is False and not recorded.pending_task
              and server.status.observed_generation == generation and desired.restoring is None else [])
     planned_on = observed
-    new_task, observed = _execute(p, resolved, handle, observed)
+    try:
+        new_task, observed = _execute(p, resolved, handle, observed)
+    except Refused as exc:
+        operation = _operation(p)
+        if operation is None:
+            raise
+        log.info("ECS %s/%s: %s refused: %s", server.metadata.namespace, server.metadata.name, operation, exc)
+        p, new_task = refused(operation, str(exc), observed if p.step is not Step.CREATE else None), None
     pending = new_task or (None if p.forget_task else recorded.pending_task)
     if pending is not None and pending.finished:
         pending = None  # the backend had nothing to do
-    fields = _fields(server, resolved, observed, pending, p, desired.capture_hold)
+    fields = _fields(server, resolved, observed, pending, p, desired.capture_hold,
+                     pool=observed_pool(observed, resolved.zone.metadata.name or "", lookups))
     # The restore's go-ahead: no task of this server's own is in flight any more.
     fields["restoring"] = desired.restoring[0] if desired.restoring is not None and pending is None else None
     fields["metering"] = _metered((body.get("status") or {}).get("metering"), observed if not p.forget_identity

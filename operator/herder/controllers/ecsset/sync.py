@@ -44,7 +44,7 @@ def child_of(name: str, body: Mapping[str, Any]) -> tuple[str, Child] | None:
         name=name, uid=str(meta.get("uid") or ""), ready=(condition_in(status, READY) or {}).get("status") == "True",
         zone=spec.get("availabilityZone") or status.get("zone"), deleting=bool(meta.get("deletionTimestamp")),
         template_hash=(meta.get("annotations") or {}).get(TEMPLATE_HASH),
-        image=f"{image.get('kind')}/{image.get('name')}" if image else None,
+        image=f"{image.get('kind')}/{image.get('name')}" if image else None, region=spec.get("region"),
         settled=status.get("observedGeneration") == meta.get("generation"))
 
 

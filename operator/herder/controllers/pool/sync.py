@@ -1,5 +1,6 @@
 """One pass over a ResourcePool: keep the backend pool as declared (live: VMs in it are not touched) and
-report its usage, re-read every USAGE_REFRESH_SECONDS."""
+report its usage, re-read every USAGE_REFRESH_SECONDS. On SCVMM a child asking for more than its parent's
+capacity is held within it, and says so (LimitExceedsParent)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,23 @@ from herder.controllers.shared.status import new_status
 from herder.errors import HerderError, Unresolvable
 from herder.reasons import Reason
 from herder.reconcile.conditions import READY, Condition
-from herder.reconcile.pool import pool_spec, status_fields
+from herder.reconcile.pool import held_within_parent, pool_spec, status_fields
 
 USAGE_REFRESH_SECONDS = 30.0
 log = logging.getLogger(__name__)
+
+
+def ancestors_of(pool: ResourcePool, lookups: Lookups) -> list[ResourcePool]:
+    """The ResourcePools above `pool` as the index has them, parent first; stops at one that is missing (a cycle
+    is refused before this is asked)."""
+    parent = pool.spec.parent
+    found: list[ResourcePool] = []
+    for name in [parent, *lookups.pool_ancestors(parent)] if parent else []:
+        body = lookups.pool(name)
+        if body is None or name == pool.metadata.name:
+            break
+        found.append(ResourcePool.model_validate(body))
+    return found
 
 
 def sync_pool(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pass:
@@ -30,15 +44,18 @@ def sync_pool(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pass:
                            "): no pool of it can be made; delete these ResourcePools and create them with a parent "
                            "that leads to the zone")
     zone, handle = zone_and_provider(runtime, lookups, pool.spec.zone)
-    parent = lookups.pool(pool.spec.parent) if pool.spec.parent else None
-    spec = pool_spec(pool, zone, ResourcePool.model_validate(parent) if parent is not None else None)
+    above = ancestors_of(pool, lookups)
+    spec = pool_spec(pool, zone, above)
     observed = handle.provider.pools.ensure(spec, known_ref=pool.status.managed_object_id)
     runtime.backoff.succeeded(pool.metadata.uid or "")
     metrics.record_pool(pool.metadata.name or "", pool.spec.zone, observed.cpu.reservation * 1e6,
                         observed.memory.reservation * 1024.0**2,
                         None if observed.cpu_usage.usage is None else observed.cpu_usage.usage * 1e6,
                         None if observed.memory_usage.usage is None else observed.memory_usage.usage * 1024.0**2)
-    ready = Condition(READY, True, Reason.READY, f"resource pool {observed.path}")
+    excess = held_within_parent(pool, zone, above)
+    ready = Condition(READY, True, Reason.READY, f"resource pool {observed.path}") if not excess else \
+        Condition(READY, False, Reason.LIMIT_EXCEEDS_PARENT, f"{excess}: the cloud {observed.path} is held within "
+                  "its parent's capacity")
     status = new_status(body.get("status") or {}, [ready], pool.metadata.generation or 0, status_fields(observed))
     return Pass(status, USAGE_REFRESH_SECONDS)
 

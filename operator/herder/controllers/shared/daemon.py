@@ -99,6 +99,7 @@ class Daemon:
         # so a pass that starts before our last patch comes back through the watch cannot repeat a step.
         status = dict(body.get("status") or {})
         written = status  # what the API holds, as far as this daemon knows (older while a status is quiet)
+        runtime.starting(uid)
         try:
             while not stopped and not (self.until_deleted and deleting(body)):
                 started = time.perf_counter()

@@ -81,6 +81,11 @@ class Runtime:
     def _waker(self, key: str) -> asyncio.Event:
         return self._wakers.setdefault(key, asyncio.Event())
 
+    def starting(self, key: str) -> None:
+        """The daemon of `key` starts: a wake-up from now on is kept for its first sleep (a dependency that changes
+        while its first pass runs must not be missed). Call from the event loop."""
+        self._waker(key)
+
     def wake(self, key: str) -> None:
         """Wake the daemon of object `key` (a UID); safe to call from any thread."""
         self.loop.call_soon_threadsafe(self._wake_now, key)

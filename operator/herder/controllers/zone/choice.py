@@ -37,7 +37,8 @@ def candidates(backends: Backends, lookups: Lookups, namespace: str, own_servers
         if own_servers is not None:
             servers = own_servers.get(name, 0)
         found.append(ZoneCandidate(
-            name, (ref.kind.value, ref.name), provider_ready=backends.connected(ref.kind.value, ref.name),
+            name, (ref.kind.value, ref.name), region=zone.spec.region,
+            provider_ready=backends.connected(ref.kind.value, ref.name),
             not_ready=ready.message or ready.reason if ready is not None and ready.status.value == "False" else None,
             namespace_allowed=selector_matches(zone.spec.allowed_namespaces, labels),
             allowed_networks=(frozenset(n.lower() for n in zone.spec.allowed_networks)
@@ -78,4 +79,4 @@ def request_for(spec: ElasticCloudServerSpec, namespace: str, lookups: Lookups, 
         namespace_allowed=pool_spec is None or selector_matches(pool_spec.allowed_namespaces,
                                                                 lookups.namespace_labels(namespace)),
         networks=tuple(nic.network for nic in spec.networks or () if nic.network), spread=spread,
-        namespace=namespace)
+        namespace=namespace, region=spec.region)

@@ -1,7 +1,8 @@
 """Translate pywinrm, HTTP and VMM failures into herder's ProviderError family.
 
 VMM's own text is kept (it names the object and the reason); the error ID it ends with decides the
-class: 801 is NotFound, 1600 (the object is used by another job) is a retryable Busy.
+class: 801 is NotFound, 1600 (the object is used by another job) is a retryable Busy, and any other ID is VMM
+refusing what it was asked (Refused). Only these documented IDs are relied on (see docs/scvmm.md).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from herder.errors import (
     AuthenticationFailed,
     NotFound,
     ProviderError,
+    Refused,
     TLSVerificationFailed,
     Unreachable,
     describe,
@@ -59,6 +61,8 @@ def vmm_error(message: str, vmm_id: int | None, action: str) -> ProviderError:
         return Busy(text)
     if vmm_id in ADDRESS_UNAVAILABLE:
         return AddressUnavailable(text)
+    if vmm_id is not None:
+        return Refused(text)
     return ProviderError(text)
 
 

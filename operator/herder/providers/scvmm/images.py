@@ -24,7 +24,6 @@ import logging
 import re
 import threading
 import urllib.parse
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -33,7 +32,7 @@ from herder.errors import ImportFailed, NotSupported, ProviderError
 from herder.providers.download import without_userinfo
 from herder.providers.scvmm.driver import Driver
 from herder.providers.scvmm.observe import CAPTURE_MARK
-from herder.providers.scvmm.scripts import find_cloud, quote
+from herder.providers.scvmm.scripts import find_cloud, is_guid, quote
 from herder.providers.scvmm.vms import job_result
 from herder.providers.types import (
     ObservedVM,
@@ -72,14 +71,6 @@ def _disks(ref: str) -> str:
     """An expression: the library disks `ref` names, by library path or by name."""
     return (f"@(Get-SCVirtualHardDisk | Where-Object {{ [string]$_.Location -eq {quote(ref)} }})"
             if ref.startswith("\\\\") else f"@(Get-SCVirtualHardDisk -Name {quote(ref)})")
-
-
-def _is_guid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _marked(variable: str, uid: str, source: str = "@(Get-SCVMTemplate -All)") -> str:
@@ -180,7 +171,7 @@ class SCVMMImages:
     def _lookup(ref: str, *, by_identity: bool) -> list[str]:
         """Lines that set `$found` to the templates `ref` names: by ID, by herder's identity, by name."""
         lines = ["$found = @()"]
-        if _is_guid(ref):
+        if is_guid(ref):
             lines.append(f"$found = @(Get-SCVMTemplate -ID {quote(ref)})")
             if by_identity:
                 lines += [_marked("mine", ref), "if ($found.Count -eq 0) { $found = $mine }"]
@@ -432,7 +423,7 @@ class SCVMMImages:
 
     def destroy_template(self, unique_id: str) -> TaskRef:
         body = "\n".join([
-            f"$found = @(Get-SCVMTemplate -ID {quote(unique_id)})" if _is_guid(unique_id) else "$found = @()",
+            f"$found = @(Get-SCVMTemplate -ID {quote(unique_id)})" if is_guid(unique_id) else "$found = @()",
             _marked("mine", unique_id),
             "if ($found.Count -eq 0) { $found = $mine }",
             "foreach ($t in $found) { $disks = @(Get-SCVirtualHardDisk -VMTemplate $t)",

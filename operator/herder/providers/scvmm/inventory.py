@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 class SCVMMInventory(InventoryCache):
     """The `Inventory` protocol on one SCVMM."""
 
-    def __init__(self, driver: Driver, *, interval: float = 15.0) -> None:
+    def __init__(self, driver: Driver, *, interval: float = 5.0) -> None:
         super().__init__("scvmm-inventory")
         self._driver = driver
         self._interval = interval

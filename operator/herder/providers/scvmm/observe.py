@@ -8,6 +8,7 @@ even if herder stopped between creating it and setting the custom property.
 
 from __future__ import annotations
 
+import ntpath
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -46,7 +47,8 @@ PROJECTION = (
     "[pscustomobject]@{ id = [string]$v.ID; name = [string]$v.Name; status = [string]$v.Status; "
     "cpu = [int]$v.CPUCount; memory = [int]$v.Memory; dynamic = [bool]$v.DynamicMemoryEnabled; "
     f"owner = [string]$v.CustomProperty[{quote(OWNER_PROPERTY)}]; description = [string]$v.Description; "
-    "host = [string]$v.HostName; computer = [string]$v.ComputerName; os = [string]$v.OperatingSystem; "
+    "host = [string]$v.HostName; cloud = [string]$v.Cloud.Name; location = [string]$v.Location; "
+    "computer = [string]$v.ComputerName; os = [string]$v.OperatingSystem; "
     "ips = @($v.VirtualNetworkAdapters | ForEach-Object { $_.IPv4Addresses }); generation = [int]$v.Generation; "
     "nics = @($v.VirtualNetworkAdapters | Sort-Object SlotId | ForEach-Object { [pscustomobject]@{ "
     "id = [string]$_.ID; network = [string]$_.VMNetwork.Name; vlan = [int]$_.VLanID; mac = [string]$_.MACAddress; "
@@ -114,6 +116,9 @@ def to_server(row: Mapping[str, Any]) -> ObservedVM:
         owner_uid=owner or None,
         disks=_disks(row.get("disks"), str(row.get("name") or "")),
         host=str(row.get("host") or "") or None,
+        # The storage path it was placed under (or moved to): its files are in a folder of its own below it.
+        datastore=ntpath.dirname(str(row.get("location") or "").rstrip("\\")) or None,
+        resource_pool=str(row.get("cloud") or "") or None,
         ip_addresses=tuple(str(ip) for ip in row.get("ips") or () if ip),
         nics=tuple(ObservedNIC(key=str(n["id"]), network=str(n.get("network") or "") or None,
                                mac=str(n.get("mac") or "").upper() or None, vlan=int(n.get("vlan") or 0) or None,

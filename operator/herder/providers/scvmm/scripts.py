@@ -13,6 +13,7 @@ comma lists in arguments.
 from __future__ import annotations
 
 import math
+import uuid
 
 # Single quotes, including the typographic ones PowerShell also accepts as quotes, are doubled.
 _QUOTES = "'\u2018\u2019\u201a\u201b"
@@ -32,6 +33,15 @@ _CATCH = (
     "ConvertTo-Json -Compress -Depth 2 -InputObject @{ ok = $false; "
     "error = @{ message = $herderMessage; id = $herderId } } }"
 )
+
+
+def is_guid(text: str) -> bool:
+    """VMM IDs are GUIDs: anything else is a name (or nothing VMM could have made)."""
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def quote(value: str) -> str:

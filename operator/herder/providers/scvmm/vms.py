@@ -12,16 +12,15 @@ within the driver's job timeout. A call with nothing to do returns a TaskRef who
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from herder.api.ecs import PowerState
-from herder.errors import Conflict, NotFound, NotSupported, ProviderError
+from herder.errors import Conflict, NotFound, NotSupported, OutsideZone, ProviderError
 from herder.providers import limits
-from herder.providers.scvmm import networks, observe
+from herder.providers.scvmm import moves, networks, observe, scope
 from herder.providers.scvmm.driver import Driver
 from herder.providers.scvmm.observe import DESCRIPTION_MARK, DISK_INFIX, OWNER_PROPERTY, PROJECTION, owned
-from herder.providers.scvmm.scripts import find_cloud, find_host_group, gib, mib, quote, wait_job
+from herder.providers.scvmm.scripts import find_cloud, find_host_group, gib, is_guid, mib, quote, wait_job
 from herder.providers.types import (
     AddressPool,
     DataDisk,
@@ -29,6 +28,8 @@ from herder.providers.types import (
     NICSpec,
     ObservedVM,
     Operation,
+    Placement,
+    Relocation,
     SCVMMPlacement,
     TaskRef,
     TaskResult,
@@ -60,14 +61,6 @@ def _vm(ref: str, missing: str) -> str:
 
 def _not_found(server: ObservedVM) -> str:
     return f"throw {quote(f'VM {server.name} ({server.unique_id}) no longer exists (Error ID: 801)')}"
-
-
-def _is_guid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def refuse(refused: str | None) -> None:
@@ -118,7 +111,7 @@ def job_result(driver: Driver, task: TaskRef) -> TaskResult:
     """What became of a VMM job (Get-SCJob); `done:` refs succeed without a call, a job VMM forgot is UNKNOWN."""
     if task.finished:
         return task.finished_result()
-    if not _is_guid(task.id):
+    if not is_guid(task.id):
         return TaskResult(status=TaskStatus.UNKNOWN)
     body = (
         f"$j = Get-SCJob -ID {quote(task.id)}\n"
@@ -159,13 +152,13 @@ class SCVMMVMs:
 
     def find(self, uid: str, known_ref: str | None = None) -> ObservedVM | None:
         body = "$result = @()\n"
-        if known_ref and _is_guid(known_ref):
+        if known_ref and is_guid(known_ref):
             body += f"{_vm(known_ref, '')}\nif ($v -and {owned(uid)}) {{ $result = @({PROJECTION}) }}\n"
         body += f"if ($result.Count -eq 0) {{ {observe.project_all(owned(uid))} }}"
         return self._one(self._run("find", f"find the VM of ECS {uid}", body), f"ECS {uid}")
 
     def find_by_unique_id(self, unique_id: str) -> ObservedVM | None:
-        if not _is_guid(unique_id):
+        if not is_guid(unique_id):
             return None
         body = f"{_vm(unique_id, '')}\n$result = @()\nif ($v) {{ $result = @({PROJECTION}) }}"
         return self._one(self._run("find", f"find VM {unique_id}", body), f"ID {unique_id}")
@@ -211,6 +204,8 @@ class SCVMMVMs:
                                     ssh_keys=len(guest.ssh_keys)) or limits.nics_refusal(limits.SCVMM, spec.networks))
         found = self._driver.run("create", f"create VM {spec.name}", self._create_script(spec, where),
                                  secrets=spec.guest.secrets())
+        if found.get("outside"):
+            raise OutsideZone(f"create VM {spec.name}: {found['outside']}")
         if "existing" in found:
             existing = found["existing"]
             if len(existing) > 1:
@@ -225,7 +220,7 @@ class SCVMMVMs:
 
     def _create_script(self, spec: VMSpec, where: SCVMMPlacement) -> str:
         uid = quote(spec.uid)
-        template = f"-ID {quote(spec.template)}" if _is_guid(spec.template) else f"-Name {quote(spec.template)}"
+        template = f"-ID {quote(spec.template)}" if is_guid(spec.template) else f"-Name {quote(spec.template)}"
         lines = [
             _ENSURE_PROPERTY,
             f"$found = @(foreach ($v in @(Get-SCVirtualMachine -All)) {{ if ({owned(spec.uid)}) {{ $v }} }})",
@@ -237,6 +232,8 @@ class SCVMMVMs:
             "if ($found.Count -gt 0) { $result = @{ existing = @(foreach ($v in $found) { @{ id = [string]$v.ID; "
             "status = [string]$v.Status; job = [string]$v.MostRecentTask.ID } }) } }",
             "else {",
+            *scope.checked(where, where.host, where.storage_path),
+            "if ($outside) { $result = @{ outside = $outside } } else {",
             f"$t = @(Get-SCVMTemplate {template})",
             f"if ($t.Count -ne 1) {{ throw {quote(f'template {spec.template!r}: found ')} + $t.Count + "
             "' templates (Error ID: 801)' }",
@@ -249,13 +246,11 @@ class SCVMMVMs:
             lines += find_host_group("hg", where.host_group or "")
             target = "-VMHostGroup $hg"
         lines.append(f"$cfg = New-SCVMConfiguration -VMTemplate $t[0] -Name {quote(spec.name)} {target}")
-        if where.host or where.vm_path:
-            settings = ""
-            if where.host:
-                lines.append(f"$h = Get-SCVMHost -ComputerName {quote(where.host)}")
-                settings += " -VMHost $h"
-            if where.vm_path:
-                settings += f" -VMLocation {quote(where.vm_path)}"
+        location = where.storage_path or where.vm_path
+        if where.host or location:
+            settings = " -VMHost $h" if where.host else ""  # $h: the pinned host, checked to be the zone's
+            if location:
+                settings += f" -VMLocation {quote(location)}"
             lines.append(f"$cfg = Set-SCVMConfiguration -VMConfiguration $cfg{settings}")
         # Addresses are allocated before the VM exists; if anything fails, the configuration goes and gives them back.
         lines.append("try {")
@@ -284,7 +279,7 @@ class SCVMMVMs:
         lines.append("} catch { try { $null = Remove-SCVMConfiguration -VMConfiguration $cfg } catch { }; throw }")
         lines.append(f"try {{ $null = Set-SCCustomPropertyValue -InputObject $vm -CustomProperty $cp -Value {uid} }} "
                      "catch { }")
-        lines.append("$result = @{ id = [string]$vm.ID; job = [string]$vm.MostRecentTask.ID } }")
+        lines.append("$result = @{ id = [string]$vm.ID; job = [string]$vm.MostRecentTask.ID } } }")
         return "\n".join(lines)
 
     # -- tasks ------------------------------------------------------------------------------------------
@@ -397,8 +392,8 @@ class SCVMMVMs:
         ])
         self._run("adopt", f"adopt VM {server.name} for ECS {uid}", body)
 
-    def relocate(self, server: ObservedVM, host: str | None, datastore: str | None) -> TaskRef:
-        raise NotSupported(f"VM {server.name}: moving a VM is not supported on SCVMM yet (Move-SCVirtualMachine)")
+    def relocate(self, server: ObservedVM, to: Relocation, zone: Placement) -> TaskRef:
+        return moves.relocate(self._driver, server, to, zone)
 
     def release(self, server: ObservedVM) -> None:
         mark = quote(DESCRIPTION_MARK + r"\S*")

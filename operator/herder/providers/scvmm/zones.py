@@ -12,8 +12,9 @@ from typing import Any
 
 from herder.errors import ProviderError
 from herder.providers.scvmm.driver import Driver
-from herder.providers.scvmm.scripts import find_cloud, find_host_group
-from herder.providers.types import Placement, SCVMMPlacement, ZoneCapacity
+from herder.providers.scvmm.scope import host_groups
+from herder.providers.scvmm.scripts import find_cloud, find_host_group, quote
+from herder.providers.types import Placement, SCVMMPlacement, ZoneCapacity, ZoneMembers
 
 _MIB = 1024 * 1024
 _HOSTS = (
@@ -53,3 +54,16 @@ class SCVMMZones:
         if "hosts" not in found:
             return None
         return capacity_of(str(found["id"]), list(found["hosts"] or ()))
+
+    def members(self, where: Placement) -> ZoneMembers:
+        if not isinstance(where, SCVMMPlacement):
+            raise ProviderError("an SCVMM zone needs an SCVMM placement")
+        roots = f"@({quote(where.vm_path)})" if where.vm_path else "@()"
+        lines = [*host_groups(where), "$zoneHosts = @(foreach ($g in $groups) { Get-SCVMHost -VMHostGroup $g })",
+                 "$result = @{ hosts = @(foreach ($x in $zoneHosts) { [string]$x.Name }); "
+                 f"storage = @({roots} + @(foreach ($x in $zoneHosts) {{ @($x.VMPaths) }}) | "
+                 "ForEach-Object { [string]$_ }) }"]
+        found = self._driver.run("zone", f"read the hosts and paths of zone {where.host_group or where.cloud}",
+                                 "\n".join(lines))
+        return ZoneMembers(hosts=tuple(str(h) for h in found.get("hosts") or ()),
+                           storage=tuple(str(p) for p in found.get("storage") or ()))

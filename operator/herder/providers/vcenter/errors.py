@@ -19,6 +19,7 @@ from herder.errors import (
     Conflict,
     NotFound,
     ProviderError,
+    Refused,
     TLSVerificationFailed,
     Unreachable,
     describe,
@@ -60,6 +61,8 @@ def translate(exc: BaseException, action: str) -> ProviderError:
         return ProviderError(f"{action}: {fault_message(exc)}", reason=Reason.INSUFFICIENT_RESOURCES)
     if isinstance(exc, vim.fault.FileNotFound):
         return NotFound(f"{action}: {fault_message(exc)}")
+    if isinstance(exc, vim.fault.VimFault):  # a checked fault: vCenter refused what it was asked
+        return Refused(f"{action}: {fault_name(exc)}: {fault_message(exc)}")
     if isinstance(exc, vmodl.MethodFault):
         return ProviderError(f"{action}: {fault_name(exc)}: {fault_message(exc)}")
     if isinstance(exc, ssl.SSLError | ConnectionError | socket.timeout | http.client.HTTPException | OSError):

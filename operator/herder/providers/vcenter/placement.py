@@ -13,7 +13,7 @@ from typing import Any
 
 from pyVmomi import vim
 
-from herder.errors import NotFound, ProviderError
+from herder.errors import NotFound, OutsideZone, ProviderError
 from herder.providers.types import VCenterPlacement
 from herder.providers.vcenter import query
 
@@ -124,6 +124,28 @@ def _compute(content: Any, datacenter: Any, placement: VCenterPlacement) -> tupl
     return computes[0][1]["resourcePool"], None
 
 
+def zone_compute(content: Any, datacenter: Any, zone: VCenterPlacement) -> Any:
+    """The zone's compute resource: its cluster, or its stand-alone host's compute resource."""
+    if zone.cluster:
+        return compute_resource(content, datacenter, zone.cluster)
+    if zone.host:
+        found = _path(content, datacenter, "host", zone.host)
+        return found if isinstance(found, vim.ComputeResource) else found.parent
+    raise NotFound("the zone names neither a cluster nor a host")
+
+
+def check_in_zone(content: Any, compute: Any, host: Any = None, datastore: Any = None) -> None:
+    """Raise OutsideZone unless `host` is one of the zone's compute resource's and `datastore` one it mounts."""
+    names = query.properties(content, compute, ["name", "datastore"])
+    if host is not None:
+        parent = query.properties(content, host, ["name", "parent"])
+        if getattr(parent.get("parent"), "_moId", None) != compute._moId:
+            raise OutsideZone(f"host {parent.get('name')} is not in the zone's {names.get('name')}")
+    if datastore is not None and datastore._moId not in {d._moId for d in names.get("datastore") or ()}:
+        label = query.properties(content, datastore, ["name"]).get("name")
+        raise OutsideZone(f"datastore {label} is not mounted by the zone's {names.get('name')}")
+
+
 def network_backing(content: Any, datacenter: Any, name: str) -> Any:
     matches = query.by_name(content, datacenter.networkFolder, vim.Network, name)
     if not matches:
@@ -145,9 +167,19 @@ def _folder(content: Any, datacenter: Any, path: str) -> Any:
 
 
 def resolve(content: Any, datacenter: Any, placement: VCenterPlacement, networks: Sequence[str]) -> Target:
+    """Where a new VM goes; a pinned host or datastore outside the zone's cluster raises OutsideZone."""
     folder = _folder(content, datacenter, placement.folder) if placement.folder else datacenter.vmFolder
     pool, host = _compute(content, datacenter, placement)
     datastore = _path(content, datacenter, "datastore", placement.datastore) if placement.datastore else None
+    if placement.cluster and (host is not None or datastore is not None):
+        check_in_zone(content, compute_resource(content, datacenter, placement.cluster), host, datastore)
     names = list(networks) or ([placement.network] if placement.network else [])
     backings = tuple(network_backing(content, datacenter, name) for name in names)
     return Target(folder=folder, pool=pool, host=host, datastore=datastore, network_backings=backings)
+
+
+def zone_pool(content: Any, datacenter: Any, zone: VCenterPlacement) -> Any:
+    """The pool a zone placement names (a ResourcePool's, the zone's), else its cluster's or host's root pool."""
+    pool, _ = _compute(content, datacenter, VCenterPlacement(cluster=zone.cluster, host=zone.host,
+                                                             resource_pool=zone.resource_pool))
+    return pool

@@ -293,6 +293,7 @@ def reconfig_spec(devices: Sequence[Any], change: VMChange, backings: Mapping[st
     return config
 
 
-def relocate_spec(*, host: Any = None, datastore: Any = None) -> Any:
-    """A live move: only what changes is set, so the VM keeps its pool, and its disks follow the datastore."""
-    return _Relocate(host=host, datastore=datastore)
+def relocate_spec(*, host: Any = None, datastore: Any = None, pool: Any = None) -> Any:
+    """A live move: only what changes is set, so the VM keeps what is not asked (its pool, its host), and its
+    disks follow the datastore."""
+    return _Relocate(host=host, datastore=datastore, pool=pool)

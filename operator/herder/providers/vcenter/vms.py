@@ -25,6 +25,8 @@ from herder.providers.types import (
     NICSpec,
     ObservedVM,
     Operation,
+    Placement,
+    Relocation,
     TaskRef,
     TaskResult,
     TaskStatus,
@@ -309,23 +311,28 @@ class VCenterVMs:
 
         return self._session.call(f"delete VM {server.name}", run)
 
-    def relocate(self, server: ObservedVM, host: str | None, datastore: str | None) -> TaskRef:
-        """vMotion (host) and/or Storage vMotion (datastore), live: the VM's power state is left alone."""
+    def relocate(self, server: ObservedVM, to: Relocation, zone: Placement) -> TaskRef:
+        """vMotion (host), Storage vMotion (datastore) and a pool change in one RelocateVM_Task, live: the VM's
+        power state is left alone. The target host and datastore must be the zone's."""
+        if not isinstance(zone, VCenterPlacement):
+            raise ProviderError(f"VM {server.name}: a vCenter zone needs a vCenter placement")
+
         def run() -> TaskRef:
-            if not host and not datastore:
+            if to.is_empty():
                 return TaskRef.nothing_to_do(Operation.RELOCATE, server.ref)
             vm = self.vm_object(server)
             if vm is None:
                 raise ProviderError(f"VM {server.name} ({server.unique_id}) no longer exists", reason=Reason.NOT_FOUND)
             content, datacenter = self._session.content, self._session.datacenter()
-            spec = specs.relocate_spec(
-                host=placement.host(content, datacenter, host) if host else None,
-                datastore=placement.datastore(content, datacenter, datastore) if datastore else None,
-            )
+            host = placement.host(content, datacenter, to.host) if to.host else None
+            datastore = placement.datastore(content, datacenter, to.storage) if to.storage else None
+            if host is not None or datastore is not None:
+                placement.check_in_zone(content, placement.zone_compute(content, datacenter, zone), host, datastore)
+            pool = placement.zone_pool(content, datacenter, zone) if to.pool else None
+            spec = specs.relocate_spec(host=host, datastore=datastore, pool=pool)
             return TaskRef(id=str(vm.RelocateVM_Task(spec=spec)._moId), operation=Operation.RELOCATE)
 
-        where = " and ".join(f"{kind} {name}" for kind, name in (("host", host), ("datastore", datastore)) if name)
-        return self._session.call(f"move VM {server.name} to {where or 'where it is'}", run)
+        return self._session.call(f"move VM {server.name} to {to.describe()}", run)
 
     # -- ownership marks --------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from typing import Any
 from pyVmomi import vim, vmodl
 
 from herder.errors import NotFound, ProviderError
-from herder.providers.types import Placement, VCenterPlacement, ZoneCapacity
+from herder.providers.types import Placement, VCenterPlacement, ZoneCapacity, ZoneMembers
 from herder.providers.vcenter import placement, query
 from herder.providers.vcenter.session import Session
 
@@ -98,3 +98,18 @@ class VCenterZones:
             return capacity_of(str(compute._moId), hosts)
 
         return self._session.call("read zone capacity", read)
+
+    def members(self, where: Placement) -> ZoneMembers:
+        if not isinstance(where, VCenterPlacement):
+            raise ProviderError("a vCenter zone needs a vCenter placement")
+
+        def read() -> ZoneMembers:
+            # The cluster (or stand-alone host's compute resource) by its path alone: a finder, no view.
+            content = self._session.content
+            compute = placement.zone_compute(content, self._session.datacenter(), where)
+            hosts = query.related(content, compute, "host", vim.HostSystem, ["name"])
+            datastores = query.related(content, compute, "datastore", vim.Datastore, ["name"])
+            return ZoneMembers(hosts=tuple(str(h.get("name")) for h in hosts),
+                               storage=tuple(str(d.get("name")) for d in datastores))
+
+        return self._session.call("read zone members", read)
