@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= .dev/demo
 PYTEST_ARGS ?=
+N ?=
 
 .PHONY: help install tools packages lint crds crds-check manifests manifests-check image image-report test demo demo-down bench clean
 
@@ -20,7 +21,8 @@ help:
 	@echo "make image-report  the image's size, Debian packages, Python distributions, leftovers and secret scan"
 	@echo "make test      everything: install, lint, image, all tests against the real local stack"
 	@echo "make demo      bring up the stack, apply examples/, run the operator, show ECSs reaching Ready"
-	@echo "make bench     benchmarks that print figures; BENCH_ARGS='-n 1000 --breakdown', or '--soak --minutes 10'"
+	@echo "make bench     benchmarks that print figures: N=1000 (ECSs; 3 runs), BENCH_ARGS='--runs 1 --breakdown', '--scale 10000',"
+	@echo "               '--backend scvmm', '--memory-profile FILE' or '--soak --minutes 10' (docs/performance.md)"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,7 +71,7 @@ demo-down:
 	$(BIN)/herder dev down --dir $(DEMO_DIR)
 
 bench: install
-	$(BIN)/python -m herder_dev.bench $(BENCH_ARGS)
+	$(BIN)/python -m herder_dev.bench $(if $(N),-n $(N)) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .dev

@@ -32,11 +32,13 @@ def wait_healthy(url: str, exited: Callable[[], str | None], log: Callable[[], s
 
 class OperatorProcess:
     """`herder run` as a subprocess. With `kubeconfig` it acts as whoever that names (the tests pass the
-    chart's ServiceAccount, see operator_identity); without, as the stack's admin."""
+    chart's ServiceAccount, see operator_identity); without, as the stack's admin. `module` is what
+    `python -m` runs with herder's command line: `herder.cli`, or a devtools wrapper around it."""
 
     def __init__(self, stack: StackState, log_path: Path, extra_env: dict[str, str] | None = None,
-                 kubeconfig: Path | None = None) -> None:
+                 kubeconfig: Path | None = None, module: str = "herder.cli") -> None:
         self.stack = stack
+        self.module = module
         self.log_path = log_path
         self.extra_env = extra_env or {}
         self.kubeconfig = kubeconfig
@@ -56,7 +58,7 @@ class OperatorProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "herder.cli", "run",
+                [sys.executable, "-m", self.module, "run",
                  "--liveness", f"http://127.0.0.1:{self.health_port}/healthz",
                  "--metrics-port", str(self.metrics_port)],
                 stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,

@@ -142,10 +142,11 @@ class Stack:
     """Brings the local world up and down. One instance per directory."""
 
     def __init__(self, directory: Path, base_port: int | None = None, say: Callable[[str], None] = print,
-                 vcsim_args: tuple[str, ...] = (), *, with_node: bool = False):
+                 vcsim_args: tuple[str, ...] = (), *, with_node: bool = False, scvmm_args: tuple[str, ...] = ()):
         self.dir = directory.resolve()
         self.base_port = base_port
         self.vcsim_args = vcsim_args  # e.g. latency for benchmarks: ("-method-delay", "CloneVM_Task:2000")
+        self.scvmm_args = scvmm_args  # e.g. a fixed VMM job duration for benchmarks: ("--job-seconds", "2")
         self.with_node = with_node
         self.say = say
         self._next = base_port
@@ -322,7 +323,7 @@ class Stack:
             "--cert", str(serving.cert), "--key", str(serving.key),
             "--username", state.scvmm_username,
             # `=`: a generated password may start with "-", which would read as an option.
-            f"--password={state.scvmm_password}",
+            f"--password={state.scvmm_password}", *self.scvmm_args,
         ], port, lambda: https_ok(f"https://127.0.0.1:{port}/healthz", ca.cert))
 
     @staticmethod

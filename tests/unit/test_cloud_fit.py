@@ -4,6 +4,8 @@ members. herder plan asks the same functions through `sync.decide`."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from herder.api.ecs import PowerState
 from herder.controllers.ecs.fit import added
 from herder.providers.types import (
@@ -51,7 +53,7 @@ def test_a_create_the_cloud_has_room_for_is_admitted_and_one_over_a_limit_is_ref
 
 
 def test_a_move_into_the_cloud_adds_the_whole_vm_and_a_resize_there_its_growth() -> None:
-    outside = ObservedVM(**{**VM.__dict__, "resource_pool": "other"})
+    outside = replace(VM, resource_pool="other")
     assert added(step(Step.RELOCATE, relocate=Relocation(pool=True)), SPEC, outside, ROOM, "gold") == Counts(
         servers=1, vcpus=2, memory_mib=2048, storage_gib=20)
     grow = step(Step.RECONFIGURE, change=VMChange(cpu=4, grow_disks=(("d0", 25 * GIB),)))

@@ -3,6 +3,7 @@ of its opened folders / host groups is taken; the planner neither marks nor touc
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -48,7 +49,7 @@ def test_an_unclaimed_vm_in_an_opened_folder_of_the_zone_may_be_adopted(folders:
 
 @pytest.mark.parametrize(("vm", "claimants", "where", "says"), [
     # another ECS's owner mark (adopted by someone else, or an SCVMM VM herder made)
-    (ObservedVM(**{**VM.__dict__, "owner_uid": "other-ecs"}), frozenset(), IN_FOLDER, "belongs to another"),
+    (replace(VM, owner_uid="other-ecs"), frozenset(), IN_FOLDER, "belongs to another"),
     # a VM herder created for another ECS carries that ECS's UID as its instance UUID
     (VM, frozenset({"other-ecs"}), IN_FOLDER, "belongs to another"),
     # a folder that is not opened (a sibling whose name starts the same way, too)
@@ -67,7 +68,7 @@ def test_claimed_or_misplaced_vms_are_refused(vm: ObservedVM, claimants: frozens
 
 
 def test_a_vm_this_server_already_marked_is_its_own() -> None:
-    mine = ObservedVM(**{**VM.__dict__, "owner_uid": OWN})
+    mine = replace(VM, owner_uid=OWN)
     assert refused(zone(OPEN), mine, IN_FOLDER, OWN, frozenset({OWN})) is None
 
 

@@ -14,7 +14,7 @@ from fakes.provider import FakeProvider
 from herder.api.annotations import CAPTURE_HOLD_ANNOTATION, PAUSED_ANNOTATION, RECREATE_ANNOTATION
 from herder.api.ecs import PowerState
 from herder.controllers.ecs.sync import server_failed, sync_server
-from herder.controllers.shared.tasks import FOLLOW_MIN_SECONDS
+from herder.controllers.shared.tasks import FOLLOW_MIN_SECONDS, WATCH_GRACE_SECONDS, SettledTasks
 from herder.errors import Conflict, HerderError, Unreachable
 from herder.providers.base import Provider
 from herder.providers.types import Operation, TaskRef, TaskStatus
@@ -112,6 +112,49 @@ def test_a_create_lost_before_its_status_write_is_found_by_identity(harness: Har
     harness.fake.tasks.succeed()
     harness.fake.inventory.catch_up()
     body, _ = harness.sync(body)
+    assert condition(body["status"], "Ready")["status"] == "True"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_create_that_succeeded_waits_for_the_watch_to_bring_its_vm(harness: Harness) -> None:
+    clock = Clock()
+    harness.runtime.settled_tasks = SettledTasks(clock)
+    harness.fake.inventory.held = True  # the watch reports the new VM only after the clone has ended
+    body, _ = harness.sync(server())
+    harness.fake.tasks.succeed(body["status"]["pendingTask"]["id"])
+    harness.fake.calls.clear()
+    body, waiting = harness.sync(body)
+    assert harness.fake.calls == ["vms.task"]  # no direct read of the VM
+    assert waiting.quiet and 0 < (waiting.delay or 0) <= WATCH_GRACE_SECONDS
+    assert body["status"]["pendingTask"]["operation"] == "create"
+
+    assert woken(harness, uid_of(body), harness.fake.inventory.catch_up)  # the watch brings it, and says so
+    clock.now += 0.3
+    body, done = harness.sync(body)
+    assert harness.fake.calls == ["vms.task"]  # the task is remembered, the VM comes from the watch
+    assert "pendingTask" not in body["status"]
+    assert condition(body["status"], "Ready")["status"] == "True"
+    assert (done.quiet, done.delay) == (False, None)
+
+
+def test_a_created_vm_the_watch_does_not_bring_is_read_once_after_the_grace(harness: Harness) -> None:
+    clock = Clock()
+    harness.runtime.settled_tasks = SettledTasks(clock)
+    harness.fake.inventory.held = True
+    body, _ = harness.sync(server())
+    harness.fake.tasks.succeed(body["status"]["pendingTask"]["id"])
+    harness.fake.calls.clear()
+    body, _ = harness.sync(body)
+    clock.now += WATCH_GRACE_SECONDS
+    body, _ = harness.sync(body)
+    assert harness.fake.calls == ["vms.task", "inventory.refresh"]
     assert condition(body["status"], "Ready")["status"] == "True"
 
 

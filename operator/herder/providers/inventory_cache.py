@@ -43,9 +43,10 @@ class InventoryCache:
             owned = self._owned.get(uid) or set()
             return self._servers[next(iter(owned))] if len(owned) == 1 else None
 
-    def owned_by(self, uid: str) -> list[ObservedVM] | None:
-        """VMs marked with ECS `uid`; None until the first full reading arrived."""
-        if not self._synced.is_set():
+    def owned_by(self, uid: str, wait_seconds: float = 0.0) -> list[ObservedVM] | None:
+        """VMs marked with ECS `uid`; None until the first full reading arrived (while the feed runs, waiting up
+        to `wait_seconds` for it)."""
+        if not self._synced.is_set() and (self._thread is None or not self._synced.wait(wait_seconds)):
             return None
         with self._lock:
             return [self._servers[u] for u in self._owned.get(uid) or ()]

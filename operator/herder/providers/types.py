@@ -137,7 +137,7 @@ class VMSpec:
     guest: GuestSetup = field(default_factory=GuestSetup)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # the inventory holds one per disk of each VM
 class ObservedDisk:
     key: str  # backend-specific device key or ID
     size_bytes: int
@@ -145,7 +145,7 @@ class ObservedDisk:
     is_os_disk: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # the inventory holds one per NIC of each VM
 class ObservedNIC:
     key: str  # backend-specific device key or adapter ID
     network: str | None = None
@@ -154,7 +154,7 @@ class ObservedNIC:
     addresses: tuple[str, ...] = ()  # as the guest reports them
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # the inventory holds one per VM
 class ObservedVM:
     """A VM as the backend reports it."""
 

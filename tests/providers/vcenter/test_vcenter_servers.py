@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from vcsim_world import TEMPLATE, Vcsim
@@ -238,3 +239,19 @@ def test_locate_reads_the_folder_and_cluster_a_vm_sits_in(provider: VCenterProvi
     host = vcsim.govc("ls", "-L", "HostSystem:" + vcsim.vm_info("placed")["runtime"]["host"]["value"]).strip()
     assert (where.folder, where.vm_root, where.compute) == ("/DC0/vm/tenants/b", "/DC0/vm", "DC0_C0")
     assert where.host == host.rsplit("/", 1)[-1]
+
+
+def test_creates_at_once_resolve_the_placement_and_template_once(provider: VCenterProvider) -> None:
+    """The first creates of a pass pool arrive together: one of them looks the zone's placement and the template
+    up, the others wait for what it found instead of each asking vCenter again."""
+    specs = [_spec(f"burst-{i}", template=TEMPLATE, data_disks=()) for i in range(6)]
+    with ThreadPoolExecutor(len(specs)) as pool:
+        refs = list(pool.map(provider.vms.create, specs))
+    for ref in refs:
+        _wait(provider, ref)
+    # One listing for the placement (its network by name), one for the template by its bare name: not one per create.
+    assert provider.endpoint.request_counts().get("CreateContainerView") == 2
+    for spec in specs:
+        server = provider.vms.find(spec.uid)
+        assert server is not None
+        _wait(provider, provider.vms.destroy(server))

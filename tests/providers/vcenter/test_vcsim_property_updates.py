@@ -1,4 +1,5 @@
-"""vcsim reports VM changes to a PropertyCollector filter as vCenter does (tools/patches/vcsim-property-updates.patch).
+"""vcsim reports VM changes to a PropertyCollector filter as vCenter does (tools/patches/vcsim-property-updates.patch),
+and a VM joining or leaving the watched view as vCenter does (tools/patches/vcsim-viewchange-reenter.patch).
 
 Checked with plain pyVmomi, not herder's provider: a WaitForUpdatesEx filter over a ContainerView of every VM
 (the shape of herder's inventory watch) on the hardware and custom-field properties, and govc making each change
@@ -33,15 +34,19 @@ class Watch:
     vm: Any
     version: str = ""
 
-    def poll(self) -> dict[str, Any]:
-        """The changes to the VM in the next update set ({} if none arrives within 2 s)."""
+    def next_objects(self) -> list[Any]:
+        """The object updates of the next update set, whatever VM they are of ([] if none arrives within 2 s)."""
         update = self.collector.WaitForUpdatesEx(self.version, vmodl.query.PropertyCollector.WaitOptions(
             maxWaitSeconds=2))
         if update is None:
-            return {}
+            return []
         self.version = update.version
-        return {change.name: change.val for filter_set in update.filterSet or ()
-                for obj in filter_set.objectSet or () if obj.obj == self.vm for change in obj.changeSet or ()}
+        return [obj for filter_set in update.filterSet or () for obj in filter_set.objectSet or ()]
+
+    def poll(self) -> dict[str, Any]:
+        """The changes to the VM in the next update set ({} if none arrives within 2 s)."""
+        return {change.name: change.val for obj in self.next_objects() if obj.obj == self.vm
+                for change in obj.changeSet or ()}
 
     def drain(self) -> None:
         """Skip what is already there: the initial listing and anything still queued."""
@@ -130,3 +135,23 @@ def test_custom_field_values_are_reported(vcsim: Vcsim, watch: tuple[Watch, str]
     assert {(v.key, v.value) for v in follow.wait_for("customValue")["customValue"]} == {(key, "team-a")}
     vcsim.govc("fields.set", f"{name}-owner", "team-b", f"/DC0/vm/{name}")
     assert {(v.key, v.value) for v in follow.wait_for("customValue")["customValue"]} == {(key, "team-b")}
+
+
+def test_a_new_vm_enters_alone_and_a_deleted_one_leaves(vcsim: Vcsim, watch: tuple[Watch, str]) -> None:
+    follow, name = watch
+    other = f"{name}-2"
+    vcsim.govc("vm.create", "-on=false", "-c", "1", "-m", "512", "-net", "VM Network",
+               "-pool", "/DC0/host/DC0_C0/Resources", "-ds", "LocalDS_0", other)
+    seen: list[tuple[str, str]] = []
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while time.monotonic() < deadline and not seen:
+        seen = [(obj.kind, obj.obj._moId) for obj in follow.next_objects()]
+    new = follow.content.searchIndex.FindByInventoryPath(f"DC0/vm/{other}")
+    assert seen[0] == ("enter", new._moId)
+    assert {ref for _, ref in seen} == {new._moId}  # not every VM of the view entered again (then its changes)
+    vcsim.govc("vm.destroy", other)
+    left: list[tuple[str, str]] = []
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while time.monotonic() < deadline and not left:
+        left = [(obj.kind, obj.obj._moId) for obj in follow.next_objects()]
+    assert left == [("leave", new._moId)]

@@ -29,7 +29,7 @@ from herder.controllers.shared.daemon import Notice, Pass
 from herder.controllers.shared.indexes import Lookups
 from herder.controllers.shared.runtime import Backends, ProviderHandle, Runtime
 from herder.controllers.shared.status import new_status
-from herder.controllers.shared.tasks import follow_delay, quiet
+from herder.controllers.shared.tasks import WATCH_GRACE_SECONDS, SettledTasks, follow_delay, quiet
 from herder.errors import HerderError, Refused, SecretUnavailable, Unresolvable
 from herder.providers.base import ProviderReads
 from herder.providers.types import ObservedVM, Operation, TaskRef, TaskResult, TaskStatus, VMSpec
@@ -177,14 +177,39 @@ def _age(server: ElasticCloudServer, pending: TaskRef) -> float:
     return (datetime.now(UTC) - recorded.started_at).total_seconds()
 
 
-def _task(reads: ProviderReads, server: ElasticCloudServer, pending: TaskRef) -> TaskResult:
+def _task(reads: ProviderReads, server: ElasticCloudServer, pending: TaskRef, settled: SettledTasks | None,
+          backend: str) -> tuple[TaskResult, float | None]:
+    """How the recorded task is going; for a success seen before, also the seconds since (`settled` remembers
+    successes, so a pass that waits for the watch does not ask the backend again)."""
+    key = (backend, pending.id)
+    remembered = settled.recall(key) if settled is not None else None
+    if remembered is not None:
+        return remembered
     result = reads.vms.task(pending)
     if (result.status is TaskStatus.RUNNING and pending.operation is Operation.GUEST_SHUTDOWN
             and _age(server, pending) > GUEST_SHUTDOWN_TIMEOUT_SECONDS):
         return TaskResult(TaskStatus.FAILED, error=f"the guest OS did not shut down within "
                           f"{GUEST_SHUTDOWN_TIMEOUT_SECONDS:.0f}s (are VMware Tools running?); retried with "
-                          "backoff. An image with powerPolicy PowerOff or Live captures it without the guest")
-    return result
+                          "backoff. An image with powerPolicy PowerOff or Live captures it without the guest"), None
+    if result.status is TaskStatus.SUCCEEDED and settled is not None:
+        settled.remember(key, result)
+        return result, 0.0
+    return result, None
+
+
+def _awaiting_watch(reads: ProviderReads, recorded: Recorded, uid: str, task: TaskResult | None,
+                    succeeded_for: float | None) -> float | None:
+    """Seconds left to wait for the watch to bring the VM of a create that succeeded a moment ago (the watch
+    wakes the server when it does); None when there is nothing to wait for, or the wait is over: then the VM
+    is read directly."""
+    pending = recorded.pending_task
+    if (task is None or task.status is not TaskStatus.SUCCEEDED or succeeded_for is None or pending is None
+            or pending.operation is not Operation.CREATE):
+        return None
+    if reads.inventory.lookup(uid, recorded.unique_id) is not None:
+        return None
+    left = WATCH_GRACE_SECONDS - succeeded_for
+    return left if left > 0 else None
 
 
 def _fields(server: ElasticCloudServer, resolved: Resolved | None, observed: ObservedVM | None,  # noqa: PLR0917
@@ -257,6 +282,7 @@ class Inputs:
     desired: Desired
     quotas: admission.Quotas
     cloud: CloudRoom | None = None  # the ResourcePool's VMM cloud, by the pool's status (SCVMM)
+    awaiting_watch: float | None = None  # a create just succeeded: seconds to wait for the watch to bring its VM
 
 
 def _adoption_target(reads: ProviderReads, resolved: Resolved, unique_id: str,
@@ -271,23 +297,31 @@ def _adoption_target(reads: ProviderReads, resolved: Resolved, unique_id: str,
     return (None, why) if why else (target, None)
 
 
-def gather(backends: Backends, body: dict[str, Any], lookups: Lookups, announce: Announce | None = None) -> Inputs:
+def gather(backends: Backends, body: dict[str, Any], lookups: Lookups, announce: Announce | None = None,
+           settled: SettledTasks | None = None) -> Inputs:
     """Resolve the ECS's references and observe its VM (the one to adopt, with the adoption checks), through
-    reads only. Raises HerderError when a reference cannot be followed or the backend fails."""
+    reads only. With `settled` (the operator's memory of tasks seen succeeded), the VM of a create that just
+    succeeded is left to the watch for a moment (`Inputs.awaiting_watch`) instead of being read at once.
+    Raises HerderError when a reference cannot be followed or the backend fails."""
     server = ElasticCloudServer.model_validate(body)
     uid = server.metadata.uid or ""
     generation = server.metadata.generation or 0
     recorded = recorded_of(server)
     resolved, reads = resolve(backends, server, lookups, announce)
-    task = _task(reads, server, recorded.pending_task) if recorded.pending_task else None
-    observed, fresh = _observe(reads, recorded, uid, task)
+    task, succeeded_for = None, None
+    if recorded.pending_task:
+        provider = resolved.zone.spec.provider
+        task, succeeded_for = _task(reads, server, recorded.pending_task, settled,
+                                    f"{provider.kind.value}/{provider.name}")
+    awaiting = _awaiting_watch(reads, recorded, uid, task, succeeded_for)
+    observed, fresh = (None, False) if awaiting is not None else _observe(reads, recorded, uid, task)
     restoring = lookups.restore_hold(server.metadata.namespace or "", server.metadata.name or "")
     if server.status.restoring and restoring is None and observed is not None and not fresh:
         # A restore just ended: see the VM as the revert left it, not as the feed last reported it.
         observed, fresh = reads.inventory.refresh(observed.ref) or observed, True
     adopt = server.spec.adopt_from.unique_id if server.spec.adopt_from else None
     refused = None
-    if observed is None and adopt and not recorded.unique_id:
+    if observed is None and adopt and not recorded.unique_id and awaiting is None:
         (observed, refused), fresh = _adoption_target(reads, resolved, adopt, lookups), True
     spec = vm_spec(resolved)
     # A VM not made yet whose NICs take addresses from static IP pools: do the pools have them?
@@ -306,7 +340,7 @@ def gather(backends: Backends, body: dict[str, Any], lookups: Lookups, announce:
         **_placement(resolved),
     )
     return Inputs(server, resolved, reads, recorded, task, observed, fresh, desired, admission.read(server, lookups),
-                  fit.cloud_of(resolved, lookups))
+                  fit.cloud_of(resolved, lookups), awaiting)
 
 
 @dataclass(frozen=True)
@@ -359,7 +393,10 @@ def sync_server(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pas
 
 
 def _sync(runtime: Runtime, body: dict[str, Any], lookups: Lookups) -> Pass:
-    inputs = gather(runtime, body, lookups)
+    inputs = gather(runtime, body, lookups, settled=runtime.settled_tasks)
+    if inputs.awaiting_watch is not None:
+        # Nothing to plan yet: the status stays as it is (unwritten while the task is young), no call is made.
+        return Pass(dict(body.get("status") or {}), inputs.awaiting_watch, quiet=True)
     server, recorded, resolved = inputs.server, inputs.recorded, inputs.resolved
     uid = server.metadata.uid or ""
     generation = server.metadata.generation or 0

@@ -18,6 +18,7 @@ import kopf
 from herder.controllers.shared.backoff import Backoff
 from herder.controllers.shared.executor import PassExecutor
 from herder.controllers.shared.ledger import Ledger
+from herder.controllers.shared.tasks import SettledTasks
 from herder.errors import ProviderNotReady
 from herder.providers.base import Provider, ProviderReads
 from herder.providers.types import EndpointInfo, ObservedVM
@@ -64,6 +65,7 @@ class Runtime:
         self.providers: dict[ProviderKey, ProviderHandle] = {}
         self.backoff = Backoff()
         self.passes = PassExecutor()  # where daemon passes run, follow-ups of tasks in flight first
+        self.settled_tasks = SettledTasks()  # tasks seen succeeded a moment ago
         self._wakers: dict[str, asyncio.Event] = {}
         self._fingerprints: dict[str, str] = {}
         self._server_of_vm: dict[str, str] = {}  # a VM's unique ID -> the ECS UID that recorded it

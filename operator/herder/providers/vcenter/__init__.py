@@ -11,6 +11,10 @@ from herder.providers.vcenter.snapshots import VCenterSnapshots
 from herder.providers.vcenter.vms import VCenterVMs
 from herder.providers.vcenter.zones import VCenterZones
 
+# A lookup by owner mark waits this long for the watch's first full listing (tens of seconds for a large
+# inventory) rather than reading every VM itself: at start-up each pass thread would otherwise read them all.
+OWNER_SYNC_WAIT_SECONDS = 60.0
+
 
 class VCenterProvider:
     """`Provider` for one vCenter datacenter: `.endpoint` (the session), `.vms`, `.inventory`, `.snapshots`,
@@ -22,7 +26,8 @@ class VCenterProvider:
         session.liveness.expect_answers_every(max_wait_seconds)  # the watch's WaitForUpdatesEx returns by then
         owner = OwnerField(read_only=read_only)
         self.inventory = VCenterInventory(self.endpoint, owner, max_wait_seconds=max_wait_seconds)
-        self.vms = VCenterVMs(self.endpoint, owner, owned_by=self.inventory.owned_by)
+        self.vms = VCenterVMs(self.endpoint, owner,
+                              owned_by=lambda uid: self.inventory.owned_by(uid, wait_seconds=OWNER_SYNC_WAIT_SECONDS))
         self.snapshots = VCenterSnapshots(self.endpoint, self.vms)
         self.images = VCenterImages(self.endpoint, owner)
         self.pools = VCenterPools(self.endpoint)

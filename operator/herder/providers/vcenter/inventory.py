@@ -19,7 +19,14 @@ from herder.providers.types import ObservedVM
 from herder.providers.vcenter import query
 from herder.providers.vcenter.errors import translate
 from herder.providers.vcenter.fields import OwnerField
-from herder.providers.vcenter.observe import DEVICE_PROPERTIES, PROPERTIES, WATCHED_PROPERTIES, to_server, with_disks
+from herder.providers.vcenter.observe import (
+    DEVICE_PROPERTIES,
+    PROPERTIES,
+    WATCHED_PROPERTIES,
+    compact,
+    compact_value,
+    to_server,
+)
 from herder.providers.vcenter.query import view_filter
 from herder.providers.vcenter.session import Session
 
@@ -38,7 +45,7 @@ class VCenterInventory(InventoryCache):
         self._session = session
         self._owner = owner_field
         self._max_wait = max_wait_seconds
-        self._props: dict[str, dict[str, Any]] = {}  # moref -> raw properties
+        self._props: dict[str, dict[str, Any]] = {}  # moref -> its properties, as observe.compact keeps them
         self._uuid_of: dict[str, str] = {}  # moref -> instance UUID, for leave updates
         self._collector: Any = None
         self._view: Any = None
@@ -68,8 +75,8 @@ class VCenterInventory(InventoryCache):
                     self._props.pop(ref, None)
                     server = None
                 else:
-                    self._props[ref] = with_disks(props)
-                    server = to_server(ref, self._props[ref], owner_key, self._session.name_of)
+                    self._props[ref] = compact(props, self._session.name_of)
+                    server = to_server(ref, self._props[ref], owner_key)
                 self._put(ref, server)
             return server
 
@@ -162,10 +169,10 @@ class VCenterInventory(InventoryCache):
                     if change.op in ("remove", "indirectRemove"):
                         props.pop(change.name, None)
                     else:
-                        props[change.name] = change.val
+                        props[change.name] = compact_value(change.name, change.val, self._session.name_of)
                 if devices is not None:
-                    props.update(with_disks(devices))
-                server = to_server(ref, props, owner_key, self._session.name_of)
+                    props.update(compact(devices, self._session.name_of))
+                server = to_server(ref, props, owner_key)
             return self._put(ref, server)
 
     def _put(self, ref: str, server: ObservedVM | None) -> list[Change]:

@@ -96,21 +96,37 @@ def observed_disks(devices: Any, names: Mapping[str, str]) -> tuple[ObservedDisk
     return tuple(result)
 
 
-def observed_nics(cards: Any, guest_net: Any, name_of: Callable[[Any], str | None]) -> tuple[ObservedNIC, ...]:
-    """NICs (the ethernet cards of NIC_CARDS) in device-key order: the network each is backed by (a distributed port
-    group by its name), its MAC address, and the addresses the guest reports on it."""
-    reported = {int(n.deviceConfigId): n for n in guest_net or () if getattr(n, "deviceConfigId", None) is not None}
-    nics: list[ObservedNIC] = []
-    for card in sorted(cards or (), key=lambda d: d.key):
+Namer = Callable[[Any], str | None]
+Card = tuple[int, str | None, str | None]  # an ethernet card as kept: (device key, network, MAC address)
+GuestNIC = tuple[int | None, tuple[str, ...]]  # a NIC as the guest reports it: (device key, addresses)
+
+
+def nic_cards(devices: Any, name_of: Namer) -> tuple[Card, ...]:
+    """The VM's ethernet cards in device-key order: the network each is backed by (a distributed port group by its
+    name) and its MAC address."""
+    cards: list[Card] = []
+    for card in sorted((d for d in devices or () if isinstance(d, vim.vm.device.VirtualEthernetCard)),
+                       key=lambda d: d.key):
         backing = card.backing
         if isinstance(backing, vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo):
             network = name_of(_Portgroup(backing.port.portgroupKey)) if backing.port else None
         else:
             network = getattr(backing, "deviceName", None)
-        guest = reported.get(int(card.key))
-        nics.append(ObservedNIC(key=str(card.key), network=network, mac=str(card.macAddress or "").upper() or None,
-                                addresses=tuple(str(ip) for ip in (guest.ipAddress or ())) if guest else ()))
-    return tuple(nics)
+        cards.append((int(card.key), network, str(card.macAddress or "").upper() or None))
+    return tuple(cards)
+
+
+def guest_nics(nics: Any) -> tuple[GuestNIC, ...]:
+    """The NICs the guest reports (`guest.net`): the device each is, and its addresses."""
+    return tuple((int(n.deviceConfigId) if getattr(n, "deviceConfigId", None) is not None else None,
+                  tuple(str(ip) for ip in n.ipAddress or ())) for n in nics or ())
+
+
+def observed_nics(cards: tuple[Card, ...], guest_net: tuple[GuestNIC, ...]) -> tuple[ObservedNIC, ...]:
+    """NICs (NIC_CARDS), each with the addresses the guest reports on it."""
+    reported = {key: addresses for key, addresses in guest_net if key is not None}
+    return tuple(ObservedNIC(key=str(key), network=network, mac=mac, addresses=reported.get(key, ()))
+                 for key, network, mac in cards)
 
 
 def snapshot_nodes(roots: Any, parent: Any = None) -> Iterator[tuple[Any, Any]]:
@@ -127,13 +143,14 @@ def snapshot_ids(info: Any) -> frozenset[str]:
     return frozenset(str(node.snapshot._moId) for node, _ in snapshot_nodes(info.rootSnapshotList))
 
 
-def owner_of(custom_values: Any, owner_key: int | None) -> str | None:
-    if owner_key is None:
-        return None
-    for value in custom_values or ():
-        if value.key == owner_key and getattr(value, "value", ""):
-            return str(value.value)
-    return None
+def custom_values(values: Any) -> tuple[tuple[int, str], ...]:
+    """A VM's custom field values (`customValue`) as (field key, value) pairs; empty values left out."""
+    return tuple((int(v.key), str(v.value)) for v in values or () if getattr(v, "value", ""))
+
+
+def owner_of(values: tuple[tuple[int, str], ...], owner_key: int | None) -> str | None:
+    """herder's owner mark among a VM's custom values (as `custom_values` keeps them)."""
+    return next((value for key, value in values if key == owner_key), None) if owner_key is not None else None
 
 
 def _moid(obj: Any) -> str | None:
@@ -141,37 +158,51 @@ def _moid(obj: Any) -> str | None:
 
 
 def _ips(props: Mapping[str, Any]) -> tuple[str, ...]:
-    seen: list[str] = []
     primary = props.get("guest.ipAddress")
-    if primary:
-        seen.append(str(primary))
-    for nic in props.get("guest.net") or ():
-        for ip in nic.ipAddress or ():
-            if str(ip) not in seen:
-                seen.append(str(ip))
-    return tuple(seen)
+    reported = (ip for _, addresses in props.get("guest.net", ()) for ip in addresses)
+    return tuple(dict.fromkeys((*([str(primary)] if primary else []), *reported)))
 
 
-def with_disks(props: Mapping[str, Any]) -> dict[str, Any]:
-    """`props` with DEVICE_PROPERTIES, if read, turned into its disks and ethernet cards (and the raw device lists
-    dropped)."""
-    kept = {k: v for k, v in props.items() if k not in DEVICE_PROPERTIES}
+# Raw values the inventory keeps per VM in a smaller form, by property: a VM's NICs, custom values and snapshot
+# tree are trees of pyVmomi objects (kilobytes per VM), of which herder reads a few strings.
+_COMPACT: dict[str, Callable[[Any], Any]] = {
+    "guest.net": guest_nics,
+    "customValue": custom_values,
+    "snapshot": snapshot_ids,
+    "guest.ipAddress": lambda ip: str(ip) if ip else None,
+}
+# References to a host, datastores and a pool: kept as the names status shows (pyVmomi objects per VM otherwise).
+_NAMED = frozenset({"runtime.host", "resourcePool"})
+
+
+def compact_value(name: str, value: Any, name_of: Namer = _moid) -> Any:
+    """What is kept of the raw value of property `name` (what `to_server` reads). `name_of` turns host, datastore,
+    pool and port group references into what status shows (names; by default IDs)."""
+    if name in _NAMED:
+        return name_of(value)
+    if name == "datastore":
+        return name_of(value[0]) if value else None
+    convert = _COMPACT.get(name)
+    return convert(value) if convert is not None else value
+
+
+def compact(props: Mapping[str, Any], name_of: Namer = _moid) -> dict[str, Any]:
+    """A VM's raw properties as kept: each in its small form, and DEVICE_PROPERTIES, if read, turned into its
+    disks and ethernet cards (the raw device lists dropped)."""
+    kept = {k: compact_value(k, v, name_of) for k, v in props.items() if k not in DEVICE_PROPERTIES}
     if "config.hardware.device" in props:
         devices = props["config.hardware.device"] or ()
         kept[DISKS] = observed_disks(devices, disk_names(props.get("config.extraConfig")))
-        kept[NIC_CARDS] = tuple(d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard))
+        kept[NIC_CARDS] = nic_cards(devices, name_of)
     return kept
 
 
-def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None,
-              name_of: Callable[[Any], str | None] = _moid) -> ObservedVM | None:
-    """The ObservedVM for a VM's properties; None for templates and VMs without a config yet.
-
-    `name_of` turns host, datastore and pool references into what status shows (names, by default IDs)."""
+def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None) -> ObservedVM | None:
+    """The ObservedVM for a VM's properties (as `compact` keeps them); None for templates and VMs without a
+    config yet."""
     uuid = props.get("config.instanceUuid")
     if not uuid or props.get("config.template"):
         return None
-    datastores = props.get("datastore") or ()
     return ObservedVM(
         unique_id=str(uuid),
         ref=ref,
@@ -179,18 +210,18 @@ def to_server(ref: str, props: Mapping[str, Any], owner_key: int | None,
         power=POWER.get(str(props.get("runtime.powerState")), PowerState.OFF),
         cpu=int(props.get("config.hardware.numCPU") or 0),
         memory_mib=int(props.get("config.hardware.memoryMB") or 0),
-        owner_uid=owner_of(props.get("customValue"), owner_key),
+        owner_uid=owner_of(props.get("customValue", ()), owner_key),
         disks=props.get(DISKS) or (),
-        nics=observed_nics(props.get(NIC_CARDS), props.get("guest.net"), name_of),
+        nics=observed_nics(props.get(NIC_CARDS, ()), props.get("guest.net", ())),
         disks_known=DISKS in props,
-        host=name_of(props.get("runtime.host")),
-        datastore=name_of(datastores[0]) if datastores else None,
-        resource_pool=name_of(props.get("resourcePool")),
+        host=props.get("runtime.host"),
+        datastore=props.get("datastore"),
+        resource_pool=props.get("resourcePool"),
         ip_addresses=_ips(props),
         hostname=str(props.get("guest.hostName") or "") or None,
         # What VMware Tools report, else the OS the VM is configured for.
         guest_os=str(props.get("guest.guestFullName") or props.get("config.guestFullName") or "") or None,
         cpu_hot_add=bool(props.get("config.cpuHotAddEnabled")),
         memory_hot_add=bool(props.get("config.memoryHotAddEnabled")),
-        snapshots=snapshot_ids(props.get("snapshot")),
+        snapshots=props.get("snapshot", frozenset()),
     )

@@ -10,6 +10,7 @@ that already ran) returns a TaskRef whose id starts with `done:`; `task()` repor
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -36,7 +37,7 @@ from herder.providers.types import (
 )
 from herder.providers.vcenter import placement, query, specs, tasks
 from herder.providers.vcenter.fields import OwnerField
-from herder.providers.vcenter.observe import PROPERTIES, to_server, with_disks
+from herder.providers.vcenter.observe import PROPERTIES, compact, custom_values, owner_of, to_server
 from herder.providers.vcenter.session import Session
 from herder.reasons import Reason
 
@@ -57,6 +58,7 @@ class VCenterVMs:
         self._owner = owner_field
         self._owned_by = owned_by
         self._cache: dict[Hashable, tuple[float, Any]] = {}
+        self._loading: dict[Hashable, threading.Lock] = {}  # per key: one thread loads it, the others wait
         self._duplicate_names: set[str] = set()  # VM names a clone found taken
 
     # -- reads ------------------------------------------------------------------------------------------
@@ -70,7 +72,7 @@ class VCenterVMs:
             props = query.properties(content, vm, PROPERTIES)
         except vmodl.fault.ManagedObjectNotFound:
             return None
-        return to_server(str(vm._moId), with_disks(props), self._owner.key(content), self._session.name_of)
+        return to_server(str(vm._moId), compact(props, self._session.name_of), self._owner.key(content))
 
     def _by_uuid(self, unique_id: str) -> list[ObservedVM]:
         content = self._session.content
@@ -82,10 +84,12 @@ class VCenterVMs:
         cached = self._owned_by(uid) if self._owned_by else None
         if cached is not None:
             return cached
+        # Without the inventory: every VM's marks (small), then the full reading of those marked for `uid` only.
         content = self._session.content
         key = self._owner.key(content)
-        rows = query.all_of_type(content, self._session.datacenter().vmFolder, vim.VirtualMachine, PROPERTIES)
-        servers = [to_server(str(vm._moId), with_disks(props), key, self._session.name_of) for vm, props in rows]
+        rows = query.all_of_type(content, self._session.datacenter().vmFolder, vim.VirtualMachine, ["customValue"])
+        marked = [vm for vm, props in rows if owner_of(custom_values(props.get("customValue")), key) == uid]
+        servers = [self._read(vm) for vm in marked]
         return [s for s in servers if s is not None and s.owner_uid == uid]
 
     @staticmethod
@@ -147,12 +151,13 @@ class VCenterVMs:
     def _cached(self, key: Hashable, load: Callable[[], Any]) -> Any:
         """Placement objects and template devices change rarely: resolving them for every clone would
         cost about a dozen round trips per VM. Entries expire, and any clone failure drops them all."""
-        hit = self._cache.get(key)
-        if hit is not None and time.monotonic() - hit[0] < _CACHE_SECONDS:
-            return hit[1]
-        value = load()
-        self._cache[key] = (time.monotonic(), value)
-        return value
+        with self._loading.setdefault(key, threading.Lock()):  # the first creates all ask at once
+            hit = self._cache.get(key)
+            if hit is not None and time.monotonic() - hit[0] < _CACHE_SECONDS:
+                return hit[1]
+            value = load()
+            self._cache[key] = (time.monotonic(), value)
+            return value
 
     def _create(self, spec: VMSpec, where: VCenterPlacement) -> TaskRef:
         content, datacenter = self._session.content, self._session.datacenter()
