@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -45,6 +46,16 @@ HANG_BOUND_SECONDS = 2 * VCENTER_WATCH_SECONDS + 10 + 5 + 10
 SCVMM_HANG_BOUND_SECONDS = 2 * (SCVMM_INVENTORY_SECONDS + 10) + 10 + 5 + 10  # its feed is a bulk read
 
 
+# Kopf's own answer to a patch that failed on every retry: it pauses that object's processing for a second and
+# logs the connection error with its traceback. A recovery, not a crash.
+_KOPF_THROTTLE = "due to an unexpected error"
+
+
+def _records(log: str) -> list[str]:
+    """The operator's log records, each with the traceback lines that follow it."""
+    return [record for record in re.split(r"\n(?=\[\d{4}-\d\d-\d\d )", log) if record]
+
+
 def test_an_api_server_restart_costs_seconds_and_flips_nothing(stack: StackState, backend: Backend,
                                                                 operator: OperatorProcess, namespace: str) -> None:
     apply(stack, backend.manifest("steady", powerState="Off", cpu=1, memory="1Gi"),
@@ -64,7 +75,8 @@ def test_an_api_server_restart_costs_seconds_and_flips_nothing(stack: StackState
     assert resumed <= RESUME_BOUND_SECONDS, f"{backend}: {resumed:.1f}s after the API server came back"
 
     log = Path(operator.log_path).read_bytes()[mark:].decode(errors="replace")
-    crashes = [line for line in log.splitlines() if "Traceback" in line or "failed with an exception" in line]
+    crashes = [record.splitlines()[0] for record in _records(log)
+               if "failed with an exception" in record or ("Traceback" in record and _KOPF_THROTTLE not in record)]
     assert not crashes, "daemons crashed while the API server was away:\n" + "\n".join(crashes[:20])
     # herder's own connection to Kubernetes is no reason for a server to stop being Ready.
     after = wait_ready(stack, namespace, "steady", timeout=30)
