@@ -81,6 +81,7 @@ def herder_plan(stack: StackState, docs: list[dict[str, Any]], *args: str,
                           input=yaml.safe_dump_all(docs), env=os.environ | stack.env(), capture_output=True,
                           text=True, timeout=300, check=False)
     assert done.returncode in {0, 1, 2}, done.stderr
+    assert done.stdout, f"herder plan printed nothing; stderr: {done.stderr}"
     if output != "json":
         return done.returncode, done.stdout
     out: dict[str, Any] = json.loads(done.stdout)

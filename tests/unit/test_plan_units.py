@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 
 from fakes.harness import (
+    IMAGE,
     NAMESPACE,
     Body,
     Harness,
@@ -163,6 +164,17 @@ def test_a_new_server_without_a_zone_is_created_where_the_scheduler_puts_it(harn
     assert "chosen" in create.details["zoneChoice"]
     assert f"VM {NAMESPACE}.fresh" in create.summary and "1 vCPU" in create.summary
     assert harness.fake.calls == []  # never created: nothing to look up before the create itself
+
+
+def test_a_world_with_a_server_made_from_no_image_is_indexed_as_the_operator_indexes_it(harness: Harness) -> None:
+    adopted = server("adopted", adoptFrom={"uniqueID": "4210aaaa-0000-0000-0000-000000000001"})
+    adopted["spec"].pop("image")
+    body = server("fresh")
+
+    ctx = context(harness, adopted, body)
+
+    assert dos(servers.plan_server(ctx, body).steps) == ["Create"]
+    assert ctx.world.lookups.image_dependents("ClusterImage", None, IMAGE) == [f"{NAMESPACE}/fresh"]
 
 
 def test_an_unresolved_reference_is_a_problem_and_a_pool_still_being_made_is_a_wait(harness: Harness) -> None:

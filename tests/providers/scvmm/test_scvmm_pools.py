@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from scvmm_world import World, wait_task
 
-from herder.errors import Conflict, InUse
+from herder.errors import Conflict, InUse, Refused
 from herder.providers.scvmm import SCVMMProvider
 from herder.providers.types import Counts, PoolSpec, SCVMMPlacement, TaskStatus, VMSpec
 
@@ -74,3 +74,20 @@ def test_usage_deletion_and_a_cloud_herder_did_not_make(world: World, provider: 
     assert provider.pools.observe(made.ref) is None
     assert not [c for c in world.admin("GET", "/admin/state")["clouds"] if c["name"] == "team-b"]
     provider.pools.delete(made.ref)  # gone: nothing to do
+
+
+def test_a_create_the_cloud_has_no_room_for_is_refused_with_vmm_words_and_makes_nothing(
+        world: World, provider: SCVMMProvider) -> None:
+    made = provider.pools.ensure(PoolSpec("team-c", ZONE_A, limits=Counts(servers=1), uid=str(uuid.uuid4())))
+    where = SCVMMPlacement(host_group="All Hosts\\Zone-A", cloud="team-c")
+    first, second = (VMSpec(uid=str(uuid.uuid4()), name=name, template="ubuntu-22.04-tmpl", cpu=1, memory_mib=512,
+                            placement=where) for name in ("first-in", "second-in"))
+    assert wait_task(provider, provider.vms.create(first)).status == TaskStatus.SUCCEEDED
+    with pytest.raises(Refused, match=r"virtual machine capacity of cloud team-c.*Error ID: 13252"):
+        provider.vms.create(second)
+    assert provider.vms.find(second.uid) is None
+    assert world.ps("@(Get-SCVirtualMachine -Name 'second-in').Count") == "0"
+    vm = provider.vms.find(first.uid)
+    assert vm is not None
+    assert wait_task(provider, provider.vms.destroy(vm)).status == TaskStatus.SUCCEEDED
+    provider.pools.delete(made.ref)

@@ -68,11 +68,13 @@ def server_usage_index(*, namespace: str | None, uid: str, spec: kopf.Spec, stat
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
-def image_user_index(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[str, str] | None:
-    """{image key: "namespace/name"} per ECS made from an image: deleting the image reports who used it."""
+def image_user_index(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[str, str]:
+    """{image key: "namespace/name"} per ECS made from an image: deleting the image reports who used it. Empty,
+    never None, for one made otherwise: Kopf keeps an object's previous entries when its index handler returns
+    None."""
     image = spec.get("image") or {}
     if not image.get("name"):
-        return None
+        return {}
     return {image_key(str(image.get("kind") or "Image"), namespace, str(image["name"])): f"{namespace}/{name}"}
 
 
