@@ -32,7 +32,7 @@ PARALLEL_APPLIES = 4
 SETTLE_QUIET_SECONDS = 15.0
 SETTLE_POLL_SECONDS = 1.0
 # ... except for what keeps the inventory current, which is what idle looks like: the vCenter watch's long poll
-# and the SCVMM bulk read every 15 s.
+# and the SCVMM bulk read every HERDER_SCVMM_INVENTORY_SECONDS (5 s by default).
 IDLE_CALLS = frozenset({"WaitForUpdatesEx", "inventory"})
 # Figures per operation or kind of write: these prefixes and the operation's name ("calls/create Clone").
 CALLS_PER_CREATE = "calls/create "
