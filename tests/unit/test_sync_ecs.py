@@ -100,6 +100,16 @@ def test_create_clones_once_and_follows_its_task_to_provisioned(harness: Harness
     assert (done.delay, done.failed) == (None, False)
 
 
+def test_a_pass_while_the_create_runs_reads_only_its_task(harness: Harness) -> None:
+    harness.fake.inventory.held = True  # the watch has not brought the VM being made
+    body, _ = harness.sync(server())
+    harness.fake.calls.clear()
+    body, running = harness.sync(body)
+    assert harness.fake.calls == ["vms.task"]  # no identity lookup: the plan waits for the task whatever it sees
+    assert reason(body["status"], "Provisioned") == "Creating"
+    assert running.quiet and running.delay is not None
+
+
 @pytest.mark.parametrize("feed_behind", [False, True], ids=["from-the-cache", "looked-up-before-cloning"])
 def test_a_create_lost_before_its_status_write_is_found_by_identity(harness: Harness, feed_behind: bool) -> None:
     body = server()

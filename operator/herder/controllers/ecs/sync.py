@@ -112,8 +112,16 @@ def _observe(reads: ProviderReads, recorded: Recorded, uid: str,
             return (cached, False) if cached.disks_known else (_read_now(reads, uid, cached.ref), True)
         if not recorded.unique_id and not recorded.pending_task:
             return None, False  # never created: a create step looks again, directly, before it clones
+        if _creating(recorded, task):
+            return None, False  # the plan waits for a running create whatever it sees: nothing to read yet
     ref = (task.result_ref if task else None) or recorded.ref
     return _read_now(reads, uid, ref), True
+
+
+def _creating(recorded: Recorded, task: TaskResult | None) -> bool:
+    pending = recorded.pending_task
+    return (pending is not None and pending.operation is Operation.CREATE and task is not None
+            and task.status is TaskStatus.RUNNING)
 
 
 def _read_now(reads: ProviderReads, uid: str, ref: str | None) -> ObservedVM | None:
