@@ -34,6 +34,9 @@ IMAGE = "localhost/herder"
 BASE = "localhost/herder-base"
 HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 KEEP_IMAGES = 3  # cached image tars (and their podman images) kept besides the newest
+# Seen once in a CI run on this machine: podman build exited 0 yet the tag was not in the store a moment
+# later (cause not found). One more build then, before `podman save` fails on it.
+BUILD_ATTEMPTS = 2
 
 
 @dataclass(frozen=True)
@@ -208,10 +211,14 @@ def ensure_image(say: Callable[[str], None] = print) -> str:
         if not image_exists(ref):
             started = time.monotonic()
             say(f"building {ref}")
-            # --layers=false: no intermediate images are kept (the content key already decides when to build).
-            podman("build", "--layers=false", "--network", "host", *ulimits(), *_pip_ca(),
-                   "--build-arg", f"PYTHON_IMAGE={bases.runtime}", "--build-arg", f"BUILDER_IMAGE={bases.builder}",
-                   "--tag", ref, str(REPO_ROOT), timeout=1800)
+            for attempt in range(BUILD_ATTEMPTS):
+                # --layers=false: no intermediate images are kept (the content key already decides when to build).
+                podman("build", "--layers=false", "--network", "host", *ulimits(), *_pip_ca(),
+                       "--build-arg", f"PYTHON_IMAGE={bases.runtime}", "--build-arg", f"BUILDER_IMAGE={bases.builder}",
+                       "--tag", ref, str(REPO_ROOT), timeout=1800)
+                if image_exists(ref):
+                    break
+                say(f"podman build succeeded but {ref} is not in the store (attempt {attempt + 1})")
             podman("save", "--quiet", "--output", f"{tar}.tmp", ref)
             Path(f"{tar}.tmp").rename(tar)
             say(f"built {ref} in {time.monotonic() - started:.0f}s")
