@@ -4,6 +4,7 @@ refuses the login or stops answering, and bring it back when it answers again.""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -14,9 +15,14 @@ from fakes.kube import FakeKube
 from fakes.provider import FakeProvider
 from herder.controllers.connection import endpoints
 from herder.controllers.connection.endpoints import Endpoint
-from herder.controllers.connection.sync import connect, connection_failed
+from herder.controllers.connection.sync import (
+    CREDENTIALS_RECHECK_SECONDS,
+    CREDENTIALS_RETRY_SECONDS,
+    connect,
+    connection_failed,
+)
 from herder.controllers.ecs.sync import server_failed, sync_server
-from herder.errors import AuthenticationFailed, HerderError, ProviderNotReady, Unreachable
+from herder.errors import AuthenticationFailed, HerderError, ProviderNotReady, SecretUnavailable, Unreachable
 from herder.providers.types import Credentials
 from herder.reasons import Reason
 
@@ -141,3 +147,30 @@ def test_a_silent_backend_is_unreachable_for_its_servers_and_heals_when_it_answe
     back = connect(harness.runtime, vcenter(), builder.endpoint_of)
     assert reason(back.status) == "Connected" and harness.runtime.providers[VCENTER].ready
     assert len(builder.built) == 1 and fake.calls == ["endpoint.info", "endpoint.info"]  # the same connection
+
+
+def test_a_recheck_that_cannot_read_the_secret_keeps_the_working_connection(harness: Harness, kube: FakeKube) -> None:
+    """An API server that just restarted may refuse the read (Forbidden) while its authorizer catches up: the
+    servers on a connection that works must not stop for it. The read is tried again soon, not in a minute."""
+    builder = disconnected(harness, kube)
+    connect(harness.runtime, vcenter(), builder.endpoint_of)
+    del kube.secrets[SECRET]
+    credentials_due(harness)
+    kept = connect(harness.runtime, vcenter(), builder.endpoint_of)
+    handle = harness.runtime.providers[VCENTER]
+    assert (reason(kept.status), handle.ready, len(builder.built)) == ("Connected", True, 1)
+    since = time.monotonic() - handle.credentials_read_at
+    assert since == pytest.approx(CREDENTIALS_RECHECK_SECONDS - CREDENTIALS_RETRY_SECONDS, abs=1.0)
+
+    kube.secrets[SECRET] = {"username": "herder", "password": "second-password"}  # readable again, rotated
+    credentials_due(harness)
+    connect(harness.runtime, vcenter(), builder.endpoint_of)
+    assert builder.built[-1].credentials == Credentials("herder", "second-password")
+
+
+def test_a_connection_that_never_worked_still_needs_its_secret(harness: Harness, kube: FakeKube) -> None:
+    builder = disconnected(harness, kube)
+    del kube.secrets[SECRET]
+    with pytest.raises(SecretUnavailable):
+        connect(harness.runtime, vcenter(), builder.endpoint_of)
+    assert not builder.built

@@ -1,8 +1,9 @@
 """One pass over a backend endpoint: re-read its credentials Secret by name every CREDENTIALS_RECHECK_SECONDS
-(rotation without list/watch rights on Secrets), (re)build the shared connection when the settings or
-credentials changed, log in, start the inventory watch that drives drift detection for every ECS on that
-endpoint, and notice a backend that stopped answering (hung, or its port closed) without asking it anything:
-its change feed answers at least once per wait, so a silence longer than that is Unreachable."""
+(rotation without list/watch rights on Secrets; a re-read that fails keeps a working connection), (re)build the
+shared connection when the settings or credentials changed, log in, start the inventory watch that drives drift
+detection for every ECS on that endpoint, and notice a backend that stopped answering (hung, or its port
+closed) without asking it anything: its change feed answers at least once per wait, so a silence longer than
+that is Unreachable."""
 
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from herder.controllers.connection.endpoints import Endpoint
 from herder.controllers.shared.daemon import Pass
 from herder.controllers.shared.runtime import ProviderHandle, Runtime, digest
 from herder.controllers.shared.status import new_status
-from herder.errors import HerderError, Unreachable
+from herder.errors import HerderError, SecretUnavailable, Unreachable
 from herder.providers.types import Credentials
 from herder.reasons import Reason
 from herder.reconcile.connection import ConnectionStep, connected, disconnected, plan_connection
 
 CREDENTIALS_RECHECK_SECONDS = 60.0
+CREDENTIALS_RETRY_SECONDS = 5.0  # after a re-read that failed while the connection works
 HEALTH_CHECK_SECONDS = 5.0
 log = logging.getLogger(__name__)
 EndpointOf = Callable[[dict[str, Any]], Endpoint]
@@ -38,7 +40,16 @@ def _handle(runtime: Runtime, endpoint: Endpoint, name: str) -> ProviderHandle:
     if handle is not None and not due:
         return handle
     ref = endpoint.credentials
-    secret = kube.read_secret(ref.namespace or OPERATOR_NAMESPACE, ref.name, ("username", "password"))
+    try:
+        secret = kube.read_secret(ref.namespace or OPERATOR_NAMESPACE, ref.name, ("username", "password"))
+    except SecretUnavailable as exc:
+        if handle is None or not handle.ready or handle.settings != endpoint.settings:
+            raise
+        # The credentials in use still work: a failed re-read (an API server that just restarted refuses it while
+        # its authorizer catches up; a Secret deleted) is no reason to stop every server on them.
+        log.warning("%s %s: credentials not re-read, the connection in use is kept: %s", endpoint.kind, name, exc)
+        handle.credentials_read_at = time.monotonic() - CREDENTIALS_RECHECK_SECONDS + CREDENTIALS_RETRY_SECONDS
+        return handle
     wanted = (endpoint.settings, digest(secret))
     step = plan_connection((handle.settings, handle.credentials_digest) if handle else None, wanted)
     if step is ConnectionStep.RECONNECT and handle is not None:
