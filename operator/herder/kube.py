@@ -25,12 +25,12 @@ _UNAVAILABLE = frozenset({0, 429, 500, 502, 503, 504})
 
 
 @contextlib.contextmanager
-def _available() -> Iterator[None]:
-    """Turn a Kubernetes API that does not answer into KubernetesUnavailable."""
+def _available(*, forbidden: bool = False) -> Iterator[None]:
+    """Turn a Kubernetes API that does not answer into KubernetesUnavailable; with `forbidden`, a 403 too."""
     try:
         yield
     except ApiException as exc:
-        if exc.status in _UNAVAILABLE:
+        if exc.status in _UNAVAILABLE or (forbidden and exc.status == 403):
             raise KubernetesUnavailable(f"the Kubernetes API answered {exc.status} {exc.reason}") from None
         raise
     except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -54,10 +54,12 @@ def _api_client() -> Any:
 
 
 def patch_status(plural: str, namespace: str | None, name: str, status: dict[str, Any]) -> None:
-    """Merge-patch `.status`; keys set to None are removed."""
+    """Merge-patch `.status`; keys set to None are removed. A Forbidden is KubernetesUnavailable too (the status is
+    kept and written later): status is where herder reports a refusal, so it cannot report this one, and an API
+    server that has just restarted refuses requests for a moment while its authorizer catches up."""
     api = kubernetes.client.CustomObjectsApi(_api_client())
     body = {"status": status}
-    with _available():
+    with _available(forbidden=True):
         if namespace:
             api.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, plural, name, body)
         else:
