@@ -15,8 +15,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from herder_dev.stack import StackState
 
 VCENTER = "vcsim"
@@ -41,7 +39,9 @@ def vcenter_zone_spec(cluster: str, region: str = "region-1") -> dict[str, Any]:
 
 
 def apply(stack: StackState, *objects: dict[str, Any], namespace: str | None = None) -> None:
-    stack.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objects), namespace=namespace)
+    # JSON documents: every string stays a string. PyYAML writes a label value such as "0e446624" (a random token)
+    # unquoted, since YAML 1.1 wants a dot in a float, and kubectl then reads it as a number.
+    stack.kubectl("apply", "-f", "-", input="\n---\n".join(json.dumps(o) for o in objects), namespace=namespace)
 
 
 class Govc:
