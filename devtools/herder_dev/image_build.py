@@ -219,6 +219,8 @@ def ensure_image(say: Callable[[str], None] = print) -> str:
                 if image_exists(ref):
                     break
                 say(f"podman build succeeded but {ref} is not in the store (attempt {attempt + 1})")
+            else:
+                raise StackError(f"podman build succeeded {BUILD_ATTEMPTS} times but {ref} is not in the store")
             podman("save", "--quiet", "--output", f"{tar}.tmp", ref)
             Path(f"{tar}.tmp").rename(tar)
             say(f"built {ref} in {time.monotonic() - started:.0f}s")
