@@ -111,6 +111,11 @@ class KubernetesUnavailable(HerderError):
     reason = Reason.KUBERNETES_ERROR
 
 
+class KubernetesForbidden(KubernetesUnavailable):
+    """The Kubernetes API refused herder's own status write (403). An API server that has just restarted does so
+    for a moment while its authorizer catches up; for longer, herder's RBAC or an admission policy refuses it."""
+
+
 class SecretUnavailable(HerderError):
     """A referenced Secret or key is missing or unreadable. The message names the reference, never the contents."""
 

@@ -18,7 +18,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from herder import GROUP, VERSION
-from herder.errors import KubernetesUnavailable, SecretUnavailable
+from herder.errors import KubernetesForbidden, KubernetesUnavailable, SecretUnavailable
 
 # HTTP statuses of an API server that is starting, overloaded or behind a switching load balancer.
 _UNAVAILABLE = frozenset({0, 429, 500, 502, 503, 504})
@@ -26,11 +26,14 @@ _UNAVAILABLE = frozenset({0, 429, 500, 502, 503, 504})
 
 @contextlib.contextmanager
 def _available(*, forbidden: bool = False) -> Iterator[None]:
-    """Turn a Kubernetes API that does not answer into KubernetesUnavailable; with `forbidden`, a 403 too."""
+    """Turn a Kubernetes API that does not answer into KubernetesUnavailable; with `forbidden`, a 403 into
+    KubernetesForbidden."""
     try:
         yield
     except ApiException as exc:
-        if exc.status in _UNAVAILABLE or (forbidden and exc.status == 403):
+        if forbidden and exc.status == 403:
+            raise KubernetesForbidden(f"the Kubernetes API refused the status write: {refusal(exc)}") from None
+        if exc.status in _UNAVAILABLE:
             raise KubernetesUnavailable(f"the Kubernetes API answered {exc.status} {exc.reason}") from None
         raise
     except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -54,9 +57,9 @@ def _api_client() -> Any:
 
 
 def patch_status(plural: str, namespace: str | None, name: str, status: dict[str, Any]) -> None:
-    """Merge-patch `.status`; keys set to None are removed. A Forbidden is KubernetesUnavailable too (the status is
-    kept and written later): status is where herder reports a refusal, so it cannot report this one, and an API
-    server that has just restarted refuses requests for a moment while its authorizer catches up."""
+    """Merge-patch `.status`; keys set to None are removed. A 403 raises KubernetesForbidden, which the daemons
+    wait out for a while like an absent API: status is where herder reports a refusal, so it cannot report this
+    one, and an API server that has just restarted refuses requests for a moment while its authorizer catches up."""
     api = kubernetes.client.CustomObjectsApi(_api_client())
     body = {"status": status}
     with _available(forbidden=True):

@@ -7,7 +7,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from herder import kube
-from herder.errors import KubernetesUnavailable
+from herder.errors import KubernetesForbidden
 
 
 def test_listed_statuses_are_suppressed() -> None:
@@ -39,7 +39,7 @@ def test_a_forbidden_status_write_waits_like_an_absent_api(monkeypatch: pytest.M
     keeps the status and writes it later, instead of failing (Kopf would not run it again for a minute)."""
     monkeypatch.setattr(kube, "_api_client", lambda: None)
     monkeypatch.setattr(kube.kubernetes.client, "CustomObjectsApi", lambda _: _Refusing(403))
-    with pytest.raises(KubernetesUnavailable, match="403"):
+    with pytest.raises(KubernetesForbidden, match="403"):
         kube.patch_status("availabilityzones", None, "zone-a", {"phase": "Ready"})
     monkeypatch.setattr(kube.kubernetes.client, "CustomObjectsApi", lambda _: _Refusing(422))
     with pytest.raises(ApiException):  # an invalid status is not a wait

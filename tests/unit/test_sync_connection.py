@@ -16,8 +16,8 @@ from fakes.provider import FakeProvider
 from herder.controllers.connection import endpoints
 from herder.controllers.connection.endpoints import Endpoint
 from herder.controllers.connection.sync import (
+    CREDENTIALS_GRACE_SECONDS,
     CREDENTIALS_RECHECK_SECONDS,
-    CREDENTIALS_RETRY_SECONDS,
     connect,
     connection_failed,
 )
@@ -149,23 +149,32 @@ def test_a_silent_backend_is_unreachable_for_its_servers_and_heals_when_it_answe
     assert len(builder.built) == 1 and fake.calls == ["endpoint.info", "endpoint.info"]  # the same connection
 
 
-def test_a_recheck_that_cannot_read_the_secret_keeps_the_working_connection(harness: Harness, kube: FakeKube) -> None:
+def test_a_recheck_that_cannot_read_the_secret_keeps_the_working_connection_for_a_grace(harness: Harness,
+                                                                                       kube: FakeKube) -> None:
     """An API server that just restarted may refuse the read (Forbidden) while its authorizer catches up: the
-    servers on a connection that works must not stop for it. The read is tried again soon, not in a minute."""
+    servers on a connection that works must not stop for it. It is read again at each health check, and a Secret
+    that stays unreadable past the grace fails the endpoint as before."""
     builder = disconnected(harness, kube)
     connect(harness.runtime, vcenter(), builder.endpoint_of)
     del kube.secrets[SECRET]
     credentials_due(harness)
-    kept = connect(harness.runtime, vcenter(), builder.endpoint_of)
     handle = harness.runtime.providers[VCENTER]
+    handle.credentials_read_at = time.monotonic() - CREDENTIALS_RECHECK_SECONDS  # just due
+    kept = connect(harness.runtime, vcenter(), builder.endpoint_of)
     assert (reason(kept.status), handle.ready, len(builder.built)) == ("Connected", True, 1)
-    since = time.monotonic() - handle.credentials_read_at
-    assert since == pytest.approx(CREDENTIALS_RECHECK_SECONDS - CREDENTIALS_RETRY_SECONDS, abs=1.0)
+    reads = len(kube.calls)
+    connect(harness.runtime, vcenter(), builder.endpoint_of)
+    assert len(kube.calls) == reads + 1  # read again at the next pass, not a minute later
 
     kube.secrets[SECRET] = {"username": "herder", "password": "second-password"}  # readable again, rotated
-    credentials_due(harness)
     connect(harness.runtime, vcenter(), builder.endpoint_of)
     assert builder.built[-1].credentials == Credentials("herder", "second-password")
+
+    del kube.secrets[SECRET]
+    harness.runtime.providers[VCENTER].credentials_read_at = (
+        time.monotonic() - CREDENTIALS_RECHECK_SECONDS - CREDENTIALS_GRACE_SECONDS)
+    with pytest.raises(SecretUnavailable):  # past the grace: Not Ready, as the connection_failed tests show
+        connect(harness.runtime, vcenter(), builder.endpoint_of)
 
 
 def test_a_connection_that_never_worked_still_needs_its_secret(harness: Harness, kube: FakeKube) -> None:

@@ -1,9 +1,9 @@
 """One pass over a backend endpoint: re-read its credentials Secret by name every CREDENTIALS_RECHECK_SECONDS
-(rotation without list/watch rights on Secrets; a re-read that fails keeps a working connection), (re)build the
-shared connection when the settings or credentials changed, log in, start the inventory watch that drives drift
-detection for every ECS on that endpoint, and notice a backend that stopped answering (hung, or its port
-closed) without asking it anything: its change feed answers at least once per wait, so a silence longer than
-that is Unreachable."""
+(rotation without list/watch rights on Secrets; re-reads that fail keep a working connection for a grace),
+(re)build the shared connection when the settings or credentials changed, log in, start the inventory watch that
+drives drift detection for every ECS on that endpoint, and notice a backend that stopped answering (hung, or its
+port closed) without asking it anything: its change feed answers at least once per wait, so a silence longer
+than that is Unreachable."""
 
 from __future__ import annotations
 
@@ -23,10 +23,17 @@ from herder.reasons import Reason
 from herder.reconcile.connection import ConnectionStep, connected, disconnected, plan_connection
 
 CREDENTIALS_RECHECK_SECONDS = 60.0
-CREDENTIALS_RETRY_SECONDS = 5.0  # after a re-read that failed while the connection works
+CREDENTIALS_GRACE_SECONDS = 60.0  # how long a working connection outlives re-reads that fail
 HEALTH_CHECK_SECONDS = 5.0
 log = logging.getLogger(__name__)
 EndpointOf = Callable[[dict[str, Any]], Endpoint]
+
+
+def _keeps(handle: ProviderHandle, endpoint: Endpoint) -> bool:
+    """Whether a failed re-read of the credentials may leave this connection in service: it works, its settings
+    are the same, and its credentials were read within CREDENTIALS_RECHECK_SECONDS + CREDENTIALS_GRACE_SECONDS."""
+    return (handle.ready and handle.settings == endpoint.settings
+            and time.monotonic() - handle.credentials_read_at < CREDENTIALS_RECHECK_SECONDS + CREDENTIALS_GRACE_SECONDS)
 
 
 def _handle(runtime: Runtime, endpoint: Endpoint, name: str) -> ProviderHandle:
@@ -43,12 +50,13 @@ def _handle(runtime: Runtime, endpoint: Endpoint, name: str) -> ProviderHandle:
     try:
         secret = kube.read_secret(ref.namespace or OPERATOR_NAMESPACE, ref.name, ("username", "password"))
     except SecretUnavailable as exc:
-        if handle is None or not handle.ready or handle.settings != endpoint.settings:
+        if handle is None or not _keeps(handle, endpoint):
             raise
-        # The credentials in use still work: a failed re-read (an API server that just restarted refuses it while
-        # its authorizer catches up; a Secret deleted) is no reason to stop every server on them.
-        log.warning("%s %s: credentials not re-read, the connection in use is kept: %s", endpoint.kind, name, exc)
-        handle.credentials_read_at = time.monotonic() - CREDENTIALS_RECHECK_SECONDS + CREDENTIALS_RETRY_SECONDS
+        # The credentials in use still work: a re-read refused for a moment (an API server that has just restarted
+        # refuses requests until its authorizer catches up) is no reason to stop every server on them. It is tried
+        # again at every health check; past the grace the endpoint fails as it would have at once before.
+        log.warning("%s %s: credentials not re-read, the connection in use is kept for now: %s", endpoint.kind,
+                    name, exc)
         return handle
     wanted = (endpoint.settings, digest(secret))
     step = plan_connection((handle.settings, handle.credentials_digest) if handle else None, wanted)

@@ -30,11 +30,14 @@ import kopf
 from herder import metrics
 from herder.controllers.shared.runtime import Runtime
 from herder.controllers.shared.status import publish
-from herder.errors import HerderError, KubernetesUnavailable, ProviderNotReady
+from herder.errors import HerderError, KubernetesForbidden, KubernetesUnavailable, ProviderNotReady
 
 WARM_UP_RETRY_SECONDS = 5.0
 PROGRESS_PUBLISH_SECONDS = 1.0
 KUBERNETES_RETRY_SECONDS = 1.0
+# A restarted API server refuses requests until its authorizer has caught up (seconds); a refusal that lasts
+# longer is herder's RBAC or an admission policy, and is left to fail where it is logged in full.
+FORBIDDEN_WAIT_SECONDS = 60.0
 log = logging.getLogger(__name__)
 Body = dict[str, Any]
 
@@ -146,12 +149,18 @@ class Daemon:
 
     async def _publish(self, body: kopf.Body, current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
         """Write `wanted`; while the Kubernetes API does not answer, keep trying (the object may be deleted
-        meanwhile: then there is nothing left to write)."""
+        meanwhile: then there is nothing left to write). A write the API refuses (403) is tried for
+        FORBIDDEN_WAIT_SECONDS, then the refusal escapes: Kopf logs it and runs the daemon again later."""
         waited = False
+        refused_since: float | None = None
         while True:
             try:
                 written = await publish(body, self.plural, current, wanted, events_for=self.events_for)
             except KubernetesUnavailable as exc:
+                if isinstance(exc, KubernetesForbidden):
+                    refused_since = refused_since if refused_since is not None else time.monotonic()
+                    if time.monotonic() - refused_since >= FORBIDDEN_WAIT_SECONDS:
+                        raise
                 if not waited:
                     log.warning("%s %s: status not written yet, retrying: %s", self.kind,
                                 (body.get("metadata") or {}).get("name"), exc)
