@@ -35,7 +35,7 @@ BASE = "localhost/herder-base"
 HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 KEEP_IMAGES = 3  # cached image tars (and their podman images) kept besides the newest
 # Seen once in a CI run on this machine: podman build exited 0 yet the tag was not in the store a moment
-# later (cause not found). One more build then, before `podman save` fails on it.
+# later (cause not found). One more build then, and a clear error if the tag is still missing.
 BUILD_ATTEMPTS = 2
 
 
